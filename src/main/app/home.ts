@@ -1,0 +1,12 @@
+// The app's data folder: --home DIR, else PREFIXLAB_HOME, else the shell's default
+// (Electron: userData; headless: ~/.prefixlab).
+import os from 'node:os';
+import { join, resolve } from 'node:path';
+import { mkdirSync } from 'node:fs';
+
+export function resolveHome(explicit?: string, shellDefault?: string): string {
+  const dir = explicit ?? process.env.PREFIXLAB_HOME ?? shellDefault ?? join(os.homedir(), '.prefixlab');
+  const abs = resolve(dir);
+  mkdirSync(abs, { recursive: true });
+  return abs;
+}

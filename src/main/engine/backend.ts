@@ -1,0 +1,102 @@
+// Chooses and reports the TensorFlow.js compute backend: tfjs-node-gpu (CUDA) → tfjs-node → wasm → cpu.
+// The native packages are optional dependencies whose install downloads libtensorflow; where that failed,
+// npm removed them and we fall back, always recording why each candidate could not be used.
+import * as tf from '@tensorflow/tfjs';
+import { createRequire } from 'node:module';
+
+export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+export const BACKEND_ORDER: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
+
+export interface BackendStatus {
+  name: BackendName;
+  available: boolean;
+  /** Why it cannot be used; absent when available. */
+  reason?: string;
+}
+
+const requireNative = createRequire(import.meta.url);
+const statuses = new Map<BackendName, BackendStatus>();
+let active: BackendName | undefined;
+
+/** tfjs registers the native backend under the name 'tensorflow' for both the CPU and the CUDA build. */
+function tfName(name: BackendName): string {
+  return name === 'tensorflow-gpu' ? 'tensorflow' : name;
+}
+
+async function tryRegister(name: BackendName): Promise<BackendStatus> {
+  const cached = statuses.get(name);
+  if (cached) return cached;
+  let status: BackendStatus;
+  try {
+    if (name === 'tensorflow-gpu' || name === 'tensorflow') {
+      const pkg = name === 'tensorflow-gpu' ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node';
+      if (name === 'tensorflow' && statuses.get('tensorflow-gpu')?.available) {
+        throw new Error('the CUDA build of the native backend is already loaded');
+      }
+      try {
+        requireNative.resolve(pkg);
+      } catch {
+        throw new Error(`${pkg} is not installed (its install downloads libtensorflow; see docs/performance.md)`);
+      }
+      // Loading the binding registers the 'tensorflow' backend with the tfjs-core it resolves.
+      requireNative(pkg);
+      if (!tf.findBackendFactory('tensorflow')) {
+        throw new Error(`${pkg} loaded but registered no backend with this copy of tfjs-core`);
+      }
+    } else if (name === 'wasm') {
+      // Importing registers the backend; in Node its binaries are read from the package's own dist folder
+      // (setWasmPaths would switch it to fetch(), which cannot read file paths).
+      await import('@tensorflow/tfjs-backend-wasm');
+    }
+    status = { name, available: true };
+  } catch (err) {
+    status = { name, available: false, reason: err instanceof Error ? err.message.split('\n')[0] : String(err) };
+  }
+  statuses.set(name, status);
+  return status;
+}
+
+/** Probes every candidate once; the result lists each backend with the reason it cannot be used. */
+export async function probeBackends(): Promise<BackendStatus[]> {
+  const out: BackendStatus[] = [];
+  for (const name of BACKEND_ORDER) out.push(await tryRegister(name));
+  return out;
+}
+
+/**
+ * Activates `preferred` when given (failing loudly if it cannot load), else the first that works.
+ * Returns the backend now active.
+ */
+export async function initBackend(preferred?: BackendName | 'auto'): Promise<BackendName> {
+  const order = preferred && preferred !== 'auto' ? [preferred] : BACKEND_ORDER;
+  const errors: string[] = [];
+  for (const name of order) {
+    const status = await tryRegister(name);
+    if (!status.available) {
+      errors.push(`${name}: ${status.reason}`);
+      continue;
+    }
+    try {
+      const ok = await tf.setBackend(tfName(name));
+      if (!ok) throw new Error('tf.setBackend returned false');
+      await tf.ready();
+      active = name;
+      return name;
+    } catch (err) {
+      const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
+      statuses.set(name, { name, available: false, reason });
+      errors.push(`${name}: ${reason}`);
+    }
+  }
+  throw new Error(`no compute backend could be started (${errors.join('; ')})`);
+}
+
+/** The backend currently in use (initialising the default order on first use). */
+export async function activeBackend(): Promise<BackendName> {
+  if (active && tf.getBackend() === tfName(active)) return active;
+  return initBackend('auto');
+}
+
+export function isBackendName(value: string): value is BackendName {
+  return (BACKEND_ORDER as readonly string[]).includes(value);
+}

@@ -1,0 +1,39 @@
+// Electron main: app lifecycle, the window and the IPC binding. Every service is the same one
+// `prefixlab serve` hosts; nothing here computes anything.
+import { app, BrowserWindow } from 'electron';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createAppContext } from './app/context';
+import { resolveHome } from './app/home';
+import { createDispatcher } from './rpc/dispatch';
+import { handlers } from './handlers';
+import { bindIpc, forwardEvents } from './ipc/bind';
+import { createMainWindow } from './window';
+
+function argValue(flag: string): string | undefined {
+  const i = process.argv.indexOf(flag);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+app.enableSandbox();
+
+void app.whenReady().then(() => {
+  const home = resolveHome(argValue('--home'), app.getPath('userData'));
+  const ctx = createAppContext({ home, shell: 'electron' });
+  let win: BrowserWindow | undefined;
+  bindIpc(createDispatcher(handlers, ctx), ctx.events, (sender) => sender === win?.webContents);
+  forwardEvents(ctx.events, () => win?.webContents);
+  const open = () => {
+    win = createMainWindow(join(here, '../preload/index.cjs'), join(here, '../renderer'), process.env.ELECTRON_RENDERER_URL);
+  };
+  open();
+  app.on('activate', () => {
+    if (BrowserWindow.getAllWindows().length === 0) open();
+  });
+});
+
+app.on('window-all-closed', () => {
+  if (process.platform !== 'darwin') app.quit();
+});

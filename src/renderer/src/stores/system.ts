@@ -1,0 +1,47 @@
+// System facts and the compute backend, as the status bar and Settings show them.
+import { defineStore } from 'pinia';
+import { ref } from 'vue';
+import type { SystemInfo } from '@shared/contract';
+import { api } from '../api';
+import { errorMessage } from '../api/errors';
+
+export type BackendChoice = SystemInfo['backend'] | 'auto';
+
+export const useSystemStore = defineStore('system', () => {
+  const info = ref<SystemInfo | null>(null);
+  const error = ref<string | null>(null);
+  const isSwitching = ref(false);
+
+  async function refresh(): Promise<void> {
+    try {
+      info.value = await api.system.info();
+      error.value = null;
+    } catch (err) {
+      error.value = errorMessage(err);
+    }
+  }
+
+  async function setBackend(backend: BackendChoice): Promise<void> {
+    isSwitching.value = true;
+    try {
+      info.value = await api.system.setBackend({ backend });
+      error.value = null;
+    } catch (err) {
+      error.value = errorMessage(err);
+    } finally {
+      isSwitching.value = false;
+    }
+  }
+
+  let unsubscribe: (() => void) | undefined;
+  function setUp(): void {
+    unsubscribe ??= api.on('system.backendChanged', () => void refresh());
+    void refresh();
+  }
+  function tearDown(): void {
+    unsubscribe?.();
+    unsubscribe = undefined;
+  }
+
+  return { info, error, isSwitching, refresh, setBackend, setUp, tearDown };
+});

@@ -1,0 +1,41 @@
+// system.*: what the app runs on, and the compute backend.
+import { z } from 'zod';
+import { call } from './define';
+
+export const BackendNameSchema = z.enum(['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']);
+export type BackendName = z.infer<typeof BackendNameSchema>;
+
+export const BackendStatusSchema = z.object({
+  name: BackendNameSchema,
+  available: z.boolean(),
+  /** Why the backend cannot be used; absent when available. */
+  reason: z.string().optional(),
+});
+
+export const SystemInfoSchema = z.object({
+  appVersion: z.string(),
+  tfjsVersion: z.string(),
+  /** The backend every computation runs on now. */
+  backend: BackendNameSchema,
+  /** Every candidate in fallback order, each with the reason it cannot be loaded. */
+  backends: z.array(BackendStatusSchema),
+  cpuCores: z.number().int(),
+  totalMemoryBytes: z.number(),
+  freeMemoryBytes: z.number(),
+  platform: z.string(),
+  nodeVersion: z.string(),
+  /** 'electron' or 'headless' (prefixlab serve / CLI). */
+  shell: z.enum(['electron', 'headless']),
+  /** The app's data folder (registry of models, datasets, runs, adapters). */
+  home: z.string(),
+});
+export type SystemInfo = z.infer<typeof SystemInfoSchema>;
+
+export const systemCalls = {
+  'system.info': call(z.object({}).strict(), SystemInfoSchema, 'App, TensorFlow.js and machine facts, with the active backend.'),
+  'system.setBackend': call(
+    z.object({ backend: z.union([BackendNameSchema, z.literal('auto')]) }).strict(),
+    SystemInfoSchema,
+    'Switch the compute backend ("auto" = the fastest that loads); fails with the reason when it cannot load.',
+  ),
+};
