@@ -1,6 +1,7 @@
 // Everything a handler may use: the services (created once per process) and the event bus.
 import { EventBus } from '../rpc/event-bus';
 import { SystemService } from '../services/system-service';
+import { PathGuard } from './path-guard';
 
 export interface AppOptions {
   home: string;
@@ -13,6 +14,8 @@ export interface AppContext {
   readonly options: AppOptions;
   readonly events: EventBus;
   readonly system: SystemService;
+  /** Which file paths clients may read or write. */
+  readonly paths: PathGuard;
 }
 
 export function createAppContext(options: AppOptions): AppContext {
@@ -21,5 +24,6 @@ export function createAppContext(options: AppOptions): AppContext {
     options,
     events,
     system: new SystemService(options.home, options.shell),
+    paths: new PathGuard([options.home, ...(options.roots ?? [])]),
   };
 }
