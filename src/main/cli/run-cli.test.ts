@@ -1,7 +1,7 @@
 // The CLI prints one JSON document with --json and one readable line on bad input.
 import { describe, expect, it } from 'vitest';
 import { Writable } from 'node:stream';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from './run-cli';
@@ -48,5 +48,42 @@ describe('prefixlab CLI', () => {
     const { code, stderr } = await cli(['serve', '--host', '0.0.0.0', '--port', '0', '--home', home]);
     expect(code).toBe(1);
     expect(stderr).toMatch(/--allow-remote/);
+  });
+});
+
+describe('prefixlab model commands on stories260K', () => {
+  const shared = process.env.PREFIXLAB_SHARED ?? join(import.meta.dirname, '../../../../shared');
+  const model = join(shared, 'models/stories260K-hf');
+  const reference = join(shared, 'reference/stories260K_greedy.json');
+  const hasShared = existsSync(model) && existsSync(reference);
+  if (!hasShared) console.log(`skipping CLI model tests: ${model} not found (set PREFIXLAB_SHARED)`);
+
+  it.skipIf(!hasShared)('model inspect --json prints the architecture card', async () => {
+    const { code, stdout } = await cli(['model', 'inspect', model, '--json']);
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout)).toMatchObject({ architecture: 'llama', parameters: 260032, layers: 5, hidden: 64, heads: 8, kvHeads: 4, headDim: 8, vocab: 512, dtype: 'F32', tiedEmbeddings: true });
+  });
+
+  it.skipIf(!hasShared)('logits and generate --json match the reference implementation', async () => {
+    const ref = JSON.parse(readFileSync(reference, 'utf8')) as { greedy_ids: number[]; first_step_logits: number[] };
+    const logits = await cli(['logits', '--model', model, '--ids', '1', '--json', '--backend', 'cpu']);
+    const values = JSON.parse(logits.stdout).logits as number[];
+    expect(values).toHaveLength(512);
+    expect(Math.max(...values.map((v, i) => Math.abs(v - ref.first_step_logits[i]!)))).toBeLessThan(1e-4);
+    const gen = await cli(['generate', '--model', model, '--prompt-ids', '1', '--max-new-tokens', '24', '--greedy', '--json', '--backend', 'cpu']);
+    expect(gen.code).toBe(0);
+    const out = JSON.parse(gen.stdout);
+    expect(out).toMatchObject({ backend: 'cpu', promptIds: [1], ids: ref.greedy_ids.slice(0, 24) });
+    expect(out.text).toMatch(/^Once upon a time/);
+    expect(out.tokensPerSecond).toBeGreaterThan(0);
+  });
+
+  it('bad model input gives one line naming the file', async () => {
+    const missing = await cli(['model', 'inspect', mkdtempSync(join(tmpdir(), 'prefixlab-empty-')), '--json']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/config\.json/);
+    const noPrompt = await cli(['generate', '--model', model, '--max-new-tokens', '3']);
+    expect(noPrompt.code).toBe(1);
+    expect(noPrompt.stderr).toMatch(/--prompt/);
   });
 });

@@ -33,13 +33,43 @@ async function tryRegister(name: BackendName): Promise<BackendStatus> {
       if (name === 'tensorflow' && statuses.get('tensorflow-gpu')?.available) {
         throw new Error('the CUDA build of the native backend is already loaded');
       }
+      let target = pkg;
       try {
         requireNative.resolve(pkg);
       } catch {
-        throw new Error(`${pkg} is not installed (its install downloads libtensorflow; see docs/performance.md)`);
+        // Not installed. The CPU build may come from a local build instead (scripts/native-tf/setup.sh):
+        // $PREFIXLAB_TFJS_NODE (a package folder), else .native/node_modules/@tensorflow/tfjs-node in the
+        // working directory or in a folder above this module.
+        const path = requireNative('node:path') as typeof import('node:path');
+        const { fileURLToPath } = requireNative('node:url') as typeof import('node:url');
+        const env = name === 'tensorflow' ? process.env.PREFIXLAB_TFJS_NODE : undefined;
+        const dirs = env ? [path.resolve(env)] : [];
+        if (name === 'tensorflow' && !env) {
+          const bases = [process.cwd()];
+          for (let dir = path.dirname(fileURLToPath(import.meta.url)); ; dir = path.dirname(dir)) {
+            bases.push(dir);
+            if (path.dirname(dir) === dir) break;
+          }
+          dirs.push(...bases.map((base) => path.join(base, '.native', 'node_modules', pkg)));
+        }
+        const found = dirs.find((dir) => {
+          try {
+            return Boolean(requireNative.resolve(dir));
+          } catch {
+            return false;
+          }
+        });
+        if (!found) {
+          throw new Error(
+            env
+              ? `PREFIXLAB_TFJS_NODE=${env} is not a loadable ${pkg} package folder`
+              : `${pkg} is not installed (its install downloads libtensorflow; see docs/performance.md)`,
+          );
+        }
+        target = found;
       }
       // Loading the binding registers the 'tensorflow' backend with the tfjs-core it resolves.
-      requireNative(pkg);
+      requireNative(target);
       if (!tf.findBackendFactory('tensorflow')) {
         throw new Error(`${pkg} loaded but registered no backend with this copy of tfjs-core`);
       }
@@ -80,6 +110,11 @@ export async function initBackend(preferred?: BackendName | 'auto'): Promise<Bac
       const ok = await tf.setBackend(tfName(name));
       if (!ok) throw new Error('tf.setBackend returned false');
       await tf.ready();
+      if (name === 'cpu') {
+        // tfjs-backend-cpu prints a banner urging tfjs-node on first use; we already report the backend
+        // and why the native one is missing, so mark the backend as used.
+        (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
+      }
       active = name;
       return name;
     } catch (err) {

@@ -1,0 +1,44 @@
+// Runs bench/torch_reference.py (PyTorch on CPU, same shape and thread count) when Python with torch and
+// transformers is available: the project's .venv (python/setup-venv.sh) or PREFIXLAB_PYTHON.
+import { existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import os from 'node:os';
+import { resolve } from 'node:path';
+import type { ShapeSpec } from './shapes';
+
+const repoRoot = resolve(import.meta.dirname, '..');
+
+export function pythonForReference(): string | undefined {
+  const candidates = [process.env.PREFIXLAB_PYTHON, resolve(repoRoot, '.venv/bin/python')].filter(Boolean) as string[];
+  return candidates.find((p) => existsSync(p));
+}
+
+export interface ReferenceResult {
+  name: string;
+  tokensPerSecond: number;
+  msPerStep?: number;
+  peakRssBytes?: number;
+}
+
+let warned = false;
+
+export function torchReference(request: { task: 'generate' | 'train'; shape: ShapeSpec; [key: string]: unknown }): ReferenceResult | undefined {
+  const python = pythonForReference();
+  if (!python) {
+    if (!warned) console.error('  (no PyTorch reference: run `bash python/setup-venv.sh` or set PREFIXLAB_PYTHON)');
+    warned = true;
+    return undefined;
+  }
+  const threads = os.availableParallelism?.() ?? os.cpus().length;
+  const result = spawnSync(python, [resolve(repoRoot, 'bench/torch_reference.py')], {
+    input: JSON.stringify({ ...request, threads }),
+    encoding: 'utf8',
+    timeout: 1_800_000,
+    maxBuffer: 16 * 2 ** 20,
+  });
+  if (result.status !== 0) {
+    console.error(`  PyTorch reference failed: ${(result.stderr || String(result.error)).trim().split('\n').slice(-1)[0]}`);
+    return undefined;
+  }
+  return JSON.parse(result.stdout.trim().split('\n').slice(-1)[0]!) as ReferenceResult;
+}

@@ -1,0 +1,84 @@
+// `prefixlab model inspect`, `prefixlab logits`, `prefixlab generate`: the engine from the command line.
+import { ApiError } from '@shared/errors';
+import type { Command } from '../command';
+import { bootstrap } from '../bootstrap';
+import { parseFloatFlag, parseIdList, parseIntFlag, requireString } from '../parse';
+import { generateText, inspectModel, lastLogits } from '../../services/model-service';
+
+export const modelInspectCommand: Command = {
+  name: 'model inspect',
+  summary: 'Read a model folder (or llama2.c .bin) and print its architecture card',
+  usage: 'prefixlab model inspect DIR [--json]',
+  options: {},
+  async run(args) {
+    const dir = requireString(args.positionals[0], 'DIR');
+    const card = await inspectModel(dir);
+    const text = [
+      `${card.architecture} (${card.format}) · ${card.parameters.toLocaleString('en-US')} parameters · ${card.dtype} on disk`,
+      `  layers ${card.layers} · hidden ${card.hidden} · heads ${card.heads} (KV ${card.kvHeads}) · head dim ${card.headDim}`,
+      `  vocab ${card.vocab} · context ${card.context} · tied embeddings ${card.tiedEmbeddings ? 'yes' : 'no'} · ${(card.memoryBytesFloat32 / 2 ** 20).toFixed(1)} MiB at float32`,
+    ].join('\n');
+    return { json: card, text };
+  },
+};
+
+export const logitsCommand: Command = {
+  name: 'logits',
+  summary: 'Print the last position’s logits for a list of token ids',
+  usage: 'prefixlab logits --model DIR --ids 1,2,3 [--backend NAME] [--json]',
+  options: { model: { type: 'string' }, ids: { type: 'string' } },
+  async run(args) {
+    await bootstrap(args);
+    const model = requireString(args.values.model, '--model');
+    const ids = parseIdList(requireString(args.values.ids, '--ids'), '--ids')!;
+    const { logits, backend } = await lastLogits({ model, ids });
+    const top = logits.map((v, i) => [i, v] as const).sort((a, b) => b[1] - a[1]).slice(0, 5);
+    return { json: { backend, logits }, text: `backend ${backend}; top-5 ids: ${top.map(([i, v]) => `${i} (${v.toFixed(3)})`).join(', ')}` };
+  },
+};
+
+export const generateCommand: Command = {
+  name: 'generate',
+  summary: 'Generate text from a prompt (greedy or sampled), streaming tokens',
+  usage: 'prefixlab generate --model DIR (--prompt TEXT | --prompt-ids 1,2,3) --max-new-tokens N [--greedy] [--temperature T] [--top-k K] [--top-p P] [--repetition-penalty R] [--seed S] [--stop STR …] [--backend NAME] [--json]',
+  options: {
+    model: { type: 'string' },
+    prompt: { type: 'string' },
+    'prompt-ids': { type: 'string' },
+    'max-new-tokens': { type: 'string', default: '64' },
+    greedy: { type: 'boolean' },
+    temperature: { type: 'string' },
+    'top-k': { type: 'string' },
+    'top-p': { type: 'string' },
+    'repetition-penalty': { type: 'string' },
+    seed: { type: 'string' },
+    stop: { type: 'string', multiple: true },
+  },
+  async run(args, io) {
+    await bootstrap(args);
+    const model = requireString(args.values.model, '--model');
+    const promptIds = parseIdList(args.values['prompt-ids'], '--prompt-ids');
+    const prompt = args.values.prompt as string | undefined;
+    if ((prompt === undefined) === (promptIds === undefined)) {
+      throw new ApiError('invalid_argument', 'give exactly one of --prompt TEXT or --prompt-ids 1,2,3', { field: '--prompt' });
+    }
+    const temperature = parseFloatFlag(args.values.temperature, '--temperature');
+    const result = await generateText({
+      model,
+      prompt,
+      promptIds,
+      maxNewTokens: parseIntFlag(args.values['max-new-tokens'], '--max-new-tokens', { min: 0, max: 100_000 })!,
+      greedy: args.values.greedy === true ? true : temperature !== undefined && temperature > 0 ? false : undefined,
+      temperature,
+      topK: parseIntFlag(args.values['top-k'], '--top-k', { min: 1 }),
+      topP: parseFloatFlag(args.values['top-p'], '--top-p'),
+      repetitionPenalty: parseFloatFlag(args.values['repetition-penalty'], '--repetition-penalty'),
+      seed: parseIntFlag(args.values.seed, '--seed'),
+      stopStrings: args.values.stop as string[] | undefined,
+      // Without --json the tokens stream to the terminal as they come.
+      onToken: io.json ? undefined : ({ text }) => process.stdout.write(text),
+    });
+    const summary = `\n[${result.ids.length} tokens, ${result.tokensPerSecond.toFixed(1)} tokens/s, ${result.backend}, stopped: ${result.finishReason}]`;
+    return { json: result, text: summary };
+  },
+};

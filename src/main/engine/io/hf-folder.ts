@@ -1,0 +1,217 @@
+// Loads a Hugging Face model folder: config.json, model.safetensors (or a sharded index), tokenizer.json,
+// tokenizer_config.json and generation_config.json. Everything is validated (names, shapes, memory)
+// before any tensor is allocated; errors name the file and field.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { ApiError } from '@shared/errors';
+import type { CausalLM, ModelConfig } from '../models/causal-lm';
+import { architectureFor, SUPPORTED_MODEL_TYPES, type ArchitectureSpec } from '../models/registry';
+import { SafetensorsReader } from './safetensors';
+import { HfTokenizer, type TextTokenizer } from './tokenizer';
+import { checkMemory, type GenerationDefaults, type LoadOptions } from './model-files';
+
+export interface HfFolderInfo {
+  config: ModelConfig;
+  spec: ArchitectureSpec;
+  /** Where each expected weight is stored: file and the name inside it. */
+  locations: Map<string, { file: string; name: string }>;
+}
+
+export function readJson(path: string, required: true): Record<string, unknown>;
+export function readJson(path: string, required: false): Record<string, unknown> | null;
+export function readJson(path: string, required: boolean): Record<string, unknown> | null {
+  if (!existsSync(path)) {
+    if (!required) return null;
+    throw new ApiError('not_found', `${path.split(/[\\/]/).pop()} is missing`, { file: path });
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new ApiError('bad_file', `not valid JSON: ${(err as Error).message}`, { file: path });
+  }
+  if (!value || typeof value !== 'object' || Array.isArray(value)) throw new ApiError('bad_file', 'expected a JSON object', { file: path });
+  return value as Record<string, unknown>;
+}
+
+/** Parses config.json into a normalised config (no weights are touched). */
+export function readHfConfig(dir: string): { config: ModelConfig; spec: ArchitectureSpec; configPath: string } {
+  const configPath = join(dir, 'config.json');
+  const raw = readJson(configPath, true);
+  const modelType = raw.model_type;
+  const spec = typeof modelType === 'string' ? architectureFor(modelType) : undefined;
+  if (!spec) {
+    throw new ApiError('unsupported', `model_type ${JSON.stringify(modelType)} is not supported (supported: ${SUPPORTED_MODEL_TYPES.join(', ')})`, {
+      file: configPath,
+      field: 'model_type',
+    });
+  }
+  return { config: spec.parseConfig(raw, configPath), spec, configPath };
+}
+
+/** Parses config.json and the safetensors headers and checks every weight's presence and shape. */
+export function inspectHfFolder(dir: string): HfFolderInfo {
+  const { config, spec } = readHfConfig(dir);
+  return { config, spec, locations: locateWeights(dir, spec, config) };
+}
+
+function locateWeights(dir: string, spec: ArchitectureSpec, config: ModelConfig): HfFolderInfo['locations'] {
+  const readers = openWeightFiles(dir);
+  try {
+    const locations = new Map<string, { file: string; name: string }>();
+    for (const [name, shape] of spec.weightShapes(config)) {
+      const found = findTensor(readers, name, spec.optionalPrefix);
+      if (!found) {
+        throw new ApiError('bad_file', `missing tensor ${name} (expected shape [${shape.join(', ')}])`, { file: readers.describe, field: name });
+      }
+      const info = found.reader.tensors.get(found.name)!;
+      if (info.shape.length !== shape.length || info.shape.some((d, i) => d !== shape[i])) {
+        throw new ApiError('bad_file', `tensor ${name} has shape [${info.shape.join(', ')}], but config.json implies [${shape.join(', ')}]`, {
+          file: found.reader.path,
+          field: name,
+        });
+      }
+      if (info.dtype === 'I32' || info.dtype === 'I64') {
+        throw new ApiError('bad_file', `tensor ${name} has integer dtype ${info.dtype}; expected F32, F16 or BF16`, { file: found.reader.path, field: name });
+      }
+      locations.set(name, { file: found.reader.path, name: found.name });
+    }
+    const first = locations.values().next().value;
+    if (first) config.sourceDtype = readers.byPath.get(first.file)!.tensors.get(first.name)!.dtype as ModelConfig['sourceDtype'];
+    return locations;
+  } finally {
+    readers.close();
+  }
+}
+
+export interface HfFolderModel {
+  model: CausalLM;
+  tokenizer: TextTokenizer | null;
+  generation: GenerationDefaults;
+}
+
+export function loadHfFolder(dir: string, opts: LoadOptions = {}): HfFolderModel {
+  const { config, spec, configPath } = readHfConfig(dir);
+  checkMemory(config, configPath, opts.maxBytes);
+  const locations = locateWeights(dir, spec, config);
+  const tokenizer = loadHfTokenizer(dir, config);
+  const generation = readGenerationConfig(dir, config);
+  const weights = new Map<string, tf.Tensor>();
+  const readers = new Map<string, SafetensorsReader>();
+  try {
+    for (const [name, where] of locations) {
+      let reader = readers.get(where.file);
+      if (!reader) readers.set(where.file, (reader = SafetensorsReader.open(where.file)));
+      const tensor = reader.read(where.name);
+      weights.set(name, tf.tensor(tensor.data as Float32Array, tensor.shape, 'float32'));
+    }
+  } catch (err) {
+    for (const w of weights.values()) w.dispose();
+    throw err;
+  } finally {
+    for (const reader of readers.values()) reader.close();
+  }
+  return { model: spec.create(config, weights), tokenizer, generation };
+}
+
+// ---- weight files ----
+
+interface WeightFiles {
+  byPath: Map<string, SafetensorsReader>;
+  /** tensor name → reader, from the shard index (absent for a single file). */
+  index: Map<string, SafetensorsReader> | null;
+  /** The file to name in "missing tensor" errors. */
+  describe: string;
+  close(): void;
+}
+
+function openWeightFiles(dir: string): WeightFiles {
+  const single = join(dir, 'model.safetensors');
+  const indexPath = join(dir, 'model.safetensors.index.json');
+  const byPath = new Map<string, SafetensorsReader>();
+  const close = (): void => byPath.forEach((r) => r.close());
+  try {
+    if (existsSync(single)) {
+      byPath.set(single, SafetensorsReader.open(single));
+      return { byPath, index: null, describe: single, close };
+    }
+    if (existsSync(indexPath)) {
+      const weightMap = readJson(indexPath, true).weight_map;
+      if (!weightMap || typeof weightMap !== 'object') throw new ApiError('bad_file', 'weight_map is missing', { file: indexPath, field: 'weight_map' });
+      const index = new Map<string, SafetensorsReader>();
+      for (const [tensor, shard] of Object.entries(weightMap as Record<string, unknown>)) {
+        if (typeof shard !== 'string' || shard.includes('..')) throw new ApiError('bad_file', `bad shard name for ${tensor}`, { file: indexPath, field: `weight_map.${tensor}` });
+        const shardPath = join(dir, shard);
+        let reader = byPath.get(shardPath);
+        if (!reader) byPath.set(shardPath, (reader = SafetensorsReader.open(shardPath)));
+        index.set(tensor, reader);
+      }
+      return { byPath, index, describe: indexPath, close };
+    }
+  } catch (err) {
+    close();
+    throw err;
+  }
+  const hasTorch = existsSync(join(dir, 'pytorch_model.bin')) || existsSync(join(dir, 'pytorch_model.bin.index.json'));
+  throw new ApiError(
+    'not_found',
+    hasTorch ? 'only safetensors weights are supported; this folder has pytorch_model.bin (convert it to model.safetensors)' : 'model.safetensors is missing',
+    { file: single },
+  );
+}
+
+function findTensor(files: WeightFiles, name: string, optionalPrefix?: string): { reader: SafetensorsReader; name: string } | null {
+  const candidates = optionalPrefix && name.startsWith(optionalPrefix) ? [name, name.slice(optionalPrefix.length)] : [name];
+  for (const candidate of candidates) {
+    if (files.index) {
+      const reader = files.index.get(candidate);
+      if (reader?.tensors.has(candidate)) return { reader, name: candidate };
+    } else {
+      for (const reader of files.byPath.values()) if (reader.tensors.has(candidate)) return { reader, name: candidate };
+    }
+  }
+  return null;
+}
+
+// ---- tokenizer and generation defaults ----
+
+function loadHfTokenizer(dir: string, config: ModelConfig): TextTokenizer | null {
+  const tokenizerPath = join(dir, 'tokenizer.json');
+  const tokenizerJson = readJson(tokenizerPath, false);
+  if (!tokenizerJson) return null;
+  const tokenizerConfig = readJson(join(dir, 'tokenizer_config.json'), false) ?? {};
+  const templatePath = join(dir, 'chat_template.jinja');
+  const template = existsSync(templatePath) ? readFileSync(templatePath, 'utf8') : null;
+  let tokenizer: HfTokenizer;
+  try {
+    tokenizer = new HfTokenizer(tokenizerJson, tokenizerConfig, template);
+  } catch (err) {
+    throw new ApiError('bad_file', `cannot build the tokenizer: ${(err as Error).message}`, { file: tokenizerPath });
+  }
+  if (tokenizer.vocabSize > config.vocabSize) {
+    throw new ApiError('bad_file', `tokenizer has ids up to ${tokenizer.vocabSize - 1} but the model's vocab_size is ${config.vocabSize}`, {
+      file: tokenizerPath,
+      field: 'model.vocab',
+    });
+  }
+  return tokenizer;
+}
+
+function readGenerationConfig(dir: string, config: ModelConfig): GenerationDefaults {
+  const raw = readJson(join(dir, 'generation_config.json'), false) ?? {};
+  const ids = (value: unknown): number[] | undefined =>
+    value === undefined || value === null ? undefined : (Array.isArray(value) ? value : [value]).filter((v): v is number => Number.isInteger(v));
+  const num = (value: unknown): number | undefined => (typeof value === 'number' && Number.isFinite(value) ? value : undefined);
+  return {
+    bosTokenId: num(raw.bos_token_id) ?? config.bosTokenId,
+    eosTokenIds: ids(raw.eos_token_id) ?? config.eosTokenIds,
+    padTokenId: num(raw.pad_token_id) ?? config.padTokenId,
+    doSample: typeof raw.do_sample === 'boolean' ? raw.do_sample : undefined,
+    temperature: num(raw.temperature),
+    topK: num(raw.top_k),
+    topP: num(raw.top_p),
+    repetitionPenalty: num(raw.repetition_penalty),
+    maxNewTokens: num(raw.max_new_tokens),
+  };
+}

@@ -1,0 +1,64 @@
+// One entry point for every model format: a Hugging Face folder, or a llama2.c .bin checkpoint with its
+// tokenizer (tok512.bin / tokenizer.bin) beside it.
+import { existsSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { ApiError } from '@shared/errors';
+import type { CausalLM, ModelConfig } from '../models/causal-lm';
+import { LlamaModel } from '../models/llama';
+import { inspectHfFolder, loadHfFolder } from './hf-folder';
+import { readLlama2cConfig, readLlama2cWeights } from './llama2c';
+import { Llama2cTokenizer } from './llama2c-tokenizer';
+import { checkMemory, type GenerationDefaults, type LoadOptions } from './model-files';
+import type { TextTokenizer } from './tokenizer';
+
+export type { GenerationDefaults, LoadOptions } from './model-files';
+
+export type ModelFormat = 'hf' | 'llama2c';
+
+export interface LoadedModel {
+  path: string;
+  format: ModelFormat;
+  model: CausalLM;
+  /** null when the folder has no tokenizer.json (ids still work). */
+  tokenizer: TextTokenizer | null;
+  generation: GenerationDefaults;
+  dispose(): void;
+}
+
+/** Tokenizer files looked for beside a llama2.c checkpoint, in order. */
+const LLAMA2C_TOKENIZERS = ['tok512.bin', 'tokenizer.bin'];
+
+export function detectFormat(path: string): ModelFormat {
+  if (!existsSync(path)) throw new ApiError('not_found', 'model path does not exist', { file: path });
+  if (statSync(path).isDirectory()) {
+    if (existsSync(join(path, 'config.json'))) return 'hf';
+    const bins = LLAMA2C_TOKENIZERS.map((t) => join(path, t)).filter(existsSync);
+    throw new ApiError('not_found', bins.length ? 'config.json is missing (for a llama2.c model pass the .bin file itself)' : 'config.json is missing', {
+      file: join(path, 'config.json'),
+    });
+  }
+  if (path.endsWith('.bin')) return 'llama2c';
+  throw new ApiError('unsupported', 'expected a Hugging Face model folder or a llama2.c .bin checkpoint', { file: path });
+}
+
+/** The normalised config without loading weights (validates the files). */
+export function readModelConfig(path: string): { format: ModelFormat; config: ModelConfig } {
+  const format = detectFormat(path);
+  return { format, config: format === 'hf' ? inspectHfFolder(path).config : readLlama2cConfig(path) };
+}
+
+export async function loadModel(path: string, opts: LoadOptions = {}): Promise<LoadedModel> {
+  const format = detectFormat(path);
+  if (format === 'hf') {
+    const { model, tokenizer, generation } = loadHfFolder(path, opts);
+    return { path, format, model, tokenizer, generation, dispose: () => model.dispose() };
+  }
+  const config = readLlama2cConfig(path);
+  checkMemory(config, path, opts.maxBytes);
+  const tokenizerPath = LLAMA2C_TOKENIZERS.map((t) => join(dirname(path), t)).find(existsSync);
+  const tokenizer = tokenizerPath ? Llama2cTokenizer.read(tokenizerPath, config.vocabSize) : null;
+  const { weights } = readLlama2cWeights(path);
+  const model = new LlamaModel(config, weights);
+  const generation: GenerationDefaults = { bosTokenId: 1, eosTokenIds: config.eosTokenIds, padTokenId: null };
+  return { path, format, model, tokenizer, generation, dispose: () => model.dispose() };
+}

@@ -1,0 +1,218 @@
+// Model operations for the CLI and the app (`prefixlab model inspect`, `logits`, `generate`): load a model
+// by path (HF folder or llama2.c .bin), keep it cached per process, and return plain data only.
+import * as tf from '@tensorflow/tfjs';
+import { resolve } from 'node:path';
+import { ApiError } from '@shared/errors';
+import { activeBackend, initBackend, type BackendName } from '../engine/backend';
+import { formatChat, type ChatMessage } from '../engine/chat';
+import { generate } from '../engine/generate';
+import { loadModel, readModelConfig, type LoadedModel, type ModelFormat } from '../engine/io/load-model';
+import { weightBytes } from '../engine/io/model-files';
+import type { ModelConfig } from '../engine/models/causal-lm';
+
+export type BackendChoice = BackendName | 'auto';
+
+export interface ModelInspection {
+  format: ModelFormat;
+  architecture: ModelConfig['architecture'];
+  parameters: number;
+  layers: number;
+  hidden: number;
+  heads: number;
+  kvHeads: number;
+  headDim: number;
+  vocab: number;
+  /** dtype of the weights on disk (they are computed in float32). */
+  dtype: ModelConfig['sourceDtype'];
+  tiedEmbeddings: boolean;
+  /** Trained context length in tokens. */
+  context: number;
+  memoryBytesFloat32: number;
+}
+
+/** Reads config and weight headers (no weights are loaded) and validates every tensor's presence and shape. */
+export async function inspectModel(path: string): Promise<ModelInspection> {
+  const { format, config } = readModelConfig(resolve(path));
+  return {
+    format,
+    architecture: config.architecture,
+    parameters: config.parameters,
+    layers: config.layers,
+    hidden: config.hidden,
+    heads: config.heads,
+    kvHeads: config.kvHeads,
+    headDim: config.headDim,
+    vocab: config.vocabSize,
+    dtype: config.sourceDtype,
+    tiedEmbeddings: config.tiedEmbeddings,
+    context: config.maxPositions,
+    memoryBytesFloat32: weightBytes(config),
+  };
+}
+
+// ---- model cache ----
+
+interface CachedModel {
+  backend: BackendName;
+  loading: Promise<LoadedModel>;
+}
+const cache = new Map<string, CachedModel>();
+
+async function useBackend(choice?: BackendChoice): Promise<BackendName> {
+  if (!choice) return activeBackend();
+  try {
+    return await initBackend(choice);
+  } catch (err) {
+    throw new ApiError('unsupported', err instanceof Error ? err.message : String(err), { field: 'backend' });
+  }
+}
+
+/** The loaded model at `path` on the active backend, loading it on first use. */
+export async function getModel(path: string, backend?: BackendChoice): Promise<{ loaded: LoadedModel; backend: BackendName }> {
+  const active = await useBackend(backend);
+  const key = resolve(path);
+  const cached = cache.get(key);
+  if (cached && cached.backend === active) return { loaded: await cached.loading, backend: active };
+  if (cached) {
+    // Tensors belong to the backend that made them: reload rather than mix backends.
+    cache.delete(key);
+    (await cached.loading.catch(() => null))?.dispose();
+  }
+  const loading = loadModel(key);
+  cache.set(key, { backend: active, loading });
+  try {
+    return { loaded: await loading, backend: active };
+  } catch (err) {
+    cache.delete(key);
+    throw err;
+  }
+}
+
+/** Disposes every cached model (or the one at `path`). */
+export async function unloadModels(path?: string): Promise<void> {
+  const keys = path ? [resolve(path)] : [...cache.keys()];
+  for (const key of keys) {
+    const cached = cache.get(key);
+    cache.delete(key);
+    (await cached?.loading.catch(() => null))?.dispose();
+  }
+}
+
+// ---- logits ----
+
+export interface LastLogitsRequest {
+  model: string;
+  ids: number[];
+  backend?: BackendChoice;
+}
+
+/** Logits of the last position after feeding `ids` (exactly these ids: no BOS is added). */
+export async function lastLogits(req: LastLogitsRequest): Promise<{ backend: BackendName; logits: number[] }> {
+  const { loaded, backend } = await getModel(req.model, req.backend);
+  const ids = checkIds(req.ids, loaded.model.config.vocabSize, 'ids');
+  const logits = tf.tidy(() => loaded.model.forward(tf.tensor2d([ids], [1, ids.length], 'int32'), { logits: 'last' })); // [1, 1, V]
+  try {
+    return { backend, logits: Array.from(await logits.data()) };
+  } finally {
+    logits.dispose();
+  }
+}
+
+// ---- generation ----
+
+export interface GenerateTextRequest {
+  model: string;
+  /** Text to continue; encoded with the tokenizer's special tokens (BOS when the model wants it). */
+  prompt?: string;
+  /** Chat messages formatted with the model's chat template (instead of prompt). */
+  messages?: ChatMessage[];
+  /** Token ids to continue, used as given. */
+  promptIds?: number[];
+  maxNewTokens: number;
+  greedy?: boolean;
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  repetitionPenalty?: number;
+  seed?: number;
+  stopStrings?: string[];
+  backend?: BackendChoice;
+  /** Streaming: each generated token with the text it adds. */
+  onToken?: (token: { id: number; text: string }) => void;
+  signal?: AbortSignal;
+}
+
+export interface GenerateTextResult {
+  backend: BackendName;
+  promptIds: number[];
+  /** Generated ids only (no stop token). */
+  ids: number[];
+  text: string;
+  finishReason: 'eos' | 'stop_string' | 'length';
+  tokensPerSecond: number;
+}
+
+export async function generateText(req: GenerateTextRequest): Promise<GenerateTextResult> {
+  if (!Number.isInteger(req.maxNewTokens) || req.maxNewTokens < 0) {
+    throw new ApiError('invalid_argument', 'maxNewTokens must be a non-negative integer', { field: 'maxNewTokens' });
+  }
+  const { loaded, backend } = await getModel(req.model, req.backend);
+  const { model, tokenizer, generation } = loaded;
+  const sources = [req.prompt !== undefined, req.messages !== undefined, req.promptIds !== undefined].filter(Boolean).length;
+  if (sources !== 1) throw new ApiError('invalid_argument', 'give exactly one of prompt, messages or promptIds', { field: 'prompt' });
+  if (!req.promptIds && !tokenizer) throw new ApiError('unsupported', 'this model has no tokenizer; pass promptIds', { field: 'prompt' });
+
+  let promptIds: number[];
+  if (req.promptIds) promptIds = checkIds(req.promptIds, model.config.vocabSize, 'promptIds');
+  else if (req.messages) promptIds = tokenizer!.encode(formatChat(tokenizer!, req.messages), { addSpecialTokens: false });
+  else promptIds = tokenizer!.encode(req.prompt!);
+  // An empty text prompt of a model without BOS still needs something to condition on.
+  if (promptIds.length === 0) {
+    const start = generation.bosTokenId ?? generation.eosTokenIds[0];
+    if (start === undefined || start === null) throw new ApiError('invalid_argument', 'the prompt is empty and the model has no BOS token', { field: 'prompt' });
+    promptIds = [start];
+  }
+
+  const decode = (ids: number[]): string => tokenizer?.decode(ids) ?? '';
+  const generated: number[] = [];
+  let previousText = '';
+  const isSampling = req.greedy === false || (req.greedy === undefined && (req.temperature ?? 0) > 0);
+  const result = await generate(model, [promptIds], {
+    maxNewTokens: req.maxNewTokens,
+    greedy: !isSampling,
+    temperature: req.temperature,
+    topK: req.topK,
+    topP: req.topP,
+    repetitionPenalty: req.repetitionPenalty,
+    seed: req.seed,
+    eosTokenIds: generation.eosTokenIds,
+    stopStrings: tokenizer ? req.stopStrings : undefined,
+    decode,
+    signal: req.signal,
+    onToken: req.onToken
+      ? ({ id }) => {
+          generated.push(id);
+          const text = decode(generated);
+          // Byte-fallback tokens may end mid-character; emit text once it decodes cleanly.
+          if (text.endsWith('\uFFFD')) return req.onToken!({ id, text: '' });
+          req.onToken!({ id, text: text.slice(previousText.length) });
+          previousText = text;
+        }
+      : undefined,
+  });
+  const ids = result.ids[0];
+  let text = decode(ids);
+  for (const stop of req.stopStrings ?? []) {
+    const at = stop ? text.indexOf(stop) : -1;
+    if (at >= 0) text = text.slice(0, at);
+  }
+  const seconds = result.elapsedMs / 1000;
+  return { backend, promptIds, ids, text, finishReason: result.finishReasons[0], tokensPerSecond: seconds > 0 ? ids.length / seconds : 0 };
+}
+
+function checkIds(ids: number[], vocabSize: number, field: string): number[] {
+  if (!Array.isArray(ids) || ids.length === 0) throw new ApiError('invalid_argument', 'need at least one token id', { field });
+  const bad = ids.find((id) => !Number.isInteger(id) || id < 0 || id >= vocabSize);
+  if (bad !== undefined) throw new ApiError('invalid_argument', `token id ${bad} is outside the vocabulary (0..${vocabSize - 1})`, { field });
+  return ids;
+}
