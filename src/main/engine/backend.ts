@@ -69,6 +69,8 @@ async function tryRegister(name: BackendName): Promise<BackendStatus> {
         target = found;
       }
       // Loading the binding registers the 'tensorflow' backend with the tfjs-core it resolves.
+      // libtensorflow logs CPU-feature and oneDNN notices at start-up; keep warnings and errors only.
+      process.env.TF_CPP_MIN_LOG_LEVEL ??= '1';
       requireNative(target);
       if (!tf.findBackendFactory('tensorflow')) {
         throw new Error(`${pkg} loaded but registered no backend with this copy of tfjs-core`);

@@ -16,6 +16,8 @@ export interface AttachContext {
   seed: number;
   /** Encodes text with the model's tokenizer (Prompt Tuning's init-from-text). */
   encode?: (text: string) => number[];
+  /** Receives non-fatal warnings (e.g. full fine-tuning likely to exceed free memory). */
+  warn?: (message: string) => void;
 }
 
 /** A method attached to one loaded model: owns its variables and the hooks that change the forward pass. */

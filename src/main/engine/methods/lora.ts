@@ -1,0 +1,215 @@
+// LoRA (Hu et al. 2021) with PEFT's semantics: for each targeted linear W (in → out), y = W x + s·B A x with
+// A [r, in] (kaiming_uniform(a=√5)), B [out, r] = 0, s = α/r (rsLoRA: α/√r), dropout on the LoRA input while
+// training. Goes through hooks.wrapLinear. stateDict keys are PEFT's:
+// base_model.model.<module path>.lora_A.weight [r, in] and .lora_B.weight [out, r], whatever the orientation
+// of the model's own weight (GPT-2 Conv1D stores W as [in, out]; mergedWeights() writes that layout back).
+import * as tf from '@tensorflow/tfjs';
+import { z } from 'zod';
+import { ApiError } from '@shared/errors';
+import type { Architecture, CausalLM, ModelConfig } from '../models/causal-lm';
+import type { ModelHooks } from '../models/hooks';
+import { architectureFor } from '../models/registry';
+import { EMBEDDING_WEIGHTS, LM_HEAD_WEIGHTS, assignStateDict, countVariables, kaimingUniform, toStateDict, variableScope } from './common';
+import type { AttachContext, MethodDefinition, PeftAdapter, StateDict } from './method';
+
+export const loraOptions = z.object({
+  rank: z.number().int().min(1).max(1024).default(8).describe('Rank r of the update B·A'),
+  alpha: z.number().gt(0).max(4096).default(16).describe('Scale numerator α: the update is multiplied by α/r (α/√r with rsLoRA)'),
+  dropout: z.number().min(0).max(0.9).default(0.05).describe('Dropout probability on the LoRA input while training'),
+  rsLora: z.boolean().default(false).describe('Rank-stabilised LoRA: scale by α/√r instead of α/r'),
+  targets: z
+    .union([z.enum(['default', 'all-linear']), z.array(z.string().min(1)).min(1)])
+    .default('default')
+    .describe(
+      "Layers to adapt: 'default' (q_proj,v_proj for llama/mistral/qwen2; c_attn for gpt2; query_key_value for gpt_neox), 'all-linear' (every linear but the LM head), or module names matched as PEFT does (equal, or ending in '.' + name)",
+    ),
+});
+
+export type LoraOptions = z.output<typeof loraOptions>;
+
+/** PEFT's TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING for our families. */
+export const DEFAULT_LORA_TARGETS: Record<Architecture, string[]> = {
+  llama: ['q_proj', 'v_proj'],
+  mistral: ['q_proj', 'v_proj'],
+  qwen2: ['q_proj', 'v_proj'],
+  gpt2: ['c_attn'],
+  gpt_neox: ['query_key_value'],
+};
+
+
+export interface LinearModule {
+  /** Hugging Face module path, as hooks.wrapLinear names it. */
+  name: string;
+  inDim: number;
+  outDim: number;
+  /** How the model stores the weight: 'out_in' (torch Linear) or 'in_out' (GPT-2 Conv1D). */
+  layout: 'out_in' | 'in_out';
+}
+
+/** Every linear layer of a model of this config except the LM head, from the family's weight shapes. */
+export function linearModules(config: ModelConfig): LinearModule[] {
+  const spec = architectureFor(config.architecture);
+  if (!spec) throw new ApiError('unsupported', `no architecture ${config.architecture}`);
+  const layout = config.architecture === 'gpt2' ? 'in_out' : 'out_in';
+  const modules: LinearModule[] = [];
+  for (const [weightName, shape] of spec.weightShapes(config as never)) {
+    if (shape.length !== 2 || !weightName.endsWith('.weight') || EMBEDDING_WEIGHTS.has(weightName) || LM_HEAD_WEIGHTS.has(weightName)) continue;
+    const [inDim, outDim] = layout === 'out_in' ? [shape[1], shape[0]] : shape;
+    modules.push({ name: weightName.slice(0, -'.weight'.length), inDim, outDim, layout });
+  }
+  return modules;
+}
+
+/** The linear layers `targets` selects; fails listing the available names when nothing matches. */
+export function resolveTargets(config: ModelConfig, targets: LoraOptions['targets']): LinearModule[] {
+  const modules = linearModules(config);
+  if (targets === 'all-linear') return modules;
+  const keys = targets === 'default' ? DEFAULT_LORA_TARGETS[config.architecture] : targets;
+  const chosen = modules.filter((m) => keys.some((key) => m.name === key || m.name.endsWith(`.${key}`)));
+  if (chosen.length === 0) {
+    const leaves = [...new Set(modules.map((m) => m.name.split('.').pop()))].join(', ');
+    throw new ApiError('invalid_argument', `LoRA targets [${keys.join(', ')}] match no linear layer (this model has: ${leaves})`, { field: 'targets' });
+  }
+  return chosen;
+}
+
+export function loraScale(options: LoraOptions): number {
+  return options.rsLora ? options.alpha / Math.sqrt(options.rank) : options.alpha / options.rank;
+}
+
+export interface LoraAdapter extends PeftAdapter {
+  readonly method: 'lora';
+  readonly options: LoraOptions;
+  readonly modules: readonly LinearModule[];
+  /** s = α/r or α/√r */
+  readonly scale: number;
+  /**
+   * W' = W + s·B·A for every targeted layer, under the model's weight names (`<module>.weight`) and in the
+   * model's own layout ([out, in], or [in, out] for GPT-2 Conv1D). New tensors: the caller disposes them.
+   */
+  mergedWeights(): Map<string, tf.Tensor2D>;
+  exportConfig(): Record<string, unknown>;
+}
+
+class LoraAdapterImpl implements LoraAdapter {
+  readonly method = 'lora' as const;
+  readonly hooks: ModelHooks;
+  readonly modules: LinearModule[];
+  readonly scale: number;
+  private readonly a = new Map<string, tf.Variable>();
+  private readonly b = new Map<string, tf.Variable>();
+  private readonly named = new Map<string, tf.Variable>();
+  private isTraining = false;
+  /** Advances the dropout seed every call, so masks differ between steps but repeat across runs. */
+  private dropoutCalls = 0;
+
+  constructor(
+    private readonly model: CausalLM,
+    readonly options: LoraOptions,
+    private readonly seed: number,
+  ) {
+    this.modules = resolveTargets(model.config, options.targets);
+    this.scale = loraScale(options);
+    const scope = variableScope('lora');
+    this.modules.forEach((m, i) => {
+      const key = `base_model.model.${m.name}`;
+      const initA = kaimingUniform([options.rank, m.inDim], seed + i); // [r, in]
+      const initB = tf.zeros([m.outDim, options.rank]); // [out, r]
+      const a = tf.variable(initA, true, `${scope}${key}.lora_A.weight`);
+      const b = tf.variable(initB, true, `${scope}${key}.lora_B.weight`);
+      tf.dispose([initA, initB]);
+      this.a.set(m.name, a);
+      this.b.set(m.name, b);
+      this.named.set(`${key}.lora_A.weight`, a);
+      this.named.set(`${key}.lora_B.weight`, b);
+    });
+    this.hooks = { wrapLinear: (name, x, base) => this.apply(name, x, base) };
+  }
+
+  /** x [N, in] → base(x) + s·(drop(x) Aᵀ) Bᵀ [N, out] */
+  private apply(name: string, x: tf.Tensor2D, base: (x: tf.Tensor2D) => tf.Tensor2D): tf.Tensor2D {
+    const y = base(x); // [N, out]
+    const a = this.a.get(name);
+    if (!a) return y;
+    const b = this.b.get(name)!;
+    const rate = this.options.dropout;
+    const input = this.isTraining && rate > 0 ? (tf.dropout(x, rate, undefined, this.seed + 1_000_003 * ++this.dropoutCalls) as tf.Tensor2D) : x; // [N, in]
+    const low = tf.matMul(input, a, false, true); // [N, r]
+    return y.add(tf.matMul(low, b as tf.Tensor2D, false, true).mul(this.scale)); // [N, out]
+  }
+
+  mergedWeights(): Map<string, tf.Tensor2D> {
+    const merged = new Map<string, tf.Tensor2D>();
+    for (const m of this.modules) {
+      const weightName = `${m.name}.weight`;
+      const weight = this.model.weights.get(weightName);
+      if (!weight) throw new ApiError('internal', `model has no weight ${weightName}`);
+      const updated = tf.tidy(() => {
+        const delta = tf.matMul(this.b.get(m.name) as tf.Tensor2D, this.a.get(m.name) as tf.Tensor2D).mul(this.scale); // [out, in]
+        return weight.add(m.layout === 'out_in' ? delta : delta.transpose()) as tf.Tensor2D; // model layout
+      });
+      merged.set(weightName, updated);
+    }
+    return merged;
+  }
+
+  exportConfig(): Record<string, unknown> {
+    const o = this.options;
+    const targetModules = Array.isArray(o.targets) ? o.targets : [...new Set(this.modules.map((m) => m.name.split('.').pop()!))].sort();
+    return {
+      peft_type: 'LORA',
+      task_type: 'CAUSAL_LM',
+      r: o.rank,
+      lora_alpha: o.alpha,
+      lora_dropout: o.dropout,
+      use_rslora: o.rsLora,
+      target_modules: targetModules,
+      fan_in_fan_out: this.model.config.architecture === 'gpt2',
+      bias: 'none',
+      init_lora_weights: true,
+      modules_to_save: null,
+      inference_mode: true,
+    };
+  }
+
+  trainableVariables(): tf.Variable[] {
+    return [...this.named.values()];
+  }
+
+  trainableParamCount(): number {
+    return countVariables(this.trainableVariables());
+  }
+
+  stateDict(): StateDict {
+    return toStateDict(this.named);
+  }
+
+  loadStateDict(state: StateDict): void {
+    assignStateDict(state, this.named, 'lora');
+  }
+
+  setTraining(isTraining: boolean): void {
+    this.isTraining = isTraining;
+  }
+
+  dispose(): void {
+    for (const variable of this.named.values()) variable.dispose();
+    this.named.clear();
+    this.a.clear();
+    this.b.clear();
+  }
+}
+
+export const loraMethod = {
+  name: 'lora',
+  label: 'LoRA',
+  summary: 'Trains a low-rank update B·A beside chosen linear layers, as in PEFT.',
+  options: loraOptions,
+  defaultLearningRate: 1e-3,
+  countParameters(config: ModelConfig, options: LoraOptions): number {
+    return resolveTargets(config, options.targets).reduce((sum, m) => sum + options.rank * (m.inDim + m.outDim), 0);
+  },
+  attach(model: CausalLM, options: LoraOptions, ctx: AttachContext): LoraAdapter {
+    return new LoraAdapterImpl(model, loraOptions.parse(options), ctx.seed);
+  },
+} satisfies MethodDefinition<typeof loraOptions>;
