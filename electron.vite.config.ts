@@ -14,6 +14,8 @@ export default defineConfig({
         input: {
           index: resolve(import.meta.dirname, 'src/main/index.ts'),
           cli: resolve(import.meta.dirname, 'src/main/cli/index.ts'),
+          // The training process (forked per run, so training never blocks the app).
+          'train-worker': resolve(import.meta.dirname, 'src/main/engine/train/worker.ts'),
         },
       },
     },

@@ -1,4 +1,4 @@
-// `npm run bench -- generate [--backend a,b] [--shape a,b] [--method a,b] [--seq 64,256] [--json FILE] [--no-reference]`
+// `npm run bench -- <generate|train> [--backend a,b] [--shape a,b] [--method a,b] [--seq 64,256] [--json FILE] [--no-reference]`
 import { parseArgs } from 'node:util';
 import { benchGenerate } from './generate-bench';
 import { fmt, printTable, writeJson } from './report';
@@ -45,7 +45,12 @@ async function main(): Promise<void> {
     writeJson(values.json ?? 'bench-results/generate.json', { machine: machineInfo(), rows });
     return;
   }
-  console.error('usage: npm run bench -- generate [--backend tensorflow,wasm,cpu] [--shape …] [--method …] [--seq …] [--json FILE]');
+  if (task === 'train') {
+    const { runTrainBench } = await import('./train-bench');
+    await runTrainBench({ backends, shapes: list(values.shape), methods: list(values.method), seqs: list(values.seq).map(Number), json: values.json, reference: !values['no-reference'] });
+    return;
+  }
+  console.error('usage: npm run bench -- <generate|train> [--backend tensorflow,wasm,cpu] [--shape …] [--method …] [--seq …] [--json FILE]');
   process.exitCode = 2;
 }
 

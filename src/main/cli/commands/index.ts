@@ -3,5 +3,8 @@ import type { Command } from '../command';
 import { infoCommand } from './info';
 import { serveCommand } from './serve';
 import { generateCommand, logitsCommand, modelInspectCommand } from './model';
+import { compareCommand, trainCommand } from './train';
+import { adaptersListCommand, adaptersShowCommand, exportCommand, runsListCommand, runsShowCommand } from './registry';
 
-export const COMMANDS: Command[] = [serveCommand, infoCommand, modelInspectCommand, logitsCommand, generateCommand];
+export const COMMANDS: Command[] = [serveCommand, infoCommand, modelInspectCommand, logitsCommand, generateCommand, trainCommand, compareCommand,
+  runsListCommand, runsShowCommand, adaptersListCommand, adaptersShowCommand, exportCommand];

@@ -188,6 +188,14 @@ class LoraAdapterImpl implements LoraAdapter {
     assignStateDict(state, this.named, 'lora');
   }
 
+  randomState(): number {
+    return this.dropoutCalls;
+  }
+
+  setRandomState(state: number): void {
+    this.dropoutCalls = state;
+  }
+
   setTraining(isTraining: boolean): void {
     this.isTraining = isTraining;
   }
@@ -205,7 +213,7 @@ export const loraMethod = {
   label: 'LoRA',
   summary: 'Trains a low-rank update B·A beside chosen linear layers, as in PEFT.',
   options: loraOptions,
-  defaultLearningRate: 1e-3,
+  defaultLearningRate: 3e-3,
   countParameters(config: ModelConfig, options: LoraOptions): number {
     return resolveTargets(config, options.targets).reduce((sum, m) => sum + options.rank * (m.inDim + m.outDim), 0);
   },

@@ -35,6 +35,12 @@ export interface PeftAdapter {
   stateDict(): StateDict;
   /** Restores tensors saved by stateDict(); throws naming the tensor on a missing key or wrong shape. */
   loadStateDict(state: StateDict): void;
+  /**
+   * The adapter's own random stream (LoRA dropout masks), saved in checkpoints so that a resumed run draws
+   * the same masks as an uninterrupted one. Adapters without randomness leave these out.
+   */
+  randomState?(): number;
+  setRandomState?(state: number): void;
   /** Switch train-only behaviour (dropout) on or off. */
   setTraining(isTraining: boolean): void;
   /** Frees every tensor the adapter owns (never the model's, except what it made trainable for `full`). */

@@ -173,7 +173,7 @@ export const prefixMethod = {
   label: 'Prefix-Tuning',
   summary: 'Trains p key/value vectors per layer that every token attends to (optionally through an MLP), as in PEFT.',
   options: prefixOptions,
-  defaultLearningRate: 1e-2,
+  defaultLearningRate: 1e-3,
   countParameters(config: ModelConfig, options: PrefixOptions): number {
     const p = options.numVirtualTokens;
     const tokenDim = prefixTokenDim(config);

@@ -137,7 +137,7 @@ export const promptMethod = {
   label: 'Prompt Tuning',
   summary: 'Trains p virtual token embeddings prepended to every input, as in PEFT.',
   options: promptOptions,
-  defaultLearningRate: 3e-2,
+  defaultLearningRate: 1e-1,
   countParameters(config: ModelConfig, options: PromptOptions): number {
     return options.numVirtualTokens * config.hidden;
   },

@@ -357,7 +357,7 @@ export const ptplusMethod = {
   label: 'Prefix-Tuning+',
   summary: "Trains a memory per layer and head whose read-out φ(q)ᵀM is added to each head's attention output; the base stays frozen.",
   options: ptplusOptions,
-  defaultLearningRate: 1e-3,
+  defaultLearningRate: 1e-2,
   countParameters(config: ModelConfig, options: PtPlusOptions): number {
     const layers = selectLayers(options.layers, config.layers).length;
     const phiDim = phiDimOf(options, config.headDim);

@@ -1,0 +1,160 @@
+// `npm run bench -- train`: median ms per training step (after warm-up), training tokens/s, peak tensor
+// memory and RSS, trainable parameters — per method × backend × shape × sequence length, at batch 8 — with a
+// PyTorch reference of the same model, method, shape and thread count in the same run. Also the scaling
+// figures: ms/step against sequence length, and Prefix-Tuning's cost against prefix length p next to PT+.
+import * as tf from '@tensorflow/tfjs';
+import { initBackend, probeBackends, type BackendName } from '../src/main/engine/backend';
+import { loadModel } from '../src/main/engine/io/load-model';
+import { createRandomModel } from '../src/main/engine/models/random-init';
+import type { CausalLM } from '../src/main/engine/models/causal-lm';
+import { getMethod, parseMethodOptions } from '../src/main/engine/methods/registry';
+import { Trainer } from '../src/main/engine/train/trainer';
+import { trainerOptions } from '../src/main/engine/train/config';
+import type { EncodedExample } from '../src/main/engine/train/encode';
+import { SHAPES, type ShapeSpec } from './shapes';
+import { torchReference } from './torch-reference';
+import { fmt, printTable, writeJson } from './report';
+import { machineInfo } from './machine';
+
+export interface TrainRow {
+  method: string;
+  backend: BackendName;
+  shape: string;
+  seqLen: number;
+  batch: number;
+  msPerStep: number;
+  tokensPerSecond: number;
+  peakTensorBytes: number;
+  peakRssBytes: number;
+  trainableParams: number;
+  /** Options beyond the method's defaults (the scaling sweep sets p). */
+  options?: Record<string, unknown>;
+  reference?: { name: string; tokensPerSecond: number };
+}
+
+const BATCH = 8;
+const WARMUP_STEPS = 2;
+const TIMED_STEPS = 5;
+const DEFAULT_SEQS = [64, 256, 1024];
+const DEFAULT_METHODS = ['ptplus', 'lora', 'prefix', 'prompt'];
+
+async function buildModel(shape: ShapeSpec): Promise<CausalLM> {
+  if (shape.path) return (await loadModel(shape.path)).model;
+  return createRandomModel(shape.config!, 1);
+}
+
+/** Random token rows of exactly seqLen tokens; the second half is the trained target. */
+function syntheticExamples(count: number, seqLen: number, vocab: number): EncodedExample[] {
+  let state = 12345;
+  const next = () => (state = (state * 1664525 + 1013904223) >>> 0);
+  return Array.from({ length: count }, (_, index) => ({
+    index,
+    ids: Array.from({ length: seqLen }, () => 3 + (next() % (vocab - 3))),
+    targetStart: Math.floor(seqLen / 2),
+    isTruncated: false,
+  }));
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+export async function measureTrainStep(model: CausalLM, method: string, seqLen: number, optionsOverride: Record<string, unknown> = {}): Promise<Omit<TrainRow, 'backend' | 'shape' | 'reference'>> {
+  const definition = getMethod(method);
+  const options = parseMethodOptions(method, optionsOverride);
+  const adapter = definition.attach(model, options as never, { seed: 1 });
+  const steps = WARMUP_STEPS + TIMED_STEPS;
+  const plan = { ...trainerOptions.parse({ batchSize: BATCH, maxLength: seqLen, evalEvery: 0, checkpointEvery: 0 }), learningRate: 1e-4, totalSteps: steps, seed: 1 };
+  const trainer = new Trainer({ runId: 'bench', model, adapter, examples: syntheticExamples(BATCH * steps, seqLen, model.config.vocabSize), plan, padId: 0, checkpointRoot: null });
+  const stepMs: number[] = [];
+  let last = performance.now();
+  let peakRss = process.memoryUsage().rss;
+  const profile = await tf.profile(async () => {
+    await trainer.run({
+      onProgress: () => {
+        const now = performance.now();
+        stepMs.push(now - last);
+        last = now;
+        peakRss = Math.max(peakRss, process.memoryUsage().rss);
+      },
+    });
+  });
+  const trainableParams = adapter.trainableParamCount();
+  trainer.optimizer.dispose();
+  adapter.dispose();
+  const msPerStep = median(stepMs.slice(WARMUP_STEPS));
+  return { method, seqLen, batch: BATCH, msPerStep, tokensPerSecond: (BATCH * seqLen) / (msPerStep / 1000), peakTensorBytes: profile.peakBytes, peakRssBytes: peakRss, trainableParams, options: Object.keys(optionsOverride).length ? optionsOverride : undefined };
+}
+
+export async function runTrainBench(opts: { backends: BackendName[]; shapes: string[]; methods: string[]; seqs: number[]; json?: string; reference: boolean }): Promise<void> {
+  const rows: TrainRow[] = [];
+  const scaling: TrainRow[] = [];
+  const methods = opts.methods.length ? opts.methods : DEFAULT_METHODS;
+  const seqs = opts.seqs.length ? opts.seqs : DEFAULT_SEQS;
+  const shapes = SHAPES.filter((s) => (opts.shapes.length ? opts.shapes.includes(s.name) : s.name === 'stories260K' || s.name === 'tiny-4x256'));
+  const available = new Set((await probeBackends()).filter((b) => b.available).map((b) => b.name));
+  for (const shape of shapes) {
+    for (const backend of opts.backends.filter((b) => available.has(b))) {
+      await initBackend(backend);
+      const model = await buildModel(shape);
+      for (const seqLen of seqs.filter((s) => s <= model.config.maxPositions)) {
+        for (const method of methods) {
+          const row: TrainRow = { backend, shape: shape.name, ...(await measureTrainStep(model, method, seqLen)) };
+          if (opts.reference) {
+            const ref = torchReference({ task: 'train', shape, method, batch: BATCH, seqLen, steps: TIMED_STEPS, targets: method === 'lora' ? loraTargets(model) : undefined });
+            if (ref) row.reference = { name: ref.name, tokensPerSecond: ref.tokensPerSecond };
+          }
+          rows.push(row);
+          console.error(`  ${shape.name} ${backend} T=${seqLen} ${method}: ${row.msPerStep.toFixed(1)} ms/step`);
+        }
+      }
+      // Prefix-Tuning's cost grows with p (longer keys in every layer); PT+'s memory does not depend on it.
+      const scalingSeq = Math.min(64, model.config.maxPositions);
+      if (methods.includes('prefix')) {
+        for (const p of [4, 16, 64, 256]) scaling.push({ backend, shape: shape.name, ...(await measureTrainStep(model, 'prefix', scalingSeq, { numVirtualTokens: p })) });
+      }
+      if (methods.includes('ptplus')) scaling.push({ backend, shape: shape.name, ...(await measureTrainStep(model, 'ptplus', scalingSeq)) });
+      model.dispose();
+    }
+  }
+  const table = rows.map((r) => ({ ...r, ref: r.reference?.tokensPerSecond, ratio: r.reference ? r.tokensPerSecond / r.reference.tokensPerSecond : undefined }));
+  printTable(table, [
+    { key: 'shape', label: 'shape' },
+    { key: 'backend', label: 'backend' },
+    { key: 'seqLen', label: 'T' },
+    { key: 'method', label: 'method' },
+    { key: 'msPerStep', label: 'ms/step', format: fmt.num(1) },
+    { key: 'tokensPerSecond', label: 'tok/s', format: fmt.num(0) },
+    { key: 'ref', label: 'torch tok/s', format: fmt.num(0) },
+    { key: 'ratio', label: '× torch', format: fmt.num(3) },
+    { key: 'peakTensorBytes', label: 'peak tensors', format: fmt.mib },
+    { key: 'peakRssBytes', label: 'peak RSS', format: fmt.mib },
+    { key: 'trainableParams', label: 'trainable', format: fmt.int },
+  ]);
+  if (scaling.length) {
+    console.log('\nPrefix length p (Prefix-Tuning) vs PT+ (no p), T = 64:');
+    printTable(scaling.map((r) => ({ ...r, p: r.options?.numVirtualTokens ?? '—' })), [
+      { key: 'shape', label: 'shape' },
+      { key: 'backend', label: 'backend' },
+      { key: 'method', label: 'method' },
+      { key: 'p', label: 'p' },
+      { key: 'msPerStep', label: 'ms/step', format: fmt.num(1) },
+      { key: 'peakTensorBytes', label: 'peak tensors', format: fmt.mib },
+    ]);
+  }
+  writeJson(opts.json ?? 'bench-results/train.json', rows);
+  writeJson((opts.json ?? 'bench-results/train.json').replace(/\.json$/, '') + '.scaling.json', { machine: machineInfo(), scaling });
+}
+
+/** The LoRA targets our defaults use, named as PEFT expects them for the reference. */
+function loraTargets(model: CausalLM): string[] {
+  switch (model.config.architecture) {
+    case 'gpt2':
+      return ['c_attn'];
+    case 'gpt_neox':
+      return ['query_key_value'];
+    default:
+      return ['q_proj', 'v_proj'];
+  }
+}

@@ -1,0 +1,109 @@
+// `prefixlab runs list|show`, `prefixlab adapters list|show`, `prefixlab export`: the registry from the
+// command line (reads manifests and the index; never opens tensor files except to export).
+import { resolve } from 'node:path';
+import { ApiError } from '@shared/errors';
+import type { Command, OptionSpec, ParsedArgs } from '../command';
+import { resolveHome } from '../../app/home';
+import { requireString } from '../parse';
+import { listAdapters, listRuns, showAdapter, showRun, type ListFilter } from '../../services/registry-service';
+import { EXPORT_FORMATS, exportAdapter, type ExportFormat } from '../../services/export-service';
+import { bootstrap } from '../bootstrap';
+
+const FILTER_OPTIONS: OptionSpec = {
+  model: { type: 'string' },
+  dataset: { type: 'string' },
+  method: { type: 'string' },
+  status: { type: 'string' },
+  tag: { type: 'string' },
+  sort: { type: 'string' },
+  order: { type: 'string' },
+  limit: { type: 'string' },
+};
+
+function filterOf(args: ParsedArgs): ListFilter {
+  const v = args.values;
+  const order = v.order as string | undefined;
+  if (order !== undefined && order !== 'asc' && order !== 'desc') throw new ApiError('invalid_argument', 'expected asc or desc', { field: '--order' });
+  const limit = v.limit === undefined ? undefined : Number(v.limit);
+  if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) throw new ApiError('invalid_argument', 'expected a positive integer', { field: '--limit' });
+  return {
+    model: v.model as string | undefined,
+    dataset: v.dataset as string | undefined,
+    method: v.method as string | undefined,
+    status: v.status as string | undefined,
+    tag: v.tag as string | undefined,
+    sort: v.sort as ListFilter['sort'],
+    order,
+    limit,
+  } as ListFilter;
+}
+
+const home = (args: ParsedArgs) => resolveHome(args.values.home as string | undefined);
+
+export const runsListCommand: Command = {
+  name: 'runs list',
+  summary: 'List training runs (filter by model, dataset, method, status, tag; sort)',
+  usage: 'prefixlab runs list [--model M] [--dataset D] [--method NAME] [--status S] [--tag T] [--sort created|name|method|status|metric:NAME] [--order asc|desc] [--limit N] [--json]',
+  options: FILTER_OPTIONS,
+  async run(args) {
+    const result = await listRuns(home(args), filterOf(args));
+    const text = result.runs.length
+      ? result.runs.map((r) => `${r.id}  ${String(r.method).padEnd(7)} ${String(r.status).padEnd(11)} ${r.name ?? ''}`).join('\n')
+      : 'no runs yet (prefixlab train …)';
+    return { json: result, text };
+  },
+};
+
+export const runsShowCommand: Command = {
+  name: 'runs show',
+  summary: 'Show one run: manifest, status, metrics and adapters',
+  usage: 'prefixlab runs show ID [--json]',
+  options: {},
+  async run(args) {
+    const details = await showRun(home(args), requireString(args.positionals[0], 'ID'));
+    return { json: details };
+  },
+};
+
+export const adaptersListCommand: Command = {
+  name: 'adapters list',
+  summary: 'List trained adapters with their provenance',
+  usage: 'prefixlab adapters list [--model M] [--dataset D] [--method NAME] [--tag T] [--sort …] [--order asc|desc] [--limit N] [--json]',
+  options: FILTER_OPTIONS,
+  async run(args) {
+    const result = await listAdapters(home(args), filterOf(args));
+    const text = result.adapters.length
+      ? result.adapters.map((a) => `${a.id}  ${String(a.method).padEnd(7)} ${a.name ?? ''}`).join('\n')
+      : 'no adapters yet';
+    return { json: result, text };
+  },
+};
+
+export const adaptersShowCommand: Command = {
+  name: 'adapters show',
+  summary: 'Show one adapter’s manifest (method, options, base model, dataset, metrics)',
+  usage: 'prefixlab adapters show ID [--json]',
+  options: {},
+  async run(args) {
+    return { json: await showAdapter(home(args), requireString(args.positionals[0], 'ID')) };
+  },
+};
+
+export const exportCommand: Command = {
+  name: 'export',
+  summary: 'Export an adapter or finished run (PEFT, merged weights, Prefix-Tuning+), checked by reload parity',
+  usage: `prefixlab export ID --format ${EXPORT_FORMATS.join('|')} --out DIR [--force] [--json]`,
+  options: { format: { type: 'string' }, out: { type: 'string' }, force: { type: 'boolean', default: false } },
+  async run(args) {
+    const id = requireString(args.positionals[0], 'ID');
+    const format = requireString(args.values.format, '--format');
+    if (!(EXPORT_FORMATS as readonly string[]).includes(format)) {
+      throw new ApiError('invalid_argument', `unknown format "${format}" (use ${EXPORT_FORMATS.join(', ')})`, { field: '--format' });
+    }
+    const outDir = resolve(requireString(args.values.out, '--out'));
+    const app = await bootstrap(args);
+    const result = await exportAdapter({ home: app.options.home, id, format: format as ExportFormat, outDir, force: args.values.force === true });
+    const text = `exported ${id} as ${result.format} to ${result.outDir} (${result.files.length} files); reload parity max |Δlogit| = ${result.parity.maxAbsDiff.toExponential(2)} ${result.parity.ok ? 'OK' : 'FAILED'}`;
+    return { json: result, text };
+  },
+};

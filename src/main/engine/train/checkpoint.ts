@@ -1,0 +1,142 @@
+// Checkpoint folders: checkpoints/step-000123/{adapter.safetensors, optimizer.safetensors, state.json}.
+// A checkpoint is written into a hidden temp folder, every file fsynced, then the folder is renamed into
+// place and the parent fsynced — so a step-* folder is only ever visible complete.
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { ApiError } from '@shared/errors';
+import { fsyncDir, writeJsonAtomic } from '../../registry/atomic-write';
+import { SafetensorsReader, writeSafetensors, type F32Tensor } from '../io/safetensors';
+import type { StateDict } from '../methods/method';
+import type { OptimizerState } from './adamw';
+import type { RngState } from './rng';
+
+/** Where the data stream stands and everything else that is not a tensor. */
+export interface TrainerState {
+  version: 1;
+  method: string;
+  /** Optimiser steps completed. */
+  step: number;
+  /** Epochs started (0-based index of the current epoch). */
+  epoch: number;
+  /** Next batch of the current epoch's order. */
+  cursor: number;
+  /** The current epoch's batches (indices into the encoded training examples). */
+  order: number[][];
+  /** Generator state after planning the current epoch. */
+  rng: RngState;
+  tokensSeen: number;
+  /** Train loss of the last step. */
+  lastTrainLoss: number | null;
+  /** Milliseconds spent in training steps so far (for tokens/s across resumes). */
+  trainMs: number;
+  /** The adapter's random stream (LoRA dropout), when it has one. */
+  adapterRandomState?: number;
+}
+
+export interface Checkpoint {
+  dir: string;
+  adapter: StateDict;
+  optimizer: OptimizerState;
+  state: TrainerState;
+}
+
+const CHECKPOINT_DIR = /^step-(\d{6,})$/;
+
+export function checkpointName(step: number): string {
+  return `step-${String(step).padStart(6, '0')}`;
+}
+
+function toTensors(state: StateDict): Record<string, F32Tensor> {
+  const out: Record<string, F32Tensor> = {};
+  for (const [name, { shape, data }] of Object.entries(state)) out[name] = { dtype: 'F32', shape, data };
+  return out;
+}
+
+/** Writes a checkpoint under `root` (the run's checkpoints folder); returns its folder. */
+export async function writeCheckpoint(root: string, adapter: StateDict, optimizer: OptimizerState, state: TrainerState): Promise<string> {
+  mkdirSync(root, { recursive: true });
+  const name = checkpointName(state.step);
+  const finalDir = join(root, name);
+  const tempDir = join(root, `.${name}.${process.pid}.tmp`);
+  rmSync(tempDir, { recursive: true, force: true });
+  mkdirSync(tempDir);
+  try {
+    writeSafetensors(join(tempDir, 'adapter.safetensors'), toTensors(adapter), { format: 'pt', method: state.method, step: String(state.step) });
+    writeSafetensors(join(tempDir, 'optimizer.safetensors'), toTensors(optimizer.tensors), { step: String(optimizer.step) });
+    await writeJsonAtomic(join(tempDir, 'state.json'), state);
+    await fsyncDir(tempDir);
+    if (existsSync(finalDir)) {
+      // Re-saving a step (a resumed run cancelled at once): swap the old folder out first.
+      const old = join(root, `.${name}.${process.pid}.old`);
+      renameSync(finalDir, old);
+      renameSync(tempDir, finalDir);
+      rmSync(old, { recursive: true, force: true });
+    } else {
+      renameSync(tempDir, finalDir);
+    }
+    await fsyncDir(root);
+  } catch (err) {
+    rmSync(tempDir, { recursive: true, force: true });
+    throw err;
+  }
+  return finalDir;
+}
+
+function readStateDict(path: string): StateDict {
+  const reader = SafetensorsReader.open(path);
+  try {
+    const out: StateDict = {};
+    for (const name of reader.tensors.keys()) {
+      const tensor = reader.read(name);
+      out[name] = { shape: tensor.shape, data: tensor.data instanceof Float32Array ? tensor.data : Float32Array.from(tensor.data) };
+    }
+    return out;
+  } finally {
+    reader.close();
+  }
+}
+
+export function readCheckpoint(dir: string): Checkpoint {
+  const statePath = join(dir, 'state.json');
+  if (!existsSync(statePath)) throw new ApiError('not_found', 'checkpoint has no state.json', { file: statePath });
+  let state: TrainerState;
+  try {
+    state = JSON.parse(readFileSync(statePath, 'utf8')) as TrainerState;
+  } catch (err) {
+    throw new ApiError('bad_file', `checkpoint state is not valid JSON (${(err as Error).message})`, { file: statePath });
+  }
+  if (state.version !== 1) throw new ApiError('unsupported', `checkpoint state version ${String(state.version)} is not supported`, { file: statePath });
+  const optimizerPath = join(dir, 'optimizer.safetensors');
+  const optimizerReader = SafetensorsReader.open(optimizerPath);
+  const optimizerStep = Number(optimizerReader.metadata.step ?? state.step);
+  optimizerReader.close();
+  return {
+    dir,
+    adapter: readStateDict(join(dir, 'adapter.safetensors')),
+    optimizer: { step: optimizerStep, tensors: readStateDict(optimizerPath) },
+    state,
+  };
+}
+
+/** Complete checkpoint folders under `root`, oldest first. */
+export function listCheckpoints(root: string): { step: number; dir: string }[] {
+  if (!existsSync(root)) return [];
+  return readdirSync(root)
+    .map((name) => ({ name, match: CHECKPOINT_DIR.exec(name) }))
+    .filter((e) => e.match)
+    .map((e) => ({ step: Number(e.match![1]), dir: join(root, e.name) }))
+    .sort((a, b) => a.step - b.step);
+}
+
+/** Removes all but the newest `keep` checkpoints (0 = keep all) and any temp folders of dead writes. */
+export function pruneCheckpoints(root: string, keep: number): void {
+  if (!existsSync(root)) return;
+  for (const name of readdirSync(root)) {
+    if (name.startsWith('.') && (name.endsWith('.tmp') || name.endsWith('.old')) && !name.includes(`.${process.pid}.`)) {
+      rmSync(join(root, name), { recursive: true, force: true });
+    }
+  }
+  if (keep <= 0) return;
+  const all = listCheckpoints(root);
+  for (const old of all.slice(0, Math.max(0, all.length - keep))) rmSync(old.dir, { recursive: true, force: true });
+}

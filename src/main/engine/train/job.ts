@@ -1,0 +1,381 @@
+// One training run from paths to result: loads the base model and the examples, freezes the split, attaches
+// the method, writes the run manifest, trains (or resumes from the newest checkpoint), evaluates and records
+// the outcome. Runs inside the training process (worker.ts) or, for tests and the CLI, inline.
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+import type { FinalMetrics, RunManifest, TrainProgress, TrainResult } from '@shared/contract/training';
+import { ApiError } from '@shared/errors';
+import { activeBackend, initBackend, type BackendName } from '../backend';
+import { loadModel, type LoadedModel } from '../io/load-model';
+import type { TextTokenizer } from '../io/tokenizer';
+import type { MethodName, PeftAdapter } from '../methods/method';
+import { getMethod } from '../methods/registry';
+import { computePhiMean, type PtPlusAdapter } from '../methods/ptplus';
+import { evaluateExamples, labelVerbalisations, type EvalReport } from '../eval/classify';
+import { exactMatch } from '../eval/generation';
+import { RunsStore } from '../../registry/runs-store';
+import { batchesPerEpoch } from './batches';
+import { listCheckpoints, readCheckpoint } from './checkpoint';
+import { parseOptions, splitSettings, trainerOptions, type TrainerOptions, type TrainerPlan } from './config';
+import { encodeExample, type EncodedExample } from './encode';
+import { datasetFingerprint, modelFingerprint, readExamples, type Example } from './sources';
+import { splitExamples, useGivenSplit } from './split';
+import { Trainer } from './trainer';
+
+/** Everything that defines a run; cloneable, so it crosses into the training process as is. */
+export interface TrainJobSpec {
+  home: string;
+  /** HF model folder or llama2.c .bin. */
+  model: string;
+  /** Dataset file (any format the dataset service reads) or an imported dataset's folder. */
+  data: string;
+  method: MethodName;
+  /** `--set key=value` pairs: method options, or trainer options (bare or as train.key). */
+  set?: Record<string, string>;
+  /** Optimiser steps; else epochs; else budgetTokens; else 3 epochs. */
+  steps?: number;
+  epochs?: number;
+  /** Train until this many real tokens are seen (converted to steps up front). */
+  budgetTokens?: number;
+  seed: number;
+  kPerClass?: number;
+  /** Share (< 1) or count (≥ 1) of examples held out for eval (default 0.2); ignored with `split`. */
+  evalSplit?: number;
+  /** A frozen split to use as is (e.g. a stored split of the dataset service); kPerClass then draws from its train ids. */
+  split?: { trainIds: string[]; evalIds: string[] };
+  /** Peak learning rate (default: the method's defaultLearningRate). */
+  lr?: number;
+  /** Backend to start in this process; absent: keep the active one. */
+  backend?: BackendName | 'auto';
+  appVersion?: string;
+  /** Set by the service so it knows the id before the process starts; generated otherwise. */
+  runId?: string;
+  /** Continue run `runId` from its newest checkpoint instead of starting a new one. */
+  resume?: boolean;
+}
+
+export interface JobIO {
+  signal?: AbortSignal;
+  onProgress?: (progress: TrainProgress) => void | Promise<void>;
+  /** Called once the run folder exists (before the first step). */
+  onStart?: (info: { runId: string; runDir: string; totalSteps: number }) => void;
+  /** Non-fatal messages (truncated examples, memory warnings). */
+  log?: (message: string) => void;
+}
+
+interface Prepared {
+  runId: string;
+  loaded: LoadedModel;
+  tokenizer: TextTokenizer;
+  adapter: PeftAdapter;
+  manifest: RunManifest;
+  trainer: Trainer;
+  /** Eval report of the eval split at a step (cached per step); null without an eval split. */
+  evaluator: (step: number) => Promise<EvalReport | null>;
+  /** Exact match of greedy generations on the eval split (with evalGenerate). */
+  generateEval: (() => Promise<number>) | null;
+}
+
+export async function runTrainJob(spec: TrainJobSpec, io: JobIO = {}): Promise<TrainResult> {
+  const started = performance.now();
+  const backend = spec.backend ? await initBackend(spec.backend) : await activeBackend();
+  const store = new RunsStore(spec.home);
+  const prepared = await prepare(spec, store, backend, io);
+  const { runId, loaded, adapter, trainer, evaluator } = prepared;
+  const runDir = store.runDir(runId);
+  io.onStart?.({ runId, runDir, totalSteps: prepared.manifest.totalSteps });
+
+  try {
+    const outcome = await trainer.run({
+      signal: io.signal,
+      onLog: io.log,
+      onProgress: async (progress) => {
+        store.appendMetrics(runId, progress);
+        await io.onProgress?.(progress);
+      },
+      onCheckpoint: async ({ step, dir, trainLoss }) => {
+        const kept = new Set(listCheckpoints(store.checkpointsDir(runId)).map((c) => c.step));
+        await store.update(runId, (m) => ({
+          ...m,
+          step,
+          checkpoints: [...m.checkpoints.filter((c) => c.step !== step && kept.has(c.step)), { step, dir: `checkpoints/${dir.split(/[\\/]/).pop()}`, createdAt: new Date().toISOString(), trainLoss }],
+        }));
+      },
+    });
+    adapter.setTraining(false);
+    // A failed run's adapter is not worth scoring; neither is one cancelled before its first step.
+    const report = outcome.status === 'failed' || outcome.step === 0 ? null : await evaluator(outcome.step);
+    const final = finalMetrics(outcome.lastTrainLoss, report);
+    if (report && prepared.generateEval) final.exactMatch = await prepared.generateEval();
+    const wallSeconds = (performance.now() - started) / 1000;
+    const peakRssBytes = process.resourceUsage().maxRSS * 1024;
+    const result = {
+      tokensPerSecond: outcome.tokensPerSecond,
+      peakMemoryBytes: outcome.peakMemoryBytes,
+      peakRssBytes,
+      wallSeconds,
+      tokensSeen: outcome.tokensSeen,
+    };
+    const manifest = await store.update(runId, (m) => ({
+      ...m,
+      status: outcome.status,
+      ...(outcome.reason ? { reason: outcome.reason } : {}),
+      step: outcome.step,
+      endedAt: new Date().toISOString(),
+      final,
+      result,
+    }));
+    const lastCheckpoint = listCheckpoints(store.checkpointsDir(runId)).pop()?.dir ?? null;
+    return {
+      runId,
+      runDir,
+      status: outcome.status,
+      ...(outcome.reason ? { reason: outcome.reason } : {}),
+      method: spec.method,
+      options: manifest.methodOptions,
+      trainer: manifest.trainer,
+      learningRate: manifest.learningRate,
+      seed: manifest.seed,
+      backend,
+      trainableParams: manifest.trainableParams,
+      steps: outcome.step,
+      totalSteps: outcome.totalSteps,
+      tokensSeen: outcome.tokensSeen,
+      tokensPerSecond: outcome.tokensPerSecond,
+      peakMemoryBytes: outcome.peakMemoryBytes,
+      peakRssBytes,
+      wallSeconds,
+      checkpoint: lastCheckpoint,
+      final,
+    };
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    await store
+      .update(runId, (m) => ({ ...m, status: 'failed', reason, endedAt: new Date().toISOString() }))
+      .catch(() => undefined);
+    throw err;
+  } finally {
+    trainer.dispose();
+    adapter.dispose();
+    loaded.dispose();
+  }
+}
+
+function finalMetrics(trainLoss: number | null, report: EvalReport | null): FinalMetrics {
+  const c = report?.classification ?? null;
+  return {
+    trainLoss,
+    evalLoss: report && Number.isFinite(report.evalLoss) ? report.evalLoss : null,
+    exactMatch: null,
+    accuracy: c?.accuracy ?? null,
+    perClassAccuracy: c?.perClassAccuracy ?? null,
+    labels: c?.labels ?? null,
+    confusion: c?.confusion ?? null,
+    evalExamples: report?.examples ?? 0,
+  };
+}
+
+// ---- set-up ----
+
+async function prepare(spec: TrainJobSpec, store: RunsStore, backend: BackendName, io: JobIO): Promise<Prepared> {
+  const definition = getMethod(spec.method);
+  const previous = spec.resume ? store.read(requireRunId(spec)) : null;
+  if (previous && previous.method !== spec.method) throw new ApiError('conflict', `run ${previous.runId} trained ${previous.method}, not ${spec.method}`, { field: 'method' });
+
+  // Options: a resumed run reuses exactly what it started with.
+  let methodRaw: Record<string, unknown>;
+  let trainerRaw: Record<string, unknown>;
+  if (previous) {
+    methodRaw = previous.methodOptions;
+    trainerRaw = previous.trainer;
+  } else {
+    ({ method: methodRaw, trainer: trainerRaw } = splitSettings(spec.set ?? {}, definition.options, spec.method));
+  }
+  const methodOptions = parseOptions(definition.options, methodRaw, spec.method) as Record<string, unknown>;
+  const options = parseOptions(trainerOptions, trainerRaw, 'trainer');
+
+  const modelPath = resolve(previous?.baseModel.path ?? spec.model);
+  const dataPath = resolve(previous?.dataset.path ?? spec.data);
+  const modelFiles = await modelFingerprint(modelPath);
+  const dataSha = await datasetFingerprint(dataPath);
+  if (previous) {
+    const before = previous.baseModel.files.map((f) => `${f.path}:${f.sha256}`).join(',');
+    if (before !== modelFiles.map((f) => `${f.path}:${f.sha256}`).join(',')) {
+      throw new ApiError('conflict', 'the base model files changed since the run started; cannot resume', { file: modelPath });
+    }
+    if (previous.dataset.sha256 !== dataSha) throw new ApiError('conflict', 'the dataset file changed since the run started; cannot resume', { file: dataPath });
+  }
+
+  const examples = await readExamples(dataPath);
+  const seed = previous?.seed ?? spec.seed;
+  const split = previous
+    ? { trainIds: previous.dataset.trainIds, evalIds: previous.dataset.evalIds }
+    : spec.split
+      ? useGivenSplit(examples, spec.split, spec.kPerClass ?? null, seed)
+      : splitExamples(examples, { splitSeed: options.splitSeed, evalSplit: spec.evalSplit ?? 0.2, kPerClass: spec.kPerClass ?? null, seed });
+  const byId = new Map(examples.map((e) => [e.id, e]));
+  const pick = (ids: string[]): Example[] =>
+    ids.map((id) => {
+      const e = byId.get(id);
+      if (!e) throw new ApiError('conflict', `example ${id} of the frozen split is not in the dataset`, { file: dataPath });
+      return e;
+    });
+  const trainExamples = pick(split.trainIds);
+  const evalExamples = pick(split.evalIds);
+
+  const loaded = await loadModel(modelPath);
+  let adapter: PeftAdapter | null = null;
+  try {
+    const tokenizer = loaded.tokenizer;
+    if (!tokenizer) throw new ApiError('unsupported', 'the model has no tokenizer; training needs one to encode text', { file: modelPath });
+    const config = loaded.model.config;
+    // Prompt/prefix tuning put their virtual tokens in front: together they must fit the trained context
+    // (GPT-2's learned positions cannot go beyond it at all).
+    const virtualTokens = typeof methodOptions.numVirtualTokens === 'number' ? methodOptions.numVirtualTokens : 0;
+    const maxLength = Math.min(options.maxLength, config.maxPositions - virtualTokens);
+    if (maxLength < 2) throw new ApiError('invalid_argument', `numVirtualTokens ${virtualTokens} leaves no room in the model's ${config.maxPositions}-token context`, { field: 'numVirtualTokens' });
+    const padId = config.padTokenId ?? tokenizer.eosTokenId ?? 0;
+    const encoded: EncodedExample[] = trainExamples.map((e, i) => encodeExample(tokenizer, e, i, { maxLength, addEos: options.addEos }));
+    const truncated = encoded.filter((e) => e.isTruncated).length;
+    if (truncated) io.log?.(`${truncated} of ${encoded.length} training examples were longer than ${maxLength} tokens and lost prompt tokens from the left`);
+    const empty = encoded.find((e) => e.targetStart >= e.ids.length);
+    if (empty) throw new ApiError('invalid_argument', `example ${trainExamples[empty.index].id} has an empty target; nothing to train on`, { field: 'target' });
+
+    const totalSteps = previous?.totalSteps ?? planSteps(spec, encoded, options);
+    const learningRate = previous?.learningRate ?? spec.lr ?? definition.defaultLearningRate;
+    const plan: TrainerPlan = { ...options, maxLength, learningRate, totalSteps, seed };
+
+    adapter = definition.attach(loaded.model, methodOptions as never, {
+      seed,
+      encode: (text) => tokenizer.encode(text, { addSpecialTokens: false }),
+      warn: io.log,
+    });
+    const runId = previous?.runId ?? spec.runId ?? RunsStore.newRunId(spec.method);
+    const evaluator = makeEvaluator(loaded, tokenizer, adapter, evalExamples, labelVerbalisations([...trainExamples, ...evalExamples]), { ...options, maxLength }, padId);
+    const trainer = new Trainer({
+      runId,
+      model: loaded.model,
+      adapter,
+      examples: encoded,
+      plan,
+      padId,
+      checkpointRoot: store.checkpointsDir(runId),
+      evaluate: async (step) => {
+        const report = await evaluator(step);
+        return report ? { evalLoss: report.evalLoss, evalAccuracy: report.classification?.accuracy } : {};
+      },
+    });
+
+    let manifest: RunManifest;
+    if (previous) {
+      const latest = listCheckpoints(store.checkpointsDir(runId)).pop();
+      if (!latest) throw new ApiError('not_found', `run ${runId} has no complete checkpoint to resume from`, { file: store.checkpointsDir(runId) });
+      trainer.restore(readCheckpoint(latest.dir));
+      await store.truncateMetrics(runId, latest.step);
+      manifest = await store.update(runId, (m) => {
+        const rest = { ...m };
+        delete rest.reason;
+        delete rest.endedAt;
+        return { ...rest, status: 'running', pid: process.pid, hostname: hostname(), backend, step: latest.step };
+      });
+    } else {
+      if (spec.method === 'ptplus' && methodOptions.phiCenter === 'data-mean') await centrePtPlus(loaded, adapter as PtPlusAdapter, encoded, padId);
+      manifest = {
+        version: 1,
+        runId,
+        status: 'running',
+        method: spec.method,
+        methodOptions,
+        trainer: options as unknown as Record<string, unknown>,
+        learningRate,
+        seed,
+        backend,
+        appVersion: spec.appVersion ?? 'unknown',
+        pid: process.pid,
+        hostname: hostname(),
+        startedAt: new Date().toISOString(),
+        baseModel: { path: modelPath, architecture: config.architecture, parameters: config.parameters, files: modelFiles },
+        dataset: { path: dataPath, sha256: dataSha, kPerClass: spec.kPerClass ?? null, splitSeed: options.splitSeed, trainIds: split.trainIds, evalIds: split.evalIds },
+        trainableParams: adapter.trainableParamCount(),
+        totalSteps,
+        step: 0,
+        checkpoints: [],
+      };
+      await store.create(manifest);
+    }
+    const generateEval =
+      options.evalGenerate && evalExamples.length
+        ? async () => (await exactMatch(loaded.model, tokenizer, evalExamples.slice(0, options.maxEvalExamples), { hooks: adapter!.hooks, batchSize: options.evalBatchSize })).exactMatch
+        : null;
+    return { runId, loaded, tokenizer, adapter, manifest, trainer, evaluator, generateEval };
+  } catch (err) {
+    adapter?.dispose();
+    loaded.dispose();
+    throw err;
+  }
+}
+
+function makeEvaluator(
+  loaded: LoadedModel,
+  tokenizer: TextTokenizer,
+  adapter: PeftAdapter,
+  evalExamples: Example[],
+  verbalisations: Record<string, string>,
+  options: TrainerOptions,
+  padId: number,
+): (step: number) => Promise<EvalReport | null> {
+  let last: { step: number; report: EvalReport } | null = null;
+  const scored = evalExamples.slice(0, options.maxEvalExamples);
+  return async (step) => {
+    if (scored.length === 0) return null;
+    if (last?.step === step) return last.report;
+    const report = await evaluateExamples(loaded.model, tokenizer, scored, {
+      hooks: adapter.hooks,
+      maxLength: options.maxLength,
+      addEos: options.addEos,
+      batchSize: options.evalBatchSize,
+      padId,
+      verbalisations,
+    });
+    last = { step, report };
+    return report;
+  };
+}
+
+function requireRunId(spec: TrainJobSpec): string {
+  if (!spec.runId) throw new ApiError('invalid_argument', 'resume needs the run id', { field: 'runId' });
+  return spec.runId;
+}
+
+/** Optimiser steps for steps | epochs | budgetTokens (default 3 epochs). */
+export function planSteps(spec: Pick<TrainJobSpec, 'steps' | 'epochs' | 'budgetTokens'>, encoded: readonly EncodedExample[], options: TrainerOptions): number {
+  const perEpoch = Math.max(1, Math.ceil(batchesPerEpoch(encoded, options) / options.gradAccumulation));
+  let steps: number;
+  if (spec.steps !== undefined) steps = spec.steps;
+  else if (spec.epochs !== undefined) steps = Math.ceil(spec.epochs * perEpoch);
+  else if (spec.budgetTokens !== undefined) {
+    const tokensPerEpoch = encoded.reduce((sum, e) => sum + e.ids.length, 0);
+    steps = Math.ceil((spec.budgetTokens / tokensPerEpoch) * perEpoch);
+  } else steps = 3 * perEpoch;
+  if (!Number.isInteger(steps) || steps < 1) throw new ApiError('invalid_argument', `the run must train at least one step (got ${steps})`, { field: 'steps' });
+  return steps;
+}
+
+/** PT+ with phiCenter 'data-mean': μ of φ(q) over the training prompts' tokens, with the frozen base. */
+async function centrePtPlus(loaded: LoadedModel, adapter: PtPlusAdapter, encoded: readonly EncodedExample[], padId: number): Promise<void> {
+  const tf = await import('@tensorflow/tfjs');
+  const batches = [];
+  for (let i = 0; i < encoded.length; i += 16) {
+    const group = encoded.slice(i, i + 16);
+    const seqLen = Math.max(...group.map((e) => e.ids.length));
+    const ids = group.map((e) => [...e.ids, ...new Array(seqLen - e.ids.length).fill(padId)]);
+    const mask = group.map((e) => e.ids.map(() => 1).concat(new Array(seqLen - e.ids.length).fill(0)));
+    const promptMask = group.map((e) => e.ids.map((_, t) => (t < e.targetStart ? 1 : 0)).concat(new Array(seqLen - e.ids.length).fill(0)));
+    batches.push({ inputIds: tf.tensor2d(ids, undefined, 'int32'), attentionMask: tf.tensor2d(mask, undefined, 'int32'), tokenMask: tf.tensor2d(promptMask, undefined, 'int32') });
+  }
+  try {
+    await computePhiMean(loaded.model, adapter, batches);
+  } finally {
+    for (const b of batches) tf.dispose([b.inputIds, b.attentionMask, b.tokenMask]);
+  }
+}

@@ -1,0 +1,81 @@
+// What a run trains on, fingerprinted for its manifest: the base model's weight files and the dataset
+// (sha256), and the examples read from it through the dataset service.
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import type { Example } from '@shared/contract/datasets';
+import { ApiError } from '@shared/errors';
+import { isDatasetDir, readManifest } from '../../datasets/store/dataset-folder';
+import { loadExamples } from '../../services/dataset-service';
+
+export type { Example };
+
+export async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+const WEIGHT_FILE = /(\.safetensors|\.bin|\.pt|\.pth|\.gguf)$/;
+
+/** The files that define a model's weights (HF folder: config.json and weight files; else the file itself). */
+export async function modelFingerprint(path: string): Promise<{ path: string; sha256: string; bytes: number }[]> {
+  const files = statSync(path).isDirectory()
+    ? readdirSync(path)
+        .filter((name) => name === 'config.json' || WEIGHT_FILE.test(name))
+        .sort()
+        .map((name) => join(path, name))
+    : [path];
+  const out: { path: string; sha256: string; bytes: number }[] = [];
+  for (const file of files) out.push({ path: basename(file), sha256: await sha256File(file), bytes: statSync(file).size });
+  return out;
+}
+
+/**
+ * Every example of a dataset file (any format the dataset service reads: JSONL, CSV/TSV, Parquet, …, with
+ * its detected task and default template) or of an imported dataset folder, in file order.
+ */
+export async function readExamples(path: string): Promise<Example[]> {
+  if (!existsSync(path)) throw new ApiError('not_found', 'dataset does not exist', { file: path });
+  const examples = await loadExamples(path);
+  if (examples.length === 0) throw new ApiError('bad_file', 'the dataset has no examples', { file: path });
+  return examples;
+}
+
+/** sha256 of a dataset file, or of an imported dataset's source file (from its manifest). */
+export async function datasetFingerprint(path: string): Promise<string> {
+  if (await isDatasetDir(path)) return (await readManifest(path)).source.sha256;
+  return sha256File(path);
+}
+
+/**
+ * @deprecated Stop-gap reader from before the dataset service; use readExamples (run-insights.ts still
+ * calls this one). JSONL with one object per line: {prompt, completion|target, label?} or {text, label} (then prompt =
+ * "<text>\nLabel:" and target = " <label>"). id = the record's "id" field, else its 1-based line number.
+ */
+export function readExamplesFile(path: string): Example[] {
+  if (!existsSync(path)) throw new ApiError('not_found', 'dataset file does not exist', { file: path });
+  const examples: Example[] = [];
+  const lines = readFileSync(path, 'utf8').split(/\r?\n/);
+  lines.forEach((line, i) => {
+    if (!line.trim()) return;
+    let record: Record<string, unknown>;
+    try {
+      record = JSON.parse(line) as Record<string, unknown>;
+    } catch (err) {
+      throw new ApiError('bad_file', `line is not valid JSON (${(err as Error).message})`, { file: path, line: i + 1 });
+    }
+    const id = typeof record.id === 'string' || typeof record.id === 'number' ? String(record.id) : String(i + 1);
+    const label = record.label === undefined || record.label === null ? undefined : String(record.label);
+    const completion = record.completion ?? record.target;
+    if (typeof record.prompt === 'string' && typeof completion === 'string') {
+      examples.push({ id, prompt: record.prompt, target: completion, ...(label !== undefined ? { label } : {}) });
+    } else if (typeof record.text === 'string' && label !== undefined) {
+      examples.push({ id, prompt: `${record.text}\nLabel:`, target: ` ${label}`, label });
+    } else {
+      throw new ApiError('bad_file', 'expected {prompt, completion} or {text, label}', { file: path, line: i + 1 });
+    }
+  });
+  if (examples.length === 0) throw new ApiError('bad_file', 'the dataset has no examples', { file: path });
+  return examples;
+}

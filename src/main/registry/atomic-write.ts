@@ -1,0 +1,52 @@
+// Crash-safe file replacement for the registry: a reader sees the old file or the new one, never half of
+// either. Write a temp file beside the target, fsync it, rename it over the target, then fsync the folder
+// so the rename itself survives a power cut.
+import { randomBytes } from 'node:crypto';
+import { open, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+
+export interface AtomicWriteOptions {
+  /** File mode for a newly created file (default 0o644). */
+  mode?: number;
+}
+
+/** Replace `path` with `data` atomically (same-folder temp file + fsync + rename + folder fsync). */
+export async function writeFileAtomic(path: string, data: string | Uint8Array, opts: AtomicWriteOptions = {}): Promise<void> {
+  const dir = dirname(path);
+  // Same folder: rename is only atomic within one file system.
+  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  let handle;
+  try {
+    handle = await open(tmp, 'wx', opts.mode ?? 0o644);
+    await handle.writeFile(data);
+    await handle.sync();
+    await handle.close();
+    handle = undefined;
+    await rename(tmp, path);
+  } catch (err) {
+    await handle?.close().catch(() => {});
+    await rm(tmp, { force: true }).catch(() => {});
+    throw err;
+  }
+  await fsyncDir(dir);
+}
+
+/** JSON with two-space indent and a final newline, written atomically. */
+export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
+  await writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** Flush a folder's entries (renames, creations). Windows cannot open folders for fsync; there NTFS's
+ * journal already orders the rename, so the failure is ignored. */
+export async function fsyncDir(dir: string): Promise<void> {
+  let handle;
+  try {
+    handle = await open(dir, 'r');
+    await handle.sync();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EISDIR' && code !== 'EPERM' && code !== 'EINVAL' && code !== 'EACCES') throw err;
+  } finally {
+    await handle?.close().catch(() => {});
+  }
+}

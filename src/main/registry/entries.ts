@@ -1,0 +1,240 @@
+// Reads each kind's manifest into the small summary the index keeps (no tensor file is ever opened).
+// Manifests are written by their owners: models (services/model-registry.ts), datasets (the datasets
+// importer), runs (registry/runs-store.ts, RunManifest) and adapters (adapter-store.ts); the readers are
+// tolerant so one odd folder never breaks a listing.
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join, resolve } from 'node:path';
+import { readJsonOrNull, readLabels } from './files';
+import { KIND_DIRS, MANIFEST_FILE, isValidId, type EntryKind } from './layout';
+
+export type RunStatusView = 'running' | 'finished' | 'cancelled' | 'failed' | 'interrupted';
+
+interface Common {
+  id: string;
+  name: string;
+  tags: string[];
+  notes: string;
+  createdAt: string;
+}
+
+export interface ModelSummary extends Common {
+  kind: 'model';
+  path: string;
+  format: string;
+  architecture: string;
+  parameters: number | null;
+}
+
+export interface DatasetSummary extends Common {
+  kind: 'dataset';
+  /** The imported dataset's folder under <home>/datasets. */
+  dir: string;
+  sourcePath: string | null;
+  sha256: string | null;
+  task: string | null;
+  examples: number | null;
+}
+
+export interface RunSummary extends Common {
+  kind: 'run';
+  /** As stored; `running` runs whose process is gone are reported 'interrupted' by withLiveStatus. */
+  status: RunStatusView;
+  method: string;
+  modelPath: string | null;
+  architecture: string | null;
+  datasetPath: string | null;
+  datasetSha256: string | null;
+  seed: number | null;
+  step: number;
+  totalSteps: number;
+  endedAt: string | null;
+  metrics: Record<string, number>;
+  /** Owner process, to tell a live run from one whose process died. */
+  pid: number | null;
+  hostname: string | null;
+}
+
+export interface AdapterSummary extends Common {
+  kind: 'adapter';
+  status: 'ready';
+  method: string;
+  runId: string | null;
+  modelPath: string | null;
+  architecture: string | null;
+  datasetPath: string | null;
+  datasetSha256: string | null;
+  seed: number | null;
+  parameters: number;
+  metrics: Record<string, number>;
+}
+
+export type EntrySummary = ModelSummary | DatasetSummary | RunSummary | AdapterSummary;
+export type SummaryOf<K extends EntryKind> = Extract<EntrySummary, { kind: K }>;
+
+// ---- field helpers ----
+
+const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+const obj = (v: unknown): Record<string, unknown> => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
+
+/** Finite numbers of a metrics record (nested objects and nulls dropped). */
+export function numericMetrics(raw: unknown): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [key, value] of Object.entries(obj(raw))) if (typeof value === 'number' && Number.isFinite(value)) out[key] = value;
+  return out;
+}
+
+// ---- per kind ----
+
+function modelSummary(id: string, raw: Record<string, unknown>, dir: string): ModelSummary {
+  const labels = readLabels(dir);
+  const card = obj(raw.card);
+  return {
+    kind: 'model',
+    id,
+    name: labels.name ?? str(raw.name) ?? id,
+    tags: labels.tags,
+    notes: labels.notes,
+    createdAt: str(raw.importedAt) ?? str(raw.createdAt) ?? '',
+    path: str(raw.path) ?? '',
+    format: str(raw.format) ?? '',
+    architecture: str(card.architecture) ?? str(raw.architecture) ?? '',
+    parameters: num(card.parameters) ?? num(raw.parameters),
+  };
+}
+
+function datasetSummary(id: string, raw: Record<string, unknown>, dir: string): DatasetSummary {
+  const labels = readLabels(dir);
+  const source = obj(raw.source);
+  return {
+    kind: 'dataset',
+    id,
+    name: labels.name ?? str(raw.name) ?? id,
+    tags: labels.tags,
+    notes: labels.notes,
+    createdAt: str(raw.createdAt) ?? str(raw.importedAt) ?? '',
+    dir,
+    sourcePath: str(source.path) ?? str(raw.path),
+    sha256: str(source.sha256) ?? str(raw.sha256),
+    task: str(raw.task),
+    examples: num(raw.examples),
+  };
+}
+
+function runSummary(id: string, raw: Record<string, unknown>, dir: string): RunSummary {
+  const labels = readLabels(dir);
+  const base = obj(raw.baseModel);
+  const dataset = obj(raw.dataset);
+  const status = str(raw.status);
+  const known: RunStatusView[] = ['running', 'finished', 'cancelled', 'failed', 'interrupted'];
+  return {
+    kind: 'run',
+    id,
+    name: labels.name ?? str(raw.name) ?? id,
+    tags: labels.tags,
+    notes: labels.notes,
+    createdAt: str(raw.startedAt) ?? str(raw.createdAt) ?? '',
+    status: known.includes(status as RunStatusView) ? (status as RunStatusView) : 'failed',
+    method: str(raw.method) ?? '',
+    modelPath: str(base.path),
+    architecture: str(base.architecture),
+    datasetPath: str(dataset.path),
+    datasetSha256: str(dataset.sha256),
+    seed: num(raw.seed),
+    step: num(raw.step) ?? 0,
+    totalSteps: num(raw.totalSteps) ?? 0,
+    endedAt: str(raw.endedAt),
+    metrics: numericMetrics(raw.final),
+    pid: num(raw.pid),
+    hostname: str(raw.hostname),
+  };
+}
+
+function adapterSummary(id: string, raw: Record<string, unknown>, dir: string): AdapterSummary {
+  const labels = readLabels(dir);
+  const base = obj(raw.baseModel);
+  const dataset = obj(raw.dataset);
+  const tensors = obj(raw.tensors);
+  return {
+    kind: 'adapter',
+    id,
+    name: labels.name ?? str(raw.name) ?? id,
+    tags: labels.tags,
+    notes: labels.notes,
+    createdAt: str(raw.createdAt) ?? '',
+    status: 'ready',
+    method: str(raw.method) ?? '',
+    runId: str(raw.runId),
+    modelPath: str(base.path),
+    architecture: str(base.architecture),
+    datasetPath: str(dataset.path),
+    datasetSha256: str(dataset.sha256),
+    seed: num(raw.seed),
+    parameters: num(tensors.parameters) ?? 0,
+    metrics: numericMetrics(raw.metrics),
+  };
+}
+
+/** The summary of one entry folder, or null when its manifest is missing or unreadable. */
+export function readSummary(home: string, kind: EntryKind, id: string): EntrySummary | null {
+  if (!isValidId(id)) return null;
+  const dir = join(home, KIND_DIRS[kind], id);
+  const raw = readJsonOrNull(join(dir, MANIFEST_FILE));
+  if (!raw) return null;
+  switch (kind) {
+    case 'model':
+      return modelSummary(id, raw, dir);
+    case 'dataset':
+      return datasetSummary(id, raw, dir);
+    case 'run':
+      return runSummary(id, raw, dir);
+    case 'adapter':
+      return adapterSummary(id, raw, dir);
+  }
+}
+
+/** Entry folders of a kind with their mtimes (folder names only; hidden and temp folders skipped). */
+export function listEntryFolders(home: string, kind: EntryKind): { id: string; mtimeMs: number }[] {
+  const root = join(home, KIND_DIRS[kind]);
+  if (!existsSync(root)) return [];
+  const out: { id: string; mtimeMs: number }[] = [];
+  for (const dirent of readdirSync(root, { withFileTypes: true })) {
+    if (!dirent.isDirectory() || !isValidId(dirent.name)) continue;
+    try {
+      out.push({ id: dirent.name, mtimeMs: statSync(join(root, dirent.name)).mtimeMs });
+    } catch {
+      // removed while listing
+    }
+  }
+  return out.sort((a, b) => a.id.localeCompare(b.id));
+}
+
+// ---- live status ----
+
+/** True when process `pid` exists on this machine (signal 0 only checks; EPERM means it exists). */
+export function isProcessAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * A 'running' run whose process is gone is shown as 'interrupted'; the manifest itself is left to its owner
+ * (runs-store). A run started on another host (a shared home folder) cannot be checked and stays 'running'.
+ */
+export function withLiveStatus(run: RunSummary): RunSummary {
+  if (run.status !== 'running') return run;
+  if (run.hostname !== null && run.hostname !== hostname()) return run;
+  const alive = run.pid !== null && isProcessAlive(run.pid);
+  return alive ? run : { ...run, status: 'interrupted' };
+}
+
+/** Absolute, normalised path for comparisons (null stays null). */
+export function normPath(path: string | null | undefined): string | null {
+  return path ? resolve(path) : null;
+}

@@ -1,0 +1,106 @@
+// <home>/index.json: summaries of every model, dataset, run and adapter folder, so listings, filters and
+// sorts never open a tensor file or every manifest. It is a cache: each read compares the folders' mtimes
+// (entry folder and its manifest) and count with the stamps it stored, re-reads only the entries that
+// changed, and rewrites itself atomically. Deleting it is always safe.
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeJsonAtomic } from './atomic-write';
+import { listEntryFolders, readSummary, withLiveStatus, type EntrySummary, type SummaryOf } from './entries';
+import { readJsonOrNull } from './files';
+import { ENTRY_KINDS, INDEX_FILE, KIND_DIRS, MANIFEST_FILE, type EntryKind } from './layout';
+
+export const INDEX_VERSION = 1;
+
+interface IndexedEntry {
+  /** max(folder mtime, manifest mtime) when the summary was read. */
+  stampMs: number;
+  summary: EntrySummary;
+}
+
+export interface RegistryIndexFile {
+  version: number;
+  updatedAt: string;
+  kinds: Record<EntryKind, Record<string, IndexedEntry>>;
+}
+
+export interface IndexSnapshot {
+  models: SummaryOf<'model'>[];
+  datasets: SummaryOf<'dataset'>[];
+  /** With live status: 'running' runs of dead processes read 'interrupted'. */
+  runs: SummaryOf<'run'>[];
+  adapters: SummaryOf<'adapter'>[];
+  /** True when this read rebuilt (part of) the index from the folders. */
+  rebuilt: boolean;
+}
+
+function emptyIndex(): RegistryIndexFile {
+  return { version: INDEX_VERSION, updatedAt: new Date(0).toISOString(), kinds: { model: {}, dataset: {}, run: {}, adapter: {} } };
+}
+
+function readIndexFile(home: string): RegistryIndexFile | null {
+  const raw = readJsonOrNull(join(home, INDEX_FILE));
+  if (!raw || raw.version !== INDEX_VERSION || !raw.kinds || typeof raw.kinds !== 'object') return null;
+  const kinds = raw.kinds as Record<string, unknown>;
+  if (!ENTRY_KINDS.every((k) => kinds[k] && typeof kinds[k] === 'object')) return null;
+  return raw as unknown as RegistryIndexFile;
+}
+
+function stampOf(home: string, kind: EntryKind, id: string, folderMtimeMs: number): number {
+  try {
+    return Math.max(folderMtimeMs, statSync(join(home, KIND_DIRS[kind], id, MANIFEST_FILE)).mtimeMs);
+  } catch {
+    return folderMtimeMs;
+  }
+}
+
+/**
+ * The index brought up to date with the folders (only changed entries are re-read). Writes index.json when
+ * anything changed or it was missing/unreadable; a write failure (read-only home) is not an error.
+ */
+export async function refreshIndex(home: string, opts: { rebuild?: boolean } = {}): Promise<{ index: RegistryIndexFile; rebuilt: boolean }> {
+  const stored = opts.rebuild ? null : readIndexFile(home);
+  const index = stored ?? emptyIndex();
+  let changed = stored === null;
+  for (const kind of ENTRY_KINDS) {
+    const current = index.kinds[kind];
+    const folders = listEntryFolders(home, kind);
+    const seen = new Set<string>();
+    for (const { id, mtimeMs } of folders) {
+      seen.add(id);
+      const stampMs = stampOf(home, kind, id, mtimeMs);
+      const known = current[id];
+      if (known && known.stampMs === stampMs) continue;
+      const summary = readSummary(home, kind, id);
+      changed = true;
+      if (summary) current[id] = { stampMs, summary };
+      else delete current[id]; // half-written or foreign folder: not listed until it has a manifest
+    }
+    for (const id of Object.keys(current)) {
+      if (!seen.has(id)) {
+        delete current[id];
+        changed = true;
+      }
+    }
+  }
+  if (changed) {
+    index.updatedAt = new Date().toISOString();
+    if (existsSync(home)) await writeJsonAtomic(join(home, INDEX_FILE), index).catch(() => {});
+  }
+  return { index, rebuilt: changed };
+}
+
+/** Every entry, newest first per kind, with live run status. */
+export async function readIndex(home: string, opts: { rebuild?: boolean } = {}): Promise<IndexSnapshot> {
+  const { index, rebuilt } = await refreshIndex(home, opts);
+  const list = <K extends EntryKind>(kind: K): SummaryOf<K>[] =>
+    Object.values(index.kinds[kind])
+      .map((e) => e.summary as SummaryOf<K>)
+      .sort((a, b) => b.createdAt.localeCompare(a.createdAt) || a.id.localeCompare(b.id));
+  return {
+    models: list('model'),
+    datasets: list('dataset'),
+    runs: list('run').map(withLiveStatus),
+    adapters: list('adapter'),
+    rebuilt,
+  };
+}

@@ -1,0 +1,102 @@
+// Registry operations for the CLI (`prefixlab runs list|show`, `prefixlab adapters list|show`) and the app:
+// listings come from <home>/index.json (no tensor file opened), details from one entry's manifest. Every
+// function returns plain JSON.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ApiError } from '@shared/errors';
+import { readAdapterManifest, type AdapterManifest } from '../registry/adapter-store';
+import { deleteEntry, findDependents, renameEntry, setNotes, tagEntry, type DeleteResult, type Dependents } from '../registry/edits';
+import { withLiveStatus, type AdapterSummary, type DatasetSummary, type ModelSummary, type RunSummary } from '../registry/entries';
+import { readJsonStrict, type Labels } from '../registry/files';
+import { readIndex } from '../registry/index-store';
+import { MANIFEST_FILE, checkId, entryDir, type EntryKind } from '../registry/layout';
+import { applyFilter, type ListFilter } from '../registry/query';
+
+export type { ListFilter } from '../registry/query';
+
+/** `prefixlab runs list --json` */
+export async function listRuns(home: string, filter: ListFilter = {}): Promise<{ runs: RunSummary[] }> {
+  const snapshot = await readIndex(home);
+  return { runs: applyFilter(snapshot.runs, filter, snapshot) };
+}
+
+/** `prefixlab adapters list --json` */
+export async function listAdapters(home: string, filter: ListFilter = {}): Promise<{ adapters: AdapterSummary[] }> {
+  const snapshot = await readIndex(home);
+  return { adapters: applyFilter(snapshot.adapters, filter, snapshot) };
+}
+
+export async function listModels(home: string): Promise<{ models: ModelSummary[] }> {
+  return { models: (await readIndex(home)).models };
+}
+
+export async function listDatasets(home: string): Promise<{ datasets: DatasetSummary[] }> {
+  return { datasets: (await readIndex(home)).datasets };
+}
+
+export interface RunDetails {
+  summary: RunSummary;
+  /** The run manifest as runs-store wrote it (status as stored). */
+  manifest: Record<string, unknown>;
+  labels: Labels;
+  /** Adapters made from this run. */
+  adapters: string[];
+  /** Lines in metrics.jsonl (one per logged step). */
+  metricPoints: number;
+}
+
+/** `prefixlab runs show ID --json`: manifest, live status, labels and the adapters made from it. */
+export async function showRun(home: string, id: string): Promise<RunDetails> {
+  checkId(id);
+  const dir = entryDir(home, 'run', id);
+  if (!existsSync(join(dir, MANIFEST_FILE))) throw new ApiError('not_found', `no run "${id}"`, { field: 'id' });
+  const manifest = readJsonStrict(join(dir, MANIFEST_FILE));
+  const snapshot = await readIndex(home);
+  const summary = snapshot.runs.find((r) => r.id === id);
+  if (!summary) throw new ApiError('bad_file', `run ${id} has an unreadable manifest`, { file: join(dir, MANIFEST_FILE) });
+  const metricsPath = join(dir, 'metrics.jsonl');
+  const metricPoints = existsSync(metricsPath) ? readFileSync(metricsPath, 'utf8').split('\n').filter((l) => l.trim()).length : 0;
+  return {
+    summary: withLiveStatus(summary),
+    manifest,
+    labels: { name: summary.name, tags: summary.tags, notes: summary.notes },
+    adapters: snapshot.adapters.filter((a) => a.runId === id).map((a) => a.id),
+    metricPoints,
+  };
+}
+
+/** `prefixlab adapters show ID --json`: the provenance manifest plus labels. */
+export async function showAdapter(home: string, id: string): Promise<{ summary: AdapterSummary; manifest: AdapterManifest }> {
+  const manifest = readAdapterManifest(home, id);
+  const summary = (await readIndex(home)).adapters.find((a) => a.id === id);
+  if (!summary) throw new ApiError('bad_file', `adapter ${id} has an unreadable manifest`, { field: 'id' });
+  return { summary, manifest };
+}
+
+// ---- edits ----
+
+export function removeEntry(home: string, kind: EntryKind, id: string, force = false): Promise<DeleteResult> {
+  return deleteEntry(home, kind, id, { force });
+}
+
+export function dependentsOf(home: string, kind: 'model' | 'dataset', id: string): Promise<Dependents> {
+  return findDependents(home, kind, id);
+}
+
+export function rename(home: string, kind: EntryKind, id: string, name: string): Promise<Labels> {
+  return renameEntry(home, kind, id, name);
+}
+
+export function tag(home: string, kind: EntryKind, id: string, change: { add?: string[]; remove?: string[] }): Promise<Labels> {
+  return tagEntry(home, kind, id, change);
+}
+
+export function notes(home: string, kind: EntryKind, id: string, text: string): Promise<Labels> {
+  return setNotes(home, kind, id, text);
+}
+
+/** Rebuilds index.json from the folders (also happens on its own when it is missing or stale). */
+export async function rebuildIndex(home: string): Promise<{ runs: number; adapters: number; models: number; datasets: number }> {
+  const s = await readIndex(home, { rebuild: true });
+  return { runs: s.runs.length, adapters: s.adapters.length, models: s.models.length, datasets: s.datasets.length };
+}

@@ -1,0 +1,353 @@
+// Training for the CLI and the app: `train` runs one method in a separate training process (worker.ts) and
+// relays its progress; `resume` continues a run from its newest checkpoint; `compare` runs several methods
+// on the same frozen split, seeds and token budget. Results are the public JSON of `prefixlab train --json`
+// and `prefixlab compare --json` (src/shared/contract/training.ts).
+import { fork, type ChildProcess } from 'node:child_process';
+import type { CompareResult, CompareRow, RunManifest, TrainProgress, TrainResult } from '@shared/contract/training';
+import { ApiError } from '@shared/errors';
+import { activeBackend, type BackendName } from '../engine/backend';
+import type { MethodName } from '../engine/methods/method';
+import { getMethod } from '../engine/methods/registry';
+import type { TrainJobSpec } from '../engine/train/job';
+import { workerEntry, type WorkerMessage } from '../engine/train/worker-protocol';
+import { RunsStore } from '../registry/runs-store';
+import { APP_VERSION } from '../app/version';
+
+/** Where a run executes: a separate training process (default), or this process (tests, one-shot CLI). */
+export type Isolation = 'process' | 'inline';
+
+export interface RunHooks {
+  onProgress?: (progress: TrainProgress) => void;
+  /** Non-fatal messages from the run (truncated examples, memory warnings). */
+  onLog?: (message: string) => void;
+  /** Once the run folder exists. */
+  onStart?: (info: { runId: string; runDir: string; totalSteps: number }) => void;
+  /** The training process's pid (process isolation only), e.g. to supervise it. */
+  onSpawn?: (pid: number) => void;
+  /** Abort = cancel: the run stops after the current step, checkpoints and is marked cancelled. */
+  signal?: AbortSignal;
+  isolate?: Isolation;
+}
+
+export interface TrainRequest extends RunHooks {
+  home: string;
+  model: string;
+  data: string;
+  method: MethodName;
+  set?: Record<string, string>;
+  steps?: number;
+  epochs?: number;
+  budgetTokens?: number;
+  seed?: number;
+  kPerClass?: number;
+  /** Share (< 1) or count (≥ 1) held out for eval (default 0.2); ignored with `split`. */
+  evalSplit?: number;
+  /** A frozen split to use as is (a stored split of the dataset service); kPerClass draws from its train ids. */
+  split?: { trainIds: string[]; evalIds: string[] };
+  lr?: number;
+  backend?: BackendName | 'auto';
+}
+
+/** Trains one method; resolves when the run ends (finished, cancelled or failed: see result.status). */
+export async function train(req: TrainRequest): Promise<TrainResult> {
+  getMethod(req.method); // unknown method: fail here, before a process starts
+  const spec: TrainJobSpec = {
+    home: req.home,
+    model: req.model,
+    data: req.data,
+    method: req.method,
+    set: req.set ?? {},
+    steps: req.steps,
+    epochs: req.epochs,
+    budgetTokens: req.budgetTokens,
+    seed: req.seed ?? 0,
+    kPerClass: req.kPerClass,
+    evalSplit: req.evalSplit,
+    split: req.split,
+    lr: req.lr,
+    // The training process starts the backend this process uses unless told otherwise.
+    backend: req.backend ?? (await activeBackend()),
+    appVersion: APP_VERSION,
+    runId: RunsStore.newRunId(req.method),
+  };
+  return execute(spec, req);
+}
+
+/** Continues run `runId` from its newest checkpoint with the options it started with. */
+export async function resume(req: { home: string; runId: string; backend?: BackendName | 'auto' } & RunHooks): Promise<TrainResult> {
+  const manifest = new RunsStore(req.home).read(req.runId);
+  if (manifest.status === 'finished') throw new ApiError('conflict', `run ${req.runId} has already finished`, { field: 'runId' });
+  if (manifest.status === 'running') throw new ApiError('conflict', `run ${req.runId} is still running (pid ${manifest.pid})`, { field: 'runId' });
+  const spec: TrainJobSpec = {
+    home: req.home,
+    model: manifest.baseModel.path,
+    data: manifest.dataset.path,
+    method: manifest.method,
+    seed: manifest.seed,
+    backend: req.backend ?? (await activeBackend()),
+    appVersion: APP_VERSION,
+    runId: req.runId,
+    resume: true,
+  };
+  return execute(spec, req);
+}
+
+/** Marks runs left 'running' by a dead process as 'interrupted'; call once when the service starts. */
+export async function recoverInterruptedRuns(home: string): Promise<string[]> {
+  return new RunsStore(home).markInterrupted();
+}
+
+async function execute(spec: TrainJobSpec, hooks: RunHooks): Promise<TrainResult> {
+  if (hooks.signal?.aborted) throw new ApiError('cancelled', 'training was cancelled before it started');
+  if (hooks.isolate === 'inline') {
+    const { runTrainJob } = await import('../engine/train/job');
+    return runTrainJob(spec, { signal: hooks.signal, onProgress: hooks.onProgress, onStart: hooks.onStart, log: hooks.onLog });
+  }
+  return runInChildProcess(spec, hooks);
+}
+
+function runInChildProcess(spec: TrainJobSpec, hooks: RunHooks): Promise<TrainResult> {
+  const entry = workerEntry();
+  const child: ChildProcess = fork(entry.file, [], {
+    execArgv: entry.execArgv,
+    env: { ...process.env, ...entry.env },
+    // The child's stdout (tfjs prints banners) must never reach our stdout: `--json` output lives there.
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  });
+  child.stdout?.on('data', (chunk: Buffer) => process.stderr.write(chunk));
+  child.stderr?.on('data', (chunk: Buffer) => process.stderr.write(chunk));
+  if (child.pid !== undefined) hooks.onSpawn?.(child.pid);
+  const runId = spec.runId as string;
+
+  return new Promise<TrainResult>((resolve, reject) => {
+    let settled = false;
+    const onAbort = (): void => {
+      if (child.connected) child.send({ type: 'cancel' });
+    };
+    hooks.signal?.addEventListener('abort', onAbort, { once: true });
+    const finish = (fn: () => void): void => {
+      if (settled) return;
+      settled = true;
+      hooks.signal?.removeEventListener('abort', onAbort);
+      fn();
+    };
+    child.on('message', (raw) => {
+      const message = raw as WorkerMessage;
+      switch (message.type) {
+        case 'ready':
+          child.send({ type: 'start', spec });
+          if (hooks.signal?.aborted) onAbort();
+          break;
+        case 'started':
+          hooks.onStart?.({ runId: message.runId, runDir: message.runDir, totalSteps: message.totalSteps });
+          break;
+        case 'progress':
+          hooks.onProgress?.(message.progress);
+          break;
+        case 'log':
+          hooks.onLog?.(message.message);
+          break;
+        case 'result':
+          finish(() => resolve(message.result));
+          break;
+        case 'error':
+          finish(() => reject(ApiError.from(message.error)));
+          break;
+      }
+    });
+    child.on('error', (err) => finish(() => reject(new ApiError('internal', `the training process could not start: ${err.message}`))));
+    child.on('exit', (code, signal) => {
+      if (settled) return;
+      const how = signal ? `was killed (${signal})` : `exited with code ${code}`;
+      void markDead(spec.home, runId, `the training process ${how}`).finally(() =>
+        finish(() => reject(new ApiError('internal', `the training process ${how} before the run ended; run ${runId} is marked interrupted and can be resumed from its last checkpoint`))),
+      );
+    });
+  });
+}
+
+/** A run whose process died while it was 'running' becomes 'interrupted' (resumable). */
+async function markDead(home: string, runId: string, reason: string): Promise<void> {
+  const store = new RunsStore(home);
+  try {
+    await store.update(runId, (m) => (m.status === 'running' ? { ...m, status: 'interrupted', reason, endedAt: new Date().toISOString() } : m));
+  } catch {
+    // the run folder was never created (the process died while loading)
+  }
+}
+
+// ---- compare ----
+
+export interface CompareRequest extends Omit<RunHooks, 'onStart' | 'onSpawn'> {
+  home: string;
+  model: string;
+  data: string;
+  methods: MethodName[];
+  seeds: number[];
+  kPerClass?: number;
+  /** Real training tokens per run (converted to the same number of steps for every method). */
+  budgetTokens?: number;
+  steps?: number;
+  epochs?: number;
+  evalSplit?: number;
+  /** A frozen split shared by every run (a stored split of the dataset service). */
+  split?: { trainIds: string[]; evalIds: string[] };
+  /** Peak learning rate per method (default: each method's defaultLearningRate). */
+  lrPerMethod?: Partial<Record<MethodName, number>>;
+  /** Trainer options shared by every run (batchSize, maxLength, …). */
+  set?: Record<string, string>;
+  /** Method options per method. */
+  setPerMethod?: Partial<Record<MethodName, Record<string, string>>>;
+  backend?: BackendName | 'auto';
+  /** Progress of every run, tagged with its method and seed. */
+  onRunProgress?: (info: { method: MethodName; seed: number }, progress: TrainProgress) => void;
+}
+
+/**
+ * Every method × seed on one frozen eval split (the split seed is fixed), the same k-shot training set per
+ * seed and the same steps (from budgetTokens, steps or epochs). Runs one after another, each in its own
+ * training process. A run that fails (e.g. a NaN loss) counts in failedRuns and leaves the means.
+ */
+export async function compare(req: CompareRequest): Promise<CompareResult> {
+  if (req.methods.length === 0) throw new ApiError('invalid_argument', 'compare needs at least one method', { field: 'methods' });
+  if (req.seeds.length === 0) throw new ApiError('invalid_argument', 'compare needs at least one seed', { field: 'seeds' });
+  for (const method of req.methods) getMethod(method);
+  const runs: TrainResult[] = [];
+  const failures = new Map<MethodName, number>();
+  for (const seed of req.seeds) {
+    for (const method of req.methods) {
+      if (req.signal?.aborted) throw new ApiError('cancelled', 'the comparison was cancelled');
+      try {
+        const result = await train({
+          home: req.home,
+          model: req.model,
+          data: req.data,
+          method,
+          set: { ...prefixTrainerKeys(req.set ?? {}), ...(req.setPerMethod?.[method] ?? {}) },
+          steps: req.steps,
+          epochs: req.epochs,
+          budgetTokens: req.budgetTokens,
+          seed,
+          kPerClass: req.kPerClass,
+          evalSplit: req.evalSplit,
+          split: req.split,
+          lr: req.lrPerMethod?.[method],
+          backend: req.backend,
+          signal: req.signal,
+          isolate: req.isolate,
+          onLog: req.onLog,
+          onProgress: (p) => {
+            req.onProgress?.(p);
+            req.onRunProgress?.({ method, seed }, p);
+          },
+        });
+        if (result.status === 'cancelled') throw new ApiError('cancelled', 'the comparison was cancelled');
+        if (result.status !== 'finished') failures.set(method, (failures.get(method) ?? 0) + 1);
+        runs.push(result);
+      } catch (err) {
+        if (err instanceof ApiError && err.code === 'cancelled') throw err;
+        if (err instanceof ApiError && err.code === 'invalid_argument') throw err;
+        failures.set(method, (failures.get(method) ?? 0) + 1);
+        req.onLog?.(`${method} seed ${seed} failed: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+  }
+  const rows = req.methods.map((method) => summarise(method, runs.filter((r) => r.method === method), failures.get(method) ?? 0, req.lrPerMethod?.[method]));
+  return {
+    rows,
+    runs,
+    seeds: req.seeds,
+    steps: runs[0]?.totalSteps ?? 0,
+    budgetTokens: req.budgetTokens ?? null,
+    evalExamples: runs[0]?.final.evalExamples ?? 0,
+  };
+}
+
+/** Shared `set` keys are trainer options: prefix them so a method never claims one. */
+function prefixTrainerKeys(set: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(set).map(([k, v]) => [k.startsWith('train.') ? k : `train.${k}`, v]));
+}
+
+function mean(values: number[]): number | null {
+  return values.length ? values.reduce((a, b) => a + b, 0) / values.length : null;
+}
+
+function sampleStd(values: number[]): number | null {
+  if (values.length === 0) return null;
+  if (values.length === 1) return 0;
+  const m = mean(values) as number;
+  return Math.sqrt(values.reduce((sum, v) => sum + (v - m) ** 2, 0) / (values.length - 1));
+}
+
+function summarise(method: MethodName, results: TrainResult[], failedRuns: number, lr?: number): CompareRow {
+  const finished = results.filter((r) => r.status === 'finished');
+  const accuracies = finished.map((r) => r.final.accuracy).filter((a): a is number => a !== null);
+  const evalLosses = finished.map((r) => r.final.evalLoss).filter((l): l is number => l !== null);
+  return {
+    method,
+    trainableParams: results[0]?.trainableParams ?? 0,
+    accuracyMean: mean(accuracies),
+    accuracyStd: sampleStd(accuracies),
+    evalLoss: mean(evalLosses),
+    tokensPerSecond: mean(finished.map((r) => r.tokensPerSecond)) ?? 0,
+    peakMemoryBytes: Math.max(0, ...results.map((r) => r.peakMemoryBytes)),
+    wallSeconds: mean(results.map((r) => r.wallSeconds)) ?? 0,
+    lr: results[0]?.learningRate ?? lr ?? getMethod(method).defaultLearningRate,
+    failedRuns,
+  };
+}
+
+// ---- the service object the app context holds ----
+
+/** Runs of one home folder: start, cancel, resume, list. */
+export class TrainingService {
+  private readonly active = new Map<string, AbortController>();
+  readonly store: RunsStore;
+
+  constructor(readonly home: string) {
+    this.store = new RunsStore(home);
+  }
+
+  /** Call once at start-up: runs a dead process left 'running' become 'interrupted'. */
+  recover(): Promise<string[]> {
+    return this.store.markInterrupted();
+  }
+
+  async train(req: Omit<TrainRequest, 'home' | 'signal'>): Promise<TrainResult> {
+    const controller = new AbortController();
+    let runId: string | undefined;
+    try {
+      return await train({
+        ...req,
+        home: this.home,
+        signal: controller.signal,
+        onStart: (info) => {
+          runId = info.runId;
+          this.active.set(info.runId, controller);
+          req.onStart?.(info);
+        },
+      });
+    } finally {
+      if (runId) this.active.delete(runId);
+    }
+  }
+
+  /** Asks a running run to stop after its current step; false when it is not running here. */
+  cancel(runId: string): boolean {
+    const controller = this.active.get(runId);
+    controller?.abort();
+    return controller !== undefined;
+  }
+
+  list(): RunManifest[] {
+    return this.store.list();
+  }
+
+  get(runId: string): RunManifest {
+    return this.store.read(runId);
+  }
+
+  metrics(runId: string): TrainProgress[] {
+    return this.store.readMetrics(runId);
+  }
+}

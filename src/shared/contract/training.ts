@@ -1,0 +1,186 @@
+// training.*: what a training run reports while it runs (progress events), what it returns (the JSON of
+// `prefixlab train --json` / `compare --json`) and the run manifest stored in <home>/runs/<runId>/.
+// Plain zod: the renderer, the CLI and main share it.
+import { z } from 'zod';
+
+export const MethodNameSchema = z.enum(['ptplus', 'prefix', 'prompt', 'lora', 'full']);
+
+/** running → finished | cancelled | failed; 'interrupted' = the process died while the run was running. */
+export const RunStatusSchema = z.enum(['running', 'finished', 'cancelled', 'failed', 'interrupted']);
+export type RunStatus = z.infer<typeof RunStatusSchema>;
+
+export const MemorySnapshotSchema = z.object({
+  /** Live tfjs tensors. */
+  numTensors: z.number().int(),
+  /** Bytes held by live tfjs tensors. */
+  numBytes: z.number(),
+  /** Resident set size of the training process. */
+  rssBytes: z.number(),
+});
+export type MemorySnapshot = z.infer<typeof MemorySnapshotSchema>;
+
+/** One optimiser step of a run, sent after the step (and its evaluation, when one was due). */
+export const TrainProgressSchema = z.object({
+  runId: z.string(),
+  /** Optimiser steps completed (1-based). */
+  step: z.number().int(),
+  totalSteps: z.number().int(),
+  /** Epochs completed so far, fractional (1.5 = halfway through the second pass). */
+  epoch: z.number(),
+  /** Mean cross-entropy (nats/token) over the target tokens of this step's batch(es). */
+  trainLoss: z.number(),
+  /** Mean cross-entropy over the eval split's target tokens; only on steps that evaluated. */
+  evalLoss: z.number().optional(),
+  /** Label-likelihood accuracy on the eval split (classification data); only on steps that evaluated. */
+  evalAccuracy: z.number().optional(),
+  /** Learning rate used for this step. */
+  learningRate: z.number(),
+  /** Global L2 norm of the gradient before clipping. */
+  gradNorm: z.number(),
+  /** Real (non-padding) tokens per second, over the last few steps. */
+  tokensPerSecond: z.number(),
+  /** Real tokens trained on so far. */
+  tokensSeen: z.number().int(),
+  /** Estimated seconds to the last step. */
+  etaSeconds: z.number(),
+  memory: MemorySnapshotSchema,
+});
+export type TrainProgress = z.infer<typeof TrainProgressSchema>;
+
+/** Evaluation of a run on its eval split. Null where it does not apply (no labels, no eval split). */
+export const FinalMetricsSchema = z.object({
+  /** Train loss of the last step. */
+  trainLoss: z.number().nullable(),
+  evalLoss: z.number().nullable(),
+  /** Label-likelihood accuracy: argmax over labels of the mean log-prob per token of each verbalisation. */
+  accuracy: z.number().nullable(),
+  /** label → accuracy on the eval examples of that label. */
+  perClassAccuracy: z.record(z.string(), z.number()).nullable(),
+  /** Labels in the order of the confusion matrix's rows (truth) and columns (prediction). */
+  labels: z.array(z.string()).nullable(),
+  confusion: z.array(z.array(z.number().int())).nullable(),
+  /** Greedy generation vs target after trim, whitespace collapse and case-fold; null unless evalGenerate. */
+  exactMatch: z.number().nullable().default(null),
+  /** Eval examples scored. */
+  evalExamples: z.number().int(),
+});
+export type FinalMetrics = z.infer<typeof FinalMetricsSchema>;
+
+/** `prefixlab train --json` prints exactly this. */
+export const TrainResultSchema = z.object({
+  runId: z.string(),
+  runDir: z.string(),
+  status: RunStatusSchema,
+  /** Why the run failed or was stopped; absent when finished. */
+  reason: z.string().optional(),
+  method: MethodNameSchema,
+  /** Every method option, defaults filled in. */
+  options: z.record(z.string(), z.unknown()),
+  /** Every trainer option (batching, optimiser, schedule, …), defaults filled in. */
+  trainer: z.record(z.string(), z.unknown()),
+  learningRate: z.number(),
+  seed: z.number().int(),
+  backend: z.string(),
+  trainableParams: z.number().int(),
+  /** Optimiser steps completed. */
+  steps: z.number().int(),
+  totalSteps: z.number().int(),
+  tokensSeen: z.number().int(),
+  /** Real tokens per second over the whole run (evaluation time excluded). */
+  tokensPerSecond: z.number(),
+  /** Peak bytes held by tfjs tensors, sampled after each forward pass (activations live). */
+  peakMemoryBytes: z.number(),
+  /** Peak resident set size of the training process. */
+  peakRssBytes: z.number(),
+  wallSeconds: z.number(),
+  /** Folder of the last complete checkpoint, or null. */
+  checkpoint: z.string().nullable(),
+  final: FinalMetricsSchema,
+});
+export type TrainResult = z.infer<typeof TrainResultSchema>;
+
+/** One method's mean over seeds in `prefixlab compare --json`. */
+export const CompareRowSchema = z.object({
+  method: MethodNameSchema,
+  trainableParams: z.number().int(),
+  accuracyMean: z.number().nullable(),
+  /** Sample standard deviation over seeds (0 with one seed). */
+  accuracyStd: z.number().nullable(),
+  evalLoss: z.number().nullable(),
+  tokensPerSecond: z.number(),
+  peakMemoryBytes: z.number(),
+  /** Mean wall time of one run. */
+  wallSeconds: z.number(),
+  lr: z.number(),
+  /** Runs that did not finish (failed: NaN loss, …). */
+  failedRuns: z.number().int(),
+});
+export type CompareRow = z.infer<typeof CompareRowSchema>;
+
+export const CompareResultSchema = z.object({
+  rows: z.array(CompareRowSchema),
+  runs: z.array(TrainResultSchema),
+  seeds: z.array(z.number().int()),
+  /** Steps every run trained for (from budgetTokens when given). */
+  steps: z.number().int(),
+  budgetTokens: z.number().int().nullable(),
+  evalExamples: z.number().int(),
+});
+export type CompareResult = z.infer<typeof CompareResultSchema>;
+
+// ---- run manifest (<home>/runs/<runId>/manifest.json) ----
+
+export const FileHashSchema = z.object({ path: z.string(), sha256: z.string(), bytes: z.number().int() });
+
+export const CheckpointEntrySchema = z.object({
+  step: z.number().int(),
+  /** Folder relative to the run folder (checkpoints/step-000010). */
+  dir: z.string(),
+  createdAt: z.string(),
+  trainLoss: z.number().nullable(),
+});
+export type CheckpointEntry = z.infer<typeof CheckpointEntrySchema>;
+
+export const RunManifestSchema = z.object({
+  version: z.literal(1),
+  runId: z.string(),
+  status: RunStatusSchema,
+  reason: z.string().optional(),
+  method: MethodNameSchema,
+  methodOptions: z.record(z.string(), z.unknown()),
+  trainer: z.record(z.string(), z.unknown()),
+  learningRate: z.number(),
+  seed: z.number().int(),
+  backend: z.string(),
+  appVersion: z.string(),
+  /** Process that runs (ran) the training, to detect a dead run on start-up. */
+  pid: z.number().int(),
+  hostname: z.string(),
+  startedAt: z.string(),
+  endedAt: z.string().optional(),
+  baseModel: z.object({
+    path: z.string(),
+    architecture: z.string(),
+    parameters: z.number().int(),
+    files: z.array(FileHashSchema),
+  }),
+  dataset: z.object({
+    path: z.string(),
+    sha256: z.string(),
+    kPerClass: z.number().int().nullable(),
+    /** Split seed: the eval split is the same for every training seed. */
+    splitSeed: z.number().int(),
+    trainIds: z.array(z.string()),
+    evalIds: z.array(z.string()),
+  }),
+  trainableParams: z.number().int(),
+  totalSteps: z.number().int(),
+  /** Latest step reached. */
+  step: z.number().int(),
+  checkpoints: z.array(CheckpointEntrySchema),
+  final: FinalMetricsSchema.optional(),
+  result: z
+    .object({ tokensPerSecond: z.number(), peakMemoryBytes: z.number(), peakRssBytes: z.number(), wallSeconds: z.number(), tokensSeen: z.number().int() })
+    .optional(),
+});
+export type RunManifest = z.infer<typeof RunManifestSchema>;
