@@ -20,7 +20,9 @@ export function describeProgress(p: TrainProgress, label = ''): string {
 
 export function createProgressPrinter(stream: NodeJS.WriteStream = process.stderr): { update(line: string): void; done(): void } {
   const isTty = Boolean(stream.isTTY);
-  let lastPrinted = 0;
+  // Non-terminal output (logs, CI) gets a line every 5 s, starting 5 s in: quick work prints nothing.
+  let lastPrinted = Date.now();
+  let printedAny = false;
   let pending = '';
   return {
     update(line) {
@@ -30,11 +32,12 @@ export function createProgressPrinter(stream: NodeJS.WriteStream = process.stder
       } else if (Date.now() - lastPrinted > 5000) {
         stream.write(line + '\n');
         lastPrinted = Date.now();
+        printedAny = true;
       }
     },
     done() {
       if (isTty && pending) stream.write('\n');
-      else if (!isTty && pending) stream.write(pending + '\n');
+      else if (!isTty && printedAny && pending) stream.write(pending + '\n');
       pending = '';
     },
   };

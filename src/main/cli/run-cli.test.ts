@@ -1,7 +1,7 @@
 // The CLI prints one JSON document with --json and one readable line on bad input.
 import { describe, expect, it } from 'vitest';
 import { Writable } from 'node:stream';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from './run-cli';
@@ -85,5 +85,34 @@ describe('prefixlab model commands on stories260K', () => {
     const noPrompt = await cli(['generate', '--model', model, '--max-new-tokens', '3']);
     expect(noPrompt.code).toBe(1);
     expect(noPrompt.stderr).toMatch(/--prompt/);
+  });
+});
+
+describe('prefixlab data inspect exit codes and JSON contract', () => {
+  const broken = join(import.meta.dirname, '../../../tests/fixtures/datasets-broken');
+  const dir = mkdtempSync(join(tmpdir(), 'prefixlab-data-'));
+  const good = join(dir, 'good.jsonl');
+  writeFileSync(good, ['{"text":"a sunny day","label":"pos"}', '{"text":"a rainy day","label":"neg"}', '{"text":"sun again","label":"pos"}', '{"text":"rain again","label":"neg"}'].join('\n'));
+
+  it('0 for a valid file, with the documented fields', async () => {
+    const { code, stdout } = await cli(['data', 'inspect', good, '--json']);
+    expect(code).toBe(0);
+    const result = JSON.parse(stdout);
+    for (const key of ['format', 'encoding', 'rows', 'task', 'fields', 'labels', 'errors', 'errorCounts']) expect(result).toHaveProperty(key);
+    expect(result).toMatchObject({ format: 'jsonl', rows: 4, task: 'classification', labels: { pos: 2, neg: 2 } });
+  });
+
+  it('1 for a file with errors, each naming file, line and field', async () => {
+    const { code, stdout } = await cli(['data', 'inspect', join(broken, 'missing-field.jsonl'), '--json']);
+    expect(code).toBe(1);
+    const result = JSON.parse(stdout);
+    expect(result.errors.length).toBeGreaterThan(0);
+    expect(result.errors[0]).toMatchObject({ file: expect.stringContaining('missing-field.jsonl'), line: expect.any(Number) });
+  });
+
+  it('2 for a file that cannot be read at all', async () => {
+    const { code } = await cli(['data', 'inspect', join(dir, 'nope.csv'), '--json']);
+    expect(code).toBe(2);
+    expect((await cli(['data', 'inspect', join(broken, 'binary.csv'), '--json'])).code).toBe(2);
   });
 });

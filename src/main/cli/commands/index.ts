@@ -4,7 +4,8 @@ import { infoCommand } from './info';
 import { serveCommand } from './serve';
 import { generateCommand, logitsCommand, modelInspectCommand } from './model';
 import { compareCommand, trainCommand } from './train';
+import { dataImportCommand, dataInspectCommand, dataSplitCommand } from './data';
 import { adaptersListCommand, adaptersShowCommand, exportCommand, runsListCommand, runsShowCommand } from './registry';
 
-export const COMMANDS: Command[] = [serveCommand, infoCommand, modelInspectCommand, logitsCommand, generateCommand, trainCommand, compareCommand,
+export const COMMANDS: Command[] = [serveCommand, infoCommand, modelInspectCommand, logitsCommand, generateCommand, dataInspectCommand, dataImportCommand, dataSplitCommand, trainCommand, compareCommand,
   runsListCommand, runsShowCommand, adaptersListCommand, adaptersShowCommand, exportCommand];

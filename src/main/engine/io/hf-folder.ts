@@ -176,7 +176,8 @@ function findTensor(files: WeightFiles, name: string, optionalPrefix?: string): 
 
 // ---- tokenizer and generation defaults ----
 
-function loadHfTokenizer(dir: string, config: ModelConfig): TextTokenizer | null {
+/** The folder's tokenizer (null without tokenizer.json), checked against the model's vocabulary. */
+export function loadHfTokenizer(dir: string, config: ModelConfig): TextTokenizer | null {
   const tokenizerPath = join(dir, 'tokenizer.json');
   const tokenizerJson = readJson(tokenizerPath, false);
   if (!tokenizerJson) return null;

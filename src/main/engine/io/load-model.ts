@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { ApiError } from '@shared/errors';
 import type { CausalLM, ModelConfig } from '../models/causal-lm';
 import { LlamaModel } from '../models/llama';
-import { inspectHfFolder, loadHfFolder } from './hf-folder';
+import { inspectHfFolder, loadHfFolder, loadHfTokenizer, readHfConfig } from './hf-folder';
 import { readLlama2cConfig, readLlama2cWeights } from './llama2c';
 import { Llama2cTokenizer } from './llama2c-tokenizer';
 import { checkMemory, type GenerationDefaults, type LoadOptions } from './model-files';
@@ -61,4 +61,16 @@ export async function loadModel(path: string, opts: LoadOptions = {}): Promise<L
   const model = new LlamaModel(config, weights);
   const generation: GenerationDefaults = { bosTokenId: 1, eosTokenIds: config.eosTokenIds, padTokenId: null };
   return { path, format, model, tokenizer, generation, dispose: () => model.dispose() };
+}
+
+/** Only the tokenizer of a model (no weights are read): dataset statistics need nothing more. */
+export function loadTokenizer(path: string): { tokenizer: TextTokenizer | null; config: ModelConfig } {
+  const format = detectFormat(path);
+  if (format === 'hf') {
+    const { config } = readHfConfig(path);
+    return { tokenizer: loadHfTokenizer(path, config), config };
+  }
+  const config = readLlama2cConfig(path);
+  const tokenizerPath = LLAMA2C_TOKENIZERS.map((t) => join(dirname(path), t)).find(existsSync);
+  return { tokenizer: tokenizerPath ? Llama2cTokenizer.read(tokenizerPath, config.vocabSize) : null, config };
 }

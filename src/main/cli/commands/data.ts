@@ -1,0 +1,102 @@
+// `prefixlab data inspect|import|split`: validate a dataset file before anything trains, store it in the
+// registry, and freeze a seeded split. `inspect` exits 0 when valid, 1 when it has errors, 2 when unreadable.
+import { resolve } from 'node:path';
+import { ApiError } from '@shared/errors';
+import type { InspectResult, TaskKind } from '@shared/contract/datasets';
+import { TaskKindSchema } from '@shared/contract/datasets';
+import type { Command, OptionSpec, ParsedArgs } from '../command';
+import { resolveHome } from '../../app/home';
+import { parseFloatFlag, parseIntFlag, parseSetFlags, requireString } from '../parse';
+import { createProgressPrinter } from '../progress-line';
+import { importDataset, inspectDataset, makeSplit, type DatasetTokenizer, type ScanOptions } from '../../services/dataset-service';
+import { loadTokenizer } from '../../engine/io/load-model';
+
+const READ_OPTIONS: OptionSpec = {
+  task: { type: 'string' },
+  map: { type: 'string', multiple: true },
+  model: { type: 'string' },
+  'context-length': { type: 'string' },
+};
+
+function tokenizerFor(modelPath: string): { tokenizer: DatasetTokenizer; contextLength: number } {
+  const { tokenizer, config } = loadTokenizer(resolve(modelPath));
+  if (!tokenizer) throw new ApiError('unsupported', 'this model has no tokenizer, so token lengths cannot be measured', { field: '--model' });
+  return {
+    tokenizer: { encode: (text, addSpecial = true) => tokenizer.encode(text, { addSpecialTokens: addSpecial }), decode: (ids) => tokenizer.decode(ids, { skipSpecialTokens: false }) },
+    contextLength: config.maxPositions,
+  };
+}
+
+function readOptions(args: ParsedArgs, onProgress?: ScanOptions['onProgress']): ScanOptions {
+  const task = args.values.task as string | undefined;
+  if (task !== undefined && !TaskKindSchema.safeParse(task).success) {
+    throw new ApiError('invalid_argument', `unknown task "${task}" (use ${TaskKindSchema.options.join(', ')})`, { field: '--task' });
+  }
+  const options: ScanOptions = { task: task as TaskKind | undefined, map: parseSetFlags(args.values.map, '--map'), onProgress };
+  if (args.values.model) Object.assign(options, tokenizerFor(args.values.model as string));
+  const contextLength = parseIntFlag(args.values['context-length'], '--context-length', { min: 1 });
+  if (contextLength !== undefined) options.contextLength = contextLength;
+  return options;
+}
+
+function summarise(r: InspectResult): string {
+  const lines = [
+    `${r.file}: ${r.format ?? 'unknown format'}, ${r.encoding ?? '?'}${r.bom ? ' (BOM)' : ''}, ${r.rows} rows (${r.validRows} valid), task ${r.task ?? '?'} — ${r.status}`,
+  ];
+  if (Object.keys(r.labels).length) lines.push(`  labels: ${Object.entries(r.labels).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  if (r.tokenLengths) lines.push(`  tokens: p50 ${r.tokenLengths.p50}, p95 ${r.tokenLengths.p95}, max ${r.tokenLengths.max}`);
+  for (const e of r.errors.slice(0, 20)) lines.push(`  error ${[e.file, e.line].filter((x) => x !== undefined).join(':')}${e.field ? ` [${e.field}]` : ''}: ${e.message}`);
+  if (r.errors.length > 20) lines.push(`  … ${Object.entries(r.errorCounts).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  return lines.join('\n');
+}
+
+export const dataInspectCommand: Command = {
+  name: 'data inspect',
+  summary: 'Validate a dataset file: format, encoding, task, labels, problems with file/line/field, token lengths',
+  usage: 'prefixlab data inspect FILE [--task classification|completion|instruction|chat|text] [--map role=column …] [--model DIR] [--context-length N] [--json]',
+  options: READ_OPTIONS,
+  async run(args) {
+    const file = resolve(requireString(args.positionals[0], 'FILE'));
+    const printer = createProgressPrinter();
+    const result = await inspectDataset(
+      file,
+      readOptions(args, (p) => printer.update(`${p.phase} ${p.totalBytes ? Math.round((100 * p.bytesRead) / p.totalBytes) : 0}% · ${p.rows.toLocaleString('en-US')} rows`)),
+    );
+    printer.done();
+    return { json: result, text: summarise(result), exitCode: result.exitCode };
+  },
+};
+
+export const dataImportCommand: Command = {
+  name: 'data import',
+  summary: 'Import a dataset into the registry (validated; --exclude-invalid leaves bad rows out and counts them)',
+  usage: 'prefixlab data import FILE [--name NAME] [--task …] [--map role=column …] [--model DIR] [--exclude-invalid] [--home DIR] [--json]',
+  options: { ...READ_OPTIONS, name: { type: 'string' }, 'exclude-invalid': { type: 'boolean', default: false } },
+  async run(args) {
+    const file = resolve(requireString(args.positionals[0], 'FILE'));
+    const manifest = await importDataset(file, { ...readOptions(args), name: args.values.name as string | undefined, excludeInvalid: args.values['exclude-invalid'] === true }, resolveHome(args.values.home as string | undefined));
+    return { json: manifest, text: `imported ${file} as dataset ${(manifest as { id: string }).id}` };
+  },
+};
+
+export const dataSplitCommand: Command = {
+  name: 'data split',
+  summary: 'Freeze a seeded split (stratified, random, k per class, or from a file) of a file or imported dataset',
+  usage: 'prefixlab data split FILE|DATASET_ID [--method stratified|random|kshot|file] [--seed S] [--eval-fraction F] [--k K] [--split-file F] [--save NAME] [--home DIR] [--json]',
+  options: { method: { type: 'string' }, seed: { type: 'string' }, 'eval-fraction': { type: 'string' }, k: { type: 'string' }, 'split-file': { type: 'string' }, save: { type: 'string' } },
+  async run(args) {
+    const target = requireString(args.positionals[0], 'FILE|DATASET_ID');
+    const isId = /^[\w.-]+$/.test(target) && !target.includes('.');
+    const source = isId ? { homeDir: resolveHome(args.values.home as string | undefined), id: target } : resolve(target);
+    const method = args.values.method as 'stratified' | 'random' | 'kshot' | 'file' | undefined;
+    const split = await makeSplit(source, {
+      method,
+      seed: parseIntFlag(args.values.seed, '--seed') ?? 0,
+      evalFraction: parseFloatFlag(args.values['eval-fraction'], '--eval-fraction'),
+      k: parseIntFlag(args.values.k, '--k', { min: 1 }),
+      file: args.values['split-file'] ? resolve(args.values['split-file'] as string) : undefined,
+      save: args.values.save as string | undefined,
+    });
+    return { json: split, text: `${split.method} split (seed ${split.seed}): ${split.trainIds.length} train, ${split.evalIds.length} eval${split.testIds ? `, ${split.testIds.length} test` : ''}` };
+  },
+};
