@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { initBackend } from '../backend';
+import { initBackend, probeBackends } from '../backend';
 import { formatChat } from '../chat';
 import { generate } from '../generate';
 import { fixturesDir } from '../test-paths';
@@ -23,18 +23,19 @@ interface Reference {
 const fixtures = existsSync(fixturesDir) ? readdirSync(fixturesDir).filter((name) => existsSync(join(fixturesDir, name, 'reference.json'))).sort() : [];
 if (fixtures.length === 0) console.warn(`skipping HF fixture tests: no ${fixturesDir}/*/reference.json (run tests/fixtures/models/make_models.py)`);
 
-beforeAll(async () => {
-  await initBackend('wasm');
-});
+// wasm everywhere; the native TensorFlow backend too where it loads (CI builds it: scripts/native-tf/setup.sh).
+const backends = (await probeBackends()).filter((b) => b.available && (b.name === 'wasm' || b.name === 'tensorflow')).map((b) => b.name);
+const cases = fixtures.flatMap((name) => backends.map((backend) => [name, backend] as const));
 
 // An empty describe.each would leave the file without tests, which vitest reports as a failure.
 it.skipIf(fixtures.length > 0)('HF fixtures are absent (skipped)', () => {});
 
-describe.skipIf(fixtures.length === 0).each(fixtures)('fixture %s', (name) => {
+describe.skipIf(fixtures.length === 0).each(cases)('fixture %s on %s', (name, backend) => {
   const dir = join(fixturesDir, name);
   let ref: Reference;
   let loaded: LoadedModel;
   beforeAll(async () => {
+    await initBackend(backend);
     ref = JSON.parse(readFileSync(join(dir, 'reference.json'), 'utf8'));
     loaded = await loadModel(dir);
   });
