@@ -1,6 +1,6 @@
 // Electron main: app lifecycle, the window and the IPC binding. Every service is the same one
 // `prefixlab serve` hosts; nothing here computes anything.
-import { app, BrowserWindow } from 'electron';
+import { app, BrowserWindow, dialog } from 'electron';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createAppContext } from './app/context';
@@ -23,6 +23,14 @@ void app.whenReady().then(() => {
   const home = resolveHome(argValue('--home'), app.getPath('userData'));
   const ctx = createAppContext({ home, shell: 'electron' });
   let win: BrowserWindow | undefined;
+  // The native file dialog: whatever the user picks there becomes readable by later calls (files.pickFile).
+  ctx.dialogs = {
+    async pickFile({ kind, title, filters }) {
+      const options = { title, filters, properties: [kind === 'folder' ? ('openDirectory' as const) : ('openFile' as const)] };
+      const result = win ? await dialog.showOpenDialog(win, options) : await dialog.showOpenDialog(options);
+      return result.canceled ? null : (result.filePaths[0] ?? null);
+    },
+  };
   bindIpc(createDispatcher(handlers, ctx), ctx.events, (sender) => sender === win?.webContents);
   forwardEvents(ctx.events, () => win?.webContents);
   const open = () => {

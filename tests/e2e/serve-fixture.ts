@@ -45,7 +45,12 @@ export function stopServe(handle: ServeHandle): void {
   rmSync(handle.home, { recursive: true, force: true });
 }
 
-type Fixtures = { serve: ServeHandle; app: Page; consoleErrors: string[] };
+/** `--root DIR` for each folder the browser's file picker may read (the shared models and datasets). */
+export function rootArgs(...dirs: string[]): string[] {
+  return dirs.flatMap((dir) => ['--root', dir]);
+}
+
+type Fixtures = { serveArgs: string[]; serve: ServeHandle; app: Page; consoleErrors: string[] };
 type WorkerFixtures = { browserInstance: Browser };
 
 export const test = base.extend<Fixtures, WorkerFixtures>({
@@ -58,8 +63,10 @@ export const test = base.extend<Fixtures, WorkerFixtures>({
     },
     { scope: 'worker' },
   ],
-  serve: async ({}, use) => {
-    const handle = await startServe();
+  /** Extra `prefixlab serve` arguments; a spec sets them with test.use({ serveArgs: rootArgs(sharedDir) }). */
+  serveArgs: [[], { option: true }],
+  serve: async ({ serveArgs }, use) => {
+    const handle = await startServe(serveArgs);
     await use(handle);
     stopServe(handle);
   },

@@ -46,13 +46,14 @@ describe('dispatcher and client over an in-memory transport', () => {
     appVersion: '0.0.0', tfjsVersion: '4', backend: 'cpu' as const, backends: [{ name: 'cpu' as const, available: true }],
     cpuCores: 2, totalMemoryBytes: 1, freeMemoryBytes: 1, platform: 'x', nodeVersion: '20', shell: 'headless' as const, home: '/tmp',
   };
-  const handlers: Handlers<null> = {
+  // Only the system calls are exercised here; the rest of the table is irrelevant to these tests.
+  const handlers = {
     'system.info': async () => info,
     'system.setBackend': async (req) => {
       if (req.backend === 'tensorflow') throw new ApiError('unsupported', 'not installed', { field: 'backend' });
       return { ...info, backend: req.backend === 'auto' ? 'cpu' : req.backend };
     },
-  };
+  } satisfies Pick<Handlers<null>, 'system.info' | 'system.setBackend'> as unknown as Handlers<null>;
   const dispatch = createDispatcher(handlers, null);
   const api = buildApi({ invoke: dispatch, subscribe: () => () => undefined });
 

@@ -104,6 +104,8 @@ export async function generate(model: CausalLM, prompts: number[][], opts: Gener
         }
       }
       if (finishReasons.every((r) => r !== null) || step === maxNewTokens - 1) break;
+      // Give queued work (a cancel request, other calls) a turn between tokens.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       if (opts.signal?.aborted) throw new ApiError('cancelled', 'generation was cancelled');
       logits = tf.tidy(() => {
         const inputIds = tf.tensor2d(next, [batchSize, 1], 'int32'); // [B, 1]

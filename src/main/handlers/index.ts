@@ -2,7 +2,19 @@
 import type { Handlers } from '@shared/contract';
 import type { AppContext } from '../app/context';
 import { systemHandlers } from './system';
+import { filesHandlers } from './files';
+import { modelsHandlers } from './models';
+import { methodsHandlers } from './methods';
+import { datasetsHandlers } from './datasets';
+import { trainingHandlers } from './training';
+import { adaptersHandlers } from './adapters';
 
 export const handlers: Handlers<AppContext> = {
   ...systemHandlers,
+  ...filesHandlers,
+  ...modelsHandlers,
+  ...methodsHandlers,
+  ...datasetsHandlers,
+  ...trainingHandlers,
+  ...adaptersHandlers,
 };

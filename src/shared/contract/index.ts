@@ -1,15 +1,30 @@
 // THE API: every call the renderer can make and every event it can receive, declared once.
 // Electron IPC, the headless WebSocket server, the renderer's client and the CLI all derive from this.
 import { systemCalls } from './system';
+import { filesCalls } from './calls/files';
+import { modelsCalls, modelsEvents } from './calls/models';
+import { methodsCalls } from './calls/methods';
+import { datasetsWorkbenchCalls, datasetsEvents } from './calls/datasets';
+import { trainingCalls, trainingEvents } from './calls/training';
+import { adaptersCalls } from './calls/adapters';
 import { coreEvents } from './events';
 import type { ApiOf, CallSpec, HandlerRequest, HandlerResponse } from './define';
 
 export const CALLS = {
   ...systemCalls,
+  ...filesCalls,
+  ...modelsCalls,
+  ...methodsCalls,
+  ...datasetsWorkbenchCalls,
+  ...trainingCalls,
+  ...adaptersCalls,
 } as const;
 
 export const EVENTS = {
   ...coreEvents,
+  ...modelsEvents,
+  ...datasetsEvents,
+  ...trainingEvents,
 } as const;
 
 export type Calls = typeof CALLS;
@@ -33,3 +48,11 @@ export function isEventName(name: string): name is EventName {
 
 export type { CallSpec };
 export * from './system';
+export * from './calls/files';
+export * from './calls/models';
+export * from './calls/methods';
+export * from './calls/datasets';
+export * from './calls/training';
+export * from './calls/adapters';
+export * from './datasets';
+export * from './training';

@@ -1,0 +1,133 @@
+// models.* handlers: the model registry (import/list/remove), architecture cards, and streamed generation.
+import { existsSync, statSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import type { Handlers } from '@shared/contract';
+import type { ModelCard, ModelFormat } from '@shared/contract/calls/models';
+import { ApiError } from '@shared/errors';
+import type { AppContext } from '../app/context';
+import { generateText, inspectModel } from '../services/model-service';
+import { removeEntry } from '../services/registry-service';
+
+type ModelsHandlers = Pick<
+  Handlers<AppContext>,
+  'models.list' | 'models.inspect' | 'models.import' | 'models.remove' | 'models.generate' | 'models.cancelGeneration'
+>;
+
+/** The architecture card of a model on disk (config and weight headers only). */
+export async function readModelCard(path: string): Promise<{ format: ModelFormat; card: ModelCard }> {
+  const info = await inspectModel(path);
+  return {
+    format: info.format,
+    card: {
+      architecture: info.architecture,
+      parameters: info.parameters,
+      layers: info.layers,
+      hidden: info.hidden,
+      heads: info.heads,
+      kvHeads: info.kvHeads,
+      headDim: info.headDim,
+      vocabSize: info.vocab,
+      contextLength: info.context,
+      dtype: info.dtype,
+      memoryFloat32Bytes: info.memoryBytesFloat32,
+      tiedEmbeddings: info.tiedEmbeddings,
+      hasTokenizer: hasTokenizer(path, info.format),
+    },
+  };
+}
+
+function hasTokenizer(path: string, format: ModelFormat): boolean {
+  if (format === 'hf') return existsSync(join(path, 'tokenizer.json'));
+  return ['tok512.bin', 'tokenizer.bin'].some((name) => existsSync(join(dirname(path), name)));
+}
+
+function defaultName(path: string): string {
+  const isFile = existsSync(path) && statSync(path).isFile();
+  return isFile ? basename(path).replace(/\.bin$/, '') : basename(path);
+}
+
+export const modelsHandlers: ModelsHandlers = {
+  'models.list': async (_req, ctx) => ({ models: await ctx.models.list() }),
+
+  'models.inspect': async (req, ctx) => {
+    const path = ctx.paths.check(req.path, 'path');
+    return { path, ...(await readModelCard(path)) };
+  },
+
+  'models.import': async (req, ctx) => {
+    const path = ctx.paths.check(req.path, 'path');
+    const existing = await ctx.models.findByPath(path);
+    if (existing) return existing;
+    const { format, card } = await readModelCard(path);
+    return ctx.models.add({ name: req.name ?? defaultName(path), path, format, card });
+  },
+
+  'models.remove': async (req, ctx) => {
+    await ctx.models.get(req.id);
+    const result = await removeEntry(ctx.options.home, 'model', req.id, req.force);
+    return { removed: result.deleted, dependents: [...result.orphaned.runs.map((r) => `run ${r}`), ...result.orphaned.adapters.map((a) => `adapter ${a}`)] };
+  },
+
+  'models.generate': async (req, ctx) => {
+    const entry = await ctx.models.get(req.modelId);
+    if (!entry.card.hasTokenizer) throw new ApiError('unsupported', 'this model has no tokenizer, so it cannot take a text prompt', { field: 'modelId' });
+    if (ctx.cancellables.has(req.generationId)) throw new ApiError('conflict', 'a generation with this id is already running', { field: 'generationId' });
+    const controller = new AbortController();
+    ctx.cancellables.set(req.generationId, controller);
+    const started = performance.now();
+    let streamed = '';
+    let count = 0;
+    const speed = (): number => {
+      const seconds = (performance.now() - started) / 1000;
+      return seconds > 0 ? count / seconds : 0;
+    };
+    try {
+      const result = await generateText({
+        model: entry.path,
+        prompt: req.prompt,
+        maxNewTokens: req.maxNewTokens,
+        greedy: req.temperature === 0,
+        temperature: req.temperature > 0 ? req.temperature : undefined,
+        topK: req.topK,
+        topP: req.topP,
+        repetitionPenalty: req.repetitionPenalty,
+        seed: req.seed,
+        signal: controller.signal,
+        onToken: ({ text }) => {
+          streamed += text;
+          ctx.events.emit('models.token', { generationId: req.generationId, index: count++, text, tokensPerSecond: speed() });
+        },
+      });
+      return {
+        generationId: req.generationId,
+        text: result.text,
+        promptTokens: result.promptIds.length,
+        generatedTokens: result.ids.length,
+        finishReason: result.finishReason,
+        elapsedMs: performance.now() - started,
+        tokensPerSecond: result.tokensPerSecond,
+      };
+    } catch (err) {
+      if (err instanceof ApiError && err.code === 'cancelled') {
+        return {
+          generationId: req.generationId,
+          text: streamed,
+          promptTokens: 0,
+          generatedTokens: count,
+          finishReason: 'cancelled' as const,
+          elapsedMs: performance.now() - started,
+          tokensPerSecond: speed(),
+        };
+      }
+      throw err;
+    } finally {
+      ctx.cancellables.delete(req.generationId);
+    }
+  },
+
+  'models.cancelGeneration': async (req, ctx) => {
+    const controller = ctx.cancellables.get(req.generationId);
+    controller?.abort();
+    return { cancelled: controller !== undefined };
+  },
+};

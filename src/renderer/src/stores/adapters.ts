@@ -1,0 +1,143 @@
+// The adapter registry as the Adapters view shows it: adapters and runs with filters and sorts, the chosen
+// entry's provenance, labels, deletion (dependents named), saving a run as an adapter, and export.
+import { defineStore } from 'pinia';
+import { ref, watch } from 'vue';
+import type { RegistryEntry } from '@shared/contract';
+import { api } from '../api';
+import { errorMessage } from '../api/errors';
+
+export interface RegistryFilter {
+  model: string;
+  dataset: string;
+  method: string;
+  status: string;
+  tag: string;
+  sort: string;
+  order: 'asc' | 'desc';
+}
+
+type Details = Awaited<ReturnType<typeof api.adapters.show>>;
+type ExportResult = Awaited<ReturnType<typeof api.adapters.export>>;
+
+const FILTER_KEY = 'prefixlab-adapter-filter';
+
+export const useAdaptersStore = defineStore('adapters', () => {
+  const entries = ref<RegistryEntry[]>([]);
+  const isLoaded = ref(false);
+  const error = ref<string | null>(null);
+  const filter = ref<RegistryFilter>({ model: '', dataset: '', method: '', status: '', tag: '', sort: 'created', order: 'desc', ...JSON.parse(localStorage.getItem(FILTER_KEY) ?? '{}') });
+  const selected = ref<{ kind: 'adapter' | 'run'; id: string } | null>(null);
+  const details = ref<Details | null>(null);
+  const detailsError = ref<string | null>(null);
+  const isExporting = ref(false);
+  const exportResult = ref<ExportResult | null>(null);
+  const exportError = ref<string | null>(null);
+
+  let serial = 0;
+  async function refresh(): Promise<void> {
+    const mine = ++serial;
+    const f = filter.value;
+    try {
+      const request = {
+        ...(f.model ? { model: f.model } : {}),
+        ...(f.dataset ? { dataset: f.dataset } : {}),
+        ...(f.method ? { method: f.method as 'ptplus' } : {}),
+        ...(f.status ? { status: f.status } : {}),
+        ...(f.tag ? { tag: f.tag } : {}),
+        sort: f.sort,
+        order: f.order,
+      };
+      const reply = await api.adapters.list(request);
+      if (mine !== serial) return;
+      entries.value = reply.entries;
+      isLoaded.value = true;
+      error.value = null;
+      if (selected.value && !reply.entries.some((e) => e.kind === selected.value?.kind && e.id === selected.value.id)) {
+        selected.value = null;
+        details.value = null;
+      }
+    } catch (err) {
+      if (mine === serial) error.value = errorMessage(err);
+    }
+  }
+  watch(
+    filter,
+    () => {
+      localStorage.setItem(FILTER_KEY, JSON.stringify(filter.value));
+      void refresh();
+    },
+    { deep: true },
+  );
+
+  async function select(entry: { kind: 'adapter' | 'run'; id: string }): Promise<void> {
+    selected.value = { kind: entry.kind, id: entry.id };
+    exportResult.value = null;
+    exportError.value = null;
+    try {
+      details.value = await api.adapters.show(selected.value);
+      detailsError.value = null;
+    } catch (err) {
+      details.value = null;
+      detailsError.value = errorMessage(err);
+    }
+  }
+
+  async function reloadSelected(): Promise<void> {
+    await refresh();
+    if (selected.value) await select(selected.value);
+  }
+
+  async function label(change: { name?: string; notes?: string; addTags?: string[]; removeTags?: string[] }): Promise<void> {
+    if (!selected.value) return;
+    try {
+      await api.adapters.label({ ...selected.value, ...change });
+      await reloadSelected();
+    } catch (err) {
+      detailsError.value = errorMessage(err);
+    }
+  }
+
+  /** null when deleted; else the reason (with dependents named) so the view can offer "delete anyway". */
+  async function remove(force: boolean): Promise<string | null> {
+    if (!selected.value) return null;
+    try {
+      await api.adapters.remove({ ...selected.value, force });
+      selected.value = null;
+      details.value = null;
+      await refresh();
+      return null;
+    } catch (err) {
+      return errorMessage(err);
+    }
+  }
+
+  async function saveRunAsAdapter(name?: string): Promise<void> {
+    if (selected.value?.kind !== 'run') return;
+    try {
+      const adapter = await api.adapters.createFromRun({ runId: selected.value.id, ...(name ? { name } : {}) });
+      await refresh();
+      await select({ kind: 'adapter', id: adapter.id });
+    } catch (err) {
+      detailsError.value = errorMessage(err);
+    }
+  }
+
+  async function exportSelected(format: 'peft' | 'merged' | 'ptplus', outDir: string, force: boolean): Promise<void> {
+    if (!selected.value) return;
+    isExporting.value = true;
+    exportError.value = null;
+    exportResult.value = null;
+    try {
+      exportResult.value = await api.adapters.export({ id: selected.value.id, format, outDir, force });
+    } catch (err) {
+      exportError.value = errorMessage(err);
+    } finally {
+      isExporting.value = false;
+    }
+  }
+
+  return {
+    entries, isLoaded, error, filter, selected, details, detailsError, isExporting, exportResult, exportError,
+    refresh, select, label, remove, saveRunAsAdapter, exportSelected,
+  };
+});
