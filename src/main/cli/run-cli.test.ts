@@ -116,3 +116,32 @@ describe('prefixlab data inspect exit codes and JSON contract', () => {
     expect((await cli(['data', 'inspect', join(broken, 'binary.csv'), '--json'])).code).toBe(2);
   });
 });
+
+describe('prefixlab train → adapters list → export', () => {
+  const shared = process.env.PREFIXLAB_SHARED ?? join(import.meta.dirname, '../../../../shared');
+  const model = join(shared, 'models/stories260K-hf');
+  const hasModel = existsSync(model);
+
+  it.skipIf(!hasModel)('a finished run becomes an adapter that exports with reload parity', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'prefixlab-cli-train-'));
+    const data = join(home, 'weather.jsonl');
+    writeFileSync(data, ['sun', 'rain', 'sun', 'rain'].map((w, i) => JSON.stringify({ prompt: `Tom saw the ${w} ${i}. Tom was`, completion: w === 'sun' ? ' happy' : ' sad' })).join('\n'));
+    const trained = await cli(['train', '--model', model, '--data', data, '--method', 'ptplus', '--steps', '2', '--eval-split', '1', '--set', 'lr=0.02', '--home', home, '--backend', 'cpu', '--json']);
+    expect(trained.code).toBe(0);
+    const run = JSON.parse(trained.stdout);
+    expect(run).toMatchObject({ status: 'finished', method: 'ptplus', steps: 2, learningRate: 0.02, trainableParams: 5 * 8 * 8 * 8 });
+    for (const key of ['runId', 'options', 'tokensPerSecond', 'peakMemoryBytes', 'final']) expect(run).toHaveProperty(key);
+    expect(run.adapterId).toEqual(expect.any(String));
+    const listed = JSON.parse((await cli(['adapters', 'list', '--home', home, '--json'])).stdout);
+    expect(listed.adapters.map((a: { id: string }) => a.id)).toContain(run.adapterId);
+    const runs = JSON.parse((await cli(['runs', 'list', '--home', home, '--json'])).stdout);
+    expect(runs.runs[0]).toMatchObject({ id: run.runId, status: 'finished' });
+    const out = join(home, 'export-ptplus');
+    const exported = await cli(['export', run.adapterId, '--format', 'ptplus', '--out', out, '--home', home, '--json']);
+    expect(exported.code).toBe(0);
+    expect(JSON.parse(exported.stdout).parity.ok).toBe(true);
+    const again = await cli(['export', run.adapterId, '--format', 'ptplus', '--out', out, '--home', home, '--json']);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/already exists/);
+  });
+});

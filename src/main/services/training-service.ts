@@ -5,6 +5,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import type { CompareResult, CompareRow, RunManifest, TrainProgress, TrainResult } from '@shared/contract/training';
 import { ApiError } from '@shared/errors';
+import { createAdapterFromRun } from '../registry/adapter-store';
 import { activeBackend, type BackendName } from '../engine/backend';
 import type { MethodName } from '../engine/methods/method';
 import { getMethod } from '../engine/methods/registry';
@@ -99,11 +100,27 @@ export async function recoverInterruptedRuns(home: string): Promise<string[]> {
 
 async function execute(spec: TrainJobSpec, hooks: RunHooks): Promise<TrainResult> {
   if (hooks.signal?.aborted) throw new ApiError('cancelled', 'training was cancelled before it started');
+  let result: TrainResult;
   if (hooks.isolate === 'inline') {
     const { runTrainJob } = await import('../engine/train/job');
-    return runTrainJob(spec, { signal: hooks.signal, onProgress: hooks.onProgress, onStart: hooks.onStart, log: hooks.onLog });
+    result = await runTrainJob(spec, { signal: hooks.signal, onProgress: hooks.onProgress, onStart: hooks.onStart, log: hooks.onLog });
+  } else {
+    result = await runInChildProcess(spec, hooks);
   }
-  return runInChildProcess(spec, hooks);
+  return withAdapter(spec.home, result, hooks);
+}
+
+/** A finished run becomes a registry adapter (its final checkpoint plus provenance), so it can be exported. */
+async function withAdapter(home: string, result: TrainResult, hooks: RunHooks): Promise<TrainResult> {
+  if (result.status !== 'finished') return result;
+  try {
+    const adapter = await createAdapterFromRun(home, result.runId);
+    return { ...result, adapterId: adapter.id };
+  } catch (err) {
+    // The run itself succeeded and stays exportable by its id; say why no adapter entry was made.
+    hooks.onLog?.(`run ${result.runId} finished but no adapter entry was made: ${err instanceof Error ? err.message : String(err)}`);
+    return result;
+  }
 }
 
 function runInChildProcess(spec: TrainJobSpec, hooks: RunHooks): Promise<TrainResult> {

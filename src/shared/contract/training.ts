@@ -73,6 +73,8 @@ export const TrainResultSchema = z.object({
   status: RunStatusSchema,
   /** Why the run failed or was stopped; absent when finished. */
   reason: z.string().optional(),
+  /** The registry adapter made from a finished run (trained tensors + provenance), ready to export. */
+  adapterId: z.string().optional(),
   method: MethodNameSchema,
   /** Every method option, defaults filled in. */
   options: z.record(z.string(), z.unknown()),
