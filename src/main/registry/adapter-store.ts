@@ -8,6 +8,9 @@ import { basename, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { ApiError } from '@shared/errors';
 import { SafetensorsReader, writeSafetensors, type F32Tensor } from '../engine/io/safetensors';
+import { readStateDictFile } from '../engine/io/state-dict-file';
+
+export { readStateDictFile };
 import type { MethodName, StateDict } from '../engine/methods/method';
 import { APP_VERSION } from '../app/version';
 import { fsyncDir, writeJsonAtomic } from './atomic-write';
@@ -242,20 +245,6 @@ export function readAdapterManifest(home: string, id: string): AdapterManifest {
   return raw as unknown as AdapterManifest;
 }
 
-/** Reads a safetensors file of float tensors into a StateDict. */
-export function readStateDictFile(path: string): StateDict {
-  const reader = SafetensorsReader.open(path);
-  try {
-    const out: StateDict = {};
-    for (const name of reader.tensors.keys()) {
-      const tensor = reader.read(name);
-      out[name] = { shape: tensor.shape, data: tensor.data instanceof Float32Array ? tensor.data : Float32Array.from(tensor.data) };
-    }
-    return out;
-  } finally {
-    reader.close();
-  }
-}
 
 export function readAdapterState(home: string, id: string): StateDict {
   return readStateDictFile(join(entryDir(home, 'adapter', checkId(id)), ADAPTER_TENSORS_FILE));

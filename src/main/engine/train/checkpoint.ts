@@ -7,6 +7,7 @@ import { ApiError } from '@shared/errors';
 import { fsyncDir, writeJsonAtomic } from '../../registry/atomic-write';
 import { SafetensorsReader, writeSafetensors, type F32Tensor } from '../io/safetensors';
 import type { StateDict } from '../methods/method';
+import { readStateDictFile } from '../io/state-dict-file';
 import type { OptimizerState } from './adamw';
 import type { RngState } from './rng';
 
@@ -82,20 +83,6 @@ export async function writeCheckpoint(root: string, adapter: StateDict, optimize
   return finalDir;
 }
 
-function readStateDict(path: string): StateDict {
-  const reader = SafetensorsReader.open(path);
-  try {
-    const out: StateDict = {};
-    for (const name of reader.tensors.keys()) {
-      const tensor = reader.read(name);
-      out[name] = { shape: tensor.shape, data: tensor.data instanceof Float32Array ? tensor.data : Float32Array.from(tensor.data) };
-    }
-    return out;
-  } finally {
-    reader.close();
-  }
-}
-
 export function readCheckpoint(dir: string): Checkpoint {
   const statePath = join(dir, 'state.json');
   if (!existsSync(statePath)) throw new ApiError('not_found', 'checkpoint has no state.json', { file: statePath });
@@ -112,8 +99,8 @@ export function readCheckpoint(dir: string): Checkpoint {
   optimizerReader.close();
   return {
     dir,
-    adapter: readStateDict(join(dir, 'adapter.safetensors')),
-    optimizer: { step: optimizerStep, tensors: readStateDict(optimizerPath) },
+    adapter: readStateDictFile(join(dir, 'adapter.safetensors')),
+    optimizer: { step: optimizerStep, tensors: readStateDictFile(optimizerPath) },
     state,
   };
 }
