@@ -48,6 +48,33 @@ function profile(acc: Accumulator, seen: Set<number>): PositionProfile {
   };
 }
 
+/** A per-position value [1, T] one layer produced during a forward pass (kept past the pass's tidy). */
+interface Captured {
+  layer: number;
+  values: tf.Tensor;
+}
+
+/** Runs one text through the model with `hooks` (which fill `captured`), then adds what they captured to `acc`. */
+async function forwardAndAccumulate(model: CausalLM, ids: number[], hooks: ModelHooks, captured: Captured[], acc: Accumulator, seen: Set<number>): Promise<void> {
+  try {
+    tf.tidy(() => {
+      model.forward(tf.tensor2d([ids], [1, ids.length], 'int32'), { hooks, logits: 'last' });
+    });
+    for (const { layer, values: tensor } of captured) {
+      const values = await tensor.data();
+      seen.add(layer);
+      for (let i = 0; i < values.length; i++) {
+        acc.sums[layer][i] += values[i];
+        acc.totals[layer] += values[i];
+      }
+      acc.tokenCounts[layer] += values.length;
+    }
+  } finally {
+    tf.dispose(captured.map((c) => c.values));
+  }
+  for (let i = 0; i < ids.length; i++) acc.counts[i] += 1;
+}
+
 function encodeTexts(tokenizer: TextTokenizer, texts: readonly string[], maxLength: number): number[][] {
   return texts.map((t) => tokenizer.encode(t).slice(0, maxLength)).filter((ids) => ids.length > 0);
 }
@@ -60,7 +87,7 @@ export async function prefixAttentionMass(model: CausalLM, adapter: PeftAdapter,
   const seen = new Set<number>();
   let prefixLength = 0;
   for (const ids of encodeTexts(tokenizer, texts, maxLength)) {
-    const captured: { layer: number; mass: tf.Tensor }[] = [];
+    const captured: Captured[] = [];
     const hooks: ModelHooks = {
       ...adapter.hooks,
       onAttentionProbs: (layer, probs) => {
@@ -69,26 +96,10 @@ export async function prefixAttentionMass(model: CausalLM, adapter: PeftAdapter,
         const p = keyLen - queryLen; // no cache: keys = prefix + this call's tokens
         prefixLength = p;
         const mass = p > 0 ? probs.slice([0, 0, 0, 0], [batchSize, numHeads, queryLen, p]).sum(-1).mean(1) : tf.zeros([batchSize, queryLen]); // [1, T]
-        captured.push({ layer, mass: tf.keep(mass) });
+        captured.push({ layer, values: tf.keep(mass) });
       },
     };
-    try {
-      tf.tidy(() => {
-        model.forward(tf.tensor2d([ids], [1, ids.length], 'int32'), { hooks, logits: 'last' });
-      });
-      for (const { layer, mass } of captured) {
-        const values = await mass.data();
-        seen.add(layer);
-        for (let i = 0; i < values.length; i++) {
-          acc.sums[layer][i] += values[i];
-          acc.totals[layer] += values[i];
-        }
-        acc.tokenCounts[layer] += values.length;
-      }
-    } finally {
-      tf.dispose(captured.map((c) => c.mass));
-    }
-    for (let i = 0; i < ids.length; i++) acc.counts[i] += 1;
+    await forwardAndAccumulate(model, ids, hooks, captured, acc, seen);
   }
   return { ...profile(acc, seen), prefixLength };
 }
@@ -104,7 +115,7 @@ export async function ptplusMemoryRatio(model: CausalLM, adapter: PeftAdapter, t
   const base = adapter.hooks;
   for (const ids of encodeTexts(tokenizer, texts, maxLength)) {
     const terms = new Map<number, tf.Tensor4D>();
-    const captured: { layer: number; ratio: tf.Tensor }[] = [];
+    const captured: Captured[] = [];
     const hooks: ModelHooks = {
       ...base,
       attentionOutputTerm: (layer, query) => {
@@ -120,28 +131,12 @@ export async function ptplusMemoryRatio(model: CausalLM, adapter: PeftAdapter, t
           const merged = term.transpose([0, 2, 1, 3]).reshape([batchSize * seqLen, heads * headDim]); // [N, H·d], rows as x
           const termNorm = merged.square().sum(-1).sqrt(); // [N]
           const attnNorm = x.sub(merged).square().sum(-1).sqrt(); // [N]
-          captured.push({ layer, ratio: tf.keep(termNorm.div(attnNorm.add(1e-12))) });
+          captured.push({ layer, values: tf.keep(termNorm.div(attnNorm.add(1e-12))) });
         }
         return base.wrapLinear ? base.wrapLinear(name, x, linear) : linear(x);
       },
     };
-    try {
-      tf.tidy(() => {
-        model.forward(tf.tensor2d([ids], [1, ids.length], 'int32'), { hooks, logits: 'last' });
-      });
-      for (const { layer, ratio } of captured) {
-        const values = await ratio.data();
-        seen.add(layer);
-        for (let i = 0; i < values.length; i++) {
-          acc.sums[layer][i] += values[i];
-          acc.totals[layer] += values[i];
-        }
-        acc.tokenCounts[layer] += values.length;
-      }
-    } finally {
-      tf.dispose(captured.map((c) => c.ratio));
-    }
-    for (let i = 0; i < ids.length; i++) acc.counts[i] += 1;
+    await forwardAndAccumulate(model, ids, hooks, captured, acc, seen);
   }
   return profile(acc, seen);
 }
