@@ -34,7 +34,7 @@ function randomIds(count: number, vocab: number, seed: number): number[] {
   });
 }
 
-export async function benchGenerate(opts: { backends: BackendName[]; shapes: string[]; promptTokens: number; newTokens: number; reference: boolean }): Promise<GenerateRow[]> {
+export async function benchGenerate(opts: { backends: BackendName[]; shapes: string[]; promptTokens: number; newTokens: number; reference: boolean; threads?: number }): Promise<GenerateRow[]> {
   const rows: GenerateRow[] = [];
   const available = new Set((await probeBackends()).filter((b) => b.available).map((b) => b.name));
   for (const shape of SHAPES.filter((s) => opts.shapes.length === 0 || opts.shapes.includes(s.name))) {
@@ -64,7 +64,7 @@ export async function benchGenerate(opts: { backends: BackendName[]; shapes: str
       };
       model.dispose();
       if (opts.reference) {
-        const ref = torchReference({ task: 'generate', shape, promptTokens: prompt.length, newTokens: opts.newTokens });
+        const ref = torchReference({ task: 'generate', shape, promptTokens: prompt.length, newTokens: opts.newTokens }, opts.threads);
         if (ref) row.reference = { name: ref.name, tokensPerSecond: ref.tokensPerSecond };
       }
       rows.push(row);

@@ -1,6 +1,13 @@
-// `npm run bench -- <generate|train> [--backend a,b] [--shape a,b] [--method a,b] [--seq 64,256] [--json FILE] [--no-reference]`
+// `npm run bench -- <generate|train|profile|leak> [--backend a,b] [--shape a,b] [--method a,b] [--seq 64,256]
+//   [--threads N] [--repeat N] [--steps N] [--json FILE] [--no-reference]`
+//   generate  prompt and decoding tokens/s (generate-bench.ts)
+//   train     ms per training step per method × backend × shape × T, with the PyTorch reference (train-bench.ts)
+//   profile   per-kernel time of a training step (profile-bench.ts)
+//   leak      1,000 training steps: live tensors and RSS at start and end (leak-bench.ts)
+// --threads N: PyTorch's thread count and native TensorFlow's intra-op threads (default 1: the wasm backend
+// runs on one thread, so ratios compare like with like). --repeat N: train measures ours and PyTorch
+// alternately N times and reports medians (a shared machine's load then hits both alike).
 import { parseArgs } from 'node:util';
-import { benchGenerate } from './generate-bench';
 import { fmt, printTable, writeJson } from './report';
 import { machineInfo } from './machine';
 import type { BackendName } from '../src/main/engine/backend';
@@ -16,6 +23,9 @@ async function main(): Promise<void> {
       method: { type: 'string' },
       seq: { type: 'string' },
       json: { type: 'string' },
+      threads: { type: 'string', default: '1' },
+      steps: { type: 'string' },
+      repeat: { type: 'string', default: '1' },
       'prompt-tokens': { type: 'string', default: '32' },
       'new-tokens': { type: 'string', default: '32' },
       'no-reference': { type: 'boolean', default: false },
@@ -23,13 +33,19 @@ async function main(): Promise<void> {
   });
   const task = positionals[0];
   const backends = list(values.backend) as BackendName[];
+  const threads = Math.max(1, Number(values.threads));
+  // libtensorflow reads these when its first context starts, i.e. after this point.
+  process.env.TF_NUM_INTRAOP_THREADS ??= String(threads);
+  process.env.TF_NUM_INTEROP_THREADS ??= '1';
   if (task === 'generate') {
+    const { benchGenerate } = await import('./generate-bench');
     const rows = await benchGenerate({
       backends,
       shapes: list(values.shape),
       promptTokens: Number(values['prompt-tokens']),
       newTokens: Number(values['new-tokens']),
       reference: !values['no-reference'],
+      threads,
     });
     const table = rows.map((r) => ({ ...r, ratio: r.reference ? r.generatedTokensPerSecond / r.reference.tokensPerSecond : undefined, ref: r.reference?.tokensPerSecond }));
     printTable(table, [
@@ -42,15 +58,25 @@ async function main(): Promise<void> {
       { key: 'peakTensorBytes', label: 'peak tensors', format: fmt.mib },
       { key: 'peakRssBytes', label: 'peak RSS', format: fmt.mib },
     ]);
-    writeJson(values.json ?? 'bench-results/generate.json', { machine: machineInfo(), rows });
+    writeJson(values.json ?? 'bench-results/generate.json', { machine: machineInfo(), threads, rows });
     return;
   }
   if (task === 'train') {
     const { runTrainBench } = await import('./train-bench');
-    await runTrainBench({ backends, shapes: list(values.shape), methods: list(values.method), seqs: list(values.seq).map(Number), json: values.json, reference: !values['no-reference'] });
+    await runTrainBench({ backends, shapes: list(values.shape), methods: list(values.method), seqs: list(values.seq).map(Number), json: values.json, reference: !values['no-reference'], threads, repeat: Math.max(1, Number(values.repeat)) });
     return;
   }
-  console.error('usage: npm run bench -- <generate|train> [--backend tensorflow,wasm,cpu] [--shape …] [--method …] [--seq …] [--json FILE]');
+  if (task === 'profile') {
+    const { runProfile } = await import('./profile-bench');
+    await runProfile({ backends, shapes: list(values.shape), methods: list(values.method), seqs: list(values.seq).map(Number), steps: Number(values.steps ?? 3) });
+    return;
+  }
+  if (task === 'leak') {
+    const { runLeakBench } = await import('./leak-bench');
+    await runLeakBench({ backends, shapes: list(values.shape), methods: list(values.method), seqs: list(values.seq).map(Number), steps: Number(values.steps ?? 1000), json: values.json });
+    return;
+  }
+  console.error('usage: npm run bench -- <generate|train|profile|leak> [--backend tensorflow,wasm,cpu] [--shape …] [--method …] [--seq …] [--threads N] [--repeat N] [--steps N] [--json FILE] [--no-reference]');
   process.exitCode = 2;
 }
 

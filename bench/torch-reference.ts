@@ -22,14 +22,15 @@ export interface ReferenceResult {
 
 let warned = false;
 
-export function torchReference(request: { task: 'generate' | 'train'; shape: ShapeSpec; [key: string]: unknown }): ReferenceResult | undefined {
+/** `threads`: torch.set_num_threads (default: every core). */
+export function torchReference(request: { task: 'generate' | 'train'; shape: ShapeSpec; [key: string]: unknown }, threads?: number): ReferenceResult | undefined {
   const python = pythonForReference();
   if (!python) {
     if (!warned) console.error('  (no PyTorch reference: run `bash python/setup-venv.sh` or set PREFIXLAB_PYTHON)');
     warned = true;
     return undefined;
   }
-  const threads = os.availableParallelism?.() ?? os.cpus().length;
+  threads ??= os.availableParallelism?.() ?? os.cpus().length;
   const result = spawnSync(python, [resolve(repoRoot, 'bench/torch_reference.py')], {
     input: JSON.stringify({ ...request, threads }),
     encoding: 'utf8',

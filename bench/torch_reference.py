@@ -48,6 +48,42 @@ def bench_generate(req):
     return {"name": f"torch {torch.__version__} generate", "tokensPerSecond": new / max(full - prefill, 1e-9)}
 
 
+def attach_ptplus(model, req):
+    """PT+ through the project's own loader (python/prefixlab_ptplus): a zero-memory export, then the memories trainable."""
+    import os
+    import tempfile
+
+    from safetensors.torch import save_file
+
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+    from prefixlab_ptplus import load_ptplus
+
+    cfg = model.config
+    heads = cfg.num_attention_heads
+    head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // heads
+    model_type = cfg.model_type
+    if model_type == "gpt2":
+        paths = [f"transformer.h.{i}.attn" for i in range(cfg.num_hidden_layers)]
+    elif model_type == "gpt_neox":
+        paths = [f"gpt_neox.layers.{i}.attention" for i in range(cfg.num_hidden_layers)]
+    else:
+        paths = [f"model.layers.{i}.self_attn" for i in range(cfg.num_hidden_layers)]
+    per_head = req.get("perHead", True)
+    shape = (heads, head_dim, head_dim) if per_head else (heads * head_dim, heads * head_dim)
+    with tempfile.TemporaryDirectory() as folder:
+        with open(os.path.join(folder, "adapter_config.json"), "w") as fh:
+            json.dump({"peft_type": "PREFIX_TUNING_PLUS", "feature_map": req.get("featureMap", "elu"), "phi_dim": head_dim,
+                       "query_rope": "pre", "per_head": per_head, "variant": "plain", "phi_center": "none",
+                       "layers": list(range(len(paths))), "num_layers": len(paths), "num_attention_heads": heads,
+                       "head_dim": head_dim, "model_type": model_type}, fh)
+        save_file({f"base_model.model.{p}.ptplus_memory": torch.zeros(shape) for p in paths}, os.path.join(folder, "adapter_model.safetensors"))
+        load_ptplus(model, folder)
+    model.requires_grad_(False)
+    for state in model._ptplus_states:
+        state.attn.ptplus_memory.requires_grad_(True)
+    return model
+
+
 def bench_train(req):
     import peft  # noqa: F401  (only the train task needs it)
     from peft import LoraConfig, PrefixTuningConfig, PromptTuningConfig, get_peft_model
@@ -56,23 +92,34 @@ def bench_train(req):
     method = req["method"]
     batch, seq = req["batch"], req["seqLen"]
     if method == "lora":
-        model = get_peft_model(model, LoraConfig(r=8, lora_alpha=16, target_modules=req.get("targets"), lora_dropout=0.0, task_type="CAUSAL_LM"))
+        model = get_peft_model(model, LoraConfig(r=req.get("rank", 8), lora_alpha=req.get("alpha", 16), target_modules=req.get("targets"),
+                                                 lora_dropout=req.get("dropout", 0.0), task_type="CAUSAL_LM"))
     elif method == "prefix":
-        model = get_peft_model(model, PrefixTuningConfig(num_virtual_tokens=req.get("p", 16), prefix_projection=True, encoder_hidden_size=req.get("encoderHidden", 512), task_type="CAUSAL_LM"))
+        model = get_peft_model(model, PrefixTuningConfig(num_virtual_tokens=req.get("p", 16), prefix_projection=req.get("projection", True),
+                                                         encoder_hidden_size=req.get("encoderHidden", 512), task_type="CAUSAL_LM"))
     elif method == "prompt":
         model = get_peft_model(model, PromptTuningConfig(num_virtual_tokens=req.get("p", 16), task_type="CAUSAL_LM"))
+    elif method == "ptplus":
+        model = attach_ptplus(model, req)
     elif method == "full":
         pass
     else:
         return None
+    model.train()
+    for name, module in model.named_modules():
+        if isinstance(module, torch.nn.Dropout) and "lora_dropout" not in name:
+            module.p = 0.0  # the base model's own dropout (GPT-2's pdrop): PrefixLab's models have none
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=1e-4)
     ids = random_ids(batch * seq, model.config.vocab_size).view(batch, seq)
+    labels = ids.clone()
+    labels[:, : req.get("targetStart", 0)] = -100  # the loss on the target half only, as the TypeScript benchmark
 
     def step():
         t = time.perf_counter()
-        out = model(input_ids=ids, labels=ids)
+        out = model(input_ids=ids, labels=labels)
         out.loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         opt.zero_grad(set_to_none=True)
         return time.perf_counter() - t

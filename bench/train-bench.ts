@@ -7,6 +7,7 @@ import { initBackend, probeBackends, type BackendName } from '../src/main/engine
 import { loadModel } from '../src/main/engine/io/load-model';
 import { createRandomModel } from '../src/main/engine/models/random-init';
 import type { CausalLM } from '../src/main/engine/models/causal-lm';
+import { prefixTokenDim } from '../src/main/engine/methods/prefix';
 import { getMethod, parseMethodOptions } from '../src/main/engine/methods/registry';
 import { Trainer } from '../src/main/engine/train/trainer';
 import { trainerOptions } from '../src/main/engine/train/config';
@@ -29,22 +30,24 @@ export interface TrainRow {
   trainableParams: number;
   /** Options beyond the method's defaults (the scaling sweep sets p). */
   options?: Record<string, unknown>;
-  reference?: { name: string; tokensPerSecond: number };
+  reference?: { name: string; tokensPerSecond: number; msPerStep?: number; threads: number; runsMs?: number[] };
+  /** ms/step of each repeat (with --repeat). */
+  runsMs?: number[];
 }
 
-const BATCH = 8;
+export const BATCH = 8;
 const WARMUP_STEPS = 2;
 const TIMED_STEPS = 5;
 const DEFAULT_SEQS = [64, 256, 1024];
 const DEFAULT_METHODS = ['ptplus', 'lora', 'prefix', 'prompt'];
 
-async function buildModel(shape: ShapeSpec): Promise<CausalLM> {
+export async function buildModel(shape: ShapeSpec): Promise<CausalLM> {
   if (shape.path) return (await loadModel(shape.path)).model;
   return createRandomModel(shape.config!, 1);
 }
 
 /** Random token rows of exactly seqLen tokens; the second half is the trained target. */
-function syntheticExamples(count: number, seqLen: number, vocab: number): EncodedExample[] {
+export function syntheticExamples(count: number, seqLen: number, vocab: number): EncodedExample[] {
   let state = 12345;
   const next = () => (state = (state * 1664525 + 1013904223) >>> 0);
   return Array.from({ length: count }, (_, index) => ({
@@ -65,29 +68,54 @@ export async function measureTrainStep(model: CausalLM, method: string, seqLen: 
   const options = parseMethodOptions(method, optionsOverride);
   const adapter = definition.attach(model, options as never, { seed: 1 });
   const steps = WARMUP_STEPS + TIMED_STEPS;
-  const plan = { ...trainerOptions.parse({ batchSize: BATCH, maxLength: seqLen, evalEvery: 0, checkpointEvery: 0 }), learningRate: 1e-4, totalSteps: steps, seed: 1 };
-  const trainer = new Trainer({ runId: 'bench', model, adapter, examples: syntheticExamples(BATCH * steps, seqLen, model.config.vocabSize), plan, padId: 0, checkpointRoot: null });
+  const trainerFor = (totalSteps: number): Trainer => {
+    const plan = { ...trainerOptions.parse({ batchSize: BATCH, maxLength: seqLen, evalEvery: 0, checkpointEvery: 0 }), learningRate: 1e-4, totalSteps, seed: 1 };
+    return new Trainer({ runId: 'bench', model, adapter, examples: syntheticExamples(BATCH * totalSteps, seqLen, model.config.vocabSize), plan, padId: 0, checkpointRoot: null });
+  };
+  // Timed steps run unprofiled (tf.profile adds per-kernel bookkeeping); one more step under tf.profile gives
+  // the peak of live tensor bytes within a step.
+  const timed = trainerFor(steps);
   const stepMs: number[] = [];
   let last = performance.now();
   let peakRss = process.memoryUsage().rss;
-  const profile = await tf.profile(async () => {
-    await trainer.run({
-      onProgress: () => {
-        const now = performance.now();
-        stepMs.push(now - last);
-        last = now;
-        peakRss = Math.max(peakRss, process.memoryUsage().rss);
-      },
-    });
+  await timed.run({
+    onProgress: () => {
+      const now = performance.now();
+      stepMs.push(now - last);
+      last = now;
+      peakRss = Math.max(peakRss, process.memoryUsage().rss);
+    },
   });
+  timed.dispose();
+  const profiled = trainerFor(1);
+  const profile = await tf.profile(async () => {
+    await profiled.run();
+  });
+  profiled.dispose();
   const trainableParams = adapter.trainableParamCount();
-  trainer.optimizer.dispose();
   adapter.dispose();
   const msPerStep = median(stepMs.slice(WARMUP_STEPS));
   return { method, seqLen, batch: BATCH, msPerStep, tokensPerSecond: (BATCH * seqLen) / (msPerStep / 1000), peakTensorBytes: profile.peakBytes, peakRssBytes: peakRss, trainableParams, options: Object.keys(optionsOverride).length ? optionsOverride : undefined };
 }
 
-export async function runTrainBench(opts: { backends: BackendName[]; shapes: string[]; methods: string[]; seqs: number[]; json?: string; reference: boolean }): Promise<void> {
+/** What the PyTorch reference needs to train the same method the same way (PEFT's names for our options). */
+function referenceRequest(model: CausalLM, method: string, optionsOverride: Record<string, unknown> = {}): Record<string, unknown> {
+  const o = parseMethodOptions(method, optionsOverride);
+  switch (method) {
+    case 'lora':
+      return { targets: loraTargets(model), rank: o.rank, alpha: o.alpha, dropout: o.dropout };
+    case 'prefix':
+      return { p: o.numVirtualTokens, projection: o.projection, encoderHidden: o.encoderHiddenSize ?? prefixTokenDim(model.config) };
+    case 'prompt':
+      return { p: o.numVirtualTokens };
+    case 'ptplus':
+      return { featureMap: o.featureMap, perHead: o.memory === 'per-head' };
+    default:
+      return {};
+  }
+}
+
+export async function runTrainBench(opts: { backends: BackendName[]; shapes: string[]; methods: string[]; seqs: number[]; json?: string; reference: boolean; threads: number; repeat: number }): Promise<void> {
   const rows: TrainRow[] = [];
   const scaling: TrainRow[] = [];
   const methods = opts.methods.length ? opts.methods : DEFAULT_METHODS;
@@ -100,13 +128,27 @@ export async function runTrainBench(opts: { backends: BackendName[]; shapes: str
       const model = await buildModel(shape);
       for (const seqLen of seqs.filter((s) => s <= model.config.maxPositions)) {
         for (const method of methods) {
-          const row: TrainRow = { backend, shape: shape.name, ...(await measureTrainStep(model, method, seqLen)) };
-          if (opts.reference) {
-            const ref = torchReference({ task: 'train', shape, method, batch: BATCH, seqLen, steps: TIMED_STEPS, targets: method === 'lora' ? loraTargets(model) : undefined });
-            if (ref) row.reference = { name: ref.name, tokensPerSecond: ref.tokensPerSecond };
+          // Ours and PyTorch alternate `repeat` times; medians of each, so load from other processes on a
+          // shared machine hits both sides alike.
+          const ours: Omit<TrainRow, 'backend' | 'shape' | 'reference'>[] = [];
+          const refs: NonNullable<ReturnType<typeof torchReference>>[] = [];
+          for (let r = 0; r < opts.repeat; r++) {
+            ours.push(await measureTrainStep(model, method, seqLen));
+            if (!opts.reference) continue;
+            // Same task as ours: batch 8 of seqLen tokens, loss on the second half (targetStart), same options.
+            const ref = torchReference({ task: 'train', shape, method, batch: BATCH, seqLen, steps: TIMED_STEPS, targetStart: Math.floor(seqLen / 2), ...referenceRequest(model, method) }, opts.threads);
+            if (ref) refs.push(ref);
+          }
+          const msPerStep = median(ours.map((o) => o.msPerStep));
+          const row: TrainRow = { backend, shape: shape.name, ...ours[0]!, msPerStep, tokensPerSecond: (BATCH * seqLen) / (msPerStep / 1000), peakRssBytes: Math.max(...ours.map((o) => o.peakRssBytes)) };
+          if (opts.repeat > 1) row.runsMs = ours.map((o) => o.msPerStep);
+          if (refs.length) {
+            const refMs = median(refs.map((r) => r.msPerStep ?? (BATCH * seqLen * 1000) / r.tokensPerSecond));
+            row.reference = { name: refs[0]!.name, tokensPerSecond: (BATCH * seqLen) / (refMs / 1000), msPerStep: refMs, threads: opts.threads };
+            if (opts.repeat > 1) row.reference.runsMs = refs.map((r) => r.msPerStep ?? 0);
           }
           rows.push(row);
-          console.error(`  ${shape.name} ${backend} T=${seqLen} ${method}: ${row.msPerStep.toFixed(1)} ms/step`);
+          console.error(`  ${shape.name} ${backend} T=${seqLen} ${method}: ${row.msPerStep.toFixed(1)} ms/step${row.reference ? ` (torch ${row.reference.msPerStep!.toFixed(1)})` : ''}`);
         }
       }
       // Prefix-Tuning's cost grows with p (longer keys in every layer); PT+'s memory does not depend on it.
@@ -143,7 +185,7 @@ export async function runTrainBench(opts: { backends: BackendName[]; shapes: str
       { key: 'peakTensorBytes', label: 'peak tensors', format: fmt.mib },
     ]);
   }
-  writeJson(opts.json ?? 'bench-results/train.json', rows);
+  writeJson(opts.json ?? 'bench-results/train.json', { machine: machineInfo(), threads: opts.threads, rows });
   writeJson((opts.json ?? 'bench-results/train.json').replace(/\.json$/, '') + '.scaling.json', { machine: machineInfo(), scaling });
 }
 

@@ -8,7 +8,8 @@ import { resolveHome } from './app/home';
 import { createDispatcher } from './rpc/dispatch';
 import { handlers } from './handlers';
 import { bindIpc, forwardEvents } from './ipc/bind';
-import { createMainWindow } from './window';
+import { appUrlOf, createMainWindow, lockDownContents } from './window';
+import { isAppUrl } from './app/url-policy';
 
 function argValue(flag: string): string | undefined {
   const i = process.argv.indexOf(flag);
@@ -18,6 +19,10 @@ function argValue(flag: string): string | undefined {
 const here = dirname(fileURLToPath(import.meta.url));
 
 app.enableSandbox();
+
+// Every webContents, not only the main window's (a devtools-opened page, a future view), gets the same
+// navigation, new-window and webview guards.
+app.on('web-contents-created', (_event, contents) => lockDownContents(contents, appUrlOf(join(here, '../renderer'), process.env.ELECTRON_RENDERER_URL)));
 
 void app.whenReady().then(() => {
   const home = resolveHome(argValue('--home'), app.getPath('userData'));
@@ -31,10 +36,12 @@ void app.whenReady().then(() => {
       return result.canceled ? null : (result.filePaths[0] ?? null);
     },
   };
-  bindIpc(createDispatcher(handlers, ctx), ctx.events, (sender) => sender === win?.webContents);
+  const rendererDir = join(here, '../renderer');
+  const appUrl = appUrlOf(rendererDir, process.env.ELECTRON_RENDERER_URL);
+  bindIpc(createDispatcher(handlers, ctx), ctx.events, (sender, frameUrl) => sender === win?.webContents && isAppUrl(frameUrl, appUrl));
   forwardEvents(ctx.events, () => win?.webContents);
   const open = () => {
-    win = createMainWindow(join(here, '../preload/index.cjs'), join(here, '../renderer'), process.env.ELECTRON_RENDERER_URL);
+    win = createMainWindow(join(here, '../preload/index.cjs'), rendererDir, process.env.ELECTRON_RENDERER_URL);
   };
   open();
   app.on('activate', () => {

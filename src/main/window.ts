@@ -1,8 +1,31 @@
-// The one app window, locked down: isolated, sandboxed, no Node, no navigation, no new windows,
-// no permission grants, a strict CSP on every response.
-import { BrowserWindow, session, shell } from 'electron';
+// The one app window, locked down: isolated, sandboxed, no Node, no navigation away from the app's own page,
+// no new windows, no webviews, no permission grants, a strict CSP on every response. The same guards apply
+// to any other webContents Electron might create (app.on('web-contents-created') in index.ts).
+import { BrowserWindow, session, shell, type WebContents } from 'electron';
+import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
 import { CONTENT_SECURITY_POLICY } from './server/http-server';
+import { isAppUrl, isSafeExternalUrl } from './app/url-policy';
+
+/** The URL the window loads: the built index.html, or the dev server in `npm run dev`. */
+export function appUrlOf(rendererDir: string, devUrl?: string): string {
+  return devUrl ?? pathToFileURL(join(rendererDir, 'index.html')).href;
+}
+
+/** Navigation, redirects, new windows and webviews: only the app's own page, ever. */
+export function lockDownContents(contents: WebContents, appUrl: string): void {
+  const stayHome = (event: { preventDefault(): void }, url: string): void => {
+    if (!isAppUrl(url, appUrl)) event.preventDefault();
+  };
+  contents.on('will-navigate', stayHome);
+  contents.on('will-redirect', stayHome);
+  contents.setWindowOpenHandler(({ url }) => {
+    // Links to documentation open in the user's browser; the app never opens a second window.
+    if (isSafeExternalUrl(url)) void shell.openExternal(url);
+    return { action: 'deny' };
+  });
+  contents.on('will-attach-webview', (event) => event.preventDefault());
+}
 
 export function createMainWindow(preloadPath: string, rendererDir: string, devUrl?: string): BrowserWindow {
   const win = new BrowserWindow({
@@ -14,9 +37,11 @@ export function createMainWindow(preloadPath: string, rendererDir: string, devUr
       preload: preloadPath,
       contextIsolation: true,
       nodeIntegration: false,
+      nodeIntegrationInWorker: false,
       sandbox: true,
       webSecurity: true,
       allowRunningInsecureContent: false,
+      experimentalFeatures: false,
       webviewTag: false,
       spellcheck: false,
     },
@@ -24,20 +49,13 @@ export function createMainWindow(preloadPath: string, rendererDir: string, devUr
 
   session.defaultSession.setPermissionRequestHandler((_contents, _permission, grant) => grant(false));
   session.defaultSession.setPermissionCheckHandler(() => false);
+  session.defaultSession.setDevicePermissionHandler(() => false);
   session.defaultSession.webRequest.onHeadersReceived((details, done) => {
     done({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [CONTENT_SECURITY_POLICY] } });
   });
 
-  const appUrl = devUrl ?? `file://${join(rendererDir, 'index.html')}`;
-  win.webContents.on('will-navigate', (event, url) => {
-    if (!url.startsWith(devUrl ?? 'file://')) event.preventDefault();
-  });
-  win.webContents.setWindowOpenHandler(({ url }) => {
-    // Links to documentation open in the user's browser; the app never opens a second window.
-    if (url.startsWith('https://')) void shell.openExternal(url);
-    return { action: 'deny' };
-  });
-  win.webContents.on('will-attach-webview', (event) => event.preventDefault());
+  const appUrl = appUrlOf(rendererDir, devUrl);
+  lockDownContents(win.webContents, appUrl);
   win.once('ready-to-show', () => win.show());
   void win.loadURL(appUrl);
   return win;

@@ -8,11 +8,16 @@ import type { EventBus } from '../rpc/event-bus';
 export const CALL_CHANNEL_PREFIX = 'call:';
 export const EVENT_CHANNEL = 'event';
 
-export function bindIpc(dispatch: Dispatch, events: EventBus, isTrustedSender: (contents: WebContents) => boolean): () => void {
+/**
+ * `isTrustedSender` gets the sending webContents and the URL of the sending frame: only our own window's top
+ * frame, showing our own page, may call in; anything else (a stray frame, a page navigated elsewhere, a
+ * devtools extension) is refused.
+ */
+export function bindIpc(dispatch: Dispatch, events: EventBus, isTrustedSender: (contents: WebContents, frameUrl: string) => boolean): () => void {
   for (const name of Object.keys(CALLS)) {
     ipcMain.handle(CALL_CHANNEL_PREFIX + name, (event, request: unknown) => {
-      // Only our own window may call in; anything else (a stray frame, a devtools extension) is refused.
-      if (!isTrustedSender(event.sender) || event.senderFrame?.parent) {
+      const frame = event.senderFrame;
+      if (!frame || frame.parent || !isTrustedSender(event.sender, frame.url)) {
         return { ok: false, error: { code: 'forbidden', message: 'IPC from an untrusted sender' } };
       }
       return dispatch(name, request);

@@ -10,6 +10,22 @@ export interface AtomicWriteOptions {
   mode?: number;
 }
 
+/**
+ * Test seam for a full disk: with PREFIXLAB_INJECT_ENOSPC set to comma-separated substrings, a write whose
+ * target path contains one of them fails with ENOSPC after part of the data is written, exactly where a
+ * full disk would fail it. Never set outside tests (`npm run fuzz -- crash`, tests/unit/crash-safety.test.ts).
+ */
+export function injectedWriteFault(path: string): NodeJS.ErrnoException | null {
+  const spec = process.env.PREFIXLAB_INJECT_ENOSPC;
+  if (!spec || !spec.split(',').some((part) => part !== '' && path.includes(part))) return null;
+  const err: NodeJS.ErrnoException = new Error(`ENOSPC: no space left on device, write '${path}'`);
+  err.code = 'ENOSPC';
+  err.errno = -28;
+  err.syscall = 'write';
+  err.path = path;
+  return err;
+}
+
 /** Replace `path` with `data` atomically (same-folder temp file + fsync + rename + folder fsync). */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, opts: AtomicWriteOptions = {}): Promise<void> {
   const dir = dirname(path);
@@ -18,6 +34,11 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, o
   let handle;
   try {
     handle = await open(tmp, 'wx', opts.mode ?? 0o644);
+    const fault = injectedWriteFault(path);
+    if (fault) {
+      await handle.writeFile(typeof data === 'string' ? data.slice(0, data.length >> 1) : data.subarray(0, data.length >> 1));
+      throw fault;
+    }
     await handle.writeFile(data);
     await handle.sync();
     await handle.close();

@@ -4,6 +4,7 @@
 // changed, and rewrites itself atomically. Deleting it is always safe.
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { z } from 'zod';
 import { writeJsonAtomic } from './atomic-write';
 import { listEntryFolders, readSummary, withLiveStatus, type EntrySummary, type SummaryOf } from './entries';
 import { readJsonOrNull } from './files';
@@ -37,12 +38,66 @@ function emptyIndex(): RegistryIndexFile {
   return { version: INDEX_VERSION, updatedAt: new Date(0).toISOString(), kinds: { model: {}, dataset: {}, run: {}, adapter: {} } };
 }
 
+// What an indexed summary must look like to be trusted; anything else is re-read from its folder.
+const str = z.string();
+const nstr = z.string().nullable();
+const nnum = z.number().nullable();
+const common = { id: str, name: str, tags: z.array(str), notes: str, createdAt: str };
+const metrics = z.record(z.string(), z.number());
+const SUMMARY_SCHEMAS: Record<EntryKind, z.ZodType> = {
+  model: z.object({ kind: z.literal('model'), ...common, path: str, format: str, architecture: str, parameters: nnum }),
+  dataset: z.object({ kind: z.literal('dataset'), ...common, dir: str, sourcePath: nstr, sha256: nstr, task: nstr, examples: nnum }),
+  run: z.object({
+    kind: z.literal('run'),
+    ...common,
+    status: z.enum(['running', 'finished', 'cancelled', 'failed', 'interrupted']),
+    method: str,
+    modelPath: nstr,
+    architecture: nstr,
+    datasetPath: nstr,
+    datasetSha256: nstr,
+    seed: nnum,
+    step: z.number(),
+    totalSteps: z.number(),
+    endedAt: nstr,
+    metrics,
+    pid: nnum,
+    hostname: nstr,
+  }),
+  adapter: z.object({
+    kind: z.literal('adapter'),
+    ...common,
+    status: z.literal('ready'),
+    method: str,
+    runId: nstr,
+    modelPath: nstr,
+    architecture: nstr,
+    datasetPath: nstr,
+    datasetSha256: nstr,
+    seed: nnum,
+    parameters: z.number(),
+    metrics,
+  }),
+};
+
 function readIndexFile(home: string): RegistryIndexFile | null {
   const raw = readJsonOrNull(join(home, INDEX_FILE));
   if (!raw || raw.version !== INDEX_VERSION || !raw.kinds || typeof raw.kinds !== 'object') return null;
   const kinds = raw.kinds as Record<string, unknown>;
-  if (!ENTRY_KINDS.every((k) => kinds[k] && typeof kinds[k] === 'object')) return null;
-  return raw as unknown as RegistryIndexFile;
+  if (!ENTRY_KINDS.every((k) => kinds[k] && typeof kinds[k] === 'object' && !Array.isArray(kinds[k]))) return null;
+  // index.json is a cache: an entry that does not have the shape we wrote is dropped (and re-read from its
+  // folder) rather than trusted, so a damaged index can never break a listing.
+  const index = emptyIndex();
+  for (const kind of ENTRY_KINDS) {
+    for (const [id, value] of Object.entries(kinds[kind] as Record<string, unknown>)) {
+      const entry = value as Partial<IndexedEntry> | null;
+      if (!entry || typeof entry !== 'object' || typeof entry.stampMs !== 'number') continue;
+      const summary = SUMMARY_SCHEMAS[kind].safeParse(entry.summary);
+      if (summary.success && (summary.data as EntrySummary).id === id) index.kinds[kind][id] = { stampMs: entry.stampMs, summary: summary.data as EntrySummary };
+    }
+  }
+  index.updatedAt = typeof raw.updatedAt === 'string' ? raw.updatedAt : index.updatedAt;
+  return index;
 }
 
 function stampOf(home: string, kind: EntryKind, id: string, folderMtimeMs: number): number {

@@ -37,7 +37,8 @@ export function tokenOf(req: IncomingMessage): string | undefined {
 }
 
 export function isLoopbackHost(host: string): boolean {
-  return host === '127.0.0.1' || host === '::1' || host === 'localhost' || host.startsWith('127.');
+  // 127.0.0.0/8 as a dotted quad only: "127.evil.example" is a name anyone can point anywhere.
+  return host === '::1' || host === 'localhost' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
 /**

@@ -64,7 +64,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   });
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
+  // A client that misbehaves at the socket level (resets, bad frames) must never take the server down.
+  wss.on('error', () => undefined);
+  http.on('clientError', (_err, socket) => socket.destroy());
   http.on('upgrade', (req, socket, head) => {
+    // A reset while we refuse must not become an unhandled 'error'.
+    socket.on('error', () => socket.destroy());
     const url = new URL(req.url ?? '/', 'http://localhost');
     const refuse = (status: string) => {
       socket.write(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);

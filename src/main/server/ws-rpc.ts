@@ -15,33 +15,57 @@ export function attachRpc(socket: WebSocket, dispatch: Dispatch, events: EventBu
     if (socket.readyState === socket.OPEN) socket.send(JSON.stringify({ event, payload }));
   });
   socket.on('close', unsubscribe);
+  // ws reports a frame over maxPayload (and other protocol violations) as an 'error' on this socket, then
+  // closes it (1009/1002). Without a listener that 'error' is thrown and ends the whole server.
+  socket.on('error', () => undefined);
+  const reply = (message: { id: unknown; [key: string]: unknown }): void => {
+    if (socket.readyState !== socket.OPEN) return;
+    let text: string;
+    try {
+      text = JSON.stringify(message);
+    } catch (err) {
+      // A result too deep or too odd to serialise must cost this call, never the server.
+      text = JSON.stringify({ id: message.id, ok: false, error: { code: 'internal', message: `the result could not be sent: ${err instanceof Error ? err.message : String(err)}` } });
+    }
+    socket.send(text);
+  };
   socket.on('message', async (data, isBinary) => {
     if (isBinary) {
       socket.close(1003, 'binary messages are not accepted');
       return;
     }
+    // Every frame counts towards the rate, parseable or not: a flood of garbage costs as much as calls.
     const now = Date.now();
     if (now - windowStart >= 1000) {
       windowStart = now;
       callsInWindow = 0;
     }
-    let message: { id?: unknown; call?: unknown; request?: unknown };
+    const isOverRate = ++callsInWindow > RATE_PER_SECOND;
+    const rateLimited = { code: 'rate_limited', message: `more than ${RATE_PER_SECOND} messages per second` };
+    let message: unknown;
     try {
       message = JSON.parse(data.toString());
     } catch {
-      socket.send(JSON.stringify({ id: null, ok: false, error: { code: 'invalid_argument', message: 'message is not JSON' } }));
+      reply({ id: null, ok: false, error: isOverRate ? rateLimited : { code: 'invalid_argument', message: 'message is not JSON' } });
       return;
     }
-    const id = typeof message.id === 'number' || typeof message.id === 'string' ? message.id : null;
-    if (++callsInWindow > RATE_PER_SECOND) {
-      socket.send(JSON.stringify({ id, ok: false, error: { code: 'rate_limited', message: `more than ${RATE_PER_SECOND} calls per second` } }));
+    // "null", "5" or "[]" parse too; this handler is async, so a TypeError here would be an unhandled
+    // rejection that ends the whole server.
+    if (message === null || typeof message !== 'object' || Array.isArray(message)) {
+      reply({ id: null, ok: false, error: { code: 'invalid_argument', message: 'message must be a JSON object {id, call, request}' } });
       return;
     }
-    if (typeof message.call !== 'string') {
-      socket.send(JSON.stringify({ id, ok: false, error: { code: 'invalid_argument', message: 'message has no "call" name' } }));
+    const { id: rawId, call, request } = message as { id?: unknown; call?: unknown; request?: unknown };
+    const id = typeof rawId === 'number' || typeof rawId === 'string' ? rawId : null;
+    if (isOverRate) {
+      reply({ id, ok: false, error: rateLimited });
       return;
     }
-    const result = await dispatch(message.call, message.request);
-    if (socket.readyState === socket.OPEN) socket.send(JSON.stringify({ id, ...result }));
+    if (typeof call !== 'string') {
+      reply({ id, ok: false, error: { code: 'invalid_argument', message: 'message has no "call" name' } });
+      return;
+    }
+    const result = await dispatch(call, request);
+    reply({ id, ...result });
   });
 }

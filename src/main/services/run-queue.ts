@@ -169,7 +169,8 @@ export class RunQueue {
     try {
       let result: TrainResult;
       if (item.kind === 'resume') {
-        result = await resume({ home: this.home, runId: item.runId as string, ...hooks });
+        // In the app the user picks which runs become adapters ("Save as adapter"), so the queue's runs don't.
+        result = await resume({ home: this.home, runId: item.runId as string, ...hooks, registerAdapter: false });
       } else {
         const plan = next.plan as RunPlan;
         result = await train({
@@ -186,6 +187,7 @@ export class RunQueue {
           evalSplit: plan.evalSplit,
           lr: plan.learningRate,
           ...hooks,
+          registerAdapter: false,
         });
       }
       item.runId = result.runId;

@@ -1,15 +1,22 @@
 // Training for the CLI and the app: `train` runs one method in a separate training process (worker.ts) and
 // relays its progress; `resume` continues a run from its newest checkpoint; `compare` runs several methods
-// on the same frozen split, seeds and token budget. Results are the public JSON of `prefixlab train --json`
-// and `prefixlab compare --json` (src/shared/contract/training.ts).
+// on the same frozen split, seeds and token budget, optionally each at a learning rate tuned on a validation
+// split carved from the training data. Results are the public JSON of `prefixlab train --json` and
+// `prefixlab compare --json` (src/shared/contract/training.ts).
 import { fork, type ChildProcess } from 'node:child_process';
-import type { CompareResult, CompareRow, RunManifest, TrainProgress, TrainResult } from '@shared/contract/training';
+import { resolve as resolvePath } from 'node:path';
+import { z } from 'zod';
+import type { CompareResult, CompareRow, LrGridPoint, LrTuning, RunManifest, TrainProgress, TrainResult, TuneLrRequest } from '@shared/contract/training';
 import { ApiError } from '@shared/errors';
 import { createAdapterFromRun } from '../registry/adapter-store';
 import { activeBackend, type BackendName } from '../engine/backend';
 import type { MethodName } from '../engine/methods/method';
 import { getMethod } from '../engine/methods/registry';
+import { parseOptions, splitSettings, trainerOptions } from '../engine/train/config';
 import type { TrainJobSpec } from '../engine/train/job';
+import { readExamples } from '../engine/train/sources';
+import { splitExamples } from '../engine/train/split';
+import { carveValidationSplit, checkTuningPool, pickLearningRate, resolveGrid, validationSeed } from '../engine/train/tune-lr';
 import { workerEntry, type WorkerMessage } from '../engine/train/worker-protocol';
 import { RunsStore } from '../registry/runs-store';
 import { APP_VERSION } from '../app/version';
@@ -28,6 +35,8 @@ export interface RunHooks {
   /** Abort = cancel: the run stops after the current step, checkpoints and is marked cancelled. */
   signal?: AbortSignal;
   isolate?: Isolation;
+  /** false: a finished run does not become a registry adapter (learning-rate tuning runs). Default true. */
+  registerAdapter?: boolean;
 }
 
 export interface TrainRequest extends RunHooks {
@@ -107,7 +116,7 @@ async function execute(spec: TrainJobSpec, hooks: RunHooks): Promise<TrainResult
   } else {
     result = await runInChildProcess(spec, hooks);
   }
-  return withAdapter(spec.home, result, hooks);
+  return hooks.registerAdapter === false ? result : withAdapter(spec.home, result, hooks);
 }
 
 /** A finished run becomes a registry adapter (its final checkpoint plus provenance), so it can be exported. */
@@ -216,8 +225,26 @@ export interface CompareRequest extends Omit<RunHooks, 'onStart' | 'onSpawn'> {
   /** Method options per method. */
   setPerMethod?: Partial<Record<MethodName, Record<string, string>>>;
   backend?: BackendName | 'auto';
-  /** Progress of every run, tagged with its method and seed. */
-  onRunProgress?: (info: { method: MethodName; seed: number }, progress: TrainProgress) => void;
+  /**
+   * Tune each method's peak learning rate first: a validation split is carved out of the training pool
+   * (stratified, seeded, frozen; the eval/test split is never read), each method trains over its grid and
+   * the rate with the best validation accuracy (ties → lower validation loss) is used for every seed.
+   * Methods given a rate in lrPerMethod are not tuned.
+   */
+  tuneLr?: TuneLrRequest;
+  /** Progress of every run, tagged with its method and seed (and phase: 'tune' for tuning runs). */
+  onRunProgress?: (info: RunTag, progress: TrainProgress) => void;
+  /** Before each run starts. */
+  onRunStart?: (info: RunTag & { lr: number }) => void;
+}
+
+/** The contract's TuneLrRequestSchema: grid per method (default DEFAULT_LR_GRIDS), steps, valSplit, seeds. */
+export type { TuneLrRequest };
+
+export interface RunTag {
+  method: MethodName;
+  seed: number;
+  phase: 'tune' | 'final';
 }
 
 /**
@@ -229,47 +256,34 @@ export async function compare(req: CompareRequest): Promise<CompareResult> {
   if (req.methods.length === 0) throw new ApiError('invalid_argument', 'compare needs at least one method', { field: 'methods' });
   if (req.seeds.length === 0) throw new ApiError('invalid_argument', 'compare needs at least one seed', { field: 'seeds' });
   for (const method of req.methods) getMethod(method);
+  const lrPerMethod: Partial<Record<MethodName, number>> = { ...req.lrPerMethod };
+  let tuning: { perMethod: Partial<Record<MethodName, LrTuning>>; meta: NonNullable<CompareResult['tuning']> } | null = null;
+  if (req.tuneLr) {
+    tuning = await tuneLearningRates(req, req.tuneLr);
+    for (const [method, t] of Object.entries(tuning.perMethod) as [MethodName, LrTuning][]) lrPerMethod[method] = t.chosenLr;
+  }
+
   const runs: TrainResult[] = [];
   const failures = new Map<MethodName, number>();
   for (const seed of req.seeds) {
     for (const method of req.methods) {
-      if (req.signal?.aborted) throw new ApiError('cancelled', 'the comparison was cancelled');
-      try {
-        const result = await train({
-          home: req.home,
-          model: req.model,
-          data: req.data,
-          method,
-          set: { ...prefixTrainerKeys(req.set ?? {}), ...(req.setPerMethod?.[method] ?? {}) },
-          steps: req.steps,
-          epochs: req.epochs,
-          budgetTokens: req.budgetTokens,
-          seed,
-          kPerClass: req.kPerClass,
-          evalSplit: req.evalSplit,
-          split: req.split,
-          lr: req.lrPerMethod?.[method],
-          backend: req.backend,
-          signal: req.signal,
-          isolate: req.isolate,
-          onLog: req.onLog,
-          onProgress: (p) => {
-            req.onProgress?.(p);
-            req.onRunProgress?.({ method, seed }, p);
-          },
-        });
-        if (result.status === 'cancelled') throw new ApiError('cancelled', 'the comparison was cancelled');
-        if (result.status !== 'finished') failures.set(method, (failures.get(method) ?? 0) + 1);
-        runs.push(result);
-      } catch (err) {
-        if (err instanceof ApiError && err.code === 'cancelled') throw err;
-        if (err instanceof ApiError && err.code === 'invalid_argument') throw err;
-        failures.set(method, (failures.get(method) ?? 0) + 1);
-        req.onLog?.(`${method} seed ${seed} failed: ${err instanceof Error ? err.message : String(err)}`);
-      }
+      const outcome = await compareRun(req, { method, seed, phase: 'final' }, {
+        lr: lrPerMethod[method],
+        set: { ...prefixTrainerKeys(req.set ?? {}), ...(req.setPerMethod?.[method] ?? {}) },
+        steps: req.steps,
+        epochs: req.epochs,
+        budgetTokens: req.budgetTokens,
+        split: req.split,
+      });
+      if (outcome.result) runs.push(outcome.result);
+      if (outcome.isFailed) failures.set(method, (failures.get(method) ?? 0) + 1);
     }
   }
-  const rows = req.methods.map((method) => summarise(method, runs.filter((r) => r.method === method), failures.get(method) ?? 0, req.lrPerMethod?.[method]));
+  const rows = req.methods.map((method) => {
+    const row = summarise(method, runs.filter((r) => r.method === method), failures.get(method) ?? 0, lrPerMethod[method]);
+    const t = tuning?.perMethod[method];
+    return t ? { ...row, tuning: t } : row;
+  });
   return {
     rows,
     runs,
@@ -277,6 +291,117 @@ export async function compare(req: CompareRequest): Promise<CompareResult> {
     steps: runs[0]?.totalSteps ?? 0,
     budgetTokens: req.budgetTokens ?? null,
     evalExamples: runs[0]?.final.evalExamples ?? 0,
+    ...(tuning ? { tuning: tuning.meta } : {}),
+  };
+}
+
+/**
+ * One run of a comparison. Cancelling, and invalid arguments (every run would fail alike), end the whole
+ * comparison; any other failure is counted and logged.
+ */
+async function compareRun(
+  req: CompareRequest,
+  tag: RunTag,
+  run: Pick<TrainRequest, 'lr' | 'set' | 'steps' | 'epochs' | 'budgetTokens' | 'split' | 'registerAdapter'>,
+): Promise<{ result: TrainResult | null; isFailed: boolean }> {
+  if (req.signal?.aborted) throw new ApiError('cancelled', 'the comparison was cancelled');
+  const { method, seed } = tag;
+  req.onRunStart?.({ ...tag, lr: run.lr ?? getMethod(method).defaultLearningRate });
+  try {
+    const result = await train({
+      home: req.home,
+      model: req.model,
+      data: req.data,
+      method,
+      ...run,
+      seed,
+      kPerClass: req.kPerClass,
+      evalSplit: req.evalSplit,
+      backend: req.backend,
+      signal: req.signal,
+      isolate: req.isolate,
+      onLog: req.onLog,
+      onProgress: (p) => {
+        req.onProgress?.(p);
+        req.onRunProgress?.(tag, p);
+      },
+    });
+    if (result.status === 'cancelled') throw new ApiError('cancelled', 'the comparison was cancelled');
+    return { result, isFailed: result.status !== 'finished' };
+  } catch (err) {
+    if (err instanceof ApiError && (err.code === 'cancelled' || err.code === 'invalid_argument')) throw err;
+    req.onLog?.(`${method} seed ${seed}${tag.phase === 'tune' ? ` (tuning, lr ${run.lr})` : ''} failed: ${err instanceof Error ? err.message : String(err)}`);
+    return { result: null, isFailed: true };
+  }
+}
+
+// ---- learning-rate tuning ----
+
+/** Tuning runs only need their final validation score: no intermediate evaluations, one final checkpoint. */
+const TUNING_TRAINER = { 'train.evalEvery': '0', 'train.checkpointEvery': '0', 'train.keepCheckpoints': '1', 'train.evalGenerate': 'false' };
+
+async function tuneLearningRates(
+  req: CompareRequest,
+  tune: TuneLrRequest,
+): Promise<{ perMethod: Partial<Record<MethodName, LrTuning>>; meta: NonNullable<CompareResult['tuning']> }> {
+  const grids = new Map(req.methods.filter((m) => req.lrPerMethod?.[m] === undefined).map((m) => [m, resolveGrid(m, tune.grid?.[m])] as const));
+  if (tune.steps !== undefined && (!Number.isInteger(tune.steps) || tune.steps < 1)) {
+    throw new ApiError('invalid_argument', `tuning steps must be a positive integer, got ${tune.steps}`, { field: 'tuneLr.steps' });
+  }
+  const tuneSeeds = tune.seeds?.length ? tune.seeds : [req.seeds[0]];
+  const shared = prefixTrainerKeys(req.set ?? {});
+  const { splitSeed } = parseOptions(trainerOptions, splitSettings(shared, z.object({}), 'compare').trainer, 'trainer');
+
+  // The frozen train/test split every final run uses (eval ids depend only on the split seed), then the
+  // validation split carved out of its training side.
+  const examples = await readExamples(resolvePath(req.data));
+  const base = req.split ?? splitExamples(examples, { splitSeed, evalSplit: req.evalSplit ?? 0.2, kPerClass: null, seed: 0 });
+  const { trainIds, valIds } = carveValidationSplit(examples, base.trainIds, { valSplit: tune.valSplit ?? 0.2, valSeed: validationSeed(splitSeed) });
+  const testIds = new Set(base.evalIds);
+  if (valIds.some((id) => testIds.has(id)) || trainIds.some((id) => testIds.has(id))) {
+    throw new ApiError('internal', 'the validation split overlaps the test split'); // cannot happen: both come from the training pool
+  }
+  checkTuningPool(examples, trainIds, req.kPerClass);
+  req.onLog?.(`tuning learning rates on ${valIds.length} validation examples carved from ${base.trainIds.length} training examples (test split untouched)`);
+
+  const perMethod: Partial<Record<MethodName, LrTuning>> = {};
+  for (const [method, grid] of grids) {
+    const points: LrGridPoint[] = [];
+    for (const lr of grid) {
+      const finished: TrainResult[] = [];
+      const runIds: string[] = [];
+      let failedRuns = 0;
+      for (const seed of tuneSeeds) {
+        const outcome = await compareRun(req, { method, seed, phase: 'tune' }, {
+          lr,
+          set: { ...shared, ...(req.setPerMethod?.[method] ?? {}), ...TUNING_TRAINER },
+          ...(tune.steps !== undefined ? { steps: tune.steps } : { steps: req.steps, epochs: req.epochs, budgetTokens: req.budgetTokens }),
+          split: { trainIds, evalIds: valIds },
+          registerAdapter: false,
+        });
+        if (outcome.result) runIds.push(outcome.result.runId);
+        if (outcome.isFailed || !outcome.result) failedRuns += 1;
+        else finished.push(outcome.result);
+      }
+      points.push({
+        lr,
+        valAccuracy: mean(finished.map((r) => r.final.accuracy).filter((a): a is number => a !== null)),
+        valLoss: mean(finished.map((r) => r.final.evalLoss).filter((l): l is number => l !== null)),
+        failedRuns,
+        runIds,
+      });
+    }
+    let chosenLr = pickLearningRate(points);
+    if (chosenLr === null) {
+      chosenLr = getMethod(method).defaultLearningRate;
+      req.onLog?.(`${method}: every tuning run failed; using its default learning rate ${chosenLr}`);
+    }
+    req.onLog?.(`${method}: chose lr ${chosenLr} (${points.map((p) => `${p.lr}: ${p.valAccuracy === null ? '—' : (p.valAccuracy * 100).toFixed(1) + '%'}`).join(', ')})`);
+    perMethod[method] = { chosenLr, grid: points };
+  }
+  return {
+    perMethod,
+    meta: { valIds, trainPoolSize: trainIds.length, steps: tune.steps ?? null, seeds: tuneSeeds, splitSeed },
   };
 }
 
@@ -296,8 +421,16 @@ function sampleStd(values: number[]): number | null {
   return Math.sqrt(values.reduce((sum, v) => sum + (v - m) ** 2, 0) / (values.length - 1));
 }
 
+/** Options of a run that differ from the method's defaults (JSON comparison). */
+function nonDefaultOptions(method: MethodName, options: Record<string, unknown> | undefined): Record<string, unknown> {
+  if (!options) return {};
+  const defaults = getMethod(method).options.parse({}) as Record<string, unknown>;
+  return Object.fromEntries(Object.entries(options).filter(([key, value]) => JSON.stringify(value) !== JSON.stringify(defaults[key])));
+}
+
 function summarise(method: MethodName, results: TrainResult[], failedRuns: number, lr?: number): CompareRow {
   const finished = results.filter((r) => r.status === 'finished');
+  const options = nonDefaultOptions(method, results[0]?.options);
   const accuracies = finished.map((r) => r.final.accuracy).filter((a): a is number => a !== null);
   const evalLosses = finished.map((r) => r.final.evalLoss).filter((l): l is number => l !== null);
   return {
@@ -311,6 +444,7 @@ function summarise(method: MethodName, results: TrainResult[], failedRuns: numbe
     wallSeconds: mean(results.map((r) => r.wallSeconds)) ?? 0,
     lr: results[0]?.learningRate ?? lr ?? getMethod(method).defaultLearningRate,
     failedRuns,
+    ...(Object.keys(options).length ? { options } : {}),
   };
 }
 

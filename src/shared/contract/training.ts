@@ -101,6 +101,47 @@ export const TrainResultSchema = z.object({
 });
 export type TrainResult = z.infer<typeof TrainResultSchema>;
 
+/**
+ * Per-method learning-rate tuning of a comparison (`prefixlab compare --tune-lr`, training-service compare's
+ * tuneLr): a validation split is carved out of the training pool (never the eval/test split), each method trains
+ * over its grid, and the rate with the best validation accuracy (ties → lower validation loss) runs every seed.
+ */
+export const TuneLrRequestSchema = z
+  .object({
+    /** Rates per method; a method left out uses its default grid (PT+ 3e-3…3e-2, LoRA 1e-3…1e-2, prefix 1e-4…3e-3, prompt 3e-2…3e-1, full 3e-5…3e-4). */
+    grid: z.partialRecord(MethodNameSchema, z.array(z.number().positive().max(10)).min(1).max(12)).optional(),
+    /** Optimiser steps of each tuning run (default: the seeds' own steps/epochs/token budget). */
+    steps: z.number().int().min(1).max(1_000_000).optional(),
+    /** Validation share (< 1) or count (≥ 1, spread over labels) carved from the training pool; default 0.2. */
+    valSplit: z.number().positive().optional(),
+    /** Training seeds of the tuning runs, whose validation metrics are averaged (default: the first seed). */
+    seeds: z.array(z.number().int().min(0)).min(1).max(10).optional(),
+  })
+  .strict();
+export type TuneLrRequest = z.infer<typeof TuneLrRequestSchema>;
+
+/** One learning rate of a method's tuning grid, scored on the validation split carved from the training pool. */
+export const LrGridPointSchema = z.object({
+  lr: z.number(),
+  /** Validation accuracy (mean over the tuning seeds); null without labels or when every run failed. */
+  valAccuracy: z.number().nullable(),
+  /** Validation loss (mean NLL per target token, mean over the tuning seeds). */
+  valLoss: z.number().nullable(),
+  /** Tuning runs at this rate that did not finish. */
+  failedRuns: z.number().int(),
+  /** The tuning runs (kept in the runs store, not registered as adapters). */
+  runIds: z.array(z.string()),
+});
+export type LrGridPoint = z.infer<typeof LrGridPointSchema>;
+
+/** How a compare row's learning rate was chosen (with tuneLr). */
+export const LrTuningSchema = z.object({
+  /** The rate the seeds ran at: best valAccuracy, ties → lower valLoss (the method's default when every point failed). */
+  chosenLr: z.number(),
+  grid: z.array(LrGridPointSchema),
+});
+export type LrTuning = z.infer<typeof LrTuningSchema>;
+
 /** One method's mean over seeds in `prefixlab compare --json`. */
 export const CompareRowSchema = z.object({
   method: MethodNameSchema,
@@ -116,6 +157,10 @@ export const CompareRowSchema = z.object({
   lr: z.number(),
   /** Runs that did not finish (failed: NaN loss, …). */
   failedRuns: z.number().int(),
+  /** Present when the rate was tuned (compare with tuneLr): the grid and the chosen rate (= lr). */
+  tuning: LrTuningSchema.optional(),
+  /** Method options that differ from the method's defaults (e.g. {phiCenter: 'data-mean'}), to tell rows apart. */
+  options: z.record(z.string(), z.unknown()).optional(),
 });
 export type CompareRow = z.infer<typeof CompareRowSchema>;
 
@@ -127,6 +172,20 @@ export const CompareResultSchema = z.object({
   steps: z.number().int(),
   budgetTokens: z.number().int().nullable(),
   evalExamples: z.number().int(),
+  /** Present with tuneLr: the validation split the rates were chosen on (never the eval/test split). */
+  tuning: z
+    .object({
+      /** Validation ids, carved from the training pool (stratified, seed = splitSeed + 1000003). */
+      valIds: z.array(z.string()),
+      /** Training pool the tuning runs drew their (k-shot) training sets from: the pool minus valIds. */
+      trainPoolSize: z.number().int(),
+      /** Steps of every tuning run (null: the same budget as the seeds' runs). */
+      steps: z.number().int().nullable(),
+      /** Training seeds of the tuning runs (metrics are averaged over them). */
+      seeds: z.array(z.number().int()),
+      splitSeed: z.number().int(),
+    })
+    .optional(),
 });
 export type CompareResult = z.infer<typeof CompareResultSchema>;
 

@@ -1,5 +1,6 @@
 // `prefixlab train` and `prefixlab compare`: one method, or several on the same frozen split, seeds and
-// token budget. Ctrl-C cancels: the run stops after the current step and keeps its last checkpoint.
+// token budget, optionally each at a learning rate tuned on a validation split carved from the training data
+// (`--tune-lr`). Ctrl-C cancels: the run stops after the current step and keeps its last checkpoint.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { ApiError } from '@shared/errors';
@@ -8,7 +9,8 @@ import type { Command, OptionSpec, ParsedArgs } from '../command';
 import { bootstrap } from '../bootstrap';
 import { parseFloatFlag, parseIdList, parseIntFlag, parseList, parseSetFlags, requireString } from '../parse';
 import { createProgressPrinter, describeProgress } from '../progress-line';
-import { compare, train } from '../../services/training-service';
+import type { CompareRow } from '@shared/contract/training';
+import { compare, train, type TuneLrRequest } from '../../services/training-service';
 import { isMethodName, METHOD_NAMES } from '../../engine/methods/registry';
 
 const COMMON_OPTIONS: OptionSpec = {
@@ -58,7 +60,11 @@ export const trainCommand: Command = {
     const app = await bootstrap(args);
     const set = parseSetFlags(args.values.set);
     // `--set lr=X` is the same as `--lr X`.
-    const lr = parseFloatFlag(args.values.lr ?? set.lr, args.values.lr !== undefined ? '--lr' : 'lr');
+    if (args.values.lr !== undefined && set.lr !== undefined && Number(args.values.lr) !== Number(set.lr)) {
+      throw new ApiError('invalid_argument', `--lr ${String(args.values.lr)} and --set lr=${set.lr} disagree; give one`, { field: '--lr' });
+    }
+    const lr = parseFloatFlag(args.values.lr ?? set.lr, args.values.lr !== undefined ? '--lr' : '--set lr');
+    if (lr !== undefined && !(lr > 0)) throw new ApiError('invalid_argument', `the learning rate must be positive, got ${lr}`, { field: args.values.lr !== undefined ? '--lr' : '--set lr' });
     delete set.lr;
     const controller = cancelOnSigint(io.log);
     const printer = createProgressPrinter();
@@ -99,34 +105,101 @@ function parseLrPerMethod(value: unknown): Partial<Record<MethodName, number>> |
   return out;
 }
 
-/** `--set lora.rank=4` goes to LoRA only; `--set batchSize=4` to every run. */
-function splitPerMethod(set: Record<string, string>, methods: MethodName[]) {
+/**
+ * `--set lora.rank=4` goes to LoRA only; `--set batchSize=4` to every run; `--set lora.lr=3e-3` is the same as
+ * `--lr-per-method lora=3e-3` (and a bare `--set lr=X` gives every method that rate).
+ */
+export function splitPerMethod(set: Record<string, string>, methods: MethodName[]) {
   const shared: Record<string, string> = {};
   const perMethod: Partial<Record<MethodName, Record<string, string>>> = {};
+  const lrPerMethod: Partial<Record<MethodName, number>> = {};
   for (const [key, value] of Object.entries(set)) {
     const dot = key.indexOf('.');
     const prefix = dot > 0 ? key.slice(0, dot) : '';
     if (isMethodName(prefix)) {
       if (!methods.includes(prefix)) throw new ApiError('invalid_argument', `--set ${key}: ${prefix} is not among --methods`, { field: '--set' });
-      (perMethod[prefix] ??= {})[key.slice(dot + 1)] = value;
+      const name = key.slice(dot + 1);
+      if (name === 'lr') lrPerMethod[prefix] = parseFloatFlag(value, `--set ${key}`) as number;
+      else (perMethod[prefix] ??= {})[name] = value;
+    } else if (key === 'lr') {
+      for (const method of methods) lrPerMethod[method] ??= parseFloatFlag(value, '--set lr') as number;
     } else shared[key] = value;
   }
-  return { shared, perMethod };
+  return { shared, perMethod, lrPerMethod };
+}
+
+/**
+ * `--lr-grid 1e-3,3e-3,1e-2` (every tuned method) and/or `--lr-grid lora=1e-3,3e-3` (one method; repeat the
+ * flag per method). Rates must be positive numbers.
+ */
+export function parseLrGrid(values: unknown, methods: MethodName[]): Partial<Record<MethodName, number[]>> | undefined {
+  const items = (values as string[] | undefined) ?? [];
+  if (items.length === 0) return undefined;
+  const out: Partial<Record<MethodName, number[]>> = {};
+  const rates = (text: string): number[] =>
+    (parseList(text) ?? []).map((part) => {
+      const lr = parseFloatFlag(part, '--lr-grid') as number;
+      if (!(lr > 0)) throw new ApiError('invalid_argument', `learning rates must be positive, got "${part}"`, { field: '--lr-grid' });
+      return lr;
+    });
+  for (const item of items) {
+    const eq = item.indexOf('=');
+    if (eq > 0) {
+      const method = methodName(item.slice(0, eq).trim(), '--lr-grid');
+      if (!methods.includes(method)) throw new ApiError('invalid_argument', `--lr-grid ${item}: ${method} is not among --methods`, { field: '--lr-grid' });
+      out[method] = rates(item.slice(eq + 1));
+    } else {
+      const grid = rates(item);
+      for (const method of methods) out[method] ??= grid;
+    }
+    if (Object.values(out).some((grid) => grid.length === 0)) throw new ApiError('invalid_argument', `--lr-grid "${item}" names no rate`, { field: '--lr-grid' });
+  }
+  return out;
+}
+
+/** `--tune-lr [--lr-grid …] [--tune-steps N] [--tune-val F|N] [--tune-seeds 1,2]` → the service's tuneLr. */
+function tuneLrOptions(args: ParsedArgs, methods: MethodName[]): TuneLrRequest | undefined {
+  const grid = parseLrGrid(args.values['lr-grid'], methods);
+  const steps = parseIntFlag(args.values['tune-steps'], '--tune-steps', { min: 1 });
+  const valSplit = parseFloatFlag(args.values['tune-val'], '--tune-val');
+  const seeds = parseIdList(args.values['tune-seeds'], '--tune-seeds');
+  if (!args.values['tune-lr']) {
+    const stray = [['--lr-grid', grid], ['--tune-steps', steps], ['--tune-val', valSplit], ['--tune-seeds', seeds]].find(([, v]) => v !== undefined);
+    if (stray) throw new ApiError('invalid_argument', `${stray[0] as string} needs --tune-lr`, { field: stray[0] as string });
+    return undefined;
+  }
+  if (valSplit !== undefined && !(valSplit > 0)) throw new ApiError('invalid_argument', `expected a share in (0, 1) or a count ≥ 1, got "${valSplit}"`, { field: '--tune-val' });
+  return { grid, steps, valSplit, seeds };
 }
 
 export const compareCommand: Command = {
   name: 'compare',
   summary: 'Compare methods on the same frozen split, seeds and token budget; prints a table and writes JSON',
   usage:
-    'prefixlab compare --model DIR --data FILE --methods ptplus,prefix,prompt,lora [--seeds 1,2,3,4,5] [--k-per-class K] [--budget-tokens N | --steps N | --epochs N] [--set key=value …] [--set METHOD.key=value …] [--lr-per-method m=lr,…] [--out FILE] [--json]',
-  options: { ...COMMON_OPTIONS, methods: { type: 'string' }, seeds: { type: 'string' }, 'lr-per-method': { type: 'string' }, out: { type: 'string' } },
+    'prefixlab compare --model DIR --data FILE --methods ptplus,prefix,prompt,lora [--seeds 1,2,3,4,5] [--k-per-class K] [--budget-tokens N | --steps N | --epochs N] [--set key=value …] [--set METHOD.key=value …] [--lr-per-method m=lr,…] [--tune-lr [--lr-grid r1,r2,… | --lr-grid METHOD=r1,r2,… …] [--tune-steps N] [--tune-val F|N] [--tune-seeds S,…]] [--in-process] [--out FILE] [--json]',
+  options: {
+    ...COMMON_OPTIONS,
+    methods: { type: 'string' },
+    seeds: { type: 'string' },
+    'lr-per-method': { type: 'string' },
+    out: { type: 'string' },
+    'tune-lr': { type: 'boolean' },
+    'lr-grid': { type: 'string', multiple: true },
+    'tune-steps': { type: 'string' },
+    'tune-val': { type: 'string' },
+    'tune-seeds': { type: 'string' },
+    'in-process': { type: 'boolean' },
+  },
   async run(args, io) {
     const app = await bootstrap(args);
     const methods = (parseList(requireString(args.values.methods, '--methods')) ?? []).map((m) => methodName(m, '--methods'));
     const seeds = parseIdList(args.values.seeds ?? '1', '--seeds')!;
-    const { shared, perMethod } = splitPerMethod(parseSetFlags(args.values.set), methods);
+    const { shared, perMethod, lrPerMethod } = splitPerMethod(parseSetFlags(args.values.set), methods);
+    const explicitLr = { ...lrPerMethod, ...parseLrPerMethod(args.values['lr-per-method']) };
+    const tuneLr = tuneLrOptions(args, methods);
     const controller = cancelOnSigint(io.log);
     const printer = createProgressPrinter();
+    let peakLr = 0;
     const result = await compare({
       home: app.options.home,
       model: resolve(requireString(args.values.model, '--model')),
@@ -136,11 +209,15 @@ export const compareCommand: Command = {
       ...budget(args),
       kPerClass: parseIntFlag(args.values['k-per-class'], '--k-per-class', { min: 1 }),
       evalSplit: parseFloatFlag(args.values['eval-split'], '--eval-split'),
-      lrPerMethod: parseLrPerMethod(args.values['lr-per-method']),
+      lrPerMethod: Object.keys(explicitLr).length ? explicitLr : undefined,
+      tuneLr,
       set: shared,
       setPerMethod: perMethod,
+      // One process for every run: no per-run start-up (faster for many short runs), no isolation.
+      isolate: args.values['in-process'] ? 'inline' : undefined,
       signal: controller.signal,
-      onRunProgress: ({ method, seed }, p) => printer.update(describeProgress(p, `${method} seed ${seed} `)),
+      onRunStart: ({ lr }) => (peakLr = lr),
+      onRunProgress: ({ method, seed, phase }, p) => printer.update(describeProgress(p, `${method} ${phase === 'tune' ? `tuning lr ${peakLr} ` : ''}seed ${seed} `)),
       onLog: (message) => io.log(message),
     });
     printer.done();
@@ -152,18 +229,31 @@ export const compareCommand: Command = {
   },
 };
 
-export function formatCompareTable(rows: { method: string; trainableParams: number; accuracyMean: number | null; accuracyStd: number | null; evalLoss: number | null; tokensPerSecond: number; peakMemoryBytes: number; lr: number }[]): string {
-  const header = ['method', 'trainable', 'lr', 'accuracy', 'eval loss', 'tok/s', 'peak mem'];
+/** A learning-rate grid in one cell: "3e-3 58.3 · [1e-2 62.5] · 3e-2 50.0" (validation accuracy %, chosen rate bracketed). */
+export function formatLrGrid(tuning: NonNullable<CompareRow['tuning']>): string {
+  return tuning.grid
+    .map((p) => {
+      const score = p.valAccuracy !== null ? (p.valAccuracy * 100).toFixed(1) : p.valLoss !== null ? `loss ${p.valLoss.toFixed(3)}` : 'failed';
+      const cell = `${p.lr} ${score}`;
+      return p.lr === tuning.chosenLr ? `[${cell}]` : cell;
+    })
+    .join(' · ');
+}
+
+export function formatCompareTable(rows: Pick<CompareRow, 'method' | 'trainableParams' | 'accuracyMean' | 'accuracyStd' | 'evalLoss' | 'tokensPerSecond' | 'peakMemoryBytes' | 'lr' | 'tuning' | 'options'>[]): string {
+  const isTuned = rows.some((r) => r.tuning);
+  const header = ['method', 'trainable', isTuned ? 'lr (tuned)' : 'lr', 'accuracy', 'eval loss', 'tok/s', 'peak mem', ...(isTuned ? ['lr grid: val acc %'] : [])];
   const body = rows.map((r) => [
-    r.method,
+    r.method + (r.options ? ` (${Object.entries(r.options).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(', ')})` : ''),
     r.trainableParams.toLocaleString('en-US'),
     String(r.lr),
     r.accuracyMean === null ? '—' : `${(r.accuracyMean * 100).toFixed(1)} ± ${((r.accuracyStd ?? 0) * 100).toFixed(1)}%`,
     r.evalLoss === null ? '—' : r.evalLoss.toFixed(4),
     r.tokensPerSecond.toFixed(0),
     `${(r.peakMemoryBytes / 2 ** 20).toFixed(1)} MiB`,
+    ...(isTuned ? [r.tuning ? formatLrGrid(r.tuning) : 'fixed'] : []),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i]!)).join('  ');
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 && isTuned ? c : c.padStart(widths[i]!))).join('  ');
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
 }

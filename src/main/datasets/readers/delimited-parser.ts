@@ -10,7 +10,8 @@ export interface DelimitedRecord {
 
 export type DelimitedEvent =
   | { type: 'record'; record: DelimitedRecord }
-  | { type: 'bad'; line: number; message: string; rawLine: string };
+  /** isTooLong: the line was skipped unread (over maxRecordChars); rawLine is then empty. */
+  | { type: 'bad'; line: number; message: string; rawLine: string; isTooLong?: boolean };
 
 export interface DelimitedParserOptions {
   delimiter: string;
@@ -29,6 +30,8 @@ export class DelimitedParser {
   private buf = '';
   private pos = 0;
   private line = 1;
+  /** A malformed record over the limit with no newline yet: its line is dropped, not buffered, up to the newline. */
+  private skipping: { line: number; message: string } | null = null;
   private readonly delim: number;
   private readonly maxRecordChars: number;
 
@@ -38,16 +41,32 @@ export class DelimitedParser {
   }
 
   push(chunk: string): DelimitedEvent[] {
+    const events: DelimitedEvent[] = [];
+    if (this.skipping) {
+      const nl = chunk.indexOf('\n');
+      if (nl === -1) return events;
+      events.push(this.endSkip());
+      chunk = chunk.slice(nl + 1);
+    }
     if (this.pos > 0) {
       this.buf = this.buf.slice(this.pos);
       this.pos = 0;
     }
     this.buf += chunk;
-    return this.run(false);
+    events.push(...this.run(false));
+    return events;
   }
 
   end(): DelimitedEvent[] {
+    if (this.skipping) return [this.endSkip()];
     return this.run(true);
+  }
+
+  private endSkip(): DelimitedEvent {
+    const { line, message } = this.skipping!;
+    this.skipping = null;
+    this.line++;
+    return { type: 'bad', line, message, rawLine: '', isTooLong: true };
   }
 
   private run(final: boolean): DelimitedEvent[] {
@@ -62,7 +81,7 @@ export class DelimitedParser {
       }
       let result = parseRecord(buf, this.pos, this.delim, final);
       if (result.kind === 'more' && buf.length - this.pos > this.maxRecordChars) {
-        result = { kind: 'error', message: `a record longer than ${this.maxRecordChars} characters: a quote is probably never closed`, newlines: 0 };
+        result = { kind: 'error', message: `a record longer than ${this.maxRecordChars.toLocaleString('en')} characters (a quote never closed, or a missing newline?)`, newlines: 0 };
       }
       if (result.kind === 'more') break;
       if (result.kind === 'ok') {
@@ -73,7 +92,16 @@ export class DelimitedParser {
       }
       // Malformed: report it, then resume on the next physical line so later rows still parse.
       const nl = buf.indexOf('\n', this.pos);
-      if (nl === -1 && !final) break;
+      if (nl === -1 && !final) {
+        if (buf.length - this.pos > this.maxRecordChars) {
+          // One huge line (a 1 GB file without newlines): stop buffering it; skip to its newline.
+          this.skipping = { line: this.line, message: result.message };
+          this.buf = '';
+          this.pos = 0;
+          return events;
+        }
+        break;
+      }
       const lineEnd = nl === -1 ? buf.length : nl;
       events.push({ type: 'bad', line: this.line, message: result.message, rawLine: buf.slice(this.pos, lineEnd) });
       this.pos = nl === -1 ? buf.length : nl + 1;

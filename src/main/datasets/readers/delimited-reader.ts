@@ -2,7 +2,11 @@
 // is settled (or `header` says); header-less columns are named column1…columnN.
 import { DelimitedParser, type DelimitedEvent, type DelimitedRecord } from './delimited-parser';
 import { detectHeader, positionalNames, uniqueColumnNames } from './header-detect';
+import { ApiError } from '@shared/errors';
 import { parseError, type ReaderEvent } from './reader-events';
+
+/** More columns than any text dataset has; a row is an object keyed by column, so this bounds memory. */
+export const MAX_COLUMNS = 10_000;
 
 export interface DelimitedReaderOptions {
   delimiter: ',' | '\t' | ';' | '|';
@@ -56,9 +60,13 @@ class RowShaper {
       for (const event of this.held) yield* this.shape(event);
       return;
     }
+    const first = records[0];
+    if (first.fields.length > MAX_COLUMNS) {
+      // Every row would be an object of that many keys: refuse the file before holding any.
+      throw new ApiError('bad_file', `the first row has ${first.fields.length.toLocaleString('en')} fields; at most ${MAX_COLUMNS.toLocaleString('en')} columns are supported (wrong delimiter?)`, { line: first.line });
+    }
     const header = this.opts.header ?? detectHeader(records.map((r) => r.fields));
     this.header = header;
-    const first = records[0];
     this.columns = header ? uniqueColumnNames(first.fields) : positionalNames(first.fields.length);
     yield { type: 'columns', columns: this.columns, header };
     for (const event of this.held) {
@@ -70,7 +78,7 @@ class RowShaper {
   *shape(event: DelimitedEvent): Generator<ReaderEvent> {
     const ordinal = ++this.ordinal;
     if (event.type === 'bad') {
-      const fallback = this.unquoted(event.rawLine);
+      const fallback = event.isTooLong ? undefined : this.unquoted(event.rawLine);
       if (fallback) {
         // TSV writers often leave quotes unescaped; a line that splits into the right fields is kept.
         yield { type: 'issue', issue: { kind: 'quote', severity: 'warning', line: event.line, message: `${event.message}; read this line without quoting` } };
@@ -96,10 +104,9 @@ class RowShaper {
   }
 
   private toValues(fields: string[]): Record<string, unknown> {
-    const values: Record<string, unknown> = {};
-    // Short rows leave trailing columns absent, so a mapped one shows up as a missing field.
-    for (let i = 0; i < fields.length && i < this.columns.length; i++) values[this.columns[i]] = fields[i];
-    if (this.columns.length === 0) fields.forEach((f, i) => (values[`column${i + 1}`] = f));
-    return values;
+    // Short rows leave trailing columns absent, so a mapped one shows up as a missing field. fromEntries
+    // defines keys, so a column named "__proto__" stays a column instead of replacing the prototype.
+    if (this.columns.length === 0) return Object.fromEntries(fields.map((f, i) => [`column${i + 1}`, f]));
+    return Object.fromEntries(fields.slice(0, this.columns.length).map((f, i) => [this.columns[i], f]));
   }
 }

@@ -2,6 +2,7 @@
 // array-valued member holds them ({"data": [...]}). Only one record is in memory at a time, and a
 // truncated file still yields every record before the cut.
 import { asRecord, describeType, parseError, type ReaderEvent } from './reader-events';
+import { MAX_LINE_CHARS, tooLongMessage } from './split-lines';
 
 export async function* readJsonDocument(chunks: AsyncIterable<string>): AsyncGenerator<ReaderEvent> {
   const scanner = new JsonRecordScanner();
@@ -24,7 +25,8 @@ export class JsonRecordScanner {
   private events: ReaderEvent[] = [];
 
   push(chunk: string): ReaderEvent[] {
-    const keepFrom = this.value ? this.value.start : this.pos;
+    // A value being skipped (too long, or not a record) keeps none of its text, only the scan position.
+    const keepFrom = this.value ? (this.value.isSkipping ? this.value.at : this.value.start) : this.pos;
     if (keepFrom > 0) {
       this.buf = this.buf.slice(keepFrom);
       this.pos -= keepFrom;
@@ -77,7 +79,11 @@ export class JsonRecordScanner {
         this.line = value.line + value.newlines;
         this.pos = value.end;
         this.value = undefined;
-        if (this.phase === 'element') {
+        if (this.phase === 'element' && value.isSkipping) {
+          this.events.push(parseError(value.line, tooLongMessage('the record starting here', value.end - value.start), ++this.ordinal));
+          this.phase = 'array';
+          this.expectComma = true;
+        } else if (this.phase === 'element') {
           this.emitRecord(buf.slice(value.start, value.end), value.line);
           this.phase = 'array';
           this.expectComma = true;
@@ -104,7 +110,9 @@ export class JsonRecordScanner {
           const close = stringEnd(buf, this.pos + 1);
           if (close === -1) {
             if (final) this.fail('the file ends inside a JSON key');
-            break;
+            else if (buf.length - this.pos > MAX_LINE_CHARS) this.fail(`a JSON key longer than ${MAX_LINE_CHARS.toLocaleString('en')} characters`);
+            else break;
+            continue;
           }
           this.pos = close + 1;
           this.phase = 'objectColon';
@@ -118,6 +126,7 @@ export class JsonRecordScanner {
         if (c === '[') this.openArray();
         else {
           this.value = new ValueScan(this.pos, this.line, c);
+          this.value.isSkipping = true; // a member beside the records: only its end matters
           this.phase = 'skipValue';
         }
       } else if (this.phase === 'array') {
@@ -184,15 +193,20 @@ export class JsonRecordScanner {
   }
 }
 
+/** What ends a run of plain characters inside a JSON string: a quote, a backslash, a newline (counted). */
+const STRING_SPECIAL = /["\\\n]/g;
+
 /** One JSON value being scanned for its end, resumable across chunks. */
 class ValueScan {
   private depth = 0;
   private inString = false;
   private escaped = false;
-  private at: number;
+  at: number;
   private readonly kind: 'container' | 'string' | 'primitive';
   newlines = 0;
   end = -1;
+  /** Scanned for its end without keeping its text: longer than MAX_LINE_CHARS, or not needed. */
+  isSkipping = false;
 
   constructor(
     public start: number,
@@ -224,7 +238,12 @@ class ValueScan {
       if (c === 10) this.newlines++;
       if (this.inString) {
         if (this.escaped) this.escaped = false;
-        else if (c === 92) this.escaped = true;
+        else if (c !== 92 && c !== 34 && c !== 10) {
+          // Jump over the plain run of string content natively (long text values dominate big files).
+          STRING_SPECIAL.lastIndex = i;
+          const next = STRING_SPECIAL.exec(buf);
+          i = (next ? next.index : n) - 1;
+        } else if (c === 92) this.escaped = true;
         else if (c === 34) {
           this.inString = false;
           if (this.kind === 'string') {
@@ -245,6 +264,7 @@ class ValueScan {
       }
     }
     this.at = n;
+    if (n - this.start > MAX_LINE_CHARS) this.isSkipping = true;
     if (final && this.kind === 'primitive' && n > this.start) {
       this.end = n;
       return true;

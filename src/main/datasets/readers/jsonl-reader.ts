@@ -1,10 +1,14 @@
 // JSON Lines: one record per line; a bad line is reported and the next one read.
 import { asRecord, describeType, parseError, type ReaderEvent } from './reader-events';
-import { splitLines } from './split-lines';
+import { splitLines, tooLongMessage } from './split-lines';
 
 export async function* readJsonl(chunks: AsyncIterable<string>): AsyncGenerator<ReaderEvent> {
   let ordinal = 0;
-  for await (const { line, text } of splitLines(chunks)) {
+  for await (const { line, text, tooLongChars } of splitLines(chunks)) {
+    if (tooLongChars !== undefined) {
+      yield parseError(line, tooLongMessage('this line', tooLongChars), ++ordinal);
+      continue;
+    }
     if (text.trim() === '') continue;
     ordinal++;
     let value: unknown;

@@ -27,7 +27,7 @@ export async function* readParquet(path: string, opts: ParquetReadOptions = {}):
   try {
     metadata = await parquetMetadataAsync(file);
   } catch (err) {
-    throw new ApiError('bad_file', `not a readable Parquet file: ${(err as Error).message}`, { file: path });
+    throw new ApiError('bad_file', `not a readable Parquet file: ${decoderMessage(err)}`, { file: path });
   }
   const columns = parquetSchema(metadata).children.map((c) => c.element.name);
   yield { type: 'columns', columns, header: true };
@@ -42,7 +42,7 @@ export async function* readParquet(path: string, opts: ParquetReadOptions = {}):
       try {
         rows = await parquetReadObjects({ file, metadata, rowStart: start, rowEnd: end, compressors: COMPRESSORS });
       } catch (err) {
-        throw new ApiError('bad_file', `cannot decode Parquet rows ${start + 1}–${end}: ${(err as Error).message}`, { file: path, line: start + 1 });
+        throw new ApiError('bad_file', `cannot decode Parquet rows ${start + 1}–${end}: ${decoderMessage(err)}`, { file: path, line: start + 1 });
       }
       for (let i = 0; i < rows.length; i++) {
         const ordinal = start + i + 1;
@@ -54,11 +54,18 @@ export async function* readParquet(path: string, opts: ParquetReadOptions = {}):
   }
 }
 
+/**
+ * hyparquet's own errors say what is wrong with the file; a TypeError/RangeError is the engine tripping over
+ * corrupt bytes ("Invalid typed array length: 34"), which means nothing to a person.
+ */
+function decoderMessage(err: unknown): string {
+  if (err instanceof TypeError || err instanceof RangeError || !(err instanceof Error)) return 'the file is corrupt or truncated (its metadata or column data cannot be decoded)';
+  return err.message;
+}
+
 /** INT64 columns decode to bigint, which JSON cannot hold: numbers when exact, strings otherwise. */
 function plainValues(row: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(row)) out[key] = plain(value);
-  return out;
+  return Object.fromEntries(Object.entries(row).map(([key, value]) => [key, plain(value)]));
 }
 
 function plain(value: unknown): unknown {

@@ -6,6 +6,7 @@ import type { OpenedDataset } from '../readers/open-dataset';
 import type { TokenLengthStats } from '../stats/token-lengths';
 import type { IssueCollector } from '../validation/issue-collector';
 import type { ScanOptions } from './scan-options';
+import { listColumns } from '../tasks/detect-task';
 
 export interface ScanState {
   file: string;
@@ -75,7 +76,7 @@ export function finishInspect(s: ScanState): InspectResult {
 
 function noRowsMessage(s: ScanState): string {
   if (s.opened.sniff.bytes === 0) return 'the file is empty';
-  if (s.header) return `only a header row (${s.columns.join(', ')}); no data rows`;
+  if (s.header) return `only a header row (${listColumns(s.columns)}); no data rows`;
   return 'no records found';
 }
 

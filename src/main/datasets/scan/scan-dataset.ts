@@ -8,7 +8,7 @@ import type { RawRow, ReaderEvent } from '../readers/reader-events';
 import type { SplitItem } from '../splits/make-split';
 import { TokenLengthStats } from '../stats/token-lengths';
 import { countTokens } from '../stats/tokenize-example';
-import { detectTask } from '../tasks/detect-task';
+import { detectTask, listColumns } from '../tasks/detect-task';
 import { LabelResolver, labelNamesBeside, readLabelNamesFile } from '../tasks/labels';
 import { normaliseRecord } from '../tasks/normalise-record';
 import { ExampleRenderer } from '../tasks/render-example';
@@ -49,6 +49,8 @@ export interface ScanOutcome {
 
 const SAMPLE_ROWS = 200;
 const PREVIEW_CHARS = 500;
+const PREVIEW_ITEMS = 50;
+const PREVIEW_DEPTH = 8;
 /** Column sets are fixed by the file for these formats, so a mapping to a missing column is caught early. */
 const FIXED_COLUMNS = new Set(['csv', 'tsv', 'parquet', 'trec']);
 
@@ -118,7 +120,7 @@ export async function scanDataset(file: string, opts: ScanOptions = {}, hooks: S
       else {
         ({ task, mapping } = detection);
         const absent = FIXED_COLUMNS.has(opened.format) ? Object.entries(mapping).filter(([, c]) => !columns!.includes(c)) : [];
-        for (const [role, column] of absent) issues.error('mapping', file, `no column ${JSON.stringify(column)} for ${role} (columns: ${columns.join(', ')})`, { line: 1, field: role });
+        for (const [role, column] of absent) issues.error('mapping', file, `no column ${JSON.stringify(column)} for ${role} (columns: ${listColumns(columns!)})`, { line: 1, field: role });
         if (absent.length === 0) {
           renderer = new ExampleRenderer({ ...opts, task, mapping, labels, columns: FIXED_COLUMNS.has(opened.format) ? columns : undefined });
         }
@@ -294,9 +296,27 @@ function unionOfKeys(rows: Record<string, unknown>[]): string[] {
 }
 
 function shorten(values: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(values)) out[k] = typeof v === 'string' && v.length > PREVIEW_CHARS ? `${v.slice(0, PREVIEW_CHARS)}…` : v;
-  return out;
+  // fromEntries defines keys, so a field named "__proto__" stays a field instead of replacing the prototype.
+  return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, clip(v, 0)]));
+}
+
+/**
+ * A preview value small enough to send: strings cut to PREVIEW_CHARS, lists to PREVIEW_ITEMS, nesting to
+ * PREVIEW_DEPTH. A record nested 100,000 deep parses fine but would overflow the stack of JSON.stringify and
+ * structured clone when the result is sent.
+ */
+function clip(value: unknown, depth: number): unknown {
+  if (typeof value === 'string') return value.length > PREVIEW_CHARS ? `${value.slice(0, PREVIEW_CHARS)}…` : value;
+  if (value === null || typeof value !== 'object') return value;
+  if (depth >= PREVIEW_DEPTH) return '…';
+  if (Array.isArray(value)) {
+    const items = value.slice(0, PREVIEW_ITEMS).map((v) => clip(v, depth + 1));
+    return value.length > PREVIEW_ITEMS ? [...items, `… ${value.length - PREVIEW_ITEMS} more`] : items;
+  }
+  const entries = Object.entries(value as Record<string, unknown>);
+  const kept = entries.slice(0, PREVIEW_ITEMS).map(([k, v]): [string, unknown] => [k, clip(v, depth + 1)]);
+  if (entries.length > PREVIEW_ITEMS) kept.push(['…', `${entries.length - PREVIEW_ITEMS} more fields`]);
+  return Object.fromEntries(kept);
 }
 
 export function truncationText(rule: 'left' | 'right' | 'drop'): string {

@@ -48,7 +48,7 @@ export function detectTask(input: TaskDetectionInput): TaskDetection {
   };
   const map = { ...(input.map ?? {}) };
   const task = input.task ?? guessTask(map, stats, byName);
-  if (!task) return { problem: `cannot tell the task from the columns (${input.columns.join(', ') || 'none'}); pass a task and a mapping such as text=COLUMN,label=COLUMN` };
+  if (!task) return { problem: `cannot tell the task from the columns (${listColumns(input.columns)}); pass a task and a mapping such as text=COLUMN,label=COLUMN` };
   const { required, optional } = ROLES_BY_TASK[task];
   const used = new Set(Object.values(map));
   let textByContent = false;
@@ -67,7 +67,7 @@ export function detectTask(input: TaskDetectionInput): TaskDetection {
   if (task === 'classification' && textByContent && !map.text2) pairTextColumns(map, stats, used, input.columns);
   const missing = required.filter((r) => !map[r]);
   if (missing.length > 0) {
-    return { problem: `no column for ${missing.join(', ')} of a ${task} dataset (columns: ${input.columns.join(', ') || 'none'}); pass a mapping such as ${missing[0]}=COLUMN` };
+    return { problem: `no column for ${missing.join(', ')} of a ${task} dataset (columns: ${listColumns(input.columns)}); pass a mapping such as ${missing[0]}=COLUMN` };
   }
   const mapping: FieldMapping = {};
   for (const role of [...required, ...optional]) if (map[role]) mapping[role] = map[role];
@@ -154,4 +154,11 @@ function columnStats(name: string, sample: Record<string, unknown>[]): ColumnSta
     distinctRatio: distinct.size / n,
     isMessages: messages > 0 && messages >= 0.9 * present,
   };
+}
+
+/** Column names for a message: the first dozen (each cut to 40 characters), then how many more. */
+export function listColumns(columns: readonly string[], max = 12): string {
+  if (columns.length === 0) return 'none';
+  const shown = columns.slice(0, max).map((c) => (c.length > 40 ? `${c.slice(0, 40)}…` : c));
+  return columns.length > max ? `${shown.join(', ')} and ${(columns.length - max).toLocaleString('en')} more` : shown.join(', ');
 }

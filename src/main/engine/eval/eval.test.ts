@@ -53,6 +53,20 @@ describe.skipIf(!isAvailable)('evaluation on stories260K', () => {
     });
   });
 
+  it('scores on the wasm backend too (no kernel that wasm lacks), with the same values as cpu', async () => {
+    const encoded = examples.map((e, i) => encodeExample(tokenizer, e, i, { maxLength: 64, addEos: false }));
+    const onCpu = await scoreSequences(loaded.model, encoded, { batchSize: 4, padId: 0 });
+    await initBackend('wasm');
+    const wasmModel = await loadModel(storiesHf);
+    try {
+      const onWasm = await scoreSequences(wasmModel.model, encoded, { batchSize: 4, padId: 0 });
+      onWasm.forEach((s, i) => expect(s.sumLogProb).toBeCloseTo(onCpu[i].sumLogProb, 3));
+    } finally {
+      wasmModel.dispose();
+      await initBackend('cpu');
+    }
+  });
+
   it('classifies by the highest mean log-prob per token of each label, with per-class accuracy and confusion', async () => {
     const report = await evaluateExamples(loaded.model, tokenizer, examples, { maxLength: 64, addEos: false, batchSize: 8, padId: 0 });
     const c = report.classification!;

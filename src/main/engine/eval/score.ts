@@ -32,18 +32,17 @@ export async function scoreSequences(model: CausalLM, sequences: readonly Pick<E
     if (opts.signal?.aborted) throw new Error('scoring was cancelled');
     const members = order.slice(start, start + opts.batchSize).map((o) => o.i);
     const batch = collate(members.map((i) => sequences[i]), opts.padId);
-    const rowSums = tf.tidy(() => {
+    const nll = tf.tidy(() => {
       const inputIds = tf.tensor2d(batch.inputIds, [batch.batchSize, batch.seqLen], 'int32'); // [B, T]
       const attentionMask = tf.tensor2d(batch.attentionMask, [batch.batchSize, batch.seqLen], 'int32'); // [B, T]
       const logits = model.forward(inputIds, { attentionMask, hooks: opts.hooks }); // [B, T, V]
-      if (batch.targetTokens === 0) return tf.zeros([batch.batchSize]);
-      const nll = targetNll(logits, batch); // [N]
-      const rows: number[] = [];
-      for (let i = 0; i < batch.lossMask.length; i++) if (batch.lossMask[i]) rows.push(Math.floor(i / batch.seqLen));
-      return tf.unsortedSegmentSum(nll, tf.tensor1d(rows, 'int32'), batch.batchSize); // [B]
+      return batch.targetTokens === 0 ? tf.zeros([0]) : targetNll(logits, batch); // [N], in lossMask order
     });
-    const sums = await rowSums.data();
-    rowSums.dispose();
+    const values = await nll.data();
+    nll.dispose();
+    // Per-row sums on the host: N is small, and tf.unsortedSegmentSum has no wasm kernel.
+    const sums = new Float64Array(batch.batchSize);
+    for (let i = 0, k = 0; i < batch.lossMask.length; i++) if (batch.lossMask[i]) sums[Math.floor(i / batch.seqLen)] += values[k++]!;
     members.forEach((index, row) => {
       let tokens = 0;
       for (let t = 0; t < batch.seqLen; t++) tokens += batch.lossMask[row * batch.seqLen + t];

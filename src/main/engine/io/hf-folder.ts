@@ -8,8 +8,11 @@ import { ApiError } from '@shared/errors';
 import type { CausalLM, ModelConfig } from '../models/causal-lm';
 import { architectureFor, SUPPORTED_MODEL_TYPES, type ArchitectureSpec } from '../models/registry';
 import { SafetensorsReader } from './safetensors';
-import { HfTokenizer, type TextTokenizer } from './tokenizer';
-import { checkMemory, type GenerationDefaults, type LoadOptions } from './model-files';
+import { HfTokenizer, maxTokenId, type TextTokenizer } from './tokenizer';
+import { checkLayerCount, checkMemory, type GenerationDefaults, type LoadOptions } from './model-files';
+
+/** Longest error message passed on from the config parsers. */
+const MAX_MESSAGE_CHARS = 300;
 
 export interface HfFolderInfo {
   config: ModelConfig;
@@ -42,12 +45,23 @@ export function readHfConfig(dir: string): { config: ModelConfig; spec: Architec
   const modelType = raw.model_type;
   const spec = typeof modelType === 'string' ? architectureFor(modelType) : undefined;
   if (!spec) {
-    throw new ApiError('unsupported', `model_type ${JSON.stringify(modelType)} is not supported (supported: ${SUPPORTED_MODEL_TYPES.join(', ')})`, {
+    const shown = JSON.stringify(modelType)?.slice(0, 80);
+    const what = modelType === undefined ? 'config.json has no model_type' : `model_type ${shown} is not supported`;
+    throw new ApiError('unsupported', `${what} (supported: ${SUPPORTED_MODEL_TYPES.join(', ')})`, {
       file: configPath,
       field: 'model_type',
     });
   }
-  return { config: spec.parseConfig(raw, configPath), spec, configPath };
+  for (const field of ['num_hidden_layers', 'n_layer']) checkLayerCount(raw[field], field, configPath);
+  try {
+    return { config: spec.parseConfig(raw, configPath), spec, configPath };
+  } catch (err) {
+    // Parsers echo the offending value; a hostile one (a 5,000-character "hidden_act") must not swamp the message.
+    if (err instanceof ApiError && err.message.length > MAX_MESSAGE_CHARS) {
+      throw new ApiError(err.code, `${err.message.slice(0, MAX_MESSAGE_CHARS)}…`, { file: err.file, line: err.line, field: err.field });
+    }
+    throw err;
+  }
 }
 
 /** Parses config.json and the safetensors headers and checks every weight's presence and shape. */
@@ -186,9 +200,20 @@ export function loadHfTokenizer(dir: string, config: ModelConfig): TextTokenizer
   const template = existsSync(templatePath) ? readFileSync(templatePath, 'utf8') : null;
   let tokenizer: HfTokenizer;
   try {
+    // Ids past the model's vocabulary are refused before the library builds tables as long as the largest id.
+    const maxId = maxTokenId(tokenizerJson);
+    if (maxId >= config.vocabSize) {
+      throw new ApiError('bad_file', `tokenizer has ids up to ${maxId} but the model's vocab_size is ${config.vocabSize}`, { file: tokenizerPath, field: 'model.vocab' });
+    }
     tokenizer = new HfTokenizer(tokenizerJson, tokenizerConfig, template);
+    // Some defects only show when text goes through the pipeline: find them now, not mid-training.
+    tokenizer.decode(tokenizer.encode('Hello world 123'));
   } catch (err) {
-    throw new ApiError('bad_file', `cannot build the tokenizer: ${(err as Error).message}`, { file: tokenizerPath });
+    if (err instanceof ApiError) throw err;
+    // The library's TypeErrors ("added_tokens is not iterable") mean a field of the wrong type or shape; its
+    // own messages may print a field's object as "[object Object]".
+    const why = err instanceof TypeError || err instanceof RangeError || !(err instanceof Error) ? 'a field has the wrong type or shape' : err.message.replaceAll('[object Object]', 'an object');
+    throw new ApiError('bad_file', `cannot build the tokenizer: ${why.slice(0, MAX_MESSAGE_CHARS)}`, { file: tokenizerPath });
   }
   if (tokenizer.vocabSize > config.vocabSize) {
     throw new ApiError('bad_file', `tokenizer has ids up to ${tokenizer.vocabSize - 1} but the model's vocab_size is ${config.vocabSize}`, {

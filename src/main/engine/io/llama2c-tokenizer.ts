@@ -58,6 +58,8 @@ export class Llama2cTokenizer implements TextTokenizer {
     if (expectedVocab !== undefined && pieces.length < expectedVocab) {
       throw bad(`holds ${pieces.length} tokens but the model's vocabulary has ${expectedVocab}`);
     }
+    // encode() always emits BOS (id 1) and falls back to <unk> (id 0): ids 0–2 must exist.
+    if (pieces.length < 3) throw bad(`holds ${pieces.length} tokens; it needs at least <unk>, <s> and </s>`);
     return new Llama2cTokenizer(pieces, Float32Array.from(scores));
   }
 
@@ -71,7 +73,9 @@ export class Llama2cTokenizer implements TextTokenizer {
       const utf8 = Buffer.from(char, 'utf8');
       const id = this.idOf.get(utf8.toString('latin1'));
       if (id !== undefined) tokens.push(id);
-      else for (const byte of utf8) tokens.push(byte + 3); // byte fallback: <0x00> is id 3
+      // Byte fallback: <0x00> is id 3. A vocabulary too small to hold the 256 byte tokens gets <unk> (id 0),
+      // never an id past its end (which the embedding lookup would read out of bounds).
+      else for (const byte of utf8) tokens.push(byte + 3 < this.vocabSize ? byte + 3 : 0);
     }
     const start = opts.addSpecialTokens ?? true ? 1 : 0;
     for (;;) {

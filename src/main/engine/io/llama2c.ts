@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { ApiError } from '@shared/errors';
 import { countParameters } from '../models/causal-lm';
 import { llamaWeightShapes, type LlamaConfig } from '../models/llama';
+import { checkLayerCount } from './model-files';
 
 const HEADER_BYTES = 7 * 4;
 /** Newer llama2.c exports start with this magic ("ak42") and are not the legacy layout. */
@@ -113,6 +114,7 @@ function parseHeader(fd: number, path: string): LlamaConfig {
     if (value <= 0 || value > 1 << 20) throw bad(`${field} = ${value} is not plausible`, field);
   }
   if (signedVocab === 0 || Math.abs(signedVocab) > 1 << 22) throw bad(`vocab_size = ${signedVocab} is not plausible`, 'vocab_size');
+  checkLayerCount(layers, 'n_layers', path);
   if (dim % heads !== 0) throw bad(`dim ${dim} is not divisible by n_heads ${heads}`, 'n_heads');
   if (heads % kvHeads !== 0) throw bad(`n_heads ${heads} is not a multiple of n_kv_heads ${kvHeads}`, 'n_kv_heads');
   const headDim = dim / heads;

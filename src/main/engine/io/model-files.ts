@@ -22,6 +22,20 @@ export interface GenerationDefaults {
   maxNewTokens?: number;
 }
 
+/**
+ * More layers than any published model has (the largest have a few hundred). Weight names are enumerated per
+ * layer before the memory estimate can run, so a config claiming 2^31 layers must be refused up front: it
+ * would otherwise exhaust memory just listing names.
+ */
+export const MAX_LAYERS = 4096;
+
+/** Refuses an implausible layer count before anything is enumerated or allocated. */
+export function checkLayerCount(value: unknown, field: string, file: string): void {
+  if (typeof value === 'number' && value > MAX_LAYERS) {
+    throw new ApiError('out_of_memory', `${field} = ${value} layers is not plausible (at most ${MAX_LAYERS}); the weights could not fit in any machine's memory`, { file, field });
+  }
+}
+
 /** float32 bytes of the weights. */
 export function weightBytes(config: ModelConfig): number {
   return config.parameters * 4;

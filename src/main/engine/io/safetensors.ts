@@ -4,6 +4,7 @@
 import { closeSync, fstatSync, fsyncSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { ApiError } from '@shared/errors';
+import { injectedWriteFault } from '../../registry/atomic-write';
 
 export type SafetensorsDtype = 'F32' | 'F16' | 'BF16' | 'I64' | 'I32';
 const DTYPE_BYTES: Record<SafetensorsDtype, number> = { F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4 };
@@ -226,6 +227,8 @@ export function writeSafetensors(path: string, tensors: Record<string, F32Tensor
   try {
     writeAll(fd, lengthBytes);
     writeAll(fd, headerBytes);
+    const fault = injectedWriteFault(path);
+    if (fault) throw fault;
     for (const t of Object.values(tensors)) writeAll(fd, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
     fsyncSync(fd);
     closeSync(fd);

@@ -38,6 +38,31 @@ export function pickChatTemplate(value: unknown): string | null {
   return null;
 }
 
+/** No real vocabulary comes near this many tokens; the library sizes tables by the largest id. */
+const MAX_TOKEN_ID = 2 ** 24;
+
+/**
+ * The largest token id in tokenizer.json (model.vocab of BPE/WordPiece, added_tokens), -1 when there is none.
+ * Every id must be an integer in [0, 2^24): the library passes ids through to encode() unchecked (a wrong one
+ * would reach the embedding lookup) and allocates tables as long as the largest one (2^31 hangs it).
+ */
+export function maxTokenId(json: object): number {
+  let max = -1;
+  const check = (where: string, id: unknown): void => {
+    if (!Number.isSafeInteger(id) || (id as number) < 0 || (id as number) >= MAX_TOKEN_ID) {
+      throw new Error(`${where} has id ${JSON.stringify(id)?.slice(0, 40)}, not an integer in [0, ${MAX_TOKEN_ID})`);
+    }
+    max = Math.max(max, id as number);
+  };
+  const vocab = (json as { model?: { vocab?: unknown } }).model?.vocab;
+  if (vocab && typeof vocab === 'object' && !Array.isArray(vocab)) {
+    for (const [token, id] of Object.entries(vocab)) check(`model.vocab token ${JSON.stringify(token).slice(0, 40)}`, id);
+  }
+  const added = (json as { added_tokens?: unknown }).added_tokens;
+  if (Array.isArray(added)) for (const [i, token] of added.entries()) check(`added_tokens[${i}]`, (token as { id?: unknown } | null)?.id);
+  return max;
+}
+
 export class HfTokenizer implements TextTokenizer {
   readonly vocabSize: number;
   readonly bosToken: string | null;
@@ -49,9 +74,14 @@ export class HfTokenizer implements TextTokenizer {
   private readonly addBos: boolean | undefined;
 
   constructor(tokenizerJson: object, config: TokenizerConfig, chatTemplate?: string | null) {
+    maxTokenId(tokenizerJson);
     this.tokenizer = new Tokenizer(tokenizerJson, config);
     let maxId = -1;
-    for (const id of this.tokenizer.get_vocab(true).values()) maxId = Math.max(maxId, id);
+    for (const [token, id] of this.tokenizer.get_vocab(true)) {
+      // A malformed file can map a token to anything; such an id would reach the embedding lookup.
+      if (!Number.isSafeInteger(id) || id < 0) throw new Error(`token ${JSON.stringify(token).slice(0, 40)} has id ${JSON.stringify(id)?.slice(0, 40)}, not a non-negative integer`);
+      maxId = Math.max(maxId, id);
+    }
     this.vocabSize = maxId + 1;
     this.bosToken = tokenText(config.bos_token);
     this.eosToken = tokenText(config.eos_token);
@@ -74,6 +104,8 @@ export class HfTokenizer implements TextTokenizer {
   }
 
   decode(ids: number[], opts: { skipSpecialTokens?: boolean } = {}): string {
+    // @huggingface/tokenizers throws on an empty list; an empty generation or target is simply empty text.
+    if (ids.length === 0) return '';
     return this.tokenizer.decode(ids, { skip_special_tokens: opts.skipSpecialTokens ?? true });
   }
 }

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { ApiError } from '@shared/errors';
 import type { Architecture, CausalLM, ModelConfig } from '../models/causal-lm';
 import type { ModelHooks } from '../models/hooks';
+import { matMul2d } from '../models/ops';
 import { architectureFor } from '../models/registry';
 import { EMBEDDING_WEIGHTS, LM_HEAD_WEIGHTS, assignStateDict, countVariables, kaimingUniform, toStateDict, variableScope } from './common';
 import type { AttachContext, MethodDefinition, PeftAdapter, StateDict } from './method';
@@ -134,8 +135,9 @@ class LoraAdapterImpl implements LoraAdapter {
     const b = this.b.get(name)!;
     const rate = this.options.dropout;
     const input = this.isTraining && rate > 0 ? (tf.dropout(x, rate, undefined, this.seed + 1_000_003 * ++this.dropoutCalls) as tf.Tensor2D) : x; // [N, in]
-    const low = tf.matMul(input, a, false, true); // [N, r]
-    return y.add(tf.matMul(low, b as tf.Tensor2D, false, true).mul(this.scale)); // [N, out]
+    // matMul2d: the same products, but in forms wasm runs fast (forward and gradients).
+    const low = matMul2d(input, a as tf.Tensor2D, false, true); // [N, r]
+    return y.add(matMul2d(low, b as tf.Tensor2D, false, true).mul(this.scale)); // [N, out]
   }
 
   mergedWeights(): Map<string, tf.Tensor2D> {

@@ -19,6 +19,7 @@ import { z } from 'zod';
 import { ApiError } from '@shared/errors';
 import type { CausalLM, ModelConfig } from '../models/causal-lm';
 import type { ModelHooks, QueryViews } from '../models/hooks';
+import { batchMatMul, matMul2d } from '../models/ops';
 import {
   assignStateDict,
   attentionModulePath,
@@ -185,8 +186,8 @@ class PtPlusAdapterImpl implements PtPlusAdapter {
         return q.mul(tf.erf(q.mul(Math.SQRT1_2)).add(1)).mul(0.5) as tf.Tensor4D; // [B, H, T, d]
       case 'mlp': {
         const [batchSize, numHeads, seqLen, headDim] = q.shape;
-        const flat = q.reshape([batchSize * numHeads * seqLen, headDim]); // [N, d]
-        const hidden = tf.matMul(flat, p.phiWeight as tf.Tensor2D, false, true).add(p.phiBias as tf.Tensor1D); // [N, d_φ]
+        const flat = q.reshape([batchSize * numHeads * seqLen, headDim]) as tf.Tensor2D; // [N, d]
+        const hidden = matMul2d(flat, p.phiWeight as tf.Tensor2D, false, true).add(p.phiBias as tf.Tensor1D); // [N, d_φ]
         return tf.relu(hidden).reshape([batchSize, numHeads, seqLen, this.phiDim]) as tf.Tensor4D; // [B, H, T, d_φ]
       }
     }
@@ -203,14 +204,13 @@ class PtPlusAdapterImpl implements PtPlusAdapter {
     let term: tf.Tensor4D;
     if (this.options.memory === 'per-head') {
       const perHead = phi.transpose([1, 0, 2, 3]).reshape([heads, batchSize * seqLen, this.phiDim]) as tf.Tensor3D; // [H, B·T, d_φ]
-      term = tf
-        .matMul(perHead, p.memory as tf.Tensor3D) // [H, B·T, d]
+      // batchMatMul/matMul2d: tf.matMul's products, in forms wasm runs fast (forward and gradients).
+      term = batchMatMul(perHead, p.memory as tf.Tensor3D) // [H, B·T, d]
         .reshape([heads, batchSize, seqLen, headDim])
         .transpose([1, 0, 2, 3]) as tf.Tensor4D; // [B, H, T, d]
     } else {
       const allHeads = phi.transpose([0, 2, 1, 3]).reshape([batchSize * seqLen, heads * this.phiDim]) as tf.Tensor2D; // [B·T, H·d_φ]
-      term = tf
-        .matMul(allHeads, p.memory as tf.Tensor2D) // [B·T, H·d]
+      term = matMul2d(allHeads, p.memory as tf.Tensor2D) // [B·T, H·d]
         .reshape([batchSize, seqLen, heads, headDim])
         .transpose([0, 2, 1, 3]) as tf.Tensor4D; // [B, H, T, d]
     }

@@ -3,43 +3,102 @@
 import * as tf from '@tensorflow/tfjs';
 import { ApiError } from '@shared/errors';
 import type { ModelHooks } from './hooks';
+import { isTrainable, linearProduct, type LinearWeights } from './ops';
 
 export { attention, splitHeads } from './attention';
 export { applyRotary, rotaryTables } from './rope';
 
-/** RMSNorm: x / sqrt(mean(x²) + eps) · weight, over the last axis. x [B, T, D] → [B, T, D] */
-export function rmsNorm(x: tf.Tensor3D, weight: tf.Tensor1D, eps: number): tf.Tensor3D {
-  const meanSquare = x.square().mean(-1, true); // [B, T, 1]
-  return x.mul(meanSquare.add(eps).rsqrt()).mul(weight); // [B, T, D]
+// Norms, the gated activation and residual sums are single ops with hand-written gradients when their
+// weights are frozen: the generic chains cost 3–4× the ops (each a native-backend call) and keep every
+// intermediate. Trainable weights (full fine-tuning) take the generic formulation.
+
+/** RMSNorm: x / sqrt(mean(x²) + eps) · weight, over the last axis. x [.., D] → [.., D] */
+export function rmsNorm<T extends tf.Tensor>(x: T, weight: tf.Tensor1D, eps: number): T {
+  if (isTrainable(weight)) return x.mul(x.square().mean(-1, true).add(eps).rsqrt()).mul(weight);
+  const op = tf.customGrad((arg, save) => {
+    const input = arg as tf.Tensor;
+    const inverseRms = input.square().mean(-1, true).add(eps).rsqrt(); // [.., 1]
+    (save as tf.GradSaveFunc)([input, inverseRms, weight]);
+    return {
+      value: input.mul(inverseRms).mul(weight), // [.., D]
+      // dx = r·(g − x·r²·mean(g ⊙ x)), g = dy ⊙ weight
+      gradFunc: (dy: tf.Tensor, [saved, r, savedWeight]: tf.Tensor[]) =>
+        tf.tidy(() => {
+          const g = dy.mul(savedWeight);
+          return g.sub(saved.mul(g.mul(saved).mean(-1, true).mul(r.square()))).mul(r);
+        }),
+    };
+  });
+  return op(x) as T;
 }
 
-/** LayerNorm over the last axis. x [B, T, D] → [B, T, D] */
-export function layerNorm(x: tf.Tensor3D, weight: tf.Tensor1D, bias: tf.Tensor1D, eps: number): tf.Tensor3D {
-  const { mean, variance } = tf.moments(x, -1, true); // [B, T, 1] each
-  return x.sub(mean).mul(variance.add(eps).rsqrt()).mul(weight).add(bias); // [B, T, D]
+/** LayerNorm over the last axis. x [.., D] → [.., D] */
+export function layerNorm<T extends tf.Tensor>(x: T, weight: tf.Tensor1D, bias: tf.Tensor1D, eps: number): T {
+  if (isTrainable(weight) || isTrainable(bias)) {
+    const { mean, variance } = tf.moments(x, -1, true); // [.., 1] each
+    return x.sub(mean).mul(variance.add(eps).rsqrt()).mul(weight).add(bias);
+  }
+  const op = tf.customGrad((arg, save) => {
+    const input = arg as tf.Tensor;
+    const { mean, variance } = tf.moments(input, -1, true); // [.., 1] each
+    const inverseStd = variance.add(eps).rsqrt(); // [.., 1]
+    const normalised = input.sub(mean).mul(inverseStd); // [.., D]
+    (save as tf.GradSaveFunc)([normalised, inverseStd, weight]);
+    return {
+      value: normalised.mul(weight).add(bias), // [.., D]
+      // dx = r·(g − mean(g) − x̂·mean(g ⊙ x̂)), g = dy ⊙ weight
+      gradFunc: (dy: tf.Tensor, [xHat, r, savedWeight]: tf.Tensor[]) =>
+        tf.tidy(() => {
+          const g = dy.mul(savedWeight);
+          return g.sub(g.mean(-1, true)).sub(xHat.mul(g.mul(xHat).mean(-1, true))).mul(r);
+        }),
+    };
+  });
+  return op(x) as T;
 }
 
 /**
  * A linear layer named by its Hugging Face module path, applied through hooks.wrapLinear when set.
- * layout 'out_in' is torch.nn.Linear's [out, in]; 'in_out' is GPT-2's Conv1D [in, out].
- * x [B, T, in] → [B, T, out]
+ * weights.layout 'out_in' is torch.nn.Linear's [out, in]; 'in_out' is GPT-2's Conv1D [in, out].
+ * x [N, in] → [N, out] (or [B, T, in] → [B, T, out])
  */
-export function linear(
-  x: tf.Tensor3D,
-  name: string,
-  weight: tf.Tensor2D,
-  bias: tf.Tensor1D | undefined,
-  layout: 'out_in' | 'in_out',
-  hooks?: ModelHooks,
-): tf.Tensor3D {
-  const [batchSize, seqLen, inDim] = x.shape;
-  const base = (input: tf.Tensor2D): tf.Tensor2D => {
-    const product = layout === 'out_in' ? tf.matMul(input, weight, false, true) : tf.matMul(input, weight); // [N, out]
-    return (bias ? product.add(bias) : product) as tf.Tensor2D;
-  };
-  const flat = x.reshape([batchSize * seqLen, inDim]) as tf.Tensor2D; // [N, in]
+export function linear<T extends tf.Tensor2D | tf.Tensor3D>(x: T, name: string, weights: LinearWeights, hooks?: ModelHooks): T {
+  const base = (input: tf.Tensor2D): tf.Tensor2D => linearProduct(input, weights); // [N, out]
+  const inDim = x.shape[x.rank - 1];
+  const flat = (x.rank === 2 ? x : x.reshape([-1, inDim])) as tf.Tensor2D; // [N, in]
   const out = hooks?.wrapLinear ? hooks.wrapLinear(name, flat, base) : base(flat); // [N, out]
-  return out.reshape([batchSize, seqLen, out.shape[1]]); // [B, T, out]
+  return (x.rank === 2 ? out : out.reshape([x.shape[0], x.shape[1], out.shape[1]])) as T; // [.., out]
+}
+
+/**
+ * a + b for equal shapes (the residual stream), whose gradient hands dy to both without the generic path's
+ * reshapes. Clones, not dy itself: the tape disposes a gradient it accumulates into, so none may be shared.
+ */
+export function residualAdd<T extends tf.Tensor>(a: T, b: T): T {
+  const op = tf.customGrad((left, right) => ({
+    value: (left as tf.Tensor).add(right as tf.Tensor),
+    gradFunc: (dy: tf.Tensor) => [dy.clone(), dy.clone()],
+  }));
+  return op(a, b) as T;
+}
+
+/** act(gate) ⊙ up, the gated MLP's product (SwiGLU for silu). gate, up [.., F] → [.., F] */
+export function gatedActivation<T extends tf.Tensor>(gate: T, up: T, activation: Activation): T {
+  if (activation !== 'silu') return activate(gate, activation).mul(up);
+  const op = tf.customGrad((g, u, save) => {
+    const sig = tf.sigmoid(g as tf.Tensor);
+    (save as tf.GradSaveFunc)([g as tf.Tensor, u as tf.Tensor, sig]);
+    return {
+      value: (g as tf.Tensor).mul(sig).mul(u as tf.Tensor), // silu(g)·u
+      // d/dg silu(g) = s + silu(g)·(1 − s)
+      gradFunc: (dy: tf.Tensor, [sg, su, ss]: tf.Tensor[]) =>
+        tf.tidy(() => {
+          const silu = sg.mul(ss);
+          return [dy.mul(su).mul(ss.add(silu.mul(tf.scalar(1).sub(ss)))), dy.mul(silu)];
+        }),
+    };
+  });
+  return op(gate, up) as T;
 }
 
 // ---- activations ----
@@ -65,7 +124,7 @@ export function parseActivation(name: string, file: string, field: string): Acti
   }
 }
 
-export function activate(x: tf.Tensor3D, activation: Activation): tf.Tensor3D {
+export function activate<T extends tf.Tensor>(x: T, activation: Activation): T {
   switch (activation) {
     case 'silu':
       return x.mul(tf.sigmoid(x)); // [B, T, F]

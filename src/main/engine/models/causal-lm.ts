@@ -1,8 +1,11 @@
 // The contract every model family implements: a normalised config, a synchronous differentiable forward
 // pass, the weights under their Hugging Face names, and conversion of chosen weights into trainable variables.
 import * as tf from '@tensorflow/tfjs';
+import type { ForwardContext } from './forward-context';
 import type { ModelHooks } from './hooks';
 import type { KVCache } from './kv-cache';
+import { linear } from './blocks';
+import { isTrainable, keepsTransposedWeights, selectRows, shareWasmIdentity, type LinearWeights } from './ops';
 
 export type Architecture = 'llama' | 'mistral' | 'qwen2' | 'gpt2' | 'gpt_neox';
 
@@ -49,6 +52,11 @@ export interface ForwardOptions {
   hooks?: ModelHooks;
   /** 'last' returns logits of the final position only, [B, 1, V] (what decoding needs). Default 'all'. */
   logits?: 'all' | 'last';
+  /**
+   * Only these positions' logits, as flat indices b·T + t over the real tokens: forward then returns
+   * [1, N, V] in this order (training scores a fraction of the positions; the LM head runs on those only).
+   */
+  logitRows?: Int32Array;
 }
 
 export interface CausalLM {
@@ -75,6 +83,12 @@ export abstract class BaseCausalLM<C extends ModelConfig> implements CausalLM {
   readonly weights: Map<string, tf.Tensor | tf.Variable>;
   /** Prefix keeping variable names unique when several models live in one process. */
   private readonly variablePrefix = `model${nextModelId++}`;
+  /**
+   * Linear weights in their other layout, made once at load where the fast product needs it (wasm, native
+   * TensorFlow), so neither the forward nor the backward product transposes (see ops.ts). Costs one more
+   * copy of those weights; replaced when the weight is.
+   */
+  private readonly transposedWeights = new Map<string, { source: tf.Tensor; dataId: object; transposed: tf.Tensor2D }>();
   private isDisposed = false;
 
   constructor(
@@ -82,9 +96,15 @@ export abstract class BaseCausalLM<C extends ModelConfig> implements CausalLM {
     weights: Map<string, tf.Tensor>,
   ) {
     this.weights = weights;
+    if (keepsTransposedWeights()) {
+      for (const name of this.linearWeightNames()) this.keepTransposed(name);
+    }
   }
 
   abstract forward(inputIds: tf.Tensor2D, opts?: ForwardOptions): tf.Tensor3D;
+
+  /** Weights used as a linear layer's matrix (the LM head included), for the transposed copies. */
+  protected abstract linearWeightNames(): string[];
 
   /** The weight called `name`; throws if absent (a loader bug, since loaders check every name). */
   protected w<T extends tf.Tensor = tf.Tensor>(name: string): T {
@@ -96,6 +116,56 @@ export abstract class BaseCausalLM<C extends ModelConfig> implements CausalLM {
   /** The weight called `name` when the checkpoint has it (optional biases). */
   protected maybe<T extends tf.Tensor = tf.Tensor>(name: string): T | undefined {
     return this.weights.get(name) as T | undefined;
+  }
+
+  /** A linear layer's matrix, bias and kept transposed copy (where keepsTransposedWeights). */
+  protected linearWeights(weightName: string, biasName: string | undefined, layout: LinearWeights['layout']): LinearWeights {
+    return {
+      weight: this.w<tf.Tensor2D>(weightName),
+      bias: biasName === undefined ? undefined : this.maybe<tf.Tensor1D>(biasName),
+      layout,
+      transposed: () => this.transposedWeights.get(weightName)?.transposed ?? null,
+    };
+  }
+
+  /**
+   * Called first by forward: backend set-up (ops.shareWasmIdentity) and fresh transposed copies for weights
+   * replaced since (full fine-tuning's dispose puts plain tensors back).
+   */
+  protected beforeForward(): void {
+    shareWasmIdentity();
+    for (const [name, entry] of this.transposedWeights) {
+      const weight = this.weights.get(name);
+      // Trainable weights take another product (ops.linearProduct), so their copy is not kept in step.
+      if (weight && !isTrainable(weight) && (weight !== entry.source || weight.dataId !== entry.dataId)) this.keepTransposed(name);
+    }
+  }
+
+  private keepTransposed(name: string): void {
+    const weight = this.weights.get(name);
+    if (!weight || weight.rank !== 2) return;
+    this.transposedWeights.get(name)?.transposed.dispose();
+    const transposed = tf.keep(tf.tidy(() => weight.transpose() as tf.Tensor2D)); // [in, out] for [out, in]
+    this.transposedWeights.set(name, { source: weight, dataId: weight.dataId, transposed });
+  }
+
+  /**
+   * The LM head over the real positions of the final hidden states x [B·Tq, D]: all of them ([B, T, V]), the
+   * last ([B, 1, V]) or opts.logitRows ([1, N, V]).
+   */
+  protected lmHead(x: tf.Tensor2D, ctx: ForwardContext, opts: ForwardOptions, head: LinearWeights, name: string): tf.Tensor3D {
+    const { batchSize, queryLen, virtualTokens } = ctx;
+    const dModel = x.shape[1];
+    if (opts.logitRows) {
+      const seqLen = queryLen - virtualTokens;
+      const real = virtualTokens ? (x.reshape([batchSize, queryLen, dModel]).slice([0, virtualTokens, 0], [batchSize, seqLen, dModel]).reshape([batchSize * seqLen, dModel]) as tf.Tensor2D) : x; // [B·T, D]
+      const rows = selectRows(real, opts.logitRows); // [N, D]
+      return linear(rows, name, head, ctx.hooks).expandDims(0) as tf.Tensor3D; // [1, N, V]
+    }
+    const start = (opts.logits ?? 'all') === 'last' ? queryLen - 1 : virtualTokens;
+    const hidden = x.reshape([batchSize, queryLen, dModel]) as tf.Tensor3D; // [B, Tq, D]
+    const real = start ? hidden.slice([0, start, 0], [batchSize, queryLen - start, dModel]) : hidden; // [B, T|1, D]
+    return linear(real, name, head, ctx.hooks); // [B, T|1, V]
   }
 
   makeTrainable(names?: string[]): tf.Variable[] {
@@ -121,6 +191,8 @@ export abstract class BaseCausalLM<C extends ModelConfig> implements CausalLM {
     this.isDisposed = true;
     for (const weight of this.weights.values()) weight.dispose();
     this.weights.clear();
+    for (const { transposed } of this.transposedWeights.values()) transposed.dispose();
+    this.transposedWeights.clear();
   }
 }
 

@@ -12,7 +12,9 @@ export class ConfigFields {
   }
 
   private fail(field: string, expected: string): never {
-    throw new ApiError('bad_file', `${field} must be ${expected}, got ${JSON.stringify(this.raw[field])}`, { file: this.file, field });
+    // Show the value, but never all of a hostile one (a 5,000-character string would swamp the message).
+    const shown = JSON.stringify(this.raw[field]) ?? String(this.raw[field]);
+    throw new ApiError('bad_file', `${field} must be ${expected}, got ${shown.length > 80 ? `${shown.slice(0, 80)}…` : shown}`, { file: this.file, field });
   }
 
   /** A positive integer (or `fallback` when absent). */

@@ -21,6 +21,8 @@ export interface ForwardContext {
   positions: tf.Tensor2D;
   /** Additive mask [B|1, 1, queryLen, keyLen], or null when every key is visible to every query. */
   mask: tf.Tensor4D | null;
+  /** The mask with its rows repeated per grouped-query head, by group size; built by the first layer that needs it. */
+  groupedMasks: Map<number, tf.Tensor4D>;
   /** Prefix keys/values per layer when they are not already in the cache. */
   prefix: (PrefixKeyValues | null)[];
   cache?: KVCache;
@@ -120,7 +122,7 @@ export function prepareForward(
     cache.virtualTokens += virtualTokens;
   }
   return {
-    ctx: { batchSize, queryLen, virtualTokens, keyLen, positions, mask, prefix, cache, hooks },
+    ctx: { batchSize, queryLen, virtualTokens, keyLen, positions, mask, groupedMasks: new Map(), prefix, cache, hooks },
     hidden,
   };
 }

@@ -1,7 +1,7 @@
 // GPT-NeoX / Pythia: fused query_key_value laid out per head as [H, 3, d], partial rotary (rotary_pct),
 // LayerNorm, exact-GELU MLP, and the parallel residual x + attn(ln1 x) + mlp(ln2 x) when enabled.
 import * as tf from '@tensorflow/tfjs';
-import { activate, attention, layerNorm, linear, parseActivation, rotaryTables, type Activation } from './blocks';
+import { activate, attention, layerNorm, linear, parseActivation, residualAdd, rotaryTables, type Activation } from './blocks';
 import { BaseCausalLM, countParameters, type ForwardOptions, type ModelConfig } from './causal-lm';
 import { ConfigFields } from './config-fields';
 import { prepareForward, type ForwardContext } from './forward-context';
@@ -87,52 +87,56 @@ export function gptNeoxWeightShapes(c: GptNeoxConfig): Map<string, number[]> {
 
 export class GptNeoxModel extends BaseCausalLM<GptNeoxConfig> {
   forward(inputIds: tf.Tensor2D, opts: ForwardOptions = {}): tf.Tensor3D {
+    this.beforeForward();
     return tf.tidy(() => {
       const c = this.config;
       const embeddings = tf.gather(this.w('gpt_neox.embed_in.weight'), inputIds.toInt()) as tf.Tensor3D; // [B, T, D]
       const { ctx, hidden } = prepareForward(c, inputIds, embeddings, opts);
       const rotary = rotaryTables(c.rope, ctx.positions, ctx.keyLen); // [B|1, 1, Tq, rd] each
-      let x = hidden; // [B, Tq, D]
+      // The residual stream stays [B·Tq, D]: linear layers take it as is.
+      let x = hidden.reshape([ctx.batchSize * ctx.queryLen, c.hidden]) as tf.Tensor2D; // [N, D]
       for (let layer = 0; layer < c.layers; layer++) {
         const p = `gpt_neox.layers.${layer}`;
-        const norm = (name: string, input: tf.Tensor3D): tf.Tensor3D =>
-          layerNorm(input, this.w(`${p}.${name}.weight`), this.w(`${p}.${name}.bias`), c.normEps); // [B, Tq, D]
-        const attnOut = this.selfAttention(ctx, layer, norm('input_layernorm', x), rotary); // [B, Tq, D]
+        const norm = (name: string, input: tf.Tensor2D): tf.Tensor2D =>
+          layerNorm(input, this.w(`${p}.${name}.weight`), this.w(`${p}.${name}.bias`), c.normEps); // [N, D]
+        const attnOut = this.selfAttention(ctx, layer, norm('input_layernorm', x), rotary); // [N, D]
         if (c.parallelResidual) {
-          x = x.add(attnOut).add(this.mlp(ctx, layer, norm('post_attention_layernorm', x))); // [B, Tq, D]
+          x = residualAdd(residualAdd(x, attnOut), this.mlp(ctx, layer, norm('post_attention_layernorm', x))); // [N, D]
         } else {
-          x = x.add(attnOut); // [B, Tq, D]
-          x = x.add(this.mlp(ctx, layer, norm('post_attention_layernorm', x))); // [B, Tq, D]
+          x = residualAdd(x, attnOut); // [N, D]
+          x = residualAdd(x, this.mlp(ctx, layer, norm('post_attention_layernorm', x))); // [N, D]
         }
       }
-      x = layerNorm(x, this.w('gpt_neox.final_layer_norm.weight'), this.w('gpt_neox.final_layer_norm.bias'), c.normEps); // [B, Tq, D]
-      const [batchSize, queryLen, dModel] = x.shape;
-      const start = (opts.logits ?? 'all') === 'last' ? queryLen - 1 : ctx.virtualTokens;
-      const real = x.slice([0, start, 0], [batchSize, queryLen - start, dModel]); // [B, T|1, D]
-      const head = this.w<tf.Tensor2D>(c.tiedEmbeddings ? 'gpt_neox.embed_in.weight' : 'embed_out.weight'); // [V, D]
-      return linear(real, 'embed_out', head, undefined, 'out_in', ctx.hooks); // [B, T|1, V]
+      x = layerNorm(x, this.w('gpt_neox.final_layer_norm.weight'), this.w('gpt_neox.final_layer_norm.bias'), c.normEps); // [N, D]
+      const head = this.linearWeights(c.tiedEmbeddings ? 'gpt_neox.embed_in.weight' : 'embed_out.weight', undefined, 'out_in'); // [V, D]
+      return this.lmHead(x, ctx, opts, head, 'embed_out'); // [B, T|1, V] or [1, N, V]
     });
   }
 
-  private dense(ctx: ForwardContext, name: string, x: tf.Tensor3D): tf.Tensor3D {
-    return linear(x, name, this.w(`${name}.weight`), this.maybe(`${name}.bias`), 'out_in', ctx.hooks);
+  protected linearWeightNames(): string[] {
+    const names = [...gptNeoxWeightShapes(this.config)].filter(([name, shape]) => shape.length === 2 && name !== 'gpt_neox.embed_in.weight').map(([name]) => name);
+    if (this.config.tiedEmbeddings) names.push('gpt_neox.embed_in.weight');
+    return names;
   }
 
-  private selfAttention(ctx: ForwardContext, layer: number, x: tf.Tensor3D, rotary: ReturnType<typeof rotaryTables>): tf.Tensor3D {
+  private dense(ctx: ForwardContext, name: string, x: tf.Tensor2D): tf.Tensor2D {
+    return linear(x, name, this.linearWeights(`${name}.weight`, `${name}.bias`, 'out_in'), ctx.hooks);
+  }
+
+  private selfAttention(ctx: ForwardContext, layer: number, x: tf.Tensor2D, rotary: ReturnType<typeof rotaryTables>): tf.Tensor2D {
     const c = this.config;
     const p = `gpt_neox.layers.${layer}.attention`;
-    const [batchSize, queryLen] = x.shape;
-    const qkv = this.dense(ctx, `${p}.query_key_value`, x) // [B, Tq, 3D]
-      .reshape([batchSize, queryLen, c.heads, 3 * c.headDim]) // [B, Tq, H, 3d]: per head q, k, v
-      .transpose([0, 2, 1, 3]); // [B, H, Tq, 3d]
-    const [query, key, value] = tf.split(qkv, 3, 3) as tf.Tensor4D[]; // [B, H, Tq, d] each
-    const heads = attention(ctx, layer, query, key, value, { rotary }); // [B, Tq, D]
-    return this.dense(ctx, `${p}.dense`, heads); // [B, Tq, D]
+    const qkv = this.dense(ctx, `${p}.query_key_value`, x) // [N, 3D]
+      .reshape([ctx.batchSize, ctx.queryLen, c.heads, 3, c.headDim]) // [B, Tq, H, 3, d]: per head q, k, v
+      .transpose([3, 0, 2, 1, 4]); // [3, B, H, Tq, d]
+    const [query, key, value] = tf.unstack(qkv) as tf.Tensor4D[]; // [B, H, Tq, d] each
+    const heads = attention(ctx, layer, query, key, value, { rotary }); // [N, D]
+    return this.dense(ctx, `${p}.dense`, heads); // [N, D]
   }
 
-  private mlp(ctx: ForwardContext, layer: number, x: tf.Tensor3D): tf.Tensor3D {
+  private mlp(ctx: ForwardContext, layer: number, x: tf.Tensor2D): tf.Tensor2D {
     const p = `gpt_neox.layers.${layer}.mlp`;
-    const inner = activate(this.dense(ctx, `${p}.dense_h_to_4h`, x), this.config.activation); // [B, Tq, F]
-    return this.dense(ctx, `${p}.dense_4h_to_h`, inner); // [B, Tq, D]
+    const inner = activate(this.dense(ctx, `${p}.dense_h_to_4h`, x), this.config.activation); // [N, F]
+    return this.dense(ctx, `${p}.dense_4h_to_h`, inner); // [N, D]
   }
 }

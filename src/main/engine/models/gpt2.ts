@@ -2,7 +2,7 @@
 // stored [in, out], gelu_new MLP, LM head tied to the token embedding.
 import * as tf from '@tensorflow/tfjs';
 import { ApiError } from '@shared/errors';
-import { activate, attention, layerNorm, linear, parseActivation, splitHeads, type Activation } from './blocks';
+import { activate, attention, layerNorm, linear, parseActivation, residualAdd, type Activation } from './blocks';
 import { BaseCausalLM, countParameters, type ForwardOptions, type ModelConfig } from './causal-lm';
 import { ConfigFields } from './config-fields';
 import { prepareForward, type ForwardContext } from './forward-context';
@@ -77,6 +77,7 @@ export function gpt2WeightShapes(c: Gpt2Config): Map<string, number[]> {
 
 export class Gpt2Model extends BaseCausalLM<Gpt2Config> {
   forward(inputIds: tf.Tensor2D, opts: ForwardOptions = {}): tf.Tensor3D {
+    this.beforeForward();
     return tf.tidy(() => {
       const c = this.config;
       const tokens = tf.gather(this.w('transformer.wte.weight'), inputIds.toInt()) as tf.Tensor3D; // [B, T, D]
@@ -85,41 +86,47 @@ export class Gpt2Model extends BaseCausalLM<Gpt2Config> {
         throw new ApiError('invalid_argument', `sequence of ${ctx.keyLen} positions exceeds GPT-2's n_positions ${c.maxPositions}`);
       }
       const positions = tf.gather(this.w('transformer.wpe.weight'), ctx.positions) as tf.Tensor3D; // [B|1, Tq, D]
-      let x = hidden.add(positions) as tf.Tensor3D; // [B, Tq, D]
+      const { batchSize, queryLen } = ctx;
+      // The residual stream stays [B·Tq, D]: linear layers take it as is.
+      let x = hidden.add(positions).reshape([batchSize * queryLen, c.hidden]) as tf.Tensor2D; // [N, D]
       for (let layer = 0; layer < c.layers; layer++) {
         const p = `transformer.h.${layer}`;
-        const attnIn = layerNorm(x, this.w(`${p}.ln_1.weight`), this.w(`${p}.ln_1.bias`), c.normEps); // [B, Tq, D]
-        x = x.add(this.selfAttention(ctx, layer, attnIn)); // [B, Tq, D]
-        const mlpIn = layerNorm(x, this.w(`${p}.ln_2.weight`), this.w(`${p}.ln_2.bias`), c.normEps); // [B, Tq, D]
-        x = x.add(this.mlp(ctx, layer, mlpIn)); // [B, Tq, D]
+        const attnIn = layerNorm(x, this.w(`${p}.ln_1.weight`), this.w(`${p}.ln_1.bias`), c.normEps); // [N, D]
+        x = residualAdd(x, this.selfAttention(ctx, layer, attnIn)); // [N, D]
+        const mlpIn = layerNorm(x, this.w(`${p}.ln_2.weight`), this.w(`${p}.ln_2.bias`), c.normEps); // [N, D]
+        x = residualAdd(x, this.mlp(ctx, layer, mlpIn)); // [N, D]
       }
-      x = layerNorm(x, this.w('transformer.ln_f.weight'), this.w('transformer.ln_f.bias'), c.normEps); // [B, Tq, D]
-      const [batchSize, queryLen, dModel] = x.shape;
-      const start = (opts.logits ?? 'all') === 'last' ? queryLen - 1 : ctx.virtualTokens;
-      const real = x.slice([0, start, 0], [batchSize, queryLen - start, dModel]); // [B, T|1, D]
-      const head = this.w<tf.Tensor2D>(c.tiedEmbeddings ? 'transformer.wte.weight' : 'lm_head.weight'); // [V, D]
-      return linear(real, 'lm_head', head, undefined, 'out_in', ctx.hooks); // [B, T|1, V]
+      x = layerNorm(x, this.w('transformer.ln_f.weight'), this.w('transformer.ln_f.bias'), c.normEps); // [N, D]
+      const head = this.linearWeights(c.tiedEmbeddings ? 'transformer.wte.weight' : 'lm_head.weight', undefined, 'out_in'); // [V, D]
+      return this.lmHead(x, ctx, opts, head, 'lm_head'); // [B, T|1, V] or [1, N, V]
     });
   }
 
-  private conv1d(ctx: ForwardContext, name: string, x: tf.Tensor3D): tf.Tensor3D {
-    return linear(x, name, this.w(`${name}.weight`), this.w(`${name}.bias`), 'in_out', ctx.hooks);
+  protected linearWeightNames(): string[] {
+    const names = [...gpt2WeightShapes(this.config)].filter(([name, shape]) => shape.length === 2 && !name.startsWith('transformer.w')).map(([name]) => name);
+    if (this.config.tiedEmbeddings) names.push('transformer.wte.weight');
+    return names;
   }
 
-  private selfAttention(ctx: ForwardContext, layer: number, x: tf.Tensor3D): tf.Tensor3D {
+  private conv1d(ctx: ForwardContext, name: string, x: tf.Tensor2D): tf.Tensor2D {
+    return linear(x, name, this.linearWeights(`${name}.weight`, `${name}.bias`, 'in_out'), ctx.hooks);
+  }
+
+  private selfAttention(ctx: ForwardContext, layer: number, x: tf.Tensor2D): tf.Tensor2D {
     const c = this.config;
     const p = `transformer.h.${layer}.attn`;
-    const qkv = this.conv1d(ctx, `${p}.c_attn`, x); // [B, Tq, 3D]
-    const [query, key, value] = tf.split(qkv, 3, 2).map((part) => splitHeads(part as tf.Tensor3D, c.heads, c.headDim)); // [B, H, Tq, d] each
+    // [N, 3D] viewed as [B, Tq, 3, H, d]: one transpose brings q, k, v to the front, unstack splits them.
+    const qkv = this.conv1d(ctx, `${p}.c_attn`, x).reshape([ctx.batchSize, ctx.queryLen, 3, c.heads, c.headDim]).transpose([2, 0, 3, 1, 4]); // [3, B, H, Tq, d]
+    const [query, key, value] = tf.unstack(qkv) as tf.Tensor4D[]; // [B, H, Tq, d] each
     let scale = c.scaleAttention ? 1 / Math.sqrt(c.headDim) : 1;
     if (c.scaleByInverseLayer) scale /= layer + 1;
-    const heads = attention(ctx, layer, query, key, value, { rotary: null, scale }); // [B, Tq, D]
-    return this.conv1d(ctx, `${p}.c_proj`, heads); // [B, Tq, D]
+    const heads = attention(ctx, layer, query, key, value, { rotary: null, scale }); // [N, D]
+    return this.conv1d(ctx, `${p}.c_proj`, heads); // [N, D]
   }
 
-  private mlp(ctx: ForwardContext, layer: number, x: tf.Tensor3D): tf.Tensor3D {
+  private mlp(ctx: ForwardContext, layer: number, x: tf.Tensor2D): tf.Tensor2D {
     const p = `transformer.h.${layer}.mlp`;
-    const inner = activate(this.conv1d(ctx, `${p}.c_fc`, x), this.config.activation); // [B, Tq, F]
-    return this.conv1d(ctx, `${p}.c_proj`, inner); // [B, Tq, D]
+    const inner = activate(this.conv1d(ctx, `${p}.c_fc`, x), this.config.activation); // [N, F]
+    return this.conv1d(ctx, `${p}.c_proj`, inner); // [N, D]
   }
 }

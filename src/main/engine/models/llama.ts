@@ -1,7 +1,7 @@
 // The LLaMA family: llama, mistral (sliding window) and qwen2 (q/k/v biases). Pre-norm decoder with RMSNorm,
 // rotary attention with grouped-query heads, and a SwiGLU MLP; embeddings tied or untied.
 import * as tf from '@tensorflow/tfjs';
-import { activate, attention, linear, parseActivation, rmsNorm, rotaryTables, splitHeads, type Activation } from './blocks';
+import { attention, gatedActivation, linear, parseActivation, residualAdd, rmsNorm, rotaryTables, splitHeads, type Activation } from './blocks';
 import { BaseCausalLM, countParameters, type ForwardOptions, type ModelConfig } from './causal-lm';
 import { ConfigFields } from './config-fields';
 import { prepareForward, type ForwardContext } from './forward-context';
@@ -99,50 +99,50 @@ export function llamaWeightShapes(c: LlamaConfig): Map<string, number[]> {
 
 export class LlamaModel extends BaseCausalLM<LlamaConfig> {
   forward(inputIds: tf.Tensor2D, opts: ForwardOptions = {}): tf.Tensor3D {
+    this.beforeForward();
     return tf.tidy(() => {
       const c = this.config;
       const embeddings = tf.gather(this.w('model.embed_tokens.weight'), inputIds.toInt()) as tf.Tensor3D; // [B, T, D]
       const { ctx, hidden } = prepareForward(c, inputIds, embeddings, opts, { slidingWindow: c.slidingWindow });
       const rotary = rotaryTables(c.rope, ctx.positions, ctx.keyLen); // [B|1, 1, Tq, d] each
-      let x = hidden; // [B, Tq, D]
+      // The residual stream stays [B·Tq, D]: linear layers take it as is.
+      let x = hidden.reshape([ctx.batchSize * ctx.queryLen, c.hidden]) as tf.Tensor2D; // [N, D]
       for (let layer = 0; layer < c.layers; layer++) {
         const p = `model.layers.${layer}`;
-        const attnIn = rmsNorm(x, this.w(`${p}.input_layernorm.weight`), c.normEps); // [B, Tq, D]
-        x = x.add(this.selfAttention(ctx, layer, attnIn, rotary)); // [B, Tq, D]
-        const mlpIn = rmsNorm(x, this.w(`${p}.post_attention_layernorm.weight`), c.normEps); // [B, Tq, D]
-        x = x.add(this.mlp(ctx, layer, mlpIn)); // [B, Tq, D]
+        const attnIn = rmsNorm(x, this.w(`${p}.input_layernorm.weight`), c.normEps); // [N, D]
+        x = residualAdd(x, this.selfAttention(ctx, layer, attnIn, rotary)); // [N, D]
+        const mlpIn = rmsNorm(x, this.w(`${p}.post_attention_layernorm.weight`), c.normEps); // [N, D]
+        x = residualAdd(x, this.mlp(ctx, layer, mlpIn)); // [N, D]
       }
-      x = rmsNorm(x, this.w('model.norm.weight'), c.normEps); // [B, Tq, D]
-      return this.lmHead(x, ctx, opts.logits ?? 'all');
+      x = rmsNorm(x, this.w('model.norm.weight'), c.normEps); // [N, D]
+      const head = this.linearWeights(c.tiedEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight', undefined, 'out_in'); // [V, D]
+      return this.lmHead(x, ctx, opts, head, 'lm_head'); // [B, T|1, V] or [1, N, V]
     });
   }
 
-  private selfAttention(ctx: ForwardContext, layer: number, x: tf.Tensor3D, rotary: ReturnType<typeof rotaryTables>): tf.Tensor3D {
+  protected linearWeightNames(): string[] {
+    const names = [...llamaWeightShapes(this.config)].filter(([name, shape]) => shape.length === 2 && name !== 'model.embed_tokens.weight').map(([name]) => name);
+    if (this.config.tiedEmbeddings) names.push('model.embed_tokens.weight');
+    return names;
+  }
+
+  private proj(ctx: ForwardContext, module: string, x: tf.Tensor2D): tf.Tensor2D {
+    return linear(x, module, this.linearWeights(`${module}.weight`, `${module}.bias`, 'out_in'), ctx.hooks); // [N, out]
+  }
+
+  private selfAttention(ctx: ForwardContext, layer: number, x: tf.Tensor2D, rotary: ReturnType<typeof rotaryTables>): tf.Tensor2D {
     const c = this.config;
     const p = `model.layers.${layer}.self_attn`;
-    const proj = (name: string): tf.Tensor3D =>
-      linear(x, `${p}.${name}`, this.w(`${p}.${name}.weight`), this.maybe(`${p}.${name}.bias`), 'out_in', ctx.hooks); // [B, Tq, *]
-    const query = splitHeads(proj('q_proj'), c.heads, c.headDim); // [B, H, Tq, d]
-    const key = splitHeads(proj('k_proj'), c.kvHeads, c.headDim); // [B, Hkv, Tq, d]
-    const value = splitHeads(proj('v_proj'), c.kvHeads, c.headDim); // [B, Hkv, Tq, d]
-    const heads = attention(ctx, layer, query, key, value, { rotary }); // [B, Tq, H·d]
-    return linear(heads, `${p}.o_proj`, this.w(`${p}.o_proj.weight`), this.maybe(`${p}.o_proj.bias`), 'out_in', ctx.hooks); // [B, Tq, D]
+    const query = splitHeads(this.proj(ctx, `${p}.q_proj`, x), ctx.batchSize, c.heads, c.headDim); // [B, H, Tq, d]
+    const key = splitHeads(this.proj(ctx, `${p}.k_proj`, x), ctx.batchSize, c.kvHeads, c.headDim); // [B, Hkv, Tq, d]
+    const value = splitHeads(this.proj(ctx, `${p}.v_proj`, x), ctx.batchSize, c.kvHeads, c.headDim); // [B, Hkv, Tq, d]
+    const heads = attention(ctx, layer, query, key, value, { rotary }); // [N, H·d]
+    return this.proj(ctx, `${p}.o_proj`, heads); // [N, D]
   }
 
-  private mlp(ctx: ForwardContext, layer: number, x: tf.Tensor3D): tf.Tensor3D {
+  private mlp(ctx: ForwardContext, layer: number, x: tf.Tensor2D): tf.Tensor2D {
     const p = `model.layers.${layer}.mlp`;
-    const proj = (name: string, input: tf.Tensor3D): tf.Tensor3D =>
-      linear(input, `${p}.${name}`, this.w(`${p}.${name}.weight`), this.maybe(`${p}.${name}.bias`), 'out_in', ctx.hooks);
-    const gate = activate(proj('gate_proj', x), this.config.activation); // [B, Tq, F]
-    const up = proj('up_proj', x); // [B, Tq, F]
-    return proj('down_proj', gate.mul(up)); // [B, Tq, D]
-  }
-
-  private lmHead(x: tf.Tensor3D, ctx: ForwardContext, which: 'all' | 'last'): tf.Tensor3D {
-    const [batchSize, queryLen, dModel] = x.shape;
-    const start = which === 'last' ? queryLen - 1 : ctx.virtualTokens;
-    const real = x.slice([0, start, 0], [batchSize, queryLen - start, dModel]); // [B, T|1, D]
-    const head = this.w<tf.Tensor2D>(this.config.tiedEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight'); // [V, D]
-    return linear(real, 'lm_head', head, undefined, 'out_in', ctx.hooks); // [B, T|1, V]
+    const gated = gatedActivation(this.proj(ctx, `${p}.gate_proj`, x), this.proj(ctx, `${p}.up_proj`, x), this.config.activation); // [N, F]
+    return this.proj(ctx, `${p}.down_proj`, gated); // [N, D]
   }
 }

@@ -77,8 +77,8 @@ export function inverseFrequencies(rope: RopeConfig, seqLen: number): Float32Arr
 export interface RotaryTables {
   /** [B|1, 1, T, rotaryDim] */
   cos: tf.Tensor4D;
-  /** [B|1, 1, T, rotaryDim] */
-  sin: tf.Tensor4D;
+  /** sin with its first half negated, so that rotateHalf(x)·sin = swapHalves(x)·sinSigned. [B|1, 1, T, rotaryDim] */
+  sinSigned: tf.Tensor4D;
   rotaryDim: number;
 }
 
@@ -86,21 +86,46 @@ export interface RotaryTables {
 export function rotaryTables(rope: RopeConfig, positions: tf.Tensor2D, seqLen: number): RotaryTables {
   return tf.tidy(() => {
     const invFreq = tf.tensor1d(inverseFrequencies(rope, seqLen)); // [rd/2]
-    const angles = positions.toFloat().expandDims(2).mul(invFreq); // [B|1, T, rd/2]
-    const full = tf.concat([angles, angles], 2).expandDims(1); // [B|1, 1, T, rd]
-    return { cos: full.cos() as tf.Tensor4D, sin: full.sin() as tf.Tensor4D, rotaryDim: rope.rotaryDim };
+    const angles = positions.toFloat().expandDims(2).mul(invFreq).expandDims(1); // [B|1, 1, T, rd/2]
+    const cosHalf = angles.cos();
+    const sinHalf = angles.sin();
+    return {
+      cos: tf.concat([cosHalf, cosHalf], 3) as tf.Tensor4D, // [B|1, 1, T, rd]
+      sinSigned: tf.concat([sinHalf.neg(), sinHalf], 3) as tf.Tensor4D,
+      rotaryDim: rope.rotaryDim,
+    };
   });
 }
 
-/** Rotates the first rotaryDim dims of x [B, H, T, d] (rotate-half pairs i, i + rd/2); the rest pass through. */
+/** [.., rd] → [.., rd] with the two halves exchanged (its own inverse and transpose). Slices + concat: wasm's Reverse is 5× slower. */
+function swapHalves(x: tf.Tensor4D): tf.Tensor4D {
+  const [batch, heads, seqLen, rd] = x.shape;
+  const half = rd / 2;
+  return tf.concat([x.slice([0, 0, 0, half], [batch, heads, seqLen, half]), x.slice([0, 0, 0, 0], [batch, heads, seqLen, half])], 3);
+}
+
+/**
+ * Rotates the first rotaryDim dims of x [B, H, T, d] (rotate-half pairs i, i + rd/2); the rest pass through.
+ * x·cos + rotateHalf(x)·sin as one op whose gradient dy·cos + swapHalves(dy·sinSigned) needs no pad/concat.
+ */
 export function applyRotary(x: tf.Tensor4D, tables: RotaryTables): tf.Tensor4D {
   const [batch, heads, seqLen, headDim] = x.shape;
   const rd = tables.rotaryDim;
   const rotating = rd === headDim ? x : x.slice([0, 0, 0, 0], [batch, heads, seqLen, rd]); // [B, H, T, rd]
-  const firstHalf = rotating.slice([0, 0, 0, 0], [batch, heads, seqLen, rd / 2]); // [B, H, T, rd/2]
-  const secondHalf = rotating.slice([0, 0, 0, rd / 2], [batch, heads, seqLen, rd / 2]); // [B, H, T, rd/2]
-  const rotatedHalf = tf.concat([secondHalf.neg(), firstHalf], 3); // [B, H, T, rd]
-  const rotated = rotating.mul(tables.cos).add(rotatedHalf.mul(tables.sin)) as tf.Tensor4D; // [B, H, T, rd]
+  const rotate = tf.customGrad((input, save) => {
+    const { cos, sinSigned } = tables;
+    (save as tf.GradSaveFunc)([cos, sinSigned]);
+    const part = input as tf.Tensor4D;
+    return {
+      value: part.mul(cos).add(swapHalves(part).mul(sinSigned)) as tf.Tensor4D, // [B, H, T, rd]
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        tf.tidy(() => {
+          const [savedCos, savedSin] = saved;
+          return dy.mul(savedCos).add(swapHalves(dy.mul(savedSin) as tf.Tensor4D));
+        }),
+    };
+  });
+  const rotated = rotate(rotating) as tf.Tensor4D; // [B, H, T, rd]
   if (rd === headDim) return rotated;
   const passing = x.slice([0, 0, 0, rd], [batch, heads, seqLen, headDim - rd]); // [B, H, T, d - rd]
   return tf.concat([rotated, passing], 3); // [B, H, T, d]

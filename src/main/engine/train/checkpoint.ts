@@ -3,6 +3,7 @@
 // place and the parent fsynced — so a step-* folder is only ever visible complete.
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { z } from 'zod';
 import { ApiError } from '@shared/errors';
 import { fsyncDir, writeJsonAtomic } from '../../registry/atomic-write';
 import { SafetensorsReader, writeSafetensors, type F32Tensor } from '../io/safetensors';
@@ -41,6 +42,24 @@ export interface Checkpoint {
   state: TrainerState;
 }
 
+const count = z.number().int().min(0);
+/** state.json as written by writeCheckpoint; cursor may equal order.length (the epoch ended at the checkpoint). */
+const TrainerStateSchema = z
+  .object({
+    version: z.literal(1),
+    method: z.string(),
+    step: count,
+    epoch: count,
+    cursor: count,
+    order: z.array(z.array(count)),
+    rng: z.tuple([z.number().int(), z.number().int(), z.number().int(), z.number().int()]),
+    tokensSeen: z.number().min(0),
+    lastTrainLoss: z.number().nullable(),
+    trainMs: z.number().min(0),
+    adapterRandomState: z.number().optional(),
+  })
+  .refine((s) => s.cursor <= s.order.length, { message: 'cursor is past the end of the epoch order', path: ['cursor'] });
+
 const CHECKPOINT_DIR = /^step-(\d{6,})$/;
 
 export function checkpointName(step: number): string {
@@ -78,21 +97,42 @@ export async function writeCheckpoint(root: string, adapter: StateDict, optimize
     await fsyncDir(root);
   } catch (err) {
     rmSync(tempDir, { recursive: true, force: true });
-    throw err;
+    throw checkpointWriteError(err, root, state.step);
   }
   return finalDir;
+}
+
+/** A failed checkpoint write as one line that says why the run stops and what is still safe. */
+function checkpointWriteError(err: unknown, root: string, step: number): unknown {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (err instanceof ApiError || typeof code !== 'string') return err;
+  const why = code === 'ENOSPC' ? 'the disk is full (ENOSPC)' : code === 'EDQUOT' ? 'the disk quota is exhausted (EDQUOT)' : code === 'EROFS' ? 'the file system is read-only (EROFS)' : code === 'EACCES' || code === 'EPERM' ? `permission denied (${code})` : `${code}: ${(err as Error).message}`;
+  const previous = listCheckpoints(root).pop();
+  const kept = previous ? `the checkpoint of step ${previous.step} is intact; free space and resume from it` : 'no earlier checkpoint exists';
+  return new ApiError('io_error', `could not write the checkpoint of step ${step}: ${why}; ${kept}`, { file: root });
 }
 
 export function readCheckpoint(dir: string): Checkpoint {
   const statePath = join(dir, 'state.json');
   if (!existsSync(statePath)) throw new ApiError('not_found', 'checkpoint has no state.json', { file: statePath });
-  let state: TrainerState;
+  let raw: unknown;
   try {
-    state = JSON.parse(readFileSync(statePath, 'utf8')) as TrainerState;
+    raw = JSON.parse(readFileSync(statePath, 'utf8'));
   } catch (err) {
     throw new ApiError('bad_file', `checkpoint state is not valid JSON (${(err as Error).message})`, { file: statePath });
   }
-  if (state.version !== 1) throw new ApiError('unsupported', `checkpoint state version ${String(state.version)} is not supported`, { file: statePath });
+  const version = (raw as { version?: unknown } | null)?.version;
+  if (raw && typeof raw === 'object' && version !== undefined && version !== 1) {
+    throw new ApiError('unsupported', `checkpoint state version ${JSON.stringify(version)?.slice(0, 40)} is not supported`, { file: statePath, field: 'version' });
+  }
+  // Resume indexes examples and the generator with these values: a damaged file must fail here, by field.
+  const parsed = TrainerStateSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const field = issue.path.join('.');
+    throw new ApiError('bad_file', `checkpoint state is damaged: ${field ? `${field}: ` : ''}${issue.message}`, { file: statePath, ...(field ? { field } : {}) });
+  }
+  const state = parsed.data as TrainerState;
   const optimizerPath = join(dir, 'optimizer.safetensors');
   const optimizerReader = SafetensorsReader.open(optimizerPath);
   const optimizerStep = Number(optimizerReader.metadata.step ?? state.step);

@@ -14,6 +14,7 @@ import { computePhiMean, type PtPlusAdapter } from '../methods/ptplus';
 import { evaluateExamples, labelVerbalisations, type EvalReport } from '../eval/classify';
 import { exactMatch } from '../eval/generation';
 import { RunsStore } from '../../registry/runs-store';
+import { guardRunMemory } from '../../app/resource-guard';
 import { batchesPerEpoch } from './batches';
 import { listCheckpoints, readCheckpoint } from './checkpoint';
 import { parseOptions, splitSettings, trainerOptions, type TrainerOptions, type TrainerPlan } from './config';
@@ -223,6 +224,8 @@ async function prepare(spec: TrainJobSpec, store: RunsStore, backend: BackendNam
   const trainExamples = pick(split.trainIds);
   const evalExamples = pick(split.evalIds);
 
+  // Refuse a run that cannot fit (or warn near the limit) before the weights are loaded.
+  guardRunMemory(modelPath, { method: spec.method, methodOptions, batchSize: options.batchSize, batchTokens: options.batchTokens, maxLength: options.maxLength }, io.log);
   const loaded = await loadModel(modelPath);
   let adapter: PeftAdapter | null = null;
   try {
@@ -279,7 +282,9 @@ async function prepare(spec: TrainJobSpec, store: RunsStore, backend: BackendNam
         return { ...rest, status: 'running', pid: process.pid, hostname: hostname(), backend, step: latest.step };
       });
     } else {
-      if (spec.method === 'ptplus' && methodOptions.phiCenter === 'data-mean') await centrePtPlus(loaded, adapter as PtPlusAdapter, encoded, padId);
+      // μ once, from the frozen base, before step 0; it is saved with every checkpoint (a resumed run restores
+      // it from there and never measures it again) and exported with the adapter.
+      if (spec.method === 'ptplus' && methodOptions.phiCenter === 'data-mean') await centrePtPlus(loaded, adapter as PtPlusAdapter, encoded, padId, io.log);
       manifest = {
         version: 1,
         runId,
@@ -361,9 +366,21 @@ export function planSteps(spec: Pick<TrainJobSpec, 'steps' | 'epochs' | 'budgetT
   return steps;
 }
 
-/** PT+ with phiCenter 'data-mean': μ of φ(q) over the training prompts' tokens, with the frozen base. */
-async function centrePtPlus(loaded: LoadedModel, adapter: PtPlusAdapter, encoded: readonly EncodedExample[], padId: number): Promise<void> {
+/**
+ * PT+ with phiCenter 'data-mean': sets μ, the mean of φ(q) per adapted layer and head over every prompt token
+ * (positions before targetStart, BOS included) of the encoded training examples, with the frozen base (M is
+ * not applied). Returns the number of tokens averaged over.
+ */
+export async function centrePtPlus(
+  loaded: LoadedModel,
+  adapter: PtPlusAdapter,
+  encoded: readonly EncodedExample[],
+  padId: number,
+  log?: (message: string) => void,
+): Promise<number> {
   const tf = await import('@tensorflow/tfjs');
+  const promptTokens = encoded.reduce((sum, e) => sum + e.targetStart, 0);
+  log?.(`computing φ mean over ${promptTokens} prompt tokens of ${encoded.length} training examples`);
   const batches = [];
   for (let i = 0; i < encoded.length; i += 16) {
     const group = encoded.slice(i, i + 16);
@@ -378,4 +395,5 @@ async function centrePtPlus(loaded: LoadedModel, adapter: PtPlusAdapter, encoded
   } finally {
     for (const b of batches) tf.dispose([b.inputIds, b.attentionMask, b.tokenMask]);
   }
+  return promptTokens;
 }

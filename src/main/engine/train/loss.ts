@@ -1,35 +1,60 @@
-// Cross-entropy over target tokens only. The logits of the scored positions are selected first, so the
-// softmax runs over N target rows instead of all B·T positions:
+// Cross-entropy over target tokens only. Only the N scored positions are read, so the softmax runs over N
+// rows instead of all B·T positions (the trainer asks the model for those rows' logits alone, so the LM head
+// skips the rest too):
 //   nll_i = logsumexp(z_i) − z_i[label_i]     (logsumexp subtracts the row max: stable for any logits)
-// Selection is a product with one-hot matrices rather than tf.gather: gather's gradient is an
-// unsortedSegmentSum, which tfjs's cpu backend runs in O(segments × size) — 30× slower than the whole
-// forward pass here — while a one-hot product's gradient is one small matmul/mul.
+// The op has its own gradient, (softmax(z_i) − onehot(label_i))·dnll_i: it keeps the logits and logsumexp
+// only, where the generic chain (max, exp, sum, log, one-hot product) keeps several [N, V] tensors.
+// Rows are picked with models/ops' selectRows, whose gradient is a gather, never an unsortedSegmentSum
+// (O(segments × size) on cpu).
 import * as tf from '@tensorflow/tfjs';
+import { selectRows } from '../models/ops';
 import { scoredPositions, type TokenBatch } from './batches';
 
 /**
- * Negative log-likelihood of every scored position. logits [B, T, V] → [N], N = batch.targetTokens.
+ * Negative log-likelihood of every scored position → [N], N = batch.targetTokens. `logits` is [B, T, V] for
+ * every position, or [1, N, V] for the scored positions only (forward's logitRows = scoredPositions(batch)).
  * Prompt positions and padding (lossMask 0) are never read, whatever their labels hold.
  */
 export function targetNll(logits: tf.Tensor3D, batch: TokenBatch): tf.Tensor1D {
   const [batchSize, seqLen, vocabSize] = logits.shape;
-  if (batchSize !== batch.batchSize || seqLen !== batch.seqLen) {
-    throw new Error(`logits have shape [${logits.shape.join(', ')}] but the batch is [${batch.batchSize}, ${batch.seqLen}]`);
-  }
   const { positions, labels } = scoredPositions(batch);
-  const count = positions.length;
+  const isSelected = batchSize === 1 && seqLen === positions.length && !(batch.batchSize === 1 && batch.seqLen === seqLen);
+  if (!isSelected && (batchSize !== batch.batchSize || seqLen !== batch.seqLen)) {
+    throw new Error(`logits have shape [${logits.shape.join(', ')}] but the batch is [${batch.batchSize}, ${batch.seqLen}] with ${positions.length} scored positions`);
+  }
   return tf.tidy(() => {
-    const flat = logits.reshape([batchSize * seqLen, vocabSize]) as tf.Tensor2D; // [B·T, V]
-    const select = tf.oneHot(tf.tensor1d(positions, 'int32'), batchSize * seqLen, 1, 0, 'float32') as tf.Tensor2D; // [N, B·T]
-    const rows = tf.matMul(select, flat); // [N, V]
-    const logNormaliser = tf.logSumExp(rows, 1) as tf.Tensor1D; // [N]
-    const labelMask = tf.oneHot(tf.tensor1d(labels, 'int32'), vocabSize, 1, 0, 'float32'); // [N, V]
-    const labelLogits = rows.mul(labelMask).sum(1) as tf.Tensor1D; // [N]
-    return logNormaliser.sub(labelLogits); // [N]
+    const flat = logits.reshape([batchSize * seqLen, vocabSize]) as tf.Tensor2D; // [B·T, V] or [N, V]
+    const rows = isSelected ? flat : selectRows(flat, positions); // [N, V]
+    return rowNll(rows, labels); // [N]
   });
 }
 
 /** Sum of targetNll (scalar); divide by the step's target-token count for the mean. */
 export function targetNllSum(logits: tf.Tensor3D, batch: TokenBatch): tf.Scalar {
   return tf.tidy(() => targetNll(logits, batch).sum());
+}
+
+/** logits [N, V], labels [N] → nll [N] = logsumexp(z_i) − z_i[label_i]. */
+function rowNll(logits: tf.Tensor2D, labels: Int32Array): tf.Tensor1D {
+  const [count, vocabSize] = logits.shape;
+  const labelIndex = Int32Array.from(labels, (label, i) => i * vocabSize + label); // into the flattened logits
+  const op = tf.customGrad((z, save) => {
+    const scores = z as tf.Tensor2D;
+    const rowMax = scores.max(1, true); // [N, 1]
+    const logNormaliser = scores.sub(rowMax).exp().sum(1, true).log().add(rowMax) as tf.Tensor2D; // [N, 1]
+    const labelLogits = tf.gather(scores.reshape([count * vocabSize]), tf.tensor1d(labelIndex, 'int32')); // [N]
+    (save as tf.GradSaveFunc)([scores, logNormaliser]);
+    return {
+      value: logNormaliser.reshape([count]).sub(labelLogits) as tf.Tensor1D, // [N]
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        tf.tidy(() => {
+          const [savedScores, savedNormaliser] = saved;
+          const dyColumn = dy.reshape([count, 1]); // [N, 1]
+          const probs = savedScores.sub(savedNormaliser).exp(); // [N, V] softmax
+          const target = tf.oneHot(tf.tensor1d(labels, 'int32'), vocabSize); // [N, V]
+          return probs.sub(target).mul(dyColumn); // [N, V]
+        }),
+    };
+  });
+  return op(logits) as tf.Tensor1D;
 }

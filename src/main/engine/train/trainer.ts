@@ -6,7 +6,7 @@ import type { TrainProgress } from '@shared/contract/training';
 import type { PeftAdapter } from '../methods/method';
 import type { CausalLM } from '../models/causal-lm';
 import { AdamW } from './adamw';
-import { collate, planEpoch, type TokenBatch } from './batches';
+import { collate, planEpoch, scoredPositions, type TokenBatch } from './batches';
 import { listCheckpoints, pruneCheckpoints, writeCheckpoint, type Checkpoint, type TrainerState } from './checkpoint';
 import { resolvedEvalEvery, resolvedWarmup, type TrainerPlan } from './config';
 import type { EncodedExample } from './encode';
@@ -257,7 +257,8 @@ export class Trainer {
         const { value, grads } = tf.variableGrads(() => {
           const inputIds = tf.tensor2d(batch.inputIds, [batch.batchSize, batch.seqLen], 'int32'); // [B, T]
           const attentionMask = tf.tensor2d(batch.attentionMask, [batch.batchSize, batch.seqLen], 'int32'); // [B, T]
-          const logits = model.forward(inputIds, { attentionMask, hooks: adapter.hooks }); // [B, T, V]
+          // Logits of the scored positions only: the LM head skips prompt and padding rows.
+          const logits = model.forward(inputIds, { attentionMask, hooks: adapter.hooks, logitRows: scoredPositions(batch).positions }); // [1, N, V]
           this.peakMemoryBytes = Math.max(this.peakMemoryBytes, tf.memory().numBytes);
           return targetNllSum(logits, batch).div(targetTokens) as tf.Scalar;
         }, this.variables);

@@ -1,0 +1,122 @@
+// Refuses a training run that cannot fit in memory, before anything is loaded: weights, the trained values
+// with their gradients and AdamW moments, and the activations a step keeps for batch × sequence × layers ×
+// width (the same estimate methods.estimate shows). Above the free memory it refuses; above 70% of it it
+// warns. Either way the message says what to change.
+import { freemem } from 'node:os';
+import { ApiError } from '@shared/errors';
+import type { MemoryEstimate } from '@shared/contract/calls/methods';
+import { estimateMemory } from '../handlers/methods';
+import { readModelConfig } from '../engine/io/load-model';
+import type { MethodName } from '../engine/methods/method';
+import { getMethod } from '../engine/methods/registry';
+import type { ModelConfig } from '../engine/models/causal-lm';
+
+/** Share of the free memory above which a run is allowed but warned about. */
+export const WARN_FRACTION = 0.7;
+
+export interface RunShape {
+  method: MethodName;
+  /** Method options, defaults filled. */
+  methodOptions: Record<string, unknown>;
+  /** Rows per batch (with batchTokens: the rows the token budget allows at maxLength, at least 1). */
+  batchSize: number;
+  batchTokens?: number | null;
+  /** Longest example in tokens. */
+  maxLength: number;
+}
+
+export interface MemoryVerdict {
+  level: 'ok' | 'warn' | 'refuse';
+  estimate: MemoryEstimate;
+  trainableParams: number;
+  /** Memory this process may still use (the cgroup limit counts where Node can see it). */
+  availableBytes: number;
+  /** One line: the need, the budget and what to change (absent when ok). */
+  message?: string;
+}
+
+/** Bytes this process can still allocate: cgroup-aware where Node supports it, else the OS's free memory. */
+export function availableMemoryBytes(): number {
+  const fromProcess = (process as { availableMemory?: () => number }).availableMemory?.();
+  return typeof fromProcess === 'number' && fromProcess > 0 ? Math.min(fromProcess, Number.MAX_SAFE_INTEGER) : freemem();
+}
+
+const gib = (bytes: number): string => (bytes < 2 ** 30 ? `${(bytes / 2 ** 20).toFixed(1)} MiB` : `${(bytes / 2 ** 30).toFixed(1)} GiB`);
+
+/** Rows one batch holds at most: batchSize, or what batchTokens allows at the longest length. */
+function rowsPerBatch(shape: RunShape): number {
+  if (shape.batchTokens) return Math.max(1, Math.floor(shape.batchTokens / shape.maxLength));
+  return shape.batchSize;
+}
+
+/** The estimate for a shape on a config (no allocation). */
+export function estimateRun(config: ModelConfig, shape: RunShape): { estimate: MemoryEstimate; trainableParams: number } {
+  const trainableParams = getMethod(shape.method).countParameters(config, shape.methodOptions as never);
+  // The trainer never runs sequences longer than the model's context.
+  const maxLength = Math.min(shape.maxLength, config.maxPositions);
+  const estimate = estimateMemory(config, trainableParams, shape.method, shape.methodOptions, rowsPerBatch({ ...shape, maxLength }), maxLength);
+  return { estimate, trainableParams };
+}
+
+/** Judges a run against `availableBytes` (default: what this process can use now). */
+export function checkRunMemory(config: ModelConfig, shape: RunShape, availableBytes = availableMemoryBytes()): MemoryVerdict {
+  const { estimate, trainableParams } = estimateRun(config, shape);
+  const need = estimate.totalBytes;
+  const verdict: MemoryVerdict = { level: 'ok', estimate, trainableParams, availableBytes };
+  if (Number.isFinite(need) && need <= WARN_FRACTION * availableBytes) return verdict;
+  verdict.level = Number.isFinite(need) && need <= availableBytes ? 'warn' : 'refuse';
+  const parts = `weights ${gib(estimate.weightsBytes)}, activations ${gib(estimate.activationsBytes)} for ${rowsPerBatch(shape)} × ${shape.maxLength} tokens × ${config.layers} layers × width ${config.hidden}, trained values + gradients + AdamW ${gib(estimate.trainableBytes + estimate.gradientBytes + estimate.optimizerBytes)}`;
+  const head = verdict.level === 'refuse' ? `this run needs about ${gib(need)} (${parts}) but only ${gib(availableBytes)} is free` : `this run needs about ${gib(need)} (${parts}), more than ${Math.round(WARN_FRACTION * 100)}% of the ${gib(availableBytes)} free`;
+  verdict.message = `${head}; ${advice(config, shape, availableBytes * WARN_FRACTION)}`;
+  return verdict;
+}
+
+/** What would bring the run under `budget`: a smaller batch, shorter examples, or LoRA instead of full. */
+function advice(config: ModelConfig, shape: RunShape, budget: number): string {
+  const tips: string[] = [];
+  const fits = (s: RunShape): boolean => estimateRun(config, s).estimate.totalBytes <= budget;
+  const rows = rowsPerBatch(shape);
+  if (shape.batchTokens) {
+    for (let tokens = Math.floor(shape.batchTokens / 2); tokens >= shape.maxLength; tokens = Math.floor(tokens / 2)) {
+      if (fits({ ...shape, batchTokens: tokens })) {
+        tips.push(`lower batchTokens to ${tokens}`);
+        break;
+      }
+    }
+  } else {
+    for (let batch = Math.floor(rows / 2); batch >= 1; batch = Math.floor(batch / 2)) {
+      if (fits({ ...shape, batchSize: batch })) {
+        tips.push(`lower batchSize to ${batch}`);
+        break;
+      }
+      if (batch === 1) break;
+    }
+  }
+  for (let length = Math.floor(shape.maxLength / 2); length >= 16; length = Math.floor(length / 2)) {
+    if (fits({ ...shape, maxLength: length })) {
+      tips.push(`lower maxLength to ${length}`);
+      break;
+    }
+  }
+  if (shape.method === 'full' && fits({ ...shape, method: 'lora', methodOptions: getMethod('lora').options.parse({}) as Record<string, unknown> })) {
+    tips.push('train LoRA instead of full fine-tuning');
+  }
+  if (tips.length === 0) return `even batchSize 1 at a short maxLength does not fit: the model's weights alone need ${gib(config.parameters * 4)}; use a smaller model or a machine with more memory`;
+  return tips.join(', or ');
+}
+
+/**
+ * Called by the training job before it loads anything: refuses (out_of_memory, naming the field to change)
+ * or passes a warning to `warn`. PREFIXLAB_MEMORY_BUDGET_BYTES overrides the free memory (tests).
+ */
+export function guardRunMemory(modelPath: string, shape: RunShape, warn?: (message: string) => void): MemoryVerdict {
+  const { config } = readModelConfig(modelPath);
+  const budget = Number(process.env.PREFIXLAB_MEMORY_BUDGET_BYTES);
+  const verdict = checkRunMemory(config, shape, Number.isFinite(budget) && budget > 0 ? budget : availableMemoryBytes());
+  if (verdict.level === 'refuse') {
+    const field = shape.method === 'full' && /LoRA/.test(verdict.message ?? '') ? 'method' : shape.batchTokens ? 'batchTokens' : 'batchSize';
+    throw new ApiError('out_of_memory', verdict.message!, { field });
+  }
+  if (verdict.level === 'warn') warn?.(`memory: ${verdict.message}`);
+  return verdict;
+}

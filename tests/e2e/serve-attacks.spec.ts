@@ -1,0 +1,281 @@
+// Attacks on a real `prefixlab serve` (the built CLI): missing and wrong tokens, foreign Origins, path
+// traversal, methods other than GET, oversized and flooding WebSocket messages, messages that used to end the
+// process, non-loopback hosts, client paths outside the served roots, and symlinks leading out of them.
+// Every one must be refused, and the server must keep answering afterwards.
+import { expect, test } from '@playwright/test';
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import WebSocket from 'ws';
+import { repoRoot, rootArgs, startServe, stopServe, type ServeHandle } from './serve-fixture';
+
+const outside = mkdtempSync(join(tmpdir(), 'prefixlab-outside-'));
+const served = mkdtempSync(join(tmpdir(), 'prefixlab-served-'));
+const SECRET = 'not for the browser: 7c1f';
+writeFileSync(join(outside, 'secret.jsonl'), `{"text":"${SECRET}","label":1}\n`);
+mkdirSync(join(outside, 'model'));
+writeFileSync(join(outside, 'model', 'config.json'), '{"model_type":"llama"}');
+writeFileSync(join(served, 'ok.jsonl'), '{"text":"fine","label":1}\n{"text":"also fine","label":0}\n');
+symlinkSync(join(outside, 'secret.jsonl'), join(served, 'link-to-secret.jsonl'));
+symlinkSync(outside, join(served, 'link-to-outside'));
+symlinkSync(join(outside, 'model'), join(served, 'link-to-model'));
+
+let serve: ServeHandle;
+test.beforeAll(async () => {
+  serve = await startServe(rootArgs(served));
+});
+test.afterAll(() => {
+  stopServe(serve);
+  rmSync(outside, { recursive: true, force: true });
+  rmSync(served, { recursive: true, force: true });
+});
+
+/** A raw request, so the path reaches the server as written (fetch would normalise "../"). */
+function raw(method: string, path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port: serve.port, path, method, headers }, (res) => {
+      let body = '';
+      res.on('data', (c) => (body += String(c)));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+function connect(query: string, origin?: string): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${serve.port}/rpc${query}`, origin ? { origin } : {});
+    ws.once('open', () => resolve(ws));
+    ws.once('error', reject);
+    ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
+  });
+}
+
+type Reply = { id: unknown; ok: boolean; result?: unknown; error?: { code: string; message: string; field?: string } };
+
+/** Sends raw frames and collects `count` replies (calls answer in any order). */
+function exchange(ws: WebSocket, frames: (string | Buffer)[], count = frames.length, timeoutMs = 20_000): Promise<Reply[]> {
+  return new Promise((resolve, reject) => {
+    const replies: Reply[] = [];
+    const timer = setTimeout(() => reject(new Error(`only ${replies.length}/${count} replies`)), timeoutMs);
+    const onMessage = (data: WebSocket.RawData): void => {
+      const msg = JSON.parse(String(data)) as Reply & { event?: string };
+      if (msg.event) return;
+      replies.push(msg);
+      if (replies.length === count) {
+        clearTimeout(timer);
+        ws.off('message', onMessage);
+        resolve(replies);
+      }
+    };
+    ws.on('message', onMessage);
+    for (const f of frames) ws.send(f);
+  });
+}
+
+async function call(name: string, req: unknown): Promise<Reply> {
+  const ws = await connect(`?token=${serve.token}`);
+  try {
+    return (await exchange(ws, [JSON.stringify({ id: 1, call: name, request: req })]))[0];
+  } finally {
+    ws.close();
+  }
+}
+
+async function stillServing(): Promise<void> {
+  const info = await call('system.info', {});
+  expect(info.ok).toBe(true);
+}
+
+test('HTTP without the token, with a wrong one, or in the wrong place is refused with 401', async () => {
+  const wrongSameLength = serve.token.replace(/.$/, (c) => (c === 'a' ? 'b' : 'a'));
+  for (const [path, headers] of [
+    ['/', {}],
+    ['/?token=', {}],
+    [`/?token=${wrongSameLength}`, {}],
+    [`/?token=${serve.token}x`, {}],
+    ['/assets/', { Authorization: `Bearer ${wrongSameLength}` }],
+    ['/', { Authorization: `Basic ${Buffer.from(`x:${serve.token}`).toString('base64')}` }],
+    ['/', { 'X-Token': serve.token }],
+    ['/', { Cookie: `prefixlab_token=${wrongSameLength}` }],
+  ] as [string, Record<string, string>][]) {
+    const res = await raw('GET', path, headers);
+    expect(res.status, `${path} ${JSON.stringify(headers)}`).toBe(401);
+    expect(res.body).not.toContain('<div id="app">');
+  }
+  expect((await raw('GET', '/', { Authorization: `Bearer ${serve.token}` })).status).toBe(200);
+});
+
+test('methods other than GET/HEAD are refused even with the token', async () => {
+  for (const method of ['POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS']) {
+    expect((await raw(method, `/?token=${serve.token}`)).status, method).toBe(405);
+  }
+});
+
+test('path traversal never leaves the renderer folder', async () => {
+  const variants = [
+    '/../../../../etc/passwd',
+    '/%2e%2e/%2e%2e/%2e%2e/etc/passwd',
+    '/assets/..%2f..%2f..%2f..%2fetc%2fpasswd',
+    '/%2e%2e%5c%2e%2e%5c%2e%2e%5cetc%5cpasswd',
+    '/..%252f..%252f..%252fetc%252fpasswd',
+    '/%c0%ae%c0%ae/%c0%ae%c0%ae/etc/passwd',
+    '//etc/passwd',
+    '/index.html%00.js',
+    '/%00',
+    '/assets/../../package.json',
+    '/assets/%2e%2e/%2e%2e/package.json',
+  ];
+  for (const path of variants) {
+    const res = await raw('GET', `${path}${path.includes('?') ? '&' : '?'}token=${serve.token}`);
+    expect(res.status, path).toBeGreaterThanOrEqual(400);
+    expect(res.body, path).not.toMatch(/root:.*:0:0:|"name": "prefixlab"/);
+  }
+});
+
+test('WebSocket upgrades without the token or from a foreign Origin are refused', async () => {
+  await expect(connect('')).rejects.toThrow(/401/);
+  await expect(connect('?token=wrong')).rejects.toThrow(/401/);
+  for (const origin of ['http://evil.example', `http://evil.example:${serve.port}`, `http://127.0.0.1.evil.example:${serve.port}`, `http://127.evil.example:${serve.port}`, 'null', `https://127.0.0.1:${serve.port}`, `http://localhost:${serve.port + 1}`]) {
+    await expect(connect(`?token=${serve.token}`, origin), origin).rejects.toThrow(/403/);
+  }
+  const ok = await connect(`?token=${serve.token}`, `http://127.0.0.1:${serve.port}`);
+  ok.close();
+});
+
+test('a message over the 4 MiB limit closes the socket (1009) and the server carries on', async () => {
+  const ws = await connect(`?token=${serve.token}`);
+  const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+  ws.on('error', () => undefined);
+  ws.send(JSON.stringify({ id: 1, call: 'system.info', request: { pad: 'x'.repeat(5 * 2 ** 20) } }));
+  expect(await closed).toBe(1009);
+  await stillServing();
+});
+
+test('a flood of calls or of garbage is rate-limited, and the server stays responsive', async () => {
+  const ws = await connect(`?token=${serve.token}`);
+  const calls = Array.from({ length: 600 }, (_, id) => JSON.stringify({ id, call: 'system.setBackend', request: { backend: 42 } }));
+  const replies = await exchange(ws, calls);
+  expect(replies.filter((r) => r.error?.code === 'rate_limited').length).toBeGreaterThan(0);
+  expect(replies.every((r) => r.ok === false)).toBe(true);
+  const garbage = await exchange(ws, Array.from({ length: 600 }, () => '{not json'));
+  expect(garbage.some((r) => r.error?.code === 'rate_limited')).toBe(true);
+  ws.close();
+  await stillServing();
+});
+
+test('messages that are valid JSON but not calls get an error reply, never a dead server', async () => {
+  const ws = await connect(`?token=${serve.token}`);
+  const deep = '['.repeat(100_000) + ']'.repeat(100_000);
+  const frames = ['null', '5', '"call"', '[]', '{}', '{"id":{"a":1},"call":42}', `{"id":1,"call":"system.setBackend","request":${deep}}`, '{"id":2,"call":"__proto__"}', '{"id":3,"call":"constructor","request":{}}'];
+  const replies = await exchange(ws, frames);
+  expect(replies.every((r) => r.ok === false && typeof r.error?.message === 'string')).toBe(true);
+  expect(replies.map((r) => r.error!.code)).not.toContain('internal');
+  const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
+  ws.send(Buffer.from([1, 2, 3]), { binary: true });
+  await closed;
+  await stillServing();
+});
+
+test('file paths outside the served folders are refused by every call that takes one', async () => {
+  const attempts: [string, unknown, string][] = [
+    ['models.inspect', { path: '/etc' }, 'path'],
+    ['models.inspect', { path: join(outside, 'model') }, 'path'],
+    ['models.import', { path: join(served, '..', outside.split('/').pop()!, 'model') }, 'path'],
+    ['datasets.inspect', { file: '/etc/passwd' }, 'file'],
+    ['datasets.inspect', { file: join(outside, 'secret.jsonl') }, 'file'],
+    ['datasets.preview', { file: `${served}/../${outside.split('/').pop()}/secret.jsonl` }, 'file'],
+    ['datasets.import', { file: join(outside, 'secret.jsonl') }, 'file'],
+    ['datasets.inspect', { file: join(served, 'ok.jsonl'), evalFile: join(outside, 'secret.jsonl') }, 'evalFile'],
+    ['datasets.inspect', { file: join(served, 'ok.jsonl'), split: { method: 'file', file: '/etc/passwd' } }, 'split.file'],
+    ['files.list', { path: '/' }, 'path'],
+    ['files.list', { path: outside }, 'path'],
+    ['adapters.export', { id: 'nope', format: 'peft', outDir: join(outside, 'export') }, 'outDir'],
+  ];
+  for (const [name, req, field] of attempts) {
+    const reply = await call(name, req);
+    expect(reply.ok, `${name} ${JSON.stringify(req)}`).toBe(false);
+    expect(['forbidden', 'not_found', 'invalid_argument'], `${name}: ${reply.error?.code} ${reply.error?.message}`).toContain(reply.error!.code);
+    if (reply.error!.code === 'forbidden') expect(reply.error!.field).toBe(field);
+    expect(JSON.stringify(reply)).not.toContain(SECRET);
+  }
+  for (const relative of ['etc/passwd', '../secret.jsonl', '']) {
+    const reply = await call('datasets.inspect', { file: relative });
+    expect(reply.error?.code).toBe('invalid_argument');
+  }
+  const inside = await call('datasets.inspect', { file: join(served, 'ok.jsonl') });
+  expect(inside.ok).toBe(true);
+});
+
+test('symlinks leading out of a served folder are hidden and refused', async () => {
+  const listing = (await call('files.list', { path: served })) as Reply & { result: { entries: { name: string }[] } };
+  expect(listing.ok).toBe(true);
+  const names = listing.result.entries.map((e) => e.name);
+  expect(names).toContain('ok.jsonl');
+  expect(names).not.toContain('link-to-secret.jsonl');
+  expect(names).not.toContain('link-to-outside');
+  for (const [name, req] of [
+    ['datasets.inspect', { file: join(served, 'link-to-secret.jsonl') }],
+    ['datasets.inspect', { file: join(served, 'link-to-outside', 'secret.jsonl') }],
+    ['files.list', { path: join(served, 'link-to-outside') }],
+    ['models.inspect', { path: join(served, 'link-to-model') }],
+  ] as [string, unknown][]) {
+    const reply = await call(name, req);
+    expect(reply.error?.code, `${name} ${JSON.stringify(req)}`).toBe('forbidden');
+    expect(JSON.stringify(reply)).not.toContain(SECRET);
+  }
+});
+
+test('an uploaded file name cannot climb out of the uploads folder', async () => {
+  const reply = (await call('files.upload', { name: '../../../../tmp/evil.sh', offset: 0, chunkBase64: Buffer.from('echo hi').toString('base64'), totalBytes: 7, isLast: true })) as Reply & { result: { path: string } };
+  expect(reply.ok).toBe(true);
+  expect(reply.result.path.startsWith(join(serve.home, 'uploads'))).toBe(true);
+  expect(reply.result.path.endsWith('evil.sh')).toBe(true);
+});
+
+/** `prefixlab serve` with these arguments: exit code (null while still running), stdout's first line, stderr. */
+function serveWith(args: string[]): Promise<{ code: number | null; firstLine: string; stderr: string; stop: () => void }> {
+  const home = mkdtempSync(join(tmpdir(), 'prefixlab-host-'));
+  const child = spawn(process.execPath, [join(repoRoot, 'bin/prefixlab.js'), 'serve', '--port', '0', '--json', '--home', home, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (c) => (stderr += String(c)));
+  const stop = (): void => {
+    child.kill('SIGTERM');
+    rmSync(home, { recursive: true, force: true });
+  };
+  return new Promise((resolve) => {
+    createInterface({ input: child.stdout }).once('line', (firstLine) => setTimeout(() => resolve({ code: null, firstLine, stderr, stop }), 200));
+    child.once('exit', (code) => resolve({ code, firstLine: '', stderr, stop }));
+  });
+}
+
+test('a non-loopback --host is refused without --allow-remote, and warned about with it', async () => {
+  for (const host of ['0.0.0.0', '::', '127.evil.example']) {
+    const refused = await serveWith(['--host', host]);
+    expect(refused.code, host).not.toBe(0);
+    expect(refused.code, host).not.toBeNull();
+    expect(refused.stderr).toMatch(/--allow-remote/);
+    refused.stop();
+  }
+  const allowed = await serveWith(['--host', '0.0.0.0', '--allow-remote']);
+  try {
+    expect(allowed.code).toBeNull();
+    expect(allowed.stderr).toMatch(/warning: serving on 0\.0\.0\.0, reachable from other machines/);
+    const { port } = JSON.parse(allowed.firstLine) as { port: number };
+    const res = await new Promise<number>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port, path: '/' }, (r) => {
+        r.resume();
+        resolve(r.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(res).toBe(401); // still token-protected
+  } finally {
+    allowed.stop();
+  }
+});
