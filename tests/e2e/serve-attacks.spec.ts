@@ -12,19 +12,21 @@ import { createInterface } from 'node:readline';
 import WebSocket from 'ws';
 import { repoRoot, rootArgs, startServe, stopServe, type ServeHandle } from './serve-fixture';
 
-const outside = mkdtempSync(join(tmpdir(), 'prefixlab-outside-'));
-const served = mkdtempSync(join(tmpdir(), 'prefixlab-served-'));
 const SECRET = 'not for the browser: 7c1f';
-writeFileSync(join(outside, 'secret.jsonl'), `{"text":"${SECRET}","label":1}\n`);
-mkdirSync(join(outside, 'model'));
-writeFileSync(join(outside, 'model', 'config.json'), '{"model_type":"llama"}');
-writeFileSync(join(served, 'ok.jsonl'), '{"text":"fine","label":1}\n{"text":"also fine","label":0}\n');
-symlinkSync(join(outside, 'secret.jsonl'), join(served, 'link-to-secret.jsonl'));
-symlinkSync(outside, join(served, 'link-to-outside'));
-symlinkSync(join(outside, 'model'), join(served, 'link-to-model'));
-
+/** A folder outside every root, holding a secret dataset and a model; and the served root, with links out. */
+let outside: string;
+let served: string;
 let serve: ServeHandle;
 test.beforeAll(async () => {
+  outside = mkdtempSync(join(tmpdir(), 'prefixlab-outside-'));
+  served = mkdtempSync(join(tmpdir(), 'prefixlab-served-'));
+  writeFileSync(join(outside, 'secret.jsonl'), `{"text":"${SECRET}","label":1}\n`);
+  mkdirSync(join(outside, 'model'));
+  writeFileSync(join(outside, 'model', 'config.json'), '{"model_type":"llama"}');
+  writeFileSync(join(served, 'ok.jsonl'), '{"text":"fine","label":1}\n{"text":"also fine","label":0}\n');
+  symlinkSync(join(outside, 'secret.jsonl'), join(served, 'link-to-secret.jsonl'));
+  symlinkSync(outside, join(served, 'link-to-outside'));
+  symlinkSync(join(outside, 'model'), join(served, 'link-to-model'));
   serve = await startServe(rootArgs(served));
 });
 test.afterAll(() => {

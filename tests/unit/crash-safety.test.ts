@@ -1,11 +1,13 @@
 // A full disk during a checkpoint (simulated with the PREFIXLAB_INJECT_ENOSPC seam in the atomic writers)
 // keeps the previous checkpoint intact, says why the run stopped, and the run resumes from that checkpoint;
-// a failed manifest write leaves the old manifest whole and no temp file behind.
+// a failed manifest write leaves the old manifest whole and no temp file behind; two fixes the kill harness
+// needed (prune hides before deleting; adapters come from the checkpoints on disk).
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { listCheckpoints, readCheckpoint } from '../../src/main/engine/train/checkpoint';
+import { listCheckpoints, pruneCheckpoints, readCheckpoint } from '../../src/main/engine/train/checkpoint';
+import { createAdapterFromRun } from '../../src/main/registry/adapter-store';
 import { runTrainJob } from '../../src/main/engine/train/job';
 import { writeJsonAtomic } from '../../src/main/registry/atomic-write';
 import { RunsStore } from '../../src/main/registry/runs-store';
@@ -41,6 +43,30 @@ describe('a full disk', () => {
     expect(resumed.steps).toBe(6);
     expect(listCheckpoints(root).map((c) => c.step)).toContain(6);
     expect(store.readMetrics(spec.runId).map((p) => p.step)).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+
+  it('an adapter is made from the newest complete checkpoint on disk, whatever the manifest lists', async () => {
+    // Found by the kill harness: a run killed after writing (or pruning) a checkpoint but before recording it
+    // lists a step that is gone, and a resume that starts at the last step never records it.
+    const data = join(tmp, 'data2.jsonl');
+    writeFileSync(data, classificationJsonl(16));
+    const home = join(tmp, 'home2');
+    const result = await runTrainJob({ home, model: FIXTURE_MODEL, data, method: 'lora', steps: 6, seed: 1, set: { batchSize: '4', maxLength: '32', checkpointEvery: '2', keepCheckpoints: '2', evalEvery: '0', maxEvalExamples: '4' } });
+    const store = new RunsStore(home);
+    expect(listCheckpoints(store.checkpointsDir(result.runId)).map((c) => c.step)).toEqual([4, 6]);
+    await store.update(result.runId, (m) => ({ ...m, checkpoints: [{ step: 2, dir: 'checkpoints/step-000002', createdAt: m.startedAt, trainLoss: null }] }));
+    const adapter = await createAdapterFromRun(home, result.runId);
+    expect(adapter.checkpointStep).toBe(6);
+  });
+
+  it('pruning never leaves a visible, partly deleted checkpoint', () => {
+    const root = join(tmp, 'prune');
+    for (const step of [2, 4, 6]) {
+      mkdirSync(join(root, `step-00000${step}`), { recursive: true });
+      writeFileSync(join(root, `step-00000${step}`, 'state.json'), '{}');
+    }
+    pruneCheckpoints(root, 1);
+    expect(readdirSync(root)).toEqual(['step-000006']);
   });
 
   it('during a manifest write leaves the old manifest whole and no temp file', async () => {

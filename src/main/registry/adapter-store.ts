@@ -4,10 +4,11 @@
 // seed, backend, app version, times and metrics. A folder is assembled under a hidden temp name and renamed
 // into place, so an adapter is either complete or absent.
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, copyFileSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { basename, join, relative, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { ApiError } from '@shared/errors';
 import { SafetensorsReader, writeSafetensors, type F32Tensor } from '../engine/io/safetensors';
+import { listCheckpoints } from '../engine/train/checkpoint';
 import { readStateDictFile } from '../engine/io/state-dict-file';
 
 export { readStateDictFile };
@@ -199,7 +200,9 @@ export async function createAdapterFromRun(
   if (run.status !== 'finished' && !opts.allowUnfinished) {
     throw new ApiError('conflict', `run ${runId} is ${String(run.status)}; only finished runs make adapters`, { field: 'runId' });
   }
-  const checkpoints = (Array.isArray(run.checkpoints) ? run.checkpoints : []) as { step: number; dir: string }[];
+  // The complete checkpoint folders on disk decide, not the manifest's list: a run killed between writing a
+  // checkpoint (or pruning one) and recording it, then resumed, can list a step that is gone or miss its newest.
+  const checkpoints = listCheckpoints(join(runDir, 'checkpoints')).map((c) => ({ step: c.step, dir: relative(runDir, c.dir) }));
   const chosen = opts.step === undefined ? checkpoints[checkpoints.length - 1] : checkpoints.find((c) => c.step === opts.step);
   if (!chosen) {
     throw new ApiError('not_found', opts.step === undefined ? `run ${runId} has no checkpoint` : `run ${runId} has no checkpoint at step ${opts.step}`, { field: 'step' });

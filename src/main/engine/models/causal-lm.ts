@@ -64,8 +64,8 @@ export interface CausalLM {
   /** Weights under their Hugging Face names (tied heads are not duplicated). Variables after makeTrainable. */
   readonly weights: Map<string, tf.Tensor | tf.Variable>;
   /**
-   * inputIds [B, T] int32 → logits [B, T, V] (or [B, 1, V] with logits: 'last'). Synchronous, so it can run
-   * inside tf.tidy and under a gradient tape; it never disposes its inputs.
+   * inputIds [B, T] int32 → logits [B, T, V] (or [B, 1, V] with logits: 'last', [1, N, V] with logitRows).
+   * Synchronous, so it can run inside tf.tidy and under a gradient tape; it never disposes its inputs.
    */
   forward(inputIds: tf.Tensor2D, opts?: ForwardOptions): tf.Tensor3D;
   /**

@@ -64,10 +64,11 @@ describe('fast ops agree with tf.matMul and the generic chain', () => {
     [true, false],
     [true, true],
   ])('matMul2d and batchedProduct, transposeA %s transposeB %s', async (transposeA, transposeB) => {
-    const a = randomArray([3, 5, 7], 1);
-    const b = randomArray([3, 7, 4], 2);
-    const shapeA = transposeA ? [3, 7, 5] : [3, 5, 7];
-    const shapeB = transposeB ? [3, 4, 7] : [3, 7, 4];
+    // Big enough for wasm's depthwise-convolution route (small products keep tfjs's own loop).
+    const a = randomArray([3, 40, 48], 1);
+    const b = randomArray([3, 48, 36], 2);
+    const shapeA = transposeA ? [3, 48, 40] : [3, 40, 48];
+    const shapeB = transposeB ? [3, 36, 48] : [3, 48, 36];
     const generic = await on('cpu', () => [
       ...valueAndGrads((x, y) => tf.matMul(x.slice([0, 0, 0], [1, -1, -1]).squeeze([0]) as tf.Tensor2D, y.slice([0, 0, 0], [1, -1, -1]).squeeze([0]) as tf.Tensor2D, transposeA, transposeB), [tf.tensor(a, shapeA), tf.tensor(b, shapeB)]),
       tf.matMul(tf.tensor3d(a, shapeA as [number, number, number]), tf.tensor3d(b, shapeB as [number, number, number]), transposeA, transposeB),
@@ -114,9 +115,9 @@ describe('fast ops agree with tf.matMul and the generic chain', () => {
     ['grouped-query (2 query heads per KV head) with a padding mask', 2, 4, 2, true],
     ['one group, no mask', 1, 1, 1, false],
   ])('scaledDotProductAttention: %s', async (_label, batchSize, numHeads, numKvHeads, hasMask) => {
-    const queryLen = 5;
-    const keyLen = 7;
-    const headDim = 4;
+    const queryLen = 24;
+    const keyLen = 32;
+    const headDim = 32; // large enough for wasm's depthwise-convolution route
     const rows = (numHeads / numKvHeads) * queryLen;
     const q = randomArray([batchSize, numKvHeads, rows, headDim], 8);
     const k = randomArray([batchSize, numKvHeads, keyLen, headDim], 9);

@@ -90,6 +90,9 @@ export function matMul2d(a: tf.Tensor2D, b: tf.Tensor2D, transposeA = false, tra
 
 // ---- batched products ----
 
+/** Multiply-adds below which wasm's batched scalar loop beats the transposes and convolution set-up. */
+const SMALL_PRODUCT = 1 << 16;
+
 /**
  * op(a)·op(b) over leading batch axes: a [.., M, K] (or [.., K, M] with transposeA), b [.., K, N] (or
  * [.., N, K] with transposeB), same leading axes → [.., M, N]. No gradient of its own (use inside custom
@@ -101,6 +104,10 @@ export function batchedProduct<T extends tf.Tensor>(a: T, b: T, transposeA = fal
   if (!prefersPlainProducts()) return tf.matMul(a, b, transposeA, transposeB) as unknown as T;
   const lead = a.shape.slice(0, -2);
   const groups = lead.reduce((x, y) => x * y, 1);
+  const [rowsA, colsA] = a.shape.slice(-2);
+  const multiplyAdds = groups * rowsA * colsA * b.shape[transposeB ? b.rank - 2 : b.rank - 1];
+  // Tiny products (decoding one token) cost less in the scalar loop than in five extra kernels.
+  if (multiplyAdds < SMALL_PRODUCT) return tf.matMul(a, b, transposeA, transposeB) as unknown as T;
   const a3 = a.reshape([groups, ...a.shape.slice(-2)]) as tf.Tensor3D;
   const b3 = b.reshape([groups, ...b.shape.slice(-2)]) as tf.Tensor3D;
   let out: tf.Tensor3D;

@@ -165,5 +165,15 @@ export function pruneCheckpoints(root: string, keep: number): void {
   }
   if (keep <= 0) return;
   const all = listCheckpoints(root);
-  for (const old of all.slice(0, Math.max(0, all.length - keep))) rmSync(old.dir, { recursive: true, force: true });
+  for (const old of all.slice(0, Math.max(0, all.length - keep))) {
+    // Hide it first (one atomic rename), then delete: a kill during a recursive delete must never leave a
+    // visible step-* folder with some of its files gone.
+    const hidden = join(root, `.${old.dir.split(/[\\/]/).pop()}.${process.pid}.old`);
+    try {
+      renameSync(old.dir, hidden);
+    } catch {
+      continue;
+    }
+    rmSync(hidden, { recursive: true, force: true });
+  }
 }
