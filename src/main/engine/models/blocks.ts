@@ -7,6 +7,7 @@ import { isTrainable, linearProduct, type LinearWeights } from './ops';
 
 export { attention, splitHeads } from './attention';
 export { applyRotary, rotaryTables } from './rope';
+export { embeddingLookup } from './ops';
 
 // Norms, the gated activation and residual sums are single ops with hand-written gradients when their
 // weights are frozen: the generic chains cost 3–4× the ops (each a native-backend call) and keep every
@@ -124,7 +125,38 @@ export function parseActivation(name: string, file: string, field: string): Acti
   }
 }
 
+/**
+ * act(x) with a hand-written gradient for the GELUs: their generic chains are 6–8 ops whose every
+ * intermediate the tape keeps until the backward pass ends (on the GPT-2-small shape, 25 [N, 3072] tensors
+ * per layer). The custom op keeps x alone. Forward values are the generic formulas' own.
+ */
 export function activate<T extends tf.Tensor>(x: T, activation: Activation): T {
+  if (activation !== 'gelu' && activation !== 'gelu_new') return activateGeneric(x, activation);
+  const op = tf.customGrad((input, save) => {
+    (save as tf.GradSaveFunc)([input as tf.Tensor]);
+    return {
+      value: activateGeneric(input as tf.Tensor, activation),
+      gradFunc: (dy: tf.Tensor, [saved]: tf.Tensor[]) => tf.tidy(() => dy.mul(geluDerivative(saved, activation))),
+    };
+  });
+  return op(x) as T;
+}
+
+/** d/dx of gelu (exact: Φ(x) + x·φ(x)) or gelu_new (tanh approximation), elementwise. */
+function geluDerivative(x: tf.Tensor, activation: 'gelu' | 'gelu_new'): tf.Tensor {
+  if (activation === 'gelu') {
+    const cdf = tf.erf(x.mul(Math.SQRT1_2)).add(1).mul(0.5); // Φ(x)
+    const pdf = x.square().mul(-0.5).exp().mul(1 / Math.sqrt(2 * Math.PI)); // φ(x)
+    return cdf.add(x.mul(pdf));
+  }
+  const c = Math.sqrt(2 / Math.PI);
+  const t = tf.tanh(x.add(x.mul(x).mul(x).mul(0.044715)).mul(c)); // tanh(u)
+  const du = x.square().mul(3 * 0.044715).add(1).mul(c); // du/dx
+  // 0.5·(1 + t) + 0.5·x·(1 − t²)·du/dx
+  return t.add(1).mul(0.5).add(x.mul(tf.scalar(1).sub(t.square())).mul(du).mul(0.5));
+}
+
+function activateGeneric<T extends tf.Tensor>(x: T, activation: Activation): T {
   switch (activation) {
     case 'silu':
       return x.mul(tf.sigmoid(x)); // [B, T, F]

@@ -7,9 +7,9 @@ import { initBackend, probeBackends } from '../backend';
 import { getMethod, parseMethodOptions } from '../methods/registry';
 import { scaledDotProductAttention } from './attention';
 import { createTinyModel, type TinyArchitecture } from './tiny-model';
-import { batchedProduct, batchMatMul, linearProduct, matMul2d, selectRows } from './ops';
+import { batchedProduct, batchMatMul, embeddingLookup, linearProduct, matMul2d, selectRows } from './ops';
 import { applyRotary, rotaryTables } from './rope';
-import { gatedActivation, layerNorm, residualAdd, rmsNorm } from './blocks';
+import { activate, gatedActivation, layerNorm, residualAdd, rmsNorm } from './blocks';
 import { targetNll } from '../train/loss';
 import { collate } from '../train/batches';
 
@@ -196,6 +196,37 @@ describe('fast ops agree with tf.matMul and the generic chain', () => {
       ]);
       expectClose(fast, generic, 1e-5);
     }
+  });
+
+  it('gelu and gelu_new: hand-written gradients equal the generic chains', async () => {
+    const x = randomArray([6, 8], 17).map((v) => 3 * v); // spread over the curved part of both GELUs
+    const input = (): tf.Tensor[] => [tf.tensor2d(x, [6, 8])];
+    const generic = await on('cpu', () => [
+      ...valueAndGrads((a) => a.mul(tf.erf(a.mul(Math.SQRT1_2)).add(1)).mul(0.5), input()),
+      ...valueAndGrads((a) => a.mul(tf.tanh(a.add(a.mul(a).mul(a).mul(0.044715)).mul(Math.sqrt(2 / Math.PI))).add(1)).mul(0.5), input()),
+    ]);
+    for (const backend of BACKENDS) {
+      const fast = await on(backend, () => [...valueAndGrads((a) => activate(a, 'gelu'), input()), ...valueAndGrads((a) => activate(a, 'gelu_new'), input())]);
+      expectClose(fast, generic, 1e-5);
+    }
+  });
+
+  it('embeddingLookup of a trainable table sums the gradient of repeated ids (wasm has no unsortedSegmentSum)', async () => {
+    const table = randomArray([10, 6], 21);
+    const ids = [[3, 1, 3, 9], [0, 3, 1, 7]]; // 3 three times, 1 twice; 2, 4, 5, 6, 8 never
+    const cotangent = randomArray([2, 4, 6], 22);
+    const run = (lookup: (t: tf.Tensor2D, i: tf.Tensor2D) => tf.Tensor) => (): tf.Tensor[] => {
+      const variable = tf.variable(tf.tensor2d(table, [10, 6]), true);
+      const idTensor = tf.tensor2d(ids, [2, 4], 'int32');
+      const { value, grads } = tf.variableGrads(() => lookup(variable, idTensor).mul(tf.tensor3d(cotangent, [2, 4, 6])).sum() as tf.Scalar, [variable]);
+      const out = [lookup(variable, idTensor), value, grads[variable.name]!];
+      variable.dispose();
+      return out;
+    };
+    const generic = await on('cpu', run((t, i) => tf.gather(t, i)));
+    for (const backend of BACKENDS) expectClose(await on(backend, run(embeddingLookup)), generic);
+    // Row 3's gradient is the sum of three cotangent rows; row 2's is zero.
+    expect(generic[2]!.slice(12, 18).every((v) => v === 0)).toBe(true);
   });
 
   it('selectRows and the fused cross-entropy', async () => {

@@ -181,6 +181,30 @@ export function linearProduct(x: tf.Tensor2D, lw: LinearWeights): tf.Tensor2D {
   return op(x) as tf.Tensor2D;
 }
 
+// ---- embedding lookup ----
+
+/**
+ * table [V, D] rows for integer ids [..] → [.., D]. When the table is trainable (full fine-tuning) its
+ * gradient is one scatterND that sums dy's rows by id: tf.gather's own gradient is unsortedSegmentSum, which
+ * the wasm backend lacks and cpu runs in O(segments × size).
+ */
+export function embeddingLookup(table: tf.Tensor2D, ids: tf.Tensor): tf.Tensor {
+  if (!isTrainable(table)) return tf.gather(table, ids);
+  const [vocabSize, width] = table.shape;
+  const op = tf.customGrad((t, i, save) => {
+    (save as tf.GradSaveFunc)([i as tf.Tensor]);
+    return {
+      value: tf.gather(t as tf.Tensor2D, i as tf.Tensor), // [.., D]
+      gradFunc: (dy: tf.Tensor, [savedIds]: tf.Tensor[]) =>
+        tf.tidy(() => [
+          tf.scatterND(savedIds.reshape([-1, 1]), dy.reshape([-1, width]), [vocabSize, width]), // [V, D], duplicates summed
+          tf.zerosLike(savedIds),
+        ]),
+    };
+  });
+  return op(table, ids);
+}
+
 // ---- row selection ----
 
 /**
