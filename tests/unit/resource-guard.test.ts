@@ -6,7 +6,9 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { ApiError } from '@shared/errors';
-import { checkRunMemory, guardRunMemory, WARN_FRACTION } from '../../src/main/app/resource-guard';
+import { checkRunMemory, guardRunMemory, memoryBudget, WARN_FRACTION } from '../../src/main/app/resource-guard';
+import { parseGpt2Config } from '../../src/main/engine/models/gpt2';
+import { parseLlamaConfig } from '../../src/main/engine/models/llama';
 import { readModelConfig } from '../../src/main/engine/io/load-model';
 import { getMethod } from '../../src/main/engine/methods/registry';
 import { runTrainJob } from '../../src/main/engine/train/job';
@@ -113,5 +115,26 @@ describe('resource guard', () => {
     const manifest = new RunsStore(home).read(result.runId);
     expect(manifest.status).toBe('failed');
     expect(manifest.reason).toBe(result.reason);
+  });
+});
+
+describe('resource guard on the wasm backend', () => {
+  it('budgets by the 4 GiB wasm heap, not the machine: the SmolLM-135M shape at batch 8 × 64 is refused with a batch that fits', () => {
+    // The shape whose step aborted the wasm module in the training benchmark (it trains at batch 2).
+    const smollm = parseLlamaConfig({ model_type: 'llama', hidden_size: 576, num_hidden_layers: 30, num_attention_heads: 9, num_key_value_heads: 3, intermediate_size: 1536, vocab_size: 49152, tie_word_embeddings: true, max_position_embeddings: 2048 }, 'config.json');
+    const bigMachine = 64 * GiB;
+    const shape = { method: 'lora' as const, methodOptions: lora, batchSize: 8, maxLength: 64 };
+    expect(memoryBudget(smollm, bigMachine, 'tensorflow')).toBe(bigMachine);
+    expect(checkRunMemory(smollm, shape, memoryBudget(smollm, bigMachine, 'tensorflow')).level).toBe('ok');
+    const onWasm = checkRunMemory(smollm, shape, memoryBudget(smollm, bigMachine, 'wasm'));
+    expect(onWasm.level).toBe('refuse');
+    expect(onWasm.message).toMatch(/lower batchSize to [24]\b/);
+    expect(checkRunMemory(smollm, { ...shape, batchSize: 2 }, memoryBudget(smollm, bigMachine, 'wasm')).level).toBe('ok');
+  });
+
+  it('does not refuse the GPT-2-small shape at batch 8 × 64, which trains on wasm (peak 2.8 GiB of tensors)', () => {
+    const gpt2 = parseGpt2Config({ model_type: 'gpt2', n_embd: 768, n_layer: 12, n_head: 12, vocab_size: 50257, n_positions: 1024, n_ctx: 1024, layer_norm_epsilon: 1e-5, activation_function: 'gelu_new' }, 'config.json');
+    const verdict = checkRunMemory(gpt2, { method: 'lora', methodOptions: lora, batchSize: 8, maxLength: 64 }, memoryBudget(gpt2, 64 * GiB, 'wasm'));
+    expect(verdict.level).toBe('warn');
   });
 });

@@ -1,7 +1,7 @@
 // Backend fallback: native TensorFlow when it loads, else wasm, else cpu — and always a reason.
 import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { BACKEND_ORDER, initBackend, probeBackends } from './backend';
+import { BACKEND_ORDER, explainBackendFailure, initBackend, probeBackends } from './backend';
 
 describe('compute backend selection', () => {
   it('probes every candidate in order and gives a reason for each unavailable one', async () => {
@@ -34,5 +34,24 @@ describe('compute backend selection', () => {
     }
     expect(results[0]).toEqual([7, 10, 15, 22]);
     expect(results[1]).toEqual(results[0]);
+  });
+});
+
+describe('explainBackendFailure', () => {
+  // What tfjs-backend-wasm throws when malloc fails (seen at batch 8 × 1,024 tokens in the benchmark).
+  const { RuntimeError } = (globalThis as unknown as { WebAssembly: { RuntimeError: new (message: string) => Error } }).WebAssembly;
+  const abort = new RuntimeError('Aborted(). Build with -sASSERTIONS for more info.');
+
+  it('turns a wasm abort into an out-of-memory error that says what to change', () => {
+    const explained = explainBackendFailure(abort, 'wasm') as { code: string; message: string; field?: string };
+    expect(explained.code).toBe('out_of_memory');
+    expect(explained.message).toMatch(/4 GiB heap.*batchSize or maxLength/);
+    expect(explained.field).toBe('batchSize');
+  });
+
+  it('leaves other errors, and aborts on other backends, as they are', () => {
+    const other = new Error('shapes do not match');
+    expect(explainBackendFailure(other, 'wasm')).toBe(other);
+    expect(explainBackendFailure(abort, 'cpu')).toBe(abort);
   });
 });

@@ -3,6 +3,7 @@
 // npm removed them and we fall back, always recording why each candidate could not be used.
 import * as tf from '@tensorflow/tfjs';
 import { createRequire } from 'node:module';
+import { ApiError } from '@shared/errors';
 
 export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
 export const BACKEND_ORDER: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
@@ -136,4 +137,22 @@ export async function activeBackend(): Promise<BackendName> {
 
 export function isBackendName(value: string): value is BackendName {
   return (BACKEND_ORDER as readonly string[]).includes(value);
+}
+
+/** 32-bit WebAssembly addresses at most 4 GiB: tfjs's wasm heap can never grow past it. */
+export const WASM_HEAP_LIMIT_BYTES = 4 * 2 ** 30;
+
+/**
+ * A failure of the compute backend in words a user can act on. The wasm module reports a failed allocation
+ * as a bare `RuntimeError: Aborted()` (and is unusable afterwards); in training that almost always means a
+ * step needed more than the 4 GiB heap. Other errors pass through unchanged.
+ */
+export function explainBackendFailure(err: unknown, backend: BackendName): unknown {
+  const isWasmAbort = err instanceof Error && err.name === 'RuntimeError' && /^Aborted\(/.test(err.message);
+  if (backend !== 'wasm' || !isWasmAbort) return err;
+  return new ApiError(
+    'out_of_memory',
+    'the wasm backend aborted: a training step needed more than its 4 GiB heap (32-bit WebAssembly). Lower batchSize or maxLength (or set batchTokens), or install the native backend (@tensorflow/tfjs-node), which has no such limit',
+    { field: 'batchSize' },
+  );
 }

@@ -14,11 +14,18 @@ type MethodsHandlers = Pick<Handlers<AppContext>, 'methods.list' | 'methods.esti
 const FLOAT_BYTES = 4;
 
 /**
+ * tfjs keeps every intermediate of the forward pass alive until the backward pass ends (not only what the
+ * gradient reads) and allocates the backward's transients on top: peak tensor memory measured in the training
+ * benchmark is 2.7× (GPT-2-small shape) to 3.7× (tiny-4x256, SmolLM-135M shapes) the saved set above.
+ */
+const TAPE_OVERHEAD = 3.2;
+
+/**
  * Bytes a training step needs, roughly: frozen weights, the trained values with their gradient and two AdamW
  * moments, and the activations the backward pass keeps. Activations per token and layer: the block's inputs,
  * norms, q/k/v, attention output and MLP intermediates (≈ 6·D + 3·I + 2·H_kv·d), plus scores and
  * probabilities per head over the keys; then the logits and their gradient. Virtual tokens (prompt/prefix)
- * lengthen the sequence or the keys.
+ * lengthen the sequence or the keys. That saved set is scaled by TAPE_OVERHEAD (below).
  */
 export function estimateMemory(
   config: ModelConfig,
@@ -32,7 +39,7 @@ export function estimateMemory(
   const queries = maxLength + (method === 'prompt' ? virtual : 0);
   const keys = queries + (method === 'prefix' ? virtual : 0);
   const perTokenPerLayer = 6 * config.hidden + 3 * config.intermediate + 2 * config.kvHeads * config.headDim + 2 * config.heads * keys;
-  const activationsBytes = batchSize * queries * (config.layers * perTokenPerLayer + 3 * config.vocabSize) * FLOAT_BYTES;
+  const activationsBytes = TAPE_OVERHEAD * batchSize * queries * (config.layers * perTokenPerLayer + 3 * config.vocabSize) * FLOAT_BYTES;
   // Full fine-tuning turns the base weights themselves into the trained values: count them once.
   const weightsBytes = method === 'full' ? (config.parameters - trainableParams) * FLOAT_BYTES : config.parameters * FLOAT_BYTES;
   const trainableBytes = trainableParams * FLOAT_BYTES;

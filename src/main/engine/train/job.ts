@@ -5,7 +5,7 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import type { FinalMetrics, RunManifest, TrainProgress, TrainResult } from '@shared/contract/training';
 import { ApiError } from '@shared/errors';
-import { activeBackend, initBackend, type BackendName } from '../backend';
+import { activeBackend, explainBackendFailure, initBackend, type BackendName } from '../backend';
 import { loadModel, type LoadedModel } from '../io/load-model';
 import type { TextTokenizer } from '../io/tokenizer';
 import type { MethodName, PeftAdapter } from '../methods/method';
@@ -86,6 +86,7 @@ export async function runTrainJob(spec: TrainJobSpec, io: JobIO = {}): Promise<T
   const runDir = store.runDir(runId);
   io.onStart?.({ runId, runDir, totalSteps: prepared.manifest.totalSteps });
 
+  let isBackendDead = false;
   try {
     const outcome = await trainer.run({
       signal: io.signal,
@@ -149,16 +150,21 @@ export async function runTrainJob(spec: TrainJobSpec, io: JobIO = {}): Promise<T
       checkpoint: lastCheckpoint,
       final,
     };
-  } catch (err) {
+  } catch (caught) {
+    const err = explainBackendFailure(caught, backend);
     const reason = err instanceof Error ? err.message : String(err);
     await store
       .update(runId, (m) => ({ ...m, status: 'failed', reason, endedAt: new Date().toISOString() }))
       .catch(() => undefined);
+    isBackendDead = err !== caught;
     throw err;
   } finally {
-    trainer.dispose();
-    adapter.dispose();
-    loaded.dispose();
+    // An aborted wasm module throws on every call, frees included: the process exits anyway.
+    if (!isBackendDead) {
+      trainer.dispose();
+      adapter.dispose();
+      loaded.dispose();
+    }
   }
 }
 
@@ -225,7 +231,7 @@ async function prepare(spec: TrainJobSpec, store: RunsStore, backend: BackendNam
   const evalExamples = pick(split.evalIds);
 
   // Refuse a run that cannot fit (or warn near the limit) before the weights are loaded.
-  guardRunMemory(modelPath, { method: spec.method, methodOptions, batchSize: options.batchSize, batchTokens: options.batchTokens, maxLength: options.maxLength }, io.log);
+  guardRunMemory(modelPath, { method: spec.method, methodOptions, batchSize: options.batchSize, batchTokens: options.batchTokens, maxLength: options.maxLength }, io.log, backend);
   const loaded = await loadModel(modelPath);
   let adapter: PeftAdapter | null = null;
   try {
