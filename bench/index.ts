@@ -4,6 +4,7 @@
 //   train     ms per training step per method × backend × shape × T, with the PyTorch reference (train-bench.ts)
 //   profile   per-kernel time of a training step (profile-bench.ts)
 //   leak      1,000 training steps: live tensors and RSS at start and end (leak-bench.ts)
+//   markdown  FILE…: the JSON written by the others as the Markdown tables of docs/performance.md (markdown.ts)
 // --threads N: PyTorch's thread count and native TensorFlow's intra-op threads (default 1: the wasm backend
 // runs on one thread, so ratios compare like with like). --repeat N: train measures ours and PyTorch
 // alternately N times and reports medians (a shared machine's load then hits both alike).
@@ -71,12 +72,17 @@ async function main(): Promise<void> {
     await runProfile({ backends, shapes: list(values.shape), methods: list(values.method), seqs: list(values.seq).map(Number), steps: Number(values.steps ?? 3) });
     return;
   }
+  if (task === 'markdown') {
+    const { renderMarkdown } = await import('./markdown');
+    console.log(renderMarkdown(positionals.slice(1)));
+    return;
+  }
   if (task === 'leak') {
     const { runLeakBench } = await import('./leak-bench');
     await runLeakBench({ backends, shapes: list(values.shape), methods: list(values.method), seqs: list(values.seq).map(Number), steps: Number(values.steps ?? 1000), json: values.json });
     return;
   }
-  console.error('usage: npm run bench -- <generate|train|profile|leak> [--backend tensorflow,wasm,cpu] [--shape …] [--method …] [--seq …] [--threads N] [--repeat N] [--steps N] [--json FILE] [--no-reference]');
+  console.error('usage: npm run bench -- <generate|train|profile|leak|markdown FILE…> [--backend tensorflow,wasm,cpu] [--shape …] [--method …] [--seq …] [--threads N] [--repeat N] [--steps N] [--json FILE] [--no-reference]');
   process.exitCode = 2;
 }
 

@@ -22,7 +22,14 @@ export interface ReferenceResult {
 
 let warned = false;
 
-/** `threads`: torch.set_num_threads (default: every core). */
+/**
+ * `threads`: the reference's thread count (default: every core). torch.set_num_threads does not reach
+ * OpenBLAS's own pthread pool (Debian's torch with libopenblas0-pthread), which otherwise runs every GEMM on
+ * all cores: measured here, a "1-thread" reference ran its products at 185 GFLOP/s on two cores against
+ * 100 on one. So the pools are sized through the environment, before Python loads them: OpenBLAS (or MKL)
+ * gets `threads`, OpenMP one (torch_reference.py then sets torch's own count; OpenMP × OpenBLAS threads
+ * oversubscribe: 344 ms against 85 ms per tiny-4x256 step with two of each on two cores).
+ */
 export function torchReference(request: { task: 'generate' | 'train'; shape: ShapeSpec; [key: string]: unknown }, threads?: number): ReferenceResult | undefined {
   const python = pythonForReference();
   if (!python) {
@@ -33,6 +40,7 @@ export function torchReference(request: { task: 'generate' | 'train'; shape: Sha
   threads ??= os.availableParallelism?.() ?? os.cpus().length;
   const result = spawnSync(python, [resolve(repoRoot, 'bench/torch_reference.py')], {
     input: JSON.stringify({ ...request, threads }),
+    env: { ...process.env, OPENBLAS_NUM_THREADS: String(threads), MKL_NUM_THREADS: String(threads), OMP_NUM_THREADS: '1' },
     encoding: 'utf8',
     timeout: 1_800_000,
     maxBuffer: 16 * 2 ** 20,

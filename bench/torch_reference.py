@@ -5,6 +5,7 @@ Tasks: "generate" (transformers' generate with the KV cache, greedy) and "train"
 given PEFT method with AdamW). Random weights for config shapes, as the TypeScript benchmark uses.
 """
 import json
+import os
 import resource
 import sys
 import time
@@ -134,7 +135,16 @@ def bench_train(req):
 
 def main():
     req = json.loads(sys.stdin.read())
-    torch.set_num_threads(int(req.get("threads", 1)))
+    threads = int(req.get("threads", 1))
+    # torch.set_num_threads does not reach OpenBLAS's pthread pool: it is sized from the environment when the
+    # library loads, so the caller must set it (bench/torch-reference.ts does) or the GEMMs use every core.
+    if os.environ.get("OPENBLAS_NUM_THREADS") != str(threads):
+        sys.exit(f"OPENBLAS_NUM_THREADS must be {threads} (set before Python starts) for a {threads}-thread reference")
+    # With an external BLAS (Debian's "generic" BLAS_INFO is OpenBLAS through libblas.so.3) the GEMMs take the
+    # threads and torch's own ops run on one: OpenMP threads on top of OpenBLAS's oversubscribe the cores.
+    # With MKL, torch's count sizes both.
+    uses_mkl = "blas_info=mkl" in torch.__config__.show().lower()
+    torch.set_num_threads(threads if uses_mkl else 1)
     transformers.logging.set_verbosity_error()
     result = bench_generate(req) if req["task"] == "generate" else bench_train(req)
     if result is None:

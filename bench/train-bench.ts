@@ -3,7 +3,7 @@
 // PyTorch reference of the same model, method, shape and thread count in the same run. Also the scaling
 // figures: ms/step against sequence length, and Prefix-Tuning's cost against prefix length p next to PT+.
 import * as tf from '@tensorflow/tfjs';
-import { initBackend, probeBackends, type BackendName } from '../src/main/engine/backend';
+import { explainBackendFailure, initBackend, probeBackends, type BackendName } from '../src/main/engine/backend';
 import { loadModel } from '../src/main/engine/io/load-model';
 import { createRandomModel } from '../src/main/engine/models/random-init';
 import type { CausalLM } from '../src/main/engine/models/causal-lm';
@@ -33,6 +33,16 @@ export interface TrainRow {
   reference?: { name: string; tokensPerSecond: number; msPerStep?: number; threads: number; runsMs?: number[] };
   /** ms/step of each repeat (with --repeat). */
   runsMs?: number[];
+}
+
+/** A row that could not be measured (out of memory on wasm, say), listed with its reason. */
+export interface FailedRow {
+  method: string;
+  backend: BackendName;
+  shape: string;
+  seqLen: number;
+  batch: number;
+  error: string;
 }
 
 export const BATCH = 8;
@@ -118,27 +128,42 @@ function referenceRequest(model: CausalLM, method: string, optionsOverride: Reco
 export async function runTrainBench(opts: { backends: BackendName[]; shapes: string[]; methods: string[]; seqs: number[]; json?: string; reference: boolean; threads: number; repeat: number }): Promise<void> {
   const rows: TrainRow[] = [];
   const scaling: TrainRow[] = [];
+  const failed: FailedRow[] = [];
   const methods = opts.methods.length ? opts.methods : DEFAULT_METHODS;
   const seqs = opts.seqs.length ? opts.seqs : DEFAULT_SEQS;
   const shapes = SHAPES.filter((s) => (opts.shapes.length ? opts.shapes.includes(s.name) : s.name === 'stories260K' || s.name === 'tiny-4x256'));
   const available = new Set((await probeBackends()).filter((b) => b.available).map((b) => b.name));
+  const deadBackends = new Set<BackendName>();
   for (const shape of shapes) {
-    for (const backend of opts.backends.filter((b) => available.has(b))) {
+    for (const backend of opts.backends.filter((b) => available.has(b) && !deadBackends.has(b))) {
       await initBackend(backend);
       const model = await buildModel(shape);
+      let isBackendDead = false;
       for (const seqLen of seqs.filter((s) => s <= model.config.maxPositions)) {
         for (const method of methods) {
+          if (isBackendDead) break;
           // Ours and PyTorch alternate `repeat` times; medians of each, so load from other processes on a
           // shared machine hits both sides alike.
           const ours: Omit<TrainRow, 'backend' | 'shape' | 'reference'>[] = [];
           const refs: NonNullable<ReturnType<typeof torchReference>>[] = [];
           for (let r = 0; r < opts.repeat; r++) {
-            ours.push(await measureTrainStep(model, method, seqLen));
+            try {
+              ours.push(await measureTrainStep(model, method, seqLen));
+            } catch (caught) {
+              // A row that cannot run is a result too; a wasm abort leaves the module unusable, so the
+              // backend's remaining rows are skipped and the next backend goes on.
+              const err = explainBackendFailure(caught, backend);
+              isBackendDead = err !== caught;
+              failed.push({ backend, shape: shape.name, method, seqLen, batch: BATCH, error: err instanceof Error ? err.message : String(err) });
+              console.error(`  ${shape.name} ${backend} T=${seqLen} ${method}: failed: ${failed[failed.length - 1]!.error}`);
+              break;
+            }
             if (!opts.reference) continue;
             // Same task as ours: batch 8 of seqLen tokens, loss on the second half (targetStart), same options.
             const ref = torchReference({ task: 'train', shape, method, batch: BATCH, seqLen, steps: TIMED_STEPS, targetStart: Math.floor(seqLen / 2), ...referenceRequest(model, method) }, opts.threads);
             if (ref) refs.push(ref);
           }
+          if (ours.length < opts.repeat) continue;
           const msPerStep = median(ours.map((o) => o.msPerStep));
           const row: TrainRow = { backend, shape: shape.name, ...ours[0]!, msPerStep, tokensPerSecond: (BATCH * seqLen) / (msPerStep / 1000), peakRssBytes: Math.max(...ours.map((o) => o.peakRssBytes)) };
           if (opts.repeat > 1) row.runsMs = ours.map((o) => o.msPerStep);
@@ -150,6 +175,10 @@ export async function runTrainBench(opts: { backends: BackendName[]; shapes: str
           rows.push(row);
           console.error(`  ${shape.name} ${backend} T=${seqLen} ${method}: ${row.msPerStep.toFixed(1)} ms/step${row.reference ? ` (torch ${row.reference.msPerStep!.toFixed(1)})` : ''}`);
         }
+      }
+      if (isBackendDead) {
+        deadBackends.add(backend); // nothing more can run on it in this process, not even dispose
+        continue;
       }
       // Prefix-Tuning's cost grows with p (longer keys in every layer); PT+'s memory does not depend on it.
       const scalingSeq = Math.min(64, model.config.maxPositions);
@@ -185,7 +214,8 @@ export async function runTrainBench(opts: { backends: BackendName[]; shapes: str
       { key: 'peakTensorBytes', label: 'peak tensors', format: fmt.mib },
     ]);
   }
-  writeJson(opts.json ?? 'bench-results/train.json', { machine: machineInfo(), threads: opts.threads, rows });
+  for (const f of failed) console.log(`not measured: ${f.shape} ${f.backend} T=${f.seqLen} ${f.method}: ${f.error}`);
+  writeJson(opts.json ?? 'bench-results/train.json', { machine: machineInfo(), threads: opts.threads, rows, failed });
   writeJson((opts.json ?? 'bench-results/train.json').replace(/\.json$/, '') + '.scaling.json', { machine: machineInfo(), scaling });
 }
 
