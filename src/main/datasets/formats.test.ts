@@ -100,6 +100,16 @@ describe('Parquet', () => {
     expect(result).toMatchObject({ format: 'parquet', task: 'chat', rows: 3, status: 'valid' });
     expect(result.preview[1]).toMatchObject({ prompt: 'System: Be brief.\nUser: What is 2+2?\nAssistant:', target: ' 4' });
   });
+
+  it.each(['zstd', 'lz4'])('reads %s-compressed row groups (polars writes zstd by default)', async (codec) => {
+    const path = join(fixturesDir, `codec-${codec}.parquet`);
+    const result = await inspectDataset(path);
+    expect(result).toMatchObject({ format: 'parquet', rows: 120, task: 'classification', labels: { positive: 60, negative: 60 }, status: 'valid' });
+    const rows = [];
+    for await (const row of iterateRows(path)) rows.push(row);
+    expect(rows).toHaveLength(120);
+    expect(rows[119]).toMatchObject({ row: { line: 120, values: { sentence: 'review 119: the film was bad', label: 'negative' } } });
+  });
 });
 
 describe('tasks and templates', () => {

@@ -3,14 +3,17 @@
 import { gunzipSync, brotliDecompressSync } from 'node:zlib';
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects, parquetSchema } from 'hyparquet';
 import type { Compressors } from 'hyparquet';
+import { compressors as extraCodecs } from 'hyparquet-compressors';
 import { ApiError } from '@shared/errors';
 import { throwIfAborted } from '../encoding/read-text-file';
 import type { ReaderEvent } from './reader-events';
 
 const SLICE_ROWS = 20_000;
 
-// hyparquet decodes snappy itself; node's zlib covers gzip and brotli (zstd needs Node 22).
+// hyparquet-compressors adds the codecs hyparquet lacks (zstd — polars' default —, lz4, and a faster snappy);
+// node's zlib still does gzip and brotli, natively. LZO remains unsupported (pyarrow cannot write it either).
 const COMPRESSORS: Compressors = {
+  ...extraCodecs,
   GZIP: (input) => new Uint8Array(gunzipSync(input)),
   BROTLI: (input) => new Uint8Array(brotliDecompressSync(input)),
 };
