@@ -65,7 +65,7 @@ function checkOutDir(outDir: string, force: boolean, home: string, baseModelPath
   if (clash) throw new ApiError('invalid_argument', `output folder ${outDir} overlaps ${clash}; choose another folder`, { field: 'outDir' });
   if (!existsSync(outDir)) return;
   if (!statSync(outDir).isDirectory()) throw new ApiError('already_exists', `${outDir} exists and is not a folder`, { field: 'outDir' });
-  if (!force) throw new ApiError('already_exists', `output folder ${outDir} already exists; pass force to replace it`, { field: 'outDir' });
+  if (!force) throw new ApiError('already_exists', `output folder ${outDir} already exists; choose another folder, or replace it (--force on the command line, "replace the folder if it exists" in the app)`, { field: 'outDir' });
 }
 
 /** Creates the hidden temp folder beside outDir (and outDir's parents); a one-line error when that is impossible. */

@@ -176,7 +176,7 @@ describe('exportAdapter', () => {
       const dir = join(out, 'exists');
       mkdirSync(dir);
       writeFileSync(join(dir, 'keep.txt'), 'mine');
-      await expect(exportAdapter({ home, id: loraId, format: 'peft', outDir: dir })).rejects.toThrow(/already exists; pass force to replace it/);
+      await expect(exportAdapter({ home, id: loraId, format: 'peft', outDir: dir })).rejects.toThrow(/already exists; choose another folder, or replace it \(--force on the command line/);
       expect(readdirSync(dir)).toEqual(['keep.txt']);
       const result = await exportAdapter({ home, id: loraId, format: 'peft', outDir: dir, force: true });
       expect(readdirSync(dir).sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors', 'parity.json']);
