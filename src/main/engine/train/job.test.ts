@@ -87,3 +87,32 @@ describe.skipIf(!isAvailable)('PT+ data-mean centring in a training job (stories
     expect(resumed.final.evalLoss! - straight.final.evalLoss!).toBeCloseTo(0, 5);
   });
 });
+
+describe.skipIf(!isAvailable)('a whole training job on the wasm backend (stories260K)', () => {
+  // CI's default backend is native when it loads; this runs the job path users without it get: training,
+  // checkpoints and the final classification evaluation (whose kernels once included one wasm lacks).
+  it.each(['lora', 'full'] as const)('%s finishes, checkpoints and evaluates on wasm, agreeing with cpu', async (method) => {
+    const spec = (backend: 'wasm' | 'cpu'): TrainJobSpec => ({
+      home,
+      model: storiesHf,
+      data,
+      method,
+      backend,
+      seed: 3,
+      steps: 3,
+      evalSplit: 4,
+      lr: 0.01,
+      set: { 'train.batchSize': '4', 'train.maxLength': '32', 'train.warmupSteps': '0', 'train.evalEvery': '0', 'train.checkpointEvery': '3' },
+    });
+    const onWasm = await runTrainJob(spec('wasm'));
+    const onCpu = await runTrainJob(spec('cpu'));
+    expect(onWasm.backend).toBe('wasm');
+    expect(onWasm.status).toBe('finished');
+    expect(onWasm.checkpoint).not.toBeNull();
+    expect(onWasm.final.evalExamples).toBe(4);
+    expect(onWasm.final.accuracy).not.toBeNull();
+    expect(onWasm.final.evalLoss!).toBeCloseTo(onCpu.final.evalLoss!, 3);
+    expect(onWasm.final.trainLoss!).toBeCloseTo(onCpu.final.trainLoss!, 3);
+    await initBackend('cpu');
+  });
+});
