@@ -14,9 +14,9 @@ type MethodsHandlers = Pick<Handlers<AppContext>, 'methods.list' | 'methods.esti
 const FLOAT_BYTES = 4;
 
 /**
- * tfjs keeps every intermediate of the forward pass alive until the backward pass ends (not only what the
- * gradient reads) and allocates the backward's transients on top: peak tensor memory measured in the training
- * benchmark is 2.7× (GPT-2-small shape) to 3.7× (tiny-4x256, SmolLM-135M shapes) the saved set above.
+ * tfjs's tape keeps what each kernel's gradient declares (more than a fused backward would read) until the
+ * backward pass ends, and the backward allocates its transients on top: peak tensor memory measured in the
+ * training benchmark is 2.7× (GPT-2-small shape) to 3.7× (tiny-4x256, SmolLM-135M shapes) the set above.
  */
 const TAPE_OVERHEAD = 3.2;
 
