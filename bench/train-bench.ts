@@ -3,7 +3,7 @@
 // PyTorch reference of the same model, method, shape and thread count in the same run. Also the scaling
 // figures: ms/step against sequence length, and Prefix-Tuning's cost against prefix length p next to PT+.
 import * as tf from '@tensorflow/tfjs';
-import { explainBackendFailure, initBackend, probeBackends, type BackendName } from '../src/main/engine/backend';
+import { explainBackendFailure, initBackend, isWasmAbort, probeBackends, type BackendName } from '../src/main/engine/backend';
 import { loadModel } from '../src/main/engine/io/load-model';
 import { createRandomModel } from '../src/main/engine/models/random-init';
 import type { CausalLM } from '../src/main/engine/models/causal-lm';
@@ -138,10 +138,9 @@ export async function runTrainBench(opts: { backends: BackendName[]; shapes: str
     for (const backend of opts.backends.filter((b) => available.has(b) && !deadBackends.has(b))) {
       await initBackend(backend);
       const model = await buildModel(shape);
-      let isBackendDead = false;
       for (const seqLen of seqs.filter((s) => s <= model.config.maxPositions)) {
         for (const method of methods) {
-          if (isBackendDead) break;
+          if (deadBackends.has(backend)) break;
           // Ours and PyTorch alternate `repeat` times; medians of each, so load from other processes on a
           // shared machine hits both sides alike.
           const ours: Omit<TrainRow, 'backend' | 'shape' | 'reference'>[] = [];
@@ -153,7 +152,7 @@ export async function runTrainBench(opts: { backends: BackendName[]; shapes: str
               // A row that cannot run is a result too; a wasm abort leaves the module unusable, so the
               // backend's remaining rows are skipped and the next backend goes on.
               const err = explainBackendFailure(caught, backend);
-              isBackendDead = err !== caught;
+              if (isWasmAbort(caught, backend)) deadBackends.add(backend);
               failed.push({ backend, shape: shape.name, method, seqLen, batch: BATCH, error: err instanceof Error ? err.message : String(err) });
               console.error(`  ${shape.name} ${backend} T=${seqLen} ${method}: failed: ${failed[failed.length - 1]!.error}`);
               break;
@@ -176,10 +175,7 @@ export async function runTrainBench(opts: { backends: BackendName[]; shapes: str
           console.error(`  ${shape.name} ${backend} T=${seqLen} ${method}: ${row.msPerStep.toFixed(1)} ms/step${row.reference ? ` (torch ${row.reference.msPerStep!.toFixed(1)})` : ''}`);
         }
       }
-      if (isBackendDead) {
-        deadBackends.add(backend); // nothing more can run on it in this process, not even dispose
-        continue;
-      }
+      if (deadBackends.has(backend)) continue; // nothing more can run on it in this process, not even dispose
       // Prefix-Tuning's cost grows with p (longer keys in every layer); PT+'s memory does not depend on it.
       const scalingSeq = Math.min(64, model.config.maxPositions);
       if (methods.includes('prefix')) {

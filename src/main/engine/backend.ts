@@ -143,13 +143,19 @@ export function isBackendName(value: string): value is BackendName {
 export const WASM_HEAP_LIMIT_BYTES = 4 * 2 ** 30;
 
 /**
- * A failure of the compute backend in words a user can act on. The wasm module reports a failed allocation
- * as a bare `RuntimeError: Aborted()` (and is unusable afterwards); in training that almost always means a
- * step needed more than the 4 GiB heap. Other errors pass through unchanged.
+ * True when `err` is the wasm module's abort: how it reports a failed allocation, as a bare
+ * `RuntimeError: Aborted()`. The module is unusable afterwards, frees included.
+ */
+export function isWasmAbort(err: unknown, backend: BackendName): boolean {
+  return backend === 'wasm' && err instanceof Error && err.name === 'RuntimeError' && /^Aborted\(/.test(err.message);
+}
+
+/**
+ * A failure of the compute backend in words a user can act on: in training a wasm abort almost always means
+ * a step needed more than the 4 GiB heap. Other errors pass through unchanged.
  */
 export function explainBackendFailure(err: unknown, backend: BackendName): unknown {
-  const isWasmAbort = err instanceof Error && err.name === 'RuntimeError' && /^Aborted\(/.test(err.message);
-  if (backend !== 'wasm' || !isWasmAbort) return err;
+  if (!isWasmAbort(err, backend)) return err;
   return new ApiError(
     'out_of_memory',
     'the wasm backend aborted: a training step needed more than its 4 GiB heap (32-bit WebAssembly). Lower batchSize or maxLength (or set batchTokens), or install the native backend (@tensorflow/tfjs-node), which has no such limit',

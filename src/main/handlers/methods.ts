@@ -25,7 +25,7 @@ const TAPE_OVERHEAD = 3.2;
  * moments, and the activations the backward pass keeps. Activations per token and layer: the block's inputs,
  * norms, q/k/v, attention output and MLP intermediates (≈ 6·D + 3·I + 2·H_kv·d), plus scores and
  * probabilities per head over the keys; then the logits and their gradient. Virtual tokens (prompt/prefix)
- * lengthen the sequence or the keys. That saved set is scaled by TAPE_OVERHEAD (below).
+ * lengthen the sequence or the keys. That saved set is scaled by TAPE_OVERHEAD (above).
  */
 export function estimateMemory(
   config: ModelConfig,

@@ -4,7 +4,7 @@
 // seed, backend, app version, times and metrics. A folder is assembled under a hidden temp name and renamed
 // into place, so an adapter is either complete or absent.
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, copyFileSync } from 'node:fs';
-import { basename, join, relative, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { ApiError } from '@shared/errors';
 import { SafetensorsReader, writeSafetensors, type F32Tensor } from '../engine/io/safetensors';
@@ -202,12 +202,12 @@ export async function createAdapterFromRun(
   }
   // The complete checkpoint folders on disk decide, not the manifest's list: a run killed between writing a
   // checkpoint (or pruning one) and recording it, then resumed, can list a step that is gone or miss its newest.
-  const checkpoints = listCheckpoints(join(runDir, 'checkpoints')).map((c) => ({ step: c.step, dir: relative(runDir, c.dir) }));
+  const checkpoints = listCheckpoints(join(runDir, 'checkpoints'));
   const chosen = opts.step === undefined ? checkpoints[checkpoints.length - 1] : checkpoints.find((c) => c.step === opts.step);
   if (!chosen) {
     throw new ApiError('not_found', opts.step === undefined ? `run ${runId} has no checkpoint` : `run ${runId} has no checkpoint at step ${opts.step}`, { field: 'step' });
   }
-  const source = join(runDir, chosen.dir, ADAPTER_TENSORS_FILE);
+  const source = join(chosen.dir, ADAPTER_TENSORS_FILE);
   if (!existsSync(source)) throw new ApiError('not_found', 'checkpoint has no adapter.safetensors', { file: source });
   const base = (run.baseModel ?? {}) as BaseModelRef;
   const name = opts.name?.trim() || `${String(run.method)} ${basename(String(base.path ?? 'model'))} ${runId}`;

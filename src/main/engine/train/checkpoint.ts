@@ -2,7 +2,7 @@
 // A checkpoint is written into a hidden temp folder, every file fsynced, then the folder is renamed into
 // place and the parent fsynced — so a step-* folder is only ever visible complete.
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { z } from 'zod';
 import { ApiError } from '@shared/errors';
 import { fsyncDir, writeJsonAtomic } from '../../registry/atomic-write';
@@ -168,7 +168,7 @@ export function pruneCheckpoints(root: string, keep: number): void {
   for (const old of all.slice(0, Math.max(0, all.length - keep))) {
     // Hide it first (one atomic rename), then delete: a kill during a recursive delete must never leave a
     // visible step-* folder with some of its files gone.
-    const hidden = join(root, `.${old.dir.split(/[\\/]/).pop()}.${process.pid}.old`);
+    const hidden = join(root, `.${basename(old.dir)}.${process.pid}.old`);
     try {
       renameSync(old.dir, hidden);
     } catch {

@@ -5,7 +5,7 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import type { FinalMetrics, RunManifest, TrainProgress, TrainResult } from '@shared/contract/training';
 import { ApiError } from '@shared/errors';
-import { activeBackend, explainBackendFailure, initBackend, type BackendName } from '../backend';
+import { activeBackend, explainBackendFailure, initBackend, isWasmAbort, type BackendName } from '../backend';
 import { loadModel, type LoadedModel } from '../io/load-model';
 import type { TextTokenizer } from '../io/tokenizer';
 import type { MethodName, PeftAdapter } from '../methods/method';
@@ -156,7 +156,7 @@ export async function runTrainJob(spec: TrainJobSpec, io: JobIO = {}): Promise<T
     await store
       .update(runId, (m) => ({ ...m, status: 'failed', reason, endedAt: new Date().toISOString() }))
       .catch(() => undefined);
-    isBackendDead = err !== caught;
+    isBackendDead = isWasmAbort(caught, backend);
     throw err;
   } finally {
     // An aborted wasm module throws on every call, frees included: the process exits anyway.
