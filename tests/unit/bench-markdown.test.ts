@@ -1,0 +1,43 @@
+// `npm run bench -- markdown`: docs/performance.md's tables come from the benchmark JSON, so the renderer
+// must pick the right table per file, compute the PyTorch ratio, and list the rows that could not run.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { renderMarkdown } from '../../bench/markdown';
+
+const dir = mkdtempSync(join(tmpdir(), 'prefixlab-bench-md-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function file(name: string, json: unknown): string {
+  const path = join(dir, name);
+  writeFileSync(path, JSON.stringify(json));
+  return path;
+}
+
+const machine = { cpu: 'AMD EPYC', cores: 2, node: '20.20.2', tfjs: '4.22.0', date: '2026-11-25T13:05:14.117Z' };
+
+describe('bench markdown', () => {
+  it('renders training rows with the ratio to PyTorch and lists the rows that were not measured', () => {
+    const train = file('train.json', {
+      machine,
+      threads: 1,
+      rows: [{ shape: 'tiny-4x256', backend: 'wasm', seqLen: 64, method: 'lora', msPerStep: 356.2, tokensPerSecond: 1438, peakTensorBytes: 228.6 * 2 ** 20, trainableParams: 32768, reference: { tokensPerSecond: 3951, msPerStep: 129.6 } }],
+      failed: [{ shape: 'smollm-135m', backend: 'wasm', seqLen: 64, method: 'lora', error: 'the wasm backend aborted' }],
+    });
+    const md = renderMarkdown([train]);
+    expect(md).toContain('<!-- ' + train + ': AMD EPYC, 2 cores, Node 20.20.2, tfjs 4.22.0, 2026-11-25 13:05 UTC, 1 thread(s) -->');
+    expect(md).toContain('| tiny-4x256 | wasm | 64 | lora | 356.2 | 1,438 | 129.6 | 3,951 | **0.36** | 228.6 | 32,768 |');
+    expect(md).toContain('Not measured: smollm-135m, wasm, T = 64, lora: the wasm backend aborted');
+  });
+
+  it('tells scaling, generation and leak files apart by their fields', () => {
+    const scaling = file('scaling.json', { machine, scaling: [{ shape: 's', backend: 'cpu', method: 'prefix', options: { numVirtualTokens: 16 }, msPerStep: 10, peakTensorBytes: 2 ** 20 }] });
+    const generate = file('generate.json', { machine, rows: [{ model: 'm', backend: 'wasm', promptTokens: 32, newTokens: 32, promptTokensPerSecond: 884, generatedTokensPerSecond: 260.6, peakTensorBytes: 2 ** 20, reference: { tokensPerSecond: 524.8 } }] });
+    const leak = file('leak.json', { machine, rows: [{ shape: 's', backend: 'wasm', method: 'lora', steps: 1000, msPerStep: 96, tensors: [143, 143, 143], tensorBytes: [2 ** 21, 2 ** 21, 2 ** 21], rssBytes: [251 * 2 ** 20, 258 * 2 ** 20, 259 * 2 ** 20], losses: { first: 18.052, last: 6.369 } }] });
+    const [s, g, l] = renderMarkdown([scaling, generate, leak]).split('\n\n');
+    expect(s).toContain('| s | cpu | prefix | 16 | 10.0 | 1.0 |');
+    expect(g).toContain('| m | wasm | 32 | 32 | 884 | 260.6 | 524.8 | 0.50 | 1.0 |');
+    expect(l).toContain('| s | wasm | lora | 1,000 | 96.0 | 143 → 143 → 143 | 2.0 → 2.0 | 251 → 258 → 259 | 18.052 → 6.369 |');
+  });
+});
