@@ -4,6 +4,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { ensureBuilt } from './build-state.js';
+import { headlessServeArgs } from './headless-serve-args.js';
 
 const root = new URL('..', import.meta.url).pathname;
 const args = process.argv.slice(2);
@@ -32,8 +33,7 @@ function fetchElectron() {
 
 function serveHeadless(reason) {
   console.error(`prefixlab: ${reason}; serving PrefixLab headless instead — open the URL below in a browser.`);
-  const passthrough = args.filter((a) => a !== '--retry-electron');
-  const child = spawn(process.execPath, [join(root, 'bin/prefixlab.js'), 'serve', ...passthrough], { stdio: 'inherit' });
+  const child = spawn(process.execPath, [join(root, 'bin/prefixlab.js'), 'serve', ...headlessServeArgs(args)], { stdio: 'inherit' });
   child.on('exit', (code) => process.exit(code ?? 0));
 }
 

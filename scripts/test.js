@@ -1,18 +1,41 @@
 // `npm test`: every runner (Vitest units, Playwright end-to-end, pytest interop), then one closing line
 // "N passed, N failed, N skipped" summed over all of them. Exits non-zero when anything failed.
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+//
+//   npm test -- [unit] [e2e] [python]        only these runners (default: all)
+//     --label TEXT                           names this pass in the per-runner lines (e.g. "wasm only")
+//     --save-totals FILE                     also writes this pass's totals to FILE (JSON)
+//     --add-totals FILE                      adds an earlier pass's saved totals into the closing line
+// .ci/run uses the last three to sum a wasm-only unit pass and the full run into one closing line.
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import { ensureBuilt } from './build-state.js';
+import { ensureChromium, ensurePython, systemProbes } from './test-prereqs.js';
+import { addSavedTotals, saveTotals } from './test-totals.js';
 
 const root = new URL('..', import.meta.url).pathname;
 const results = join(root, 'test-results');
+const RUNNERS = ['unit', 'e2e', 'python'];
+let cli;
+try {
+  cli = parseArgs({ options: { label: { type: 'string' }, 'save-totals': { type: 'string' }, 'add-totals': { type: 'string', multiple: true } }, allowPositionals: true, strict: true });
+  const unknown = cli.positionals.find((name) => !RUNNERS.includes(name));
+  if (unknown !== undefined) throw new Error(`unknown runner "${unknown}" (use ${RUNNERS.join(', ')})`);
+} catch (err) {
+  console.error(`npm test: ${err.message}`);
+  process.exit(2);
+}
 mkdirSync(results, { recursive: true });
 const totals = { passed: 0, failed: 0, skipped: 0 };
-const only = process.argv.slice(2); // e.g. `npm test -- unit e2e python`
+const only = cli.positionals; // e.g. `npm test -- unit e2e python`
 const wants = (name) => only.length === 0 || only.includes(name);
+const suffix = cli.values.label ? ` (${cli.values.label})` : '';
+const probes = systemProbes(root);
 
-function run(label, command, argv, env = {}) {
+/** Runs one runner; its report file is removed first so a crash can never be read as an earlier pass's report. */
+function run(label, command, argv, env = {}, report = undefined) {
+  if (report) rmSync(report, { force: true });
   console.log(`\n=== ${label}: ${command} ${argv.join(' ')}`);
   const r = spawnSync(command, argv, { cwd: root, stdio: 'inherit', env: { ...process.env, ...env } });
   return r.status ?? 1;
@@ -21,8 +44,14 @@ function run(label, command, argv, env = {}) {
 function add(label, counts, exitCode) {
   // A runner that crashed before reporting counts as one failure, never as silence.
   if (counts.passed + counts.failed + counts.skipped === 0 && exitCode !== 0) counts.failed = 1;
-  console.log(`--- ${label}: ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped`);
+  console.log(`--- ${label}${suffix}: ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped`);
   for (const k of Object.keys(totals)) totals[k] += counts[k];
+}
+
+/** A runner whose prerequisite is missing and could not be installed: one failure, with the line saying what to run. */
+function failPrerequisite(label, line) {
+  console.log(`\n=== ${line}`);
+  add(label, { passed: 0, failed: 1, skipped: 0 }, 1);
 }
 
 function readJson(path) {
@@ -37,7 +66,7 @@ ensureBuilt();
 
 if (wants('unit')) {
   const out = join(results, 'vitest.json');
-  const code = run('unit (vitest)', process.execPath, [join(root, 'node_modules/vitest/vitest.mjs'), 'run', '--reporter=default', '--reporter=json', `--outputFile=${out}`]);
+  const code = run('unit (vitest)', process.execPath, [join(root, 'node_modules/vitest/vitest.mjs'), 'run', '--reporter=default', '--reporter=json', `--outputFile=${out}`], {}, out);
   const report = readJson(out);
   const counts = { passed: 0, failed: 0, skipped: 0 };
   if (report) {
@@ -48,9 +77,12 @@ if (wants('unit')) {
   add('unit', counts, code);
 }
 
-if (wants('e2e')) {
+const chromiumProblem = wants('e2e') ? ensureChromium(probes) : undefined;
+if (chromiumProblem) {
+  failPrerequisite('e2e', chromiumProblem);
+} else if (wants('e2e')) {
   const out = join(results, 'playwright.json');
-  const code = run('end-to-end (playwright)', process.execPath, [join(root, 'node_modules/@playwright/test/cli.js'), 'test'], { PLAYWRIGHT_JSON_OUTPUT_NAME: out });
+  const code = run('end-to-end (playwright)', process.execPath, [join(root, 'node_modules/@playwright/test/cli.js'), 'test'], { PLAYWRIGHT_JSON_OUTPUT_NAME: out }, out);
   const report = readJson(out);
   const counts = { passed: 0, failed: 0, skipped: 0 };
   if (report?.stats) {
@@ -63,13 +95,13 @@ if (wants('e2e')) {
 }
 
 if (wants('python') && existsSync(join(root, 'python/tests'))) {
-  const python = join(root, '.venv/bin/python');
-  if (!existsSync(python)) {
-    console.log('\n=== python interop: skipped — no .venv (run `bash python/setup-venv.sh` first)');
-    totals.skipped += 1;
+  const problem = ensurePython(probes);
+  if (problem) {
+    failPrerequisite('python', problem);
   } else {
+    const python = join(root, '.venv/bin/python');
     const out = join(results, 'pytest.json');
-    const code = run('python interop (pytest)', python, ['-m', 'pytest', '-q', 'python/tests', '-p', 'no:cacheprovider', `--junitxml=${out}.xml`]);
+    const code = run('python interop (pytest)', python, ['-m', 'pytest', '-q', 'python/tests', '-p', 'no:cacheprovider', `--junitxml=${out}.xml`], {}, `${out}.xml`);
     const xml = existsSync(`${out}.xml`) ? readFileSync(`${out}.xml`, 'utf8') : '';
     const attr = (name) => Number((xml.match(new RegExp(`<testsuite[^>]*\\s${name}="(\\d+)"`)) ?? [])[1] ?? 0);
     const tests = attr('tests');
@@ -78,6 +110,10 @@ if (wants('python') && existsSync(join(root, 'python/tests'))) {
     add('python', { passed: tests - failed - skipped, failed, skipped }, code === 5 ? 0 : code);
   }
 }
+
+// Saved before earlier passes are added, so each saved file holds one pass.
+if (cli.values['save-totals']) saveTotals(cli.values['save-totals'], cli.values.label, totals);
+addSavedTotals(cli.values['add-totals'] ?? [], totals);
 
 console.log(`\n${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
 process.exit(totals.failed > 0 ? 1 : 0);

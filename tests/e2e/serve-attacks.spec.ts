@@ -1,16 +1,18 @@
-// Attacks on a real `prefixlab serve` (the built CLI): missing and wrong tokens, foreign Origins, path
-// traversal, methods other than GET, oversized and flooding WebSocket messages, messages that used to end the
-// process, non-loopback hosts, client paths outside the served roots, and symlinks leading out of them.
-// Every one must be refused, and the server must keep answering afterwards.
-import { expect, test } from '@playwright/test';
+// Attacks on a real `prefixlab serve` (the built CLI): missing and wrong tokens, foreign Origins, DNS rebinding
+// (a foreign Host header), path traversal, methods other than GET, oversized and flooding WebSocket messages,
+// messages that used to end the process, more connections than the cap, non-loopback hosts, client paths
+// outside the served roots, and symlinks leading out of them. Every one must be refused, every refusal carries
+// the CSP and nosniff headers, and the server must keep answering afterwards.
+import { chromium, expect, test } from '@playwright/test';
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
+import { request, type IncomingHttpHeaders } from 'node:http';
+import { connect as tcpConnect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import WebSocket from 'ws';
-import { repoRoot, rootArgs, startServe, stopServe, type ServeHandle } from './serve-fixture';
+import { chromiumExecutable, repoRoot, rootArgs, startServe, stopServe, type ServeHandle } from './serve-fixture';
 
 const SECRET = 'not for the browser: 7c1f';
 /** A folder outside every root, holding a secret dataset and a model; and the served root, with links out. */
@@ -35,22 +37,22 @@ test.afterAll(() => {
   rmSync(served, { recursive: true, force: true });
 });
 
-/** A raw request, so the path reaches the server as written (fetch would normalise "../"). */
-function raw(method: string, path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+/** A raw request, so the path (and a Host header) reach the server as written (fetch would normalise "../"). */
+function raw(method: string, path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string; headers: IncomingHttpHeaders }> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port: serve.port, path, method, headers }, (res) => {
+    const req = request({ host: '127.0.0.1', port: serve.port, path, method, headers, agent: false }, (res) => {
       let body = '';
       res.on('data', (c) => (body += String(c)));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
     });
     req.on('error', reject);
     req.end();
   });
 }
 
-function connect(query: string, origin?: string): Promise<WebSocket> {
+function connect(query: string, origin?: string, host?: string): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${serve.port}/rpc${query}`, origin ? { origin } : {});
+    const ws = new WebSocket(`ws://127.0.0.1:${serve.port}/rpc${query}`, { ...(origin ? { origin } : {}), ...(host ? { headers: { Host: host } } : {}) });
     ws.once('open', () => resolve(ws));
     ws.once('error', reject);
     ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
@@ -147,6 +149,85 @@ test('WebSocket upgrades without the token or from a foreign Origin are refused'
   }
   const ok = await connect(`?token=${serve.token}`, `http://127.0.0.1:${serve.port}`);
   ok.close();
+});
+
+test('a foreign Host header is refused even with the token (DNS rebinding); the loopback names are served', async () => {
+  const p = serve.port;
+  for (const host of [`evil.com:${p}`, `127.0.0.1.evil.com:${p}`, `localhost.evil.com:${p}`, `127.0.0.1:${p + 1}`]) {
+    const res = await raw('GET', `/?token=${serve.token}`, { Host: host });
+    expect(res.status, host).toBe(421);
+    expect(res.body, host).not.toContain('<div id="app">');
+  }
+  for (const host of [`127.0.0.1:${p}`, `localhost:${p}`, `[::1]:${p}`]) {
+    const res = await raw('GET', `/?token=${serve.token}`, { Host: host });
+    expect(res.status, host).toBe(200);
+    expect(res.body, host).toContain('<div id="app">');
+  }
+});
+
+test('a WebSocket whose Origin equals its foreign Host is refused', async () => {
+  const p = serve.port;
+  // What a rebound page sends: both name the attacker's host. The Origin check used to accept Origin == Host.
+  await expect(connect(`?token=${serve.token}`, `http://evil.com:${p}`, `evil.com:${p}`)).rejects.toThrow(/421/);
+  await expect(connect(`?token=${serve.token}`, `http://evil.com:${p}`, `127.0.0.1:${p}`)).rejects.toThrow(/403/);
+  const ok = await connect(`?token=${serve.token}`, `http://localhost:${p}`, `localhost:${p}`);
+  ok.close();
+  await stillServing();
+});
+
+test('every response, refusals included, carries the CSP and nosniff', async () => {
+  const t = `token=${serve.token}`;
+  for (const [method, path, headers, status] of [
+    ['GET', `/?${t}`, {}, 200],
+    ['GET', '/', {}, 401],
+    ['GET', `/assets/..%2f..%2f..%2fpackage.json?${t}`, {}, 403],
+    ['GET', `/no-such-file.js?${t}`, {}, 404],
+    ['POST', `/?${t}`, {}, 405],
+    ['GET', `/?${t}`, { Host: 'evil.com' }, 421],
+  ] as [string, string, Record<string, string>, number][]) {
+    const res = await raw(method, path, headers);
+    expect(res.status, `${method} ${path}`).toBe(status);
+    expect(res.headers['x-content-type-options'], `${status}`).toBe('nosniff');
+    expect(res.headers['content-security-policy'], `${status}`).toMatch(/^default-src 'self'; script-src 'self';.*; frame-ancestors 'none'$/);
+  }
+  // connect-src: 'self' and this server's own WebSocket origin, no wildcard.
+  const page = await raw('GET', `/?${t}`);
+  expect(page.headers['content-security-policy']).toContain(`connect-src 'self' ws://127.0.0.1:${serve.port};`);
+  expect(page.headers['content-security-policy']).not.toContain('*');
+  // The built page's <meta> tag is the same policy (less frame-ancestors, which a <meta> cannot carry).
+  const meta = /<meta http-equiv="Content-Security-Policy" content="([^"]+)"/.exec(page.body)?.[1]?.replaceAll('&#39;', "'");
+  expect(meta).toBe("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'");
+});
+
+test('the page loads in Chromium and reaches the API under that CSP', async () => {
+  const browser = await chromium.launch({ executablePath: chromiumExecutable(), args: ['--no-sandbox', '--disable-gpu'] });
+  try {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('console', (m) => (m.type() === 'error' ? errors.push(m.text()) : undefined));
+    await page.goto(serve.url);
+    await expect(page.getByTestId('status-backend')).toContainText('Backend:');
+    expect(errors.filter((e) => /Content Security Policy/i.test(e))).toEqual([]);
+  } finally {
+    await browser.close();
+  }
+});
+
+test('connections beyond the cap (64) are dropped, and the server answers once they close', async () => {
+  const CAP = 64; // MAX_CONNECTIONS in src/main/server/http-server.ts
+  const sockets = await Promise.all(
+    Array.from({ length: CAP + 8 }, () => new Promise<Socket>((resolve) => {
+      const s = tcpConnect(serve.port, '127.0.0.1', () => resolve(s));
+      s.on('error', () => resolve(s));
+    })),
+  );
+  await new Promise((r) => setTimeout(r, 500));
+  const open = sockets.filter((s) => !s.destroyed && s.readyState === 'open');
+  expect(open.length).toBeLessThanOrEqual(CAP);
+  expect(sockets.length - open.length).toBeGreaterThanOrEqual(8);
+  for (const s of sockets) s.destroy();
+  await new Promise((r) => setTimeout(r, 300));
+  await stillServing();
 });
 
 test('a message over the 4 MiB limit closes the socket (1009) and the server carries on', async () => {

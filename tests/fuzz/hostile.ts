@@ -4,7 +4,8 @@
 // sparse-free temp file in the full run, deleted afterwards); a CSV with 10^6 columns; config.json sizes that
 // need exabytes or 2^31 layers; tokenizer ids of 2^31. Every one must end in a clear refusal or a located
 // problem, never a crash, a hang or an allocation the input merely claims.
-import { createWriteStream, mkdirSync, rmSync, writeFileSync, cpSync } from 'node:fs';
+import { createWriteStream, mkdirSync, rmSync, writeFileSync, cpSync, readFileSync, symlinkSync, truncateSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import * as tf from '@tensorflow/tfjs';
@@ -17,6 +18,7 @@ import { readText } from '../../src/main/datasets/readers/text-reader';
 import type { ReaderEvent } from '../../src/main/datasets/readers/reader-events';
 import { SafetensorsReader } from '../../src/main/engine/io/safetensors';
 import { loadModel, loadTokenizer, readModelConfig } from '../../src/main/engine/io/load-model';
+import { Llama2cTokenizer } from '../../src/main/engine/io/llama2c-tokenizer';
 import { FIXTURE_MODEL } from './lib/home-fixture';
 import { assertSendable, unclearReason } from './lib/verdict';
 
@@ -243,6 +245,103 @@ export function hostileCases(opts: { fullGigabyteFile: boolean }): HostileCase[]
         tokenizer.model.vocab.K = 2 ** 31;
         writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(tokenizer));
         return refuses(() => loadTokenizer(dir), /^bad_file$/);
+      },
+    },
+    // ---- model folders that would block or never end (docs/reliability.md, "Model folders") ----
+    ...(['config.json', 'model.safetensors', 'tokenizer.json'] as const).map(
+      (name): HostileCase => ({
+        name: `${name} that is a FIFO (would block open and read forever)`,
+        maxMs: 2000,
+        maxRssGrowthMiB: 64,
+        run: async (tmp) => {
+          const dir = join(tmp, 'fifo');
+          cpSync(FIXTURE_MODEL, dir, { recursive: true });
+          rmSync(join(dir, name));
+          execFileSync('mkfifo', [join(dir, name)]);
+          return refuses(() => (name === 'tokenizer.json' ? loadTokenizer(dir) : readModelConfig(dir)), /^bad_file$/);
+        },
+      }),
+    ),
+    ...(['config.json', 'tokenizer.json', 'model.safetensors'] as const).map(
+      (name): HostileCase => ({
+        name: `${name} symlinked to /dev/zero (never ends)`,
+        maxMs: 2000,
+        maxRssGrowthMiB: 64,
+        run: async (tmp) => {
+          const dir = join(tmp, 'zero');
+          cpSync(FIXTURE_MODEL, dir, { recursive: true });
+          rmSync(join(dir, name));
+          symlinkSync('/dev/zero', join(dir, name));
+          return refuses(() => (name === 'tokenizer.json' ? loadTokenizer(dir) : readModelConfig(dir)), /^bad_file$/);
+        },
+      }),
+    ),
+    {
+      name: 'llama2.c checkpoint and tok512.bin that are FIFOs',
+      maxMs: 2000,
+      maxRssGrowthMiB: 64,
+      run: async (tmp) => {
+        execFileSync('mkfifo', [join(tmp, 'model.bin')]);
+        const first = await refuses(() => readModelConfig(join(tmp, 'model.bin')), /^bad_file$/);
+        execFileSync('mkfifo', [join(tmp, 'tok512.bin')]);
+        return `${first}; ${await refuses(() => Llama2cTokenizer.read(join(tmp, 'tok512.bin')), /^bad_file$/)}`;
+      },
+    },
+    {
+      name: 'tokenizer.json of 65 MiB (over the 64 MiB cap; sparse, refused before reading)',
+      maxMs: 2000,
+      maxRssGrowthMiB: 64,
+      run: async (tmp) => {
+        const dir = join(tmp, 'big');
+        cpSync(FIXTURE_MODEL, dir, { recursive: true });
+        truncateSync(join(dir, 'tokenizer.json'), 65 * MiB);
+        return refuses(() => loadTokenizer(dir), /^bad_file$/);
+      },
+    },
+    {
+      name: 'config.json of 17 MiB (over the 16 MiB cap)',
+      maxMs: 2000,
+      maxRssGrowthMiB: 64,
+      run: async (tmp) => {
+        const dir = join(tmp, 'bigconfig');
+        cpSync(FIXTURE_MODEL, dir, { recursive: true });
+        truncateSync(join(dir, 'config.json'), 17 * MiB);
+        return refuses(() => readModelConfig(dir), /^bad_file$/);
+      },
+    },
+    ...(
+      [
+        ['normalizer', { type: 'Replace', pattern: { Regex: '(a+)+$' }, content: '' }],
+        ['pre_tokenizer', { type: 'Split', pattern: { Regex: '(\\w+\\s?)*$' }, behavior: 'Isolated', invert: false }],
+        ['normalizer', { type: 'Sequence', normalizers: [{ type: 'Replace', pattern: { Regex: '(a|a)*$' }, content: '' }] }],
+      ] as const
+    ).map(
+      ([part, value]): HostileCase => ({
+        name: `tokenizer.json ${part} regex ${JSON.stringify(value).match(/"Regex":("[^"]*")/)?.[1]} (exponential backtracking)`,
+        maxMs: 4000,
+        maxRssGrowthMiB: 128,
+        run: async (tmp) => {
+          const dir = join(tmp, 'redos');
+          cpSync(FIXTURE_MODEL, dir, { recursive: true });
+          const tokenizer = JSON.parse(readFileSync(join(dir, 'tokenizer.json'), 'utf8')) as Record<string, unknown>;
+          tokenizer[part] = value;
+          // An added token the normalizer would run on while the library builds the tokenizer: 2^40 steps.
+          (tokenizer.added_tokens as unknown[]).push({ id: 3, content: `${'a'.repeat(40)}!`, special: false, normalized: true });
+          writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(tokenizer));
+          return refuses(() => loadTokenizer(dir), /^bad_file$/);
+        },
+      }),
+    ),
+    {
+      name: 'dataset file that is a FIFO',
+      maxMs: 2000,
+      maxRssGrowthMiB: 64,
+      run: async (tmp) => {
+        execFileSync('mkfifo', [join(tmp, 'rows.jsonl')]);
+        const { result } = await scanDataset(join(tmp, 'rows.jsonl'));
+        const problem = result.errors[0];
+        if (result.status !== 'unreadable' || !problem || unclearReason(problem.message)) throw new Error(`unclear: ${JSON.stringify(result.errors).slice(0, 300)}`);
+        return `${result.status}: ${problem.message}`;
       },
     },
   ];

@@ -5,13 +5,17 @@ import { SystemService } from '../services/system-service';
 import { FilesService } from '../services/files-service';
 import { ModelRegistry } from '../services/model-registry';
 import { RunQueue } from '../services/run-queue';
+import { ModelWorker } from '../services/model-worker/client';
 import { PathGuard } from './path-guard';
+import type { ProcessLauncher } from './process-launcher';
 
 export interface AppOptions {
   home: string;
   shell: 'electron' | 'headless';
   /** Folders the user picked; file paths from clients must stay inside these or the home folder. */
   roots?: string[];
+  /** How child processes (training, the model worker) start: the Electron shell passes its utilityProcess launcher; default child_process.fork. */
+  launcher?: ProcessLauncher;
 }
 
 /** What a shell with native dialogs supplies (Electron); absent headless, where files.pickFile is unsupported. */
@@ -32,6 +36,8 @@ export interface AppContext {
   readonly models: ModelRegistry;
   /** The workbench's training queue: comparisons, one run at a time, progress on the event bus. */
   readonly runs: RunQueue;
+  /** Model, tokenizer and dataset work off the event loop (a child process with time limits). */
+  readonly modelWorker: ModelWorker;
   /** Long actions a client may cancel by id (generations, dataset passes): id → its AbortController. */
   readonly cancellables: Map<string, AbortController>;
   /** Set by the Electron shell after creating the context. */
@@ -45,6 +51,7 @@ export function createAppContext(options: AppOptions): AppContext {
   let files: FilesService | undefined;
   let models: ModelRegistry | undefined;
   let runs: RunQueue | undefined;
+  let modelWorker: ModelWorker | undefined;
   return {
     options,
     events,
@@ -56,6 +63,9 @@ export function createAppContext(options: AppOptions): AppContext {
     get files() {
       return (files ??= new FilesService(options.home, paths));
     },
+    get modelWorker() {
+      return (modelWorker ??= new ModelWorker({ launcher: options.launcher }));
+    },
     get models() {
       return (models ??= new ModelRegistry(options.home));
     },
@@ -64,7 +74,7 @@ export function createAppContext(options: AppOptions): AppContext {
         onQueue: (items) => events.emit('training.queue', { items }),
         onProgress: (progress) => events.emit('training.progress', progress),
         onLog: (item, message) => events.emit('training.log', { itemId: item.itemId, runId: item.runId, message }),
-      }));
+      }, undefined, options.launcher));
     },
   };
 }

@@ -2,11 +2,12 @@
 // (Electron: userData; headless: ~/.prefixlab).
 import os from 'node:os';
 import { join, resolve } from 'node:path';
-import { mkdirSync } from 'node:fs';
+import { ensureFolder } from './ensure-folder';
 
 export function resolveHome(explicit?: string, shellDefault?: string): string {
   const dir = explicit ?? process.env.PREFIXLAB_HOME ?? shellDefault ?? join(os.homedir(), '.prefixlab');
   const abs = resolve(dir);
-  mkdirSync(abs, { recursive: true });
+  // One level at a time: a read-only or unwritable location is named with its real cause.
+  ensureFolder(abs);
   return abs;
 }

@@ -24,6 +24,8 @@ export interface CliIO {
   /** Raw stdout, for commands that stream (serve prints its URL line first). */
   stdout(line: string): void;
   json: boolean;
+  /** Ends a command that keeps running (serve) as SIGINT would; given by tests and embedders. */
+  signal?: AbortSignal;
 }
 
 export interface Command {
@@ -31,6 +33,8 @@ export interface Command {
   name: string;
   summary: string;
   usage: string;
+  /** More for `--help` after the usage line (e.g. train's method options from their schemas). */
+  details?: () => string;
   options: OptionSpec;
   run(args: ParsedArgs, io: CliIO): Promise<CommandOutput | 'streamed'>;
 }

@@ -1,23 +1,11 @@
 // The CLI prints one JSON document with --json and one readable line on bad input.
 import { describe, expect, it } from 'vitest';
-import { Writable } from 'node:stream';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCli } from './run-cli';
+import { capture, cli } from './cli-harness';
 
-function capture(): { stream: Writable; text: () => string } {
-  let text = '';
-  const stream = new Writable({ write(chunk, _enc, done) { text += String(chunk); done(); } });
-  return { stream, text: () => text };
-}
 
-async function cli(args: string[]) {
-  const out = capture();
-  const err = capture();
-  const code = await runCli(args, out.stream, err.stream);
-  return { code, stdout: out.text(), stderr: err.text() };
-}
 
 describe('prefixlab CLI', () => {
   const home = mkdtempSync(join(tmpdir(), 'prefixlab-cli-'));

@@ -47,7 +47,7 @@ const CASES: Case[] = [
     ],
   },
   { file: 'empty-text.csv', exitCode: 1, rows: 3, validRows: 2, errors: [{ kind: 'empty_text', line: 3, field: 'text' }] },
-  { file: 'latin1.tsv', exitCode: 0, rows: 3, validRows: 3, errors: [], warnings: [{ kind: 'encoding', line: 2 }], encoding: 'latin1' },
+  { file: 'latin1.tsv', exitCode: 0, rows: 3, validRows: 3, errors: [], warnings: [{ kind: 'encoding', line: 2 }], encoding: 'windows-1252' },
   { file: 'mixed-encoding.csv', exitCode: 0, rows: 3, validRows: 3, errors: [], warnings: [{ kind: 'encoding', line: 3 }], encoding: 'utf-8' },
   { file: 'utf16-no-bom.csv', exitCode: 2, rows: 0, validRows: 0, errors: [{ kind: 'unreadable', message: /NUL bytes.*byte-order mark/ }] },
   { file: 'empty.csv', exitCode: 1, rows: 0, validRows: 0, errors: [{ kind: 'no_rows', line: 1, message: /the file is empty/ }] },

@@ -31,6 +31,9 @@ async function tryRegister(name: BackendName): Promise<BackendStatus> {
   try {
     if (name === 'tensorflow-gpu' || name === 'tensorflow') {
       const pkg = name === 'tensorflow-gpu' ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node';
+      // PREFIXLAB_TFJS_NODE=off hides both native builds, installed or local: how CI runs the tests as a new
+      // machine has them (wasm/cpu only) even where the native backend exists.
+      if (process.env.PREFIXLAB_TFJS_NODE === 'off') throw new Error('turned off by PREFIXLAB_TFJS_NODE=off');
       if (name === 'tensorflow' && statuses.get('tensorflow-gpu')?.available) {
         throw new Error('the CUDA build of the native backend is already loaded');
       }

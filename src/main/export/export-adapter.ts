@@ -1,11 +1,16 @@
 // exportAdapter: adapter (or finished run) → PEFT, merged or PT+ folder, checked by reloading what was written
 // into our engine and comparing logits with the in-app model (max |Δ| ≤ 1e-4). Everything is written into a
 // hidden temp folder beside outDir and renamed into place only after the check passes, so a failed export
-// leaves nothing behind and an existing folder (replaced only with force) is never half-overwritten.
+// leaves nothing behind and an existing folder is never half-overwritten. outDir is compared by real path
+// with the data folder, served roots and every model/dataset the registry points to (protected-paths.ts);
+// `force` replaces only an empty folder or an earlier export (its marker file, export-marker.ts), deleting
+// only the files that export wrote.
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
-import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { lstatSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { ApiError } from '@shared/errors';
+import { ensureFolder } from '../app/ensure-folder';
+import { fromSystemError } from '../app/system-errors';
 import type { LoadedModel } from '../engine/io/load-model';
 import type { MethodName } from '../engine/methods/method';
 import { writeSafetensors, type F32Tensor } from '../engine/io/safetensors';
@@ -15,6 +20,9 @@ import { writeMergedFolder } from './merged-format';
 import { PARITY_FILE, PARITY_TOLERANCE, maxAbsDiff, parityFile, parityInputs } from './parity';
 import { PEFT_CONFIG_FILE, PEFT_WEIGHTS_FILE, peftExportFiles, readPeftFolder, type ExportFiles, type ReadBack } from './peft-format';
 import { ptplusExportFiles, readPtplusFolder } from './ptplus-format';
+import { copyPtplusLoader } from './ptplus-loader';
+import { EXPORT_MARKER_FILE, removeExportFiles, replaceableExport, writeExportMarker, type ExportMarker } from './export-marker';
+import { checkClear, guardedPaths, isInside, realPathOf } from './protected-paths';
 import { resolveExportSource } from './source';
 
 export type ExportFormat = 'peft' | 'merged' | 'ptplus';
@@ -34,51 +42,67 @@ export interface ExportRequest {
   /** Adapter id, or the id of a finished run (its last checkpoint). */
   id: string;
   format: ExportFormat;
-  /** Folder to create; must not exist unless `force` (then it is replaced after the check passes). */
+  /**
+   * Folder to create; must not exist unless `force`, which replaces only an empty folder or an earlier
+   * export (after the new one passed its check).
+   */
   outDir: string;
   force?: boolean;
+  /** Folders outDir must not be or contain (`prefixlab serve --root`, the app's picked folders). */
+  roots?: readonly string[];
 }
+
+export { EXPORT_MARKER_FILE };
 
 export interface ExportResult {
   format: ExportFormat;
+  /** The real path of the folder written. */
   outDir: string;
-  /** File names in outDir. */
+  /** File and folder names in outDir (the marker file included). */
   files: string[];
   parity: { maxAbsDiff: number; inputs: number[][]; ok: boolean };
 }
 
 // ---- checks before any work ----
 
-function isInside(child: string, parent: string): boolean {
-  const rel = relative(parent, child);
-  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+/**
+ * Refuses an outDir that overlaps the data folder, a served root or a model/dataset the registry points to
+ * (real paths), then whatever existingToReplace refuses. Returns what force would replace.
+ */
+async function checkOutDir(outDir: string, req: ExportRequest, baseModelPath: string): Promise<ExportMarker | null | undefined> {
+  const base = baseModelPath ? [{ path: baseModelPath, what: 'the base model' }] : [];
+  checkClear(outDir, await guardedPaths(req.home, req.roots ?? [], base));
+  return existingToReplace(outDir, req.force === true);
 }
 
 /**
- * Refuses outDirs that exist (without force) or are files, that would swallow the home or the base model
- * (outDir at or above them), or that lie inside the base model or a registry folder.
+ * undefined when outDir does not exist; else refuses a file, an existing folder without force, and with force
+ * a folder that is neither empty nor an earlier export. Returns the earlier export's marker (null: empty).
  */
-function checkOutDir(outDir: string, force: boolean, home: string, baseModelPath: string): void {
-  const swallowed = [home, baseModelPath];
-  const containers = [baseModelPath, ...(['models', 'datasets', 'runs', 'adapters'] as const).map((d) => join(home, d))];
-  const clash = swallowed.find((path) => isInside(path, outDir)) ?? containers.find((path) => isInside(outDir, path));
-  if (clash) throw new ApiError('invalid_argument', `output folder ${outDir} overlaps ${clash}; choose another folder`, { field: 'outDir' });
-  if (!existsSync(outDir)) return;
-  if (!statSync(outDir).isDirectory()) throw new ApiError('already_exists', `${outDir} exists and is not a folder`, { field: 'outDir' });
+function existingToReplace(outDir: string, force: boolean): ExportMarker | null | undefined {
+  let isFolder: boolean;
+  try {
+    isFolder = lstatSync(outDir).isDirectory();
+  } catch (err) {
+    // ENOTDIR: a file further up; creating the parents names it.
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw fromSystemError(err, outDir);
+  }
+  if (!isFolder) throw new ApiError('already_exists', `${outDir} exists and is not a folder`, { field: 'outDir' });
   if (!force) throw new ApiError('already_exists', `output folder ${outDir} already exists; choose another folder, or replace it (--force on the command line, "replace the folder if it exists" in the app)`, { field: 'outDir' });
+  return replaceableExport(outDir);
 }
 
 /** Creates the hidden temp folder beside outDir (and outDir's parents); a one-line error when that is impossible. */
 function makeTempDir(outDir: string): string {
   const parent = dirname(outDir);
   const temp = join(parent, `.${basename(outDir)}.export-${process.pid}-${randomBytes(3).toString('hex')}.tmp`);
+  ensureFolder(parent);
   try {
-    mkdirSync(parent, { recursive: true });
     mkdirSync(temp);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? 'error';
-    const why = code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'EROFS' ? 'read-only file system' : code === 'ENOTDIR' || code === 'EEXIST' ? 'a parent is not a folder' : code;
-    throw new ApiError('forbidden', `cannot write to ${parent}: ${why}`, { field: 'outDir' });
+    throw fromSystemError(err, temp);
   }
   return temp;
 }
@@ -101,8 +125,9 @@ export async function exportAdapter(req: ExportRequest): Promise<ExportResult> {
   if (!allowed.includes(req.format)) {
     throw new ApiError('unsupported', `${source.method} adapters export as ${allowed.join(' or ')}, not ${req.format}`, { field: 'format' });
   }
-  const outDir = resolve(req.outDir);
-  checkOutDir(outDir, req.force === true, resolve(req.home), resolve(source.baseModelPath));
+  // Real paths throughout: a symlinked home or outDir is compared, and replaced, as what it points to.
+  const outDir = realPathOf(req.outDir);
+  await checkOutDir(outDir, req, source.baseModelPath && resolve(source.baseModelPath));
   const temp = makeTempDir(outDir);
   const loaded: LoadedModel[] = [];
   const attached: AttachedAdapter[] = [];
@@ -146,32 +171,46 @@ export async function exportAdapter(req: ExportRequest): Promise<ExportResult> {
       base.model.config.vocabSize,
     );
     await writeJsonAtomic(join(temp, PARITY_FILE), parity);
+    if (req.format === 'ptplus') copyPtplusLoader(temp);
+    await writeExportMarker(temp, { format: req.format, source: source.id });
     await fsyncDir(temp);
     const files = readdirSync(temp).sort();
-    swapIntoPlace(temp, outDir);
+    swapIntoPlace(temp, outDir, req.force === true);
     return { format: req.format, outDir, files, parity: { maxAbsDiff: worst, inputs, ok: true } };
   } catch (err) {
     rmSync(temp, { recursive: true, force: true });
-    throw err;
+    // A write that failed inside the hidden temp folder (a full disk) is reported against outDir.
+    const e = err as NodeJS.ErrnoException;
+    if (typeof e?.path === 'string' && isInside(e.path, temp)) e.path = join(outDir, relative(temp, e.path));
+    throw fromSystemError(err);
   } finally {
     for (const a of attached.reverse()) a.adapter.dispose();
     for (const m of loaded) m.dispose();
   }
 }
 
-/** Renames the finished temp folder to outDir, replacing an existing folder only once the new one is complete. */
-function swapIntoPlace(temp: string, outDir: string): void {
-  if (!existsSync(outDir)) {
-    renameSync(temp, outDir);
-    return;
-  }
-  const old = join(dirname(outDir), `.${basename(outDir)}.old-${process.pid}-${randomBytes(3).toString('hex')}`);
-  renameSync(outDir, old);
+/**
+ * Renames the finished temp folder to outDir. An existing folder is checked again (it may have changed while
+ * the export ran), renamed aside, and only after the new folder is in place are the files its marker lists
+ * deleted; anything else that appeared meanwhile stays in the renamed-aside folder.
+ */
+function swapIntoPlace(temp: string, outDir: string, force: boolean): void {
+  const marker = existingToReplace(outDir, force);
   try {
-    renameSync(temp, outDir);
+    if (marker === undefined) {
+      renameSync(temp, outDir);
+      return;
+    }
+    const old = join(dirname(outDir), `.${basename(outDir)}.old-${process.pid}-${randomBytes(3).toString('hex')}`);
+    renameSync(outDir, old);
+    try {
+      renameSync(temp, outDir);
+    } catch (err) {
+      renameSync(old, outDir);
+      throw err;
+    }
+    removeExportFiles(old, marker);
   } catch (err) {
-    renameSync(old, outDir);
-    throw err;
+    throw fromSystemError(err, outDir);
   }
-  rmSync(old, { recursive: true, force: true });
 }

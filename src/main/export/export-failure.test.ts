@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend } from '../engine/backend';
@@ -31,11 +31,14 @@ describe('exportAdapter when the reload check fails', () => {
       /export check failed: the reloaded merged export differs from the in-app model by .* nothing was written/,
     );
     expect(existsSync(join(out, 'new'))).toBe(false);
+    // An earlier export (as its marker says), which force may replace: a failed check leaves it as it was.
     const kept = join(out, 'kept');
     mkdirSync(kept);
-    writeFileSync(join(kept, 'mine.txt'), 'x');
+    writeFileSync(join(kept, 'adapter_config.json'), '{"old": true}');
+    writeFileSync(join(kept, '.prefixlab-export.json'), JSON.stringify({ version: 1, writtenBy: 'PrefixLab', format: 'peft', source: 'x', files: ['adapter_config.json'] }));
     await expect(exportAdapter({ home, id: adapter.id, format: 'peft', outDir: kept, force: true })).rejects.toThrow(/export check failed/);
-    expect(readdirSync(kept)).toEqual(['mine.txt']);
+    expect(readdirSync(kept).sort()).toEqual(['.prefixlab-export.json', 'adapter_config.json']);
+    expect(readFileSync(join(kept, 'adapter_config.json'), 'utf8')).toBe('{"old": true}');
     expect(readdirSync(out).sort()).toEqual(['kept']);
   });
 });

@@ -152,7 +152,7 @@ describe('exportAdapter', () => {
     const adapter = await makeRandomAdapter(home, stories.llama2c, 'lora', { rank: 2 });
     const dir = join(out, 'llama2c-merged');
     const result = await exportAdapter({ home, id: adapter.id, format: 'merged', outDir: dir });
-    expect(result.files).toEqual(['config.json', 'generation_config.json', 'model.safetensors', 'parity.json']);
+    expect(result.files).toEqual(['.prefixlab-export.json', 'config.json', 'generation_config.json', 'model.safetensors', 'parity.json']);
     expect(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'))).toMatchObject({ model_type: 'llama', num_key_value_heads: 4, tie_word_embeddings: true });
   });
 
@@ -172,25 +172,44 @@ describe('exportAdapter', () => {
       for (const name of ['x1', 'x2', 'x3', 'x4']) expect(existsSync(join(out, name))).toBe(false);
     });
 
-    it('an existing output folder needs force, and force replaces it whole', async () => {
+    it('an existing output folder needs force; force replaces only an empty folder or an earlier export', async () => {
       const dir = join(out, 'exists');
       mkdirSync(dir);
       writeFileSync(join(dir, 'keep.txt'), 'mine');
       await expect(exportAdapter({ home, id: loraId, format: 'peft', outDir: dir })).rejects.toThrow(/already exists; choose another folder, or replace it \(--force on the command line/);
       expect(readdirSync(dir)).toEqual(['keep.txt']);
-      const result = await exportAdapter({ home, id: loraId, format: 'peft', outDir: dir, force: true });
-      expect(readdirSync(dir).sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors', 'parity.json']);
-      expect(result.files).toEqual(['adapter_config.json', 'adapter_model.safetensors', 'parity.json']);
+      // A user's folder: force refuses it and deletes nothing.
+      await expect(exportAdapter({ home, id: loraId, format: 'peft', outDir: dir, force: true })).rejects.toThrow(
+        /is not an earlier PrefixLab export \(no \.prefixlab-export\.json\) and is not empty \(keep\.txt\); replacing it would delete them/,
+      );
+      expect(readdirSync(dir)).toEqual(['keep.txt']);
+      // An empty folder: replaced.
+      const empty = join(out, 'empty');
+      mkdirSync(empty);
+      const result = await exportAdapter({ home, id: loraId, format: 'peft', outDir: empty, force: true });
+      expect(readdirSync(empty).sort()).toEqual(['.prefixlab-export.json', 'adapter_config.json', 'adapter_model.safetensors', 'parity.json']);
+      expect(result.files).toEqual(['.prefixlab-export.json', 'adapter_config.json', 'adapter_model.safetensors', 'parity.json']);
+      // An earlier export (its marker lists every file in it): replaced whole.
+      const before = readFileSync(join(empty, 'parity.json'), 'utf8');
+      await exportAdapter({ home, id: loraId, format: 'merged', outDir: empty, force: true });
+      expect(readdirSync(empty)).toContain('model.safetensors');
+      expect(readdirSync(empty)).not.toContain('adapter_model.safetensors');
+      expect(readFileSync(join(empty, 'parity.json'), 'utf8')).not.toBe(before);
       expect(readdirSync(out).filter((n) => n.startsWith('.'))).toEqual([]);
+      // An earlier export a person added a file to: refused, nothing deleted.
+      writeFileSync(join(empty, 'notes.md'), 'my notes');
+      await expect(exportAdapter({ home, id: loraId, format: 'peft', outDir: empty, force: true })).rejects.toThrow(/holds files the earlier export did not write \(notes\.md\)/);
+      expect(readFileSync(join(empty, 'notes.md'), 'utf8')).toBe('my notes');
+      expect(readdirSync(empty)).toContain('model.safetensors');
     });
 
     it('an unwritable path or one overlapping the registry or base model', async () => {
       writeFileSync(join(out, 'a-file'), 'x');
-      await expect(exportAdapter({ home, id: loraId, format: 'peft', outDir: join(out, 'a-file', 'sub') })).rejects.toThrow(/cannot write to .*a-file: a parent is not a folder/);
+      await expect(exportAdapter({ home, id: loraId, format: 'peft', outDir: join(out, 'a-file', 'sub') })).rejects.toMatchObject({ file: join(out, 'a-file'), message: 'exists but is not a folder' });
       await expect(exportAdapter({ home, id: loraId, format: 'peft', outDir: join(out, 'a-file') })).rejects.toThrow(/exists and is not a folder/);
-      await expect(exportAdapter({ home, id: loraId, format: 'peft', outDir: home, force: true })).rejects.toThrow(/overlaps/);
-      await expect(exportAdapter({ home, id: loraId, format: 'peft', outDir: join(home, 'adapters', loraId), force: true })).rejects.toThrow(/overlaps/);
-      await expect(exportAdapter({ home, id: loraId, format: 'merged', outDir: model('llama-gqa'), force: true })).rejects.toThrow(/overlaps/);
+      await expect(exportAdapter({ home, id: loraId, format: 'peft', outDir: home, force: true })).rejects.toThrow(/ is the data folder /);
+      await expect(exportAdapter({ home, id: loraId, format: 'peft', outDir: join(home, 'adapters', loraId), force: true })).rejects.toThrow(/ lies inside the data folder's adapters /);
+      await expect(exportAdapter({ home, id: loraId, format: 'merged', outDir: model('llama-gqa'), force: true })).rejects.toThrow(/ is (the base model|the model of adapter .*) \(/);
       if (process.getuid?.() !== 0) {
         const locked = join(out, 'locked');
         mkdirSync(locked);

@@ -86,6 +86,8 @@ export const adaptersHandlers: AdaptersHandlers = {
 
   'adapters.export': async (req, ctx) => {
     const outDir = ctx.paths.check(req.outDir, 'outDir');
-    return exportAdapter({ home: ctx.options.home, id: req.id, format: req.format, outDir, force: req.force });
+    // Served and picked folders: an export may go inside one, never replace or swallow one.
+    const roots = [...(ctx.options.roots ?? []), ...ctx.paths.allowedRoots()];
+    return exportAdapter({ home: ctx.options.home, id: req.id, format: req.format, outDir, force: req.force, roots });
   },
 };

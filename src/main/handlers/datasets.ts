@@ -10,8 +10,8 @@ import { ApiError } from '@shared/errors';
 import type { AppContext } from '../app/context';
 import { defaultTemplate } from '../datasets/tasks/default-templates';
 import { datasetDir, readManifest, readSplit, readStoredExamples } from '../datasets/store/dataset-folder';
-import { importDataset, inspectDataset, makeSplit, previewDataset, previewTokens, type DatasetTokenizer, type ScanOptions } from '../services/dataset-service';
-import { getModel } from '../services/model-service';
+import { makeSplit, type ScanOptions } from '../services/dataset-service';
+import type { WorkerScanOptions } from '../services/model-worker/protocol';
 import { removeEntry } from '../services/registry-service';
 
 type DatasetsHandlers = Pick<
@@ -30,42 +30,35 @@ type ReadRequest = DatasetReadOptions & { file: string; modelId?: string; jobId?
 
 // ---- helpers ----
 
-/** The tokenizer of an imported model, in the shape the datasets code uses. */
-async function tokenizerOf(ctx: AppContext, modelId: string): Promise<{ tokenizer: DatasetTokenizer; contextLength: number }> {
-  const entry = await ctx.models.get(modelId);
-  const { loaded } = await getModel(entry.path);
-  const tok = loaded.tokenizer;
-  if (!tok) throw new ApiError('unsupported', `${entry.name} has no tokenizer, so token lengths cannot be measured`, { field: 'modelId' });
-  return {
-    tokenizer: {
-      encode: (text, addSpecial = true) => tok.encode(text, { addSpecialTokens: addSpecial }),
-      decode: (ids) => tok.decode(ids, { skipSpecialTokens: false }),
-    },
-    contextLength: loaded.model.config.maxPositions,
-  };
-}
-
-/** The request's read options as the scanner takes them, with every client path checked. */
-async function scanOptions(ctx: AppContext, req: ReadRequest, signal?: AbortSignal): Promise<ScanOptions & { file: string }> {
+/**
+ * The request's read options as the scanner takes them, with every client path checked, and the path of the
+ * model whose tokenizer measures token lengths. The scan itself runs in the model worker (ctx.modelWorker):
+ * parsing and tokenizing never block this event loop.
+ */
+async function scanOptions(ctx: AppContext, req: ReadRequest): Promise<{ file: string; options: WorkerScanOptions; modelPath?: string; onProgress?: ScanOptions['onProgress'] }> {
   const { file, modelId, jobId, evalFile, split, ...rest } = req;
-  const options: ScanOptions & { file: string } = { ...rest, file: ctx.paths.check(file, 'file'), signal };
+  const options: WorkerScanOptions = { ...rest };
   if (evalFile) options.evalFile = ctx.paths.check(evalFile, 'evalFile');
   if (split) options.split = split.file ? { ...split, file: ctx.paths.check(split.file, 'split.file') } : split;
-  if (modelId) {
-    const { tokenizer, contextLength } = await tokenizerOf(ctx, modelId);
-    options.tokenizer = tokenizer;
-    options.contextLength ??= contextLength;
-  }
+  const modelPath = modelId ? await modelPathOf(ctx, modelId) : undefined;
+  let onProgress: ScanOptions['onProgress'];
   if (jobId) {
     let lastEmit = 0;
-    options.onProgress = (p) => {
+    onProgress = (p) => {
       const now = Date.now();
       if (now - lastEmit < 100 && p.bytesRead < p.totalBytes) return;
       lastEmit = now;
       ctx.events.emit('datasets.progress', { jobId, ...p });
     };
   }
-  return options;
+  return { file: ctx.paths.check(file, 'file'), options, modelPath, onProgress };
+}
+
+/** An imported model's folder (its tokenizer is loaded in the model worker). */
+async function modelPathOf(ctx: AppContext, modelId: string): Promise<string> {
+  const entry = await ctx.models.get(modelId);
+  if (!entry.card.hasTokenizer) throw new ApiError('unsupported', `${entry.name} has no tokenizer, so token lengths cannot be measured`, { field: 'modelId' });
+  return entry.path;
 }
 
 /** Runs `work` with an AbortController registered under the job id (datasets.cancel aborts it). */
@@ -140,24 +133,28 @@ export const datasetsHandlers: DatasetsHandlers = {
   'datasets.inspect': async (req, ctx) =>
     asJob(ctx, req.jobId, async (signal) => {
       const { previewRows, ...read } = req;
-      const { file, ...options } = await scanOptions(ctx, read, signal);
-      const result = await inspectDataset(file, { ...options, previewRows });
+      const { file, options, modelPath, onProgress } = await scanOptions(ctx, read);
+      const result = await ctx.modelWorker.call('scanDataset', { kind: 'inspect', file, options: { ...options, previewRows }, modelPath }, { signal, onEvent: onProgress });
       return { ...result, template: templateUsed(req.template, result.task) };
     }),
 
   'datasets.preview': async (req, ctx) =>
     asJob(ctx, req.jobId, async (signal) => {
       const { rows, ...read } = req;
-      const { file, ...options } = await scanOptions(ctx, read, signal);
-      const result = await previewDataset(file, { ...options, rows });
+      const { file, options, modelPath, onProgress } = await scanOptions(ctx, read);
+      const result = await ctx.modelWorker.call('scanDataset', { kind: 'preview', file, options: { ...options, rows }, modelPath }, { signal, onEvent: onProgress });
       return { ...result, template: templateUsed(req.template, result.task) };
     }),
 
   'datasets.import': async (req, ctx) =>
     asJob(ctx, req.jobId, async (signal) => {
       const { excludeInvalid, name, splitName, ...read } = req;
-      const { file, ...options } = await scanOptions(ctx, read, signal);
-      const manifest = await importDataset(file, { ...options, excludeInvalid, name, splitName }, ctx.options.home);
+      const { file, options, modelPath, onProgress } = await scanOptions(ctx, read);
+      const manifest = await ctx.modelWorker.call(
+        'importDataset',
+        { file, options: { ...options, excludeInvalid, name, splitName }, modelPath, home: ctx.options.home },
+        { signal, onEvent: onProgress },
+      );
       return entryOf(datasetDir(ctx.options.home, manifest.id), manifest);
     }),
 
@@ -178,8 +175,12 @@ export const datasetsHandlers: DatasetsHandlers = {
   },
 
   'datasets.previewTokens': async (req, ctx) => {
-    const { tokenizer } = await tokenizerOf(ctx, req.modelId);
-    return previewTokens({ prompt: req.prompt, target: req.target }, tokenizer, { contextLength: req.contextLength, truncation: req.truncation });
+    const modelPath = await modelPathOf(ctx, req.modelId);
+    return ctx.modelWorker.call('previewTokens', {
+      modelPath,
+      example: { prompt: req.prompt, target: req.target, label: req.label },
+      options: { contextLength: req.contextLength, truncation: req.truncation },
+    });
   },
 
   'datasets.cancel': async (req, ctx) => {

@@ -5,7 +5,7 @@ import type { Handlers } from '@shared/contract';
 import type { ModelCard, ModelFormat } from '@shared/contract/calls/models';
 import { ApiError } from '@shared/errors';
 import type { AppContext } from '../app/context';
-import { generateText, inspectModel } from '../services/model-service';
+import { inspectModel, type ModelInspection } from '../services/model-service';
 import { removeEntry } from '../services/registry-service';
 
 type ModelsHandlers = Pick<
@@ -13,9 +13,12 @@ type ModelsHandlers = Pick<
   'models.list' | 'models.inspect' | 'models.import' | 'models.remove' | 'models.generate' | 'models.cancelGeneration'
 >;
 
-/** The architecture card of a model on disk (config and weight headers only). */
-export async function readModelCard(path: string): Promise<{ format: ModelFormat; card: ModelCard }> {
-  const info = await inspectModel(path);
+/**
+ * The architecture card of a model on disk (config and weight headers only). `inspect` reads the files: the
+ * handlers pass the model worker's, so a hostile folder never runs on the app's event loop.
+ */
+export async function readModelCard(path: string, inspect: (path: string) => Promise<ModelInspection> = inspectModel): Promise<{ format: ModelFormat; card: ModelCard }> {
+  const info = await inspect(path);
   return {
     format: info.format,
     card: {
@@ -51,14 +54,14 @@ export const modelsHandlers: ModelsHandlers = {
 
   'models.inspect': async (req, ctx) => {
     const path = ctx.paths.check(req.path, 'path');
-    return { path, ...(await readModelCard(path)) };
+    return { path, ...(await readModelCard(path, (p) => ctx.modelWorker.call('inspectModel', { path: p }))) };
   },
 
   'models.import': async (req, ctx) => {
     const path = ctx.paths.check(req.path, 'path');
     const existing = await ctx.models.findByPath(path);
     if (existing) return existing;
-    const { format, card } = await readModelCard(path);
+    const { format, card } = await readModelCard(path, (p) => ctx.modelWorker.call('inspectModel', { path: p }));
     return ctx.models.add({ name: req.name ?? defaultName(path), path, format, card });
   },
 
@@ -82,7 +85,12 @@ export const modelsHandlers: ModelsHandlers = {
       return seconds > 0 ? count / seconds : 0;
     };
     try {
-      const result = await generateText({
+      // In the model worker: loading and decoding never block this event loop; tokens stream back as events.
+      const onToken = ({ text }: { text: string }): void => {
+        streamed += text;
+        ctx.events.emit('models.token', { generationId: req.generationId, index: count++, text, tokensPerSecond: speed() });
+      };
+      const result = await ctx.modelWorker.call('generate', {
         model: entry.path,
         prompt: req.prompt,
         maxNewTokens: req.maxNewTokens,
@@ -92,12 +100,7 @@ export const modelsHandlers: ModelsHandlers = {
         topP: req.topP,
         repetitionPenalty: req.repetitionPenalty,
         seed: req.seed,
-        signal: controller.signal,
-        onToken: ({ text }) => {
-          streamed += text;
-          ctx.events.emit('models.token', { generationId: req.generationId, index: count++, text, tokensPerSecond: speed() });
-        },
-      });
+      }, { signal: controller.signal, onEvent: onToken });
       return {
         generationId: req.generationId,
         text: result.text,

@@ -1,14 +1,20 @@
 // Reads each kind's manifest into the small summary the index keeps (no tensor file is ever opened).
 // Manifests are written by their owners: models (services/model-registry.ts), datasets (the datasets
 // importer), runs (registry/runs-store.ts, RunManifest) and adapters (adapter-store.ts); the readers are
-// tolerant so one odd folder never breaks a listing.
-import { existsSync, readdirSync, statSync } from 'node:fs';
+// tolerant so one odd folder never breaks a listing; a run whose manifest cannot be read at all is listed
+// as 'damaged' with the reason rather than hidden.
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { readJsonOrNull, readLabels } from './files';
 import { KIND_DIRS, MANIFEST_FILE, isValidId, type EntryKind } from './layout';
+import { isOwnerAlive } from './process-identity';
 
-export type RunStatusView = 'running' | 'finished' | 'cancelled' | 'failed' | 'interrupted';
+/** 'damaged': the run's manifest.json exists but is not a readable JSON object (truncated, emptied, garbled). */
+export type RunStatusView = 'running' | 'finished' | 'cancelled' | 'failed' | 'interrupted' | 'damaged';
+
+/** The largest run manifest read (they are a few hundred KB even with tens of thousands of example ids). */
+export const MAX_RUN_MANIFEST_BYTES = 64 * 2 ** 20;
 
 interface Common {
   id: string;
@@ -40,6 +46,8 @@ export interface RunSummary extends Common {
   kind: 'run';
   /** As stored; `running` runs whose process is gone are reported 'interrupted' by withLiveStatus. */
   status: RunStatusView;
+  /** Why the run failed, stopped or was interrupted (as stored), or why it is 'damaged'. */
+  reason: string | null;
   method: string;
   modelPath: string | null;
   architecture: string | null;
@@ -50,8 +58,9 @@ export interface RunSummary extends Common {
   totalSteps: number;
   endedAt: string | null;
   metrics: Record<string, number>;
-  /** Owner process, to tell a live run from one whose process died. */
+  /** Owner process, to tell a live run from one whose process died (or whose pid was reused: start time). */
   pid: number | null;
+  pidStartTime: number | null;
   hostname: string | null;
 }
 
@@ -136,6 +145,7 @@ function runSummary(id: string, raw: Record<string, unknown>, dir: string): RunS
     notes: labels.notes,
     createdAt: str(raw.startedAt) ?? str(raw.createdAt) ?? '',
     status: known.includes(status as RunStatusView) ? (status as RunStatusView) : 'failed',
+    reason: str(raw.reason),
     method: str(raw.method) ?? '',
     modelPath: str(base.path),
     architecture: str(base.architecture),
@@ -147,7 +157,63 @@ function runSummary(id: string, raw: Record<string, unknown>, dir: string): RunS
     endedAt: str(raw.endedAt),
     metrics: numericMetrics(raw.final),
     pid: num(raw.pid),
+    pidStartTime: num(raw.pidStartTime),
     hostname: str(raw.hostname),
+  };
+}
+
+// Ids RunsStore.newRunId makes: <yyyymmdd>-<hhmmss>-<method>-<4 hex>.
+const GENERATED_RUN_ID = /^(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})(\d{2})-([a-z]+)-[0-9a-f]{4}$/;
+
+/** A run manifest (which exists) as a JSON object, or why it cannot be read as one. */
+export function readRunManifestJson(path: string): { raw: Record<string, unknown> } | { problem: string } {
+  let text: string;
+  try {
+    const size = statSync(path).size;
+    if (size > MAX_RUN_MANIFEST_BYTES) return { problem: `manifest.json is ${size} bytes, more than a run manifest can be (${MAX_RUN_MANIFEST_BYTES})` };
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    return { problem: `manifest.json cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})` };
+  }
+  if (text.trim() === '') return { problem: 'manifest.json is empty' };
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    return { problem: `manifest.json is not valid JSON, probably cut short (${(err as Error).message})` };
+  }
+  return value && typeof value === 'object' && !Array.isArray(value) ? { raw: value as Record<string, unknown> } : { problem: 'manifest.json does not hold a JSON object' };
+}
+
+/**
+ * A run whose manifest exists but cannot be read: listed with status 'damaged' and the reason, so it never
+ * silently vanishes. Method and start time come from the id where RunsStore generated it.
+ */
+function damagedRunSummary(id: string, dir: string, reason: string): RunSummary {
+  const labels = readLabels(dir);
+  const m = GENERATED_RUN_ID.exec(id);
+  return {
+    kind: 'run',
+    id,
+    name: labels.name ?? id,
+    tags: labels.tags,
+    notes: labels.notes,
+    createdAt: m ? `${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}.000Z` : '',
+    status: 'damaged',
+    reason,
+    method: m ? m[7] : '',
+    modelPath: null,
+    architecture: null,
+    datasetPath: null,
+    datasetSha256: null,
+    seed: null,
+    step: 0,
+    totalSteps: 0,
+    endedAt: null,
+    metrics: {},
+    pid: null,
+    pidStartTime: null,
+    hostname: null,
   };
 }
 
@@ -176,10 +242,18 @@ function adapterSummary(id: string, raw: Record<string, unknown>, dir: string): 
   };
 }
 
-/** The summary of one entry folder, or null when its manifest is missing or unreadable. */
+/**
+ * The summary of one entry folder, or null when its manifest is missing (a folder still being created) or,
+ * for models, datasets and adapters, unreadable. A run with an unreadable manifest reads 'damaged'.
+ */
 export function readSummary(home: string, kind: EntryKind, id: string): EntrySummary | null {
   if (!isValidId(id)) return null;
   const dir = join(home, KIND_DIRS[kind], id);
+  if (kind === 'run') {
+    if (!existsSync(join(dir, MANIFEST_FILE))) return null;
+    const read = readRunManifestJson(join(dir, MANIFEST_FILE));
+    return 'problem' in read ? damagedRunSummary(id, dir, read.problem) : runSummary(id, read.raw, dir);
+  }
   const raw = readJsonOrNull(join(dir, MANIFEST_FILE));
   if (!raw) return null;
   switch (kind) {
@@ -187,8 +261,6 @@ export function readSummary(home: string, kind: EntryKind, id: string): EntrySum
       return modelSummary(id, raw, dir);
     case 'dataset':
       return datasetSummary(id, raw, dir);
-    case 'run':
-      return runSummary(id, raw, dir);
     case 'adapter':
       return adapterSummary(id, raw, dir);
   }
@@ -212,26 +284,16 @@ export function listEntryFolders(home: string, kind: EntryKind): { id: string; m
 
 // ---- live status ----
 
-/** True when process `pid` exists on this machine (signal 0 only checks; EPERM means it exists). */
-export function isProcessAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
- * A 'running' run whose process is gone is shown as 'interrupted'; the manifest itself is left to its owner
- * (runs-store). A run started on another host (a shared home folder) cannot be checked and stays 'running'.
+ * A 'running' run whose process is gone (or whose pid now belongs to another process) is shown as
+ * 'interrupted'; the manifest itself is left to its owner (runs-store). A run started on another host (a
+ * shared home folder) cannot be checked and stays 'running'.
  */
 export function withLiveStatus(run: RunSummary): RunSummary {
   if (run.status !== 'running') return run;
   if (run.hostname !== null && run.hostname !== hostname()) return run;
-  const alive = run.pid !== null && isProcessAlive(run.pid);
-  return alive ? run : { ...run, status: 'interrupted' };
+  const alive = run.pid !== null && isOwnerAlive(run.pid, run.pidStartTime);
+  return alive ? run : { ...run, status: 'interrupted', reason: run.reason ?? `the training process (pid ${run.pid ?? '?'}) ended without finishing the run` };
 }
 
 /** Absolute, normalised path for comparisons (null stays null). */

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApiError } from '@shared/errors';
+import { fromSystemError } from '../app/system-errors';
 import { writeJsonAtomic } from './atomic-write';
 import { LABELS_FILE } from './layout';
 
@@ -59,6 +60,14 @@ const hashCache = new Map<string, { size: number; mtimeMs: number; sha256: strin
 
 /** Hex sha256 of a file, streamed; cached in-process by path + size + mtime. */
 export async function sha256File(path: string): Promise<string> {
+  try {
+    return await hashFile(path);
+  } catch (err) {
+    throw fromSystemError(err, path);
+  }
+}
+
+async function hashFile(path: string): Promise<string> {
   const st = statSync(path);
   const cached = hashCache.get(path);
   if (cached && cached.size === st.size && cached.mtimeMs === st.mtimeMs) return cached.sha256;

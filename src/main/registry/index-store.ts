@@ -27,7 +27,7 @@ export interface RegistryIndexFile {
 export interface IndexSnapshot {
   models: SummaryOf<'model'>[];
   datasets: SummaryOf<'dataset'>[];
-  /** With live status: 'running' runs of dead processes read 'interrupted'. */
+  /** With live status: 'running' runs of dead processes read 'interrupted'; unreadable manifests 'damaged'. */
   runs: SummaryOf<'run'>[];
   adapters: SummaryOf<'adapter'>[];
   /** True when this read rebuilt (part of) the index from the folders. */
@@ -50,7 +50,8 @@ const SUMMARY_SCHEMAS: Record<EntryKind, z.ZodType> = {
   run: z.object({
     kind: z.literal('run'),
     ...common,
-    status: z.enum(['running', 'finished', 'cancelled', 'failed', 'interrupted']),
+    status: z.enum(['running', 'finished', 'cancelled', 'failed', 'interrupted', 'damaged']),
+    reason: nstr,
     method: str,
     modelPath: nstr,
     architecture: nstr,
@@ -62,6 +63,7 @@ const SUMMARY_SCHEMAS: Record<EntryKind, z.ZodType> = {
     endedAt: nstr,
     metrics,
     pid: nnum,
+    pidStartTime: nnum,
     hostname: nstr,
   }),
   adapter: z.object({
@@ -128,7 +130,7 @@ export async function refreshIndex(home: string, opts: { rebuild?: boolean } = {
       const summary = readSummary(home, kind, id);
       changed = true;
       if (summary) current[id] = { stampMs, summary };
-      else delete current[id]; // half-written or foreign folder: not listed until it has a manifest
+      else delete current[id]; // half-written or foreign folder: not listed until it has a manifest (a run with an unreadable one reads 'damaged')
     }
     for (const id of Object.keys(current)) {
       if (!seen.has(id)) {

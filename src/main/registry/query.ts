@@ -12,7 +12,7 @@ export interface ListFilter {
   dataset?: string;
   /** ptplus | prefix | prompt | lora | full */
   method?: string;
-  /** Runs: running | finished | cancelled | failed | interrupted. Adapters: ready. */
+  /** Runs: running | finished | cancelled | failed | interrupted | damaged. Adapters: ready. */
   status?: string;
   /** Entries carrying this tag. */
   tag?: string;

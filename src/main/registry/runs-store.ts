@@ -1,5 +1,6 @@
 // Run folders under <home>/runs/<runId>/: manifest.json (written atomically), metrics.jsonl (one progress
-// event per line, appended) and checkpoints/. Finds runs left 'running' by a process that died.
+// event per line, appended) and checkpoints/. Finds runs left 'running' by a process that died (or whose pid
+// now belongs to another process: the recorded start time tells them apart).
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -7,6 +8,8 @@ import { join } from 'node:path';
 import { ApiError } from '@shared/errors';
 import { RunManifestSchema, TrainProgressSchema, type RunManifest, type TrainProgress } from '@shared/contract/training';
 import { writeFileAtomic, writeJsonAtomic } from './atomic-write';
+import { readRunManifestJson } from './entries';
+import { isOwnerAlive } from './process-identity';
 
 const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
@@ -44,13 +47,9 @@ export class RunsStore {
   read(runId: string): RunManifest {
     const path = join(this.runDir(runId), 'manifest.json');
     if (!existsSync(path)) throw new ApiError('not_found', `run ${runId} does not exist`, { file: path });
-    let raw: unknown;
-    try {
-      raw = JSON.parse(readFileSync(path, 'utf8'));
-    } catch (err) {
-      throw new ApiError('bad_file', `run manifest is not valid JSON (${(err as Error).message})`, { file: path });
-    }
-    const parsed = RunManifestSchema.safeParse(raw);
+    const read = readRunManifestJson(path);
+    if ('problem' in read) throw new ApiError('bad_file', `run ${runId} is damaged: ${read.problem}`, { file: path });
+    const parsed = RunManifestSchema.safeParse(read.raw);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       throw new ApiError('bad_file', `run manifest is invalid: ${issue.message}`, { file: path, field: issue.path.join('.') });
@@ -95,7 +94,7 @@ export class RunsStore {
     return out;
   }
 
-  /** Every readable run, newest first (unreadable folders are skipped). */
+  /** Every readable run, newest first (unreadable folders are skipped here; registry listings show them 'damaged'). */
   list(): RunManifest[] {
     if (!existsSync(this.root)) return [];
     const runs: RunManifest[] = [];
@@ -111,13 +110,14 @@ export class RunsStore {
   }
 
   /**
-   * Marks runs still 'running' whose process is gone as 'interrupted' (a crash, a kill, a power cut).
-   * A run of another host is left alone. Returns the ids it marked.
+   * Marks runs still 'running' whose process is gone as 'interrupted' (a crash, a kill, a power cut), also
+   * when their pid now belongs to a process that started at another time. A run of another host is left
+   * alone. Returns the ids it marked.
    */
-  async markInterrupted(isAlive: (pid: number) => boolean = isProcessAlive): Promise<string[]> {
+  async markInterrupted(isAlive: (pid: number, startTime?: number) => boolean = isOwnerAlive): Promise<string[]> {
     const marked: string[] = [];
     for (const run of this.list()) {
-      if (run.status !== 'running' || run.hostname !== hostname() || isAlive(run.pid)) continue;
+      if (run.status !== 'running' || run.hostname !== hostname() || isAlive(run.pid, run.pidStartTime)) continue;
       await this.update(run.runId, (m) => ({
         ...m,
         status: 'interrupted',
@@ -127,14 +127,5 @@ export class RunsStore {
       marked.push(run.runId);
     }
     return marked;
-  }
-}
-
-export function isProcessAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

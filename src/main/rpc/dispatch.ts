@@ -2,8 +2,9 @@
 // run the handler, validate the response, and wrap the outcome (or the error) in a CallResult envelope.
 import { CALLS, isCallName, type Handlers } from '@shared/contract';
 import type { CallResult } from '@shared/contract/client';
-import { ApiError, toApiErrorData } from '@shared/errors';
+import { ApiError } from '@shared/errors';
 import type { z } from 'zod';
+import { toErrorData } from '../app/system-errors';
 
 export type Dispatch = (name: string, request: unknown) => Promise<CallResult>;
 
@@ -38,7 +39,8 @@ export function createDispatcher<Ctx>(handlers: Handlers<Ctx>, ctx: Ctx): Dispat
       }
       return { ok: true, result: checked.data };
     } catch (err) {
-      return { ok: false, error: toApiErrorData(err) };
+      // System errors (ENOENT, ENOSPC…) become "<path>: <plain cause>", never Node's raw text.
+      return { ok: false, error: toErrorData(err) };
     }
   };
 }

@@ -105,11 +105,12 @@ describe('auth helpers', () => {
   });
 
   it('allows only the server’s own loopback origin', () => {
-    expect(isAllowedOrigin(undefined, '127.0.0.1:5', 5)).toBe(true);
-    expect(isAllowedOrigin('http://127.0.0.1:5', '127.0.0.1:5', 5)).toBe(true);
-    expect(isAllowedOrigin('http://localhost:5', '127.0.0.1:5', 5)).toBe(true);
-    expect(isAllowedOrigin('http://127.0.0.1:6', '127.0.0.1:5', 5)).toBe(false);
-    expect(isAllowedOrigin('https://evil.example', '127.0.0.1:5', 5)).toBe(false);
-    expect(isAllowedOrigin('null', '127.0.0.1:5', 5)).toBe(false);
+    const bound = { host: '127.0.0.1', port: 5 };
+    expect(isAllowedOrigin(undefined, bound)).toBe(true);
+    expect(isAllowedOrigin('http://127.0.0.1:5', bound)).toBe(true);
+    expect(isAllowedOrigin('http://localhost:5', bound)).toBe(true);
+    expect(isAllowedOrigin('http://127.0.0.1:6', bound)).toBe(false);
+    expect(isAllowedOrigin('https://evil.example', bound)).toBe(false);
+    expect(isAllowedOrigin('null', bound)).toBe(false);
   });
 });

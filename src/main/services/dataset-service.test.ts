@@ -28,7 +28,7 @@ const EXPECTED: Expected[] = [
   { file: 'ag_news/test.csv', format: 'csv', task: 'classification', rows: 7600, labels: each(1900, AG), mapping: { text: 'column2', text2: 'column3', label: 'column1' } },
   // Header-less TSV: description TAB label name.
   { file: 'ag_news/train_sample_10k.tsv', format: 'tsv', task: 'classification', rows: 10001, labels: { World: 2509, Sports: 2458, Business: 2496, 'Sci/Tech': 2538 }, mapping: { text: 'column1', label: 'column2' } },
-  { file: 'trec/TREC.train', format: 'trec', encoding: 'latin1', task: 'classification', rows: 5452, labels: { ABBR: 86, DESC: 1162, ENTY: 1250, HUM: 1223, LOC: 835, NUM: 896 } },
+  { file: 'trec/TREC.train', format: 'trec', encoding: 'windows-1252', task: 'classification', rows: 5452, labels: { ABBR: 86, DESC: 1162, ENTY: 1250, HUM: 1223, LOC: 835, NUM: 896 } },
   { file: 'trec/TREC.test', format: 'trec', encoding: 'utf-8', task: 'classification', rows: 500, labels: { ABBR: 9, DESC: 138, ENTY: 94, HUM: 65, LOC: 81, NUM: 113 } },
   { file: 'dbpedia14/train.tsv', format: 'tsv', task: 'classification', rows: 12600, labels: each(900, DBPEDIA) },
   { file: 'dbpedia14/dev.tsv', format: 'tsv', task: 'classification', rows: 700, labels: each(50, DBPEDIA) },
@@ -70,9 +70,9 @@ describe.skipIf(!shared)('real datasets (needs ../shared/datasets)', () => {
     expect(stored).toHaveLength(expected.rows);
   });
 
-  it('reports TREC.train as Latin-1 with the line of its one non-UTF-8 byte', async () => {
+  it('reports TREC.train as Windows-1252 with the line of its one non-UTF-8 byte', async () => {
     const result = await inspectDataset(join(datasetsDir, 'trec/TREC.train'));
-    expect(result.encoding).toBe('latin1');
+    expect(result.encoding).toBe('windows-1252');
     expect(result.warnings.find((w) => w.kind === 'encoding')?.line).toBe(66);
     const examples = await loadExamples(join(datasetsDir, 'trec/TREC.train'));
     expect(examples[65].prompt).toContain('sisterðcity');

@@ -72,7 +72,7 @@ export async function makeSplit(source: DatasetSource, opts: MakeSplitOptions): 
   return split;
 }
 
-export function previewTokens(example: { prompt: string; target: string }, tokenizer: DatasetTokenizer, opts: TokenPreviewOptions = {}): TokenPreview {
+export function previewTokens(example: { prompt: string; target: string; label?: string }, tokenizer: DatasetTokenizer, opts: TokenPreviewOptions = {}): TokenPreview {
   return tokenPreview(tokenizer, example, opts);
 }
 

@@ -11,8 +11,10 @@ export { EXPORT_FORMATS, FORMATS_BY_METHOD };
 /**
  * Writes the adapter (or finished run) `id` as `format` into `outDir` and checks it by reloading: returns
  * {format, outDir, files, parity: {maxAbsDiff, inputs, ok}}. Throws a one-line ApiError on an unknown id
- * (not_found), an unfinished run (conflict), an existing outDir without force (already_exists), an
- * unwritable path (forbidden), a format the method lacks (unsupported) or a failed check (parity_failed).
+ * (not_found), an unfinished run (conflict), an existing outDir without force (already_exists), with force
+ * one that is neither empty nor an earlier export (conflict), an outDir that is, contains or lies inside
+ * what it must not touch (invalid_argument; see export/protected-paths.ts), an unwritable path (forbidden),
+ * a format the method lacks (unsupported) or a failed check (parity_failed).
  */
 export function exportAdapter(req: ExportRequest): Promise<ExportResult> {
   return runExport(req);

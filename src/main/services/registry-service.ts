@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { ApiError } from '@shared/errors';
 import { readAdapterManifest, type AdapterManifest } from '../registry/adapter-store';
 import { deleteEntry, findDependents, renameEntry, setNotes, tagEntry, type DeleteResult, type Dependents } from '../registry/edits';
-import { withLiveStatus, type AdapterSummary, type DatasetSummary, type ModelSummary, type RunSummary } from '../registry/entries';
-import { readJsonStrict, type Labels } from '../registry/files';
+import { readRunManifestJson, withLiveStatus, type AdapterSummary, type DatasetSummary, type ModelSummary, type RunSummary } from '../registry/entries';
+import type { Labels } from '../registry/files';
 import { readIndex } from '../registry/index-store';
 import { MANIFEST_FILE, checkId, entryDir, type EntryKind } from '../registry/layout';
 import { applyFilter, type ListFilter } from '../registry/query';
@@ -45,12 +45,23 @@ export interface RunDetails {
   metricPoints: number;
 }
 
-/** `prefixlab runs show ID --json`: manifest, live status, labels and the adapters made from it. */
+/** What to do about a run whose manifest cannot be read (`runs show`, and the app's details pane). */
+export function damagedRunHint(id: string, dir: string): string {
+  return `restore ${join(dir, MANIFEST_FILE)} from a backup to repair run ${id}, or delete the run (Delete in the app's Adapters view, or remove the folder ${dir})`;
+}
+
+/**
+ * `prefixlab runs show ID --json`: manifest, live status, labels and the adapters made from it. A run whose
+ * manifest is damaged is refused in one line: why, and how to repair or delete it.
+ */
 export async function showRun(home: string, id: string): Promise<RunDetails> {
   checkId(id);
   const dir = entryDir(home, 'run', id);
-  if (!existsSync(join(dir, MANIFEST_FILE))) throw new ApiError('not_found', `no run "${id}"`, { field: 'id' });
-  const manifest = readJsonStrict(join(dir, MANIFEST_FILE));
+  const path = join(dir, MANIFEST_FILE);
+  if (!existsSync(path)) throw new ApiError('not_found', `no run "${id}"`, { field: 'id' });
+  const read = readRunManifestJson(path);
+  if ('problem' in read) throw new ApiError('bad_file', `run ${id} is damaged: ${read.problem}; ${damagedRunHint(id, dir)}`, { file: path });
+  const manifest = read.raw;
   const snapshot = await readIndex(home);
   const summary = snapshot.runs.find((r) => r.id === id);
   if (!summary) throw new ApiError('bad_file', `run ${id} has an unreadable manifest`, { file: join(dir, MANIFEST_FILE) });

@@ -7,10 +7,12 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ComparisonSchema, type Comparison, type QueueItem } from '@shared/contract/calls/training';
 import type { TrainProgress, TrainResult } from '@shared/contract/training';
-import { ApiError, toApiErrorData } from '@shared/errors';
+import { ApiError } from '@shared/errors';
+import { toErrorData } from '../app/system-errors';
 import type { MethodName } from '../engine/methods/method';
 import { workerEntry } from '../engine/train/worker-protocol';
 import { writeJsonAtomic } from '../registry/atomic-write';
+import type { ProcessLauncher } from '../app/process-launcher';
 import { resume, train, recoverInterruptedRuns, type Isolation } from './training-service';
 
 /** What one queued run trains: everything but the seed and method comes from its comparison. */
@@ -54,6 +56,8 @@ export class RunQueue {
     private readonly events: RunQueueEvents,
     /** Where runs execute; default: the training process when its bundle exists, else this process. */
     private readonly isolate: Isolation = existsSync(workerEntry().file) ? 'process' : 'inline',
+    /** How training processes start (the Electron shell passes its utilityProcess launcher); default child_process.fork. */
+    private readonly launcher?: ProcessLauncher,
   ) {
     this.ready = this.load();
   }
@@ -153,6 +157,7 @@ export class RunQueue {
     const hooks = {
       signal: next.controller.signal,
       isolate: this.isolate,
+      launcher: this.launcher,
       onStart: (info: { runId: string }) => {
         item.runId = info.runId;
         void this.setStatus(item, 'running');
@@ -194,7 +199,7 @@ export class RunQueue {
       if (result.reason) item.error = result.reason;
       await this.setStatus(item, result.status);
     } catch (err) {
-      const data = toApiErrorData(err);
+      const data = toErrorData(err);
       item.error = data.message;
       await this.setStatus(item, data.code === 'cancelled' ? 'cancelled' : 'failed');
     } finally {

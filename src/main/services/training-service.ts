@@ -3,7 +3,6 @@
 // on the same frozen split, seeds and token budget, optionally each at a learning rate tuned on a validation
 // split carved from the training data. Results are the public JSON of `prefixlab train --json` and
 // `prefixlab compare --json` (src/shared/contract/training.ts).
-import { fork, type ChildProcess } from 'node:child_process';
 import { resolve as resolvePath } from 'node:path';
 import { z } from 'zod';
 import type { CompareResult, CompareRow, LrGridPoint, LrTuning, RunManifest, TrainProgress, TrainResult, TuneLrRequest } from '@shared/contract/training';
@@ -17,8 +16,10 @@ import type { TrainJobSpec } from '../engine/train/job';
 import { readExamples } from '../engine/train/sources';
 import { splitExamples } from '../engine/train/split';
 import { carveValidationSplit, checkTuningPool, pickLearningRate, resolveGrid, validationSeed } from '../engine/train/tune-lr';
-import { workerEntry, type WorkerMessage } from '../engine/train/worker-protocol';
+import { workerEntry, type ParentMessage, type WorkerMessage } from '../engine/train/worker-protocol';
+import { isOwnerAlive } from '../registry/process-identity';
 import { RunsStore } from '../registry/runs-store';
+import { nodeLauncher, type ProcessLauncher } from '../app/process-launcher';
 import { APP_VERSION } from '../app/version';
 
 /** Where a run executes: a separate training process (default), or this process (tests, one-shot CLI). */
@@ -35,6 +36,8 @@ export interface RunHooks {
   /** Abort = cancel: the run stops after the current step, checkpoints and is marked cancelled. */
   signal?: AbortSignal;
   isolate?: Isolation;
+  /** How the training process is started: child_process.fork (default) or, in the Electron app, utilityProcess.fork. */
+  launcher?: ProcessLauncher;
   /** false: a finished run does not become a registry adapter (learning-rate tuning runs). Default true. */
   registerAdapter?: boolean;
 }
@@ -87,7 +90,10 @@ export async function train(req: TrainRequest): Promise<TrainResult> {
 export async function resume(req: { home: string; runId: string; backend?: BackendName | 'auto' } & RunHooks): Promise<TrainResult> {
   const manifest = new RunsStore(req.home).read(req.runId);
   if (manifest.status === 'finished') throw new ApiError('conflict', `run ${req.runId} has already finished`, { field: 'runId' });
-  if (manifest.status === 'running') throw new ApiError('conflict', `run ${req.runId} is still running (pid ${manifest.pid})`, { field: 'runId' });
+  // 'running' with its process gone (or its pid reused) is an interrupted run the app has not marked yet.
+  if (manifest.status === 'running' && isOwnerAlive(manifest.pid, manifest.pidStartTime)) {
+    throw new ApiError('conflict', `run ${req.runId} is still running (pid ${manifest.pid})`, { field: 'runId' });
+  }
   const spec: TrainJobSpec = {
     home: req.home,
     model: manifest.baseModel.path,
@@ -134,21 +140,22 @@ async function withAdapter(home: string, result: TrainResult, hooks: RunHooks): 
 
 function runInChildProcess(spec: TrainJobSpec, hooks: RunHooks): Promise<TrainResult> {
   const entry = workerEntry();
-  const child: ChildProcess = fork(entry.file, [], {
+  const child = (hooks.launcher ?? nodeLauncher).launch(entry.file, {
     execArgv: entry.execArgv,
     env: { ...process.env, ...entry.env },
-    // The child's stdout (tfjs prints banners) must never reach our stdout: `--json` output lives there.
-    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    serviceName: 'PrefixLab training',
   });
+  // The child's stdout (tfjs prints banners) must never reach our stdout: `--json` output lives there.
   child.stdout?.on('data', (chunk: Buffer) => process.stderr.write(chunk));
   child.stderr?.on('data', (chunk: Buffer) => process.stderr.write(chunk));
-  if (child.pid !== undefined) hooks.onSpawn?.(child.pid);
+  child.onSpawn((pid) => hooks.onSpawn?.(pid));
+  const send = (message: ParentMessage): boolean => child.send(message);
   const runId = spec.runId as string;
 
   return new Promise<TrainResult>((resolve, reject) => {
     let settled = false;
     const onAbort = (): void => {
-      if (child.connected) child.send({ type: 'cancel' });
+      send({ type: 'cancel' });
     };
     hooks.signal?.addEventListener('abort', onAbort, { once: true });
     const finish = (fn: () => void): void => {
@@ -157,11 +164,11 @@ function runInChildProcess(spec: TrainJobSpec, hooks: RunHooks): Promise<TrainRe
       hooks.signal?.removeEventListener('abort', onAbort);
       fn();
     };
-    child.on('message', (raw) => {
+    child.onMessage((raw) => {
       const message = raw as WorkerMessage;
-      switch (message.type) {
+      switch (message?.type) {
         case 'ready':
-          child.send({ type: 'start', spec });
+          send({ type: 'start', spec });
           if (hooks.signal?.aborted) onAbort();
           break;
         case 'started':
@@ -174,17 +181,19 @@ function runInChildProcess(spec: TrainJobSpec, hooks: RunHooks): Promise<TrainRe
           hooks.onLog?.(message.message);
           break;
         case 'result':
+          send({ type: 'done' });
           finish(() => resolve(message.result));
           break;
         case 'error':
+          send({ type: 'done' });
           finish(() => reject(ApiError.from(message.error)));
           break;
       }
     });
-    child.on('error', (err) => finish(() => reject(new ApiError('internal', `the training process could not start: ${err.message}`))));
-    child.on('exit', (code, signal) => {
+    child.onError((err) => finish(() => reject(new ApiError('internal', `the training process could not start: ${err.message}`))));
+    child.onExit(({ code, signal, detail }) => {
       if (settled) return;
-      const how = signal ? `was killed (${signal})` : `exited with code ${code}`;
+      const how = `${signal ? `was killed (${signal})` : `exited with code ${code}`}${detail ? ` (${detail})` : ''}`;
       void markDead(spec.home, runId, `the training process ${how}`).finally(() =>
         finish(() => reject(new ApiError('internal', `the training process ${how} before the run ended; run ${runId} is marked interrupted and can be resumed from its last checkpoint`))),
       );
@@ -320,6 +329,7 @@ async function compareRun(
       backend: req.backend,
       signal: req.signal,
       isolate: req.isolate,
+      launcher: req.launcher,
       onLog: req.onLog,
       onProgress: (p) => {
         req.onProgress?.(p);

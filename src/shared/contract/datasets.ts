@@ -9,8 +9,11 @@ import { call } from './define';
 export const DatasetFormatSchema = z.enum(['jsonl', 'json', 'csv', 'tsv', 'parquet', 'text', 'trec']);
 export type DatasetFormat = z.infer<typeof DatasetFormatSchema>;
 
-/** The text encoding the file was decoded with ('latin1' = the UTF-8 → ISO-8859-1 fallback was used). */
-export const TextEncodingSchema = z.enum(['utf-8', 'utf-16le', 'utf-16be', 'latin1']);
+/**
+ * The text encoding the file was decoded with ('windows-1252' = the UTF-8 → Windows-1252 fallback was used;
+ * 'latin1' is only in manifests stored before that fallback replaced ISO-8859-1).
+ */
+export const TextEncodingSchema = z.enum(['utf-8', 'utf-16le', 'utf-16be', 'windows-1252', 'latin1']);
 export type TextEncoding = z.infer<typeof TextEncodingSchema>;
 
 /** What a record is used for; decides the roles a mapping fills and the default template. */
@@ -91,6 +94,10 @@ export const TokenLengthsSchema = z.object({
   count: z.number().int(),
   /** counts[i] examples have edges[i] <= tokens < edges[i+1] (the last bin includes max). */
   histogram: z.object({ edges: z.array(z.number()), counts: z.array(z.number().int()) }),
+  /** Examples longer than context × 32 characters: only that much was tokenized (their count is a lower bound). */
+  truncatedRows: z.number().int().optional(),
+  /** Examples not tokenized at all: the pass's 64 Mi-character budget was spent (not in count). */
+  skippedRows: z.number().int().optional(),
 });
 export type TokenLengths = z.infer<typeof TokenLengthsSchema>;
 

@@ -175,7 +175,7 @@ export const CompareResultSchema = z.object({
   /** Present with tuneLr: the validation split the rates were chosen on (never the eval/test split). */
   tuning: z
     .object({
-      /** Validation ids, carved from the training pool (stratified, seed = splitSeed + 1000003). */
+      /** Validation ids, carved from the training pool (stratified, seeded from splitSeed through deriveSeed(splitSeed, "split/validation")). */
       valIds: z.array(z.string()),
       /** Training pool the tuning runs drew their (k-shot) training sets from: the pool minus valIds. */
       trainPoolSize: z.number().int(),
@@ -216,6 +216,8 @@ export const RunManifestSchema = z.object({
   appVersion: z.string(),
   /** Process that runs (ran) the training, to detect a dead run on start-up. */
   pid: z.number().int(),
+  /** That process's start time (clock ticks since boot, Linux /proc), so a reused pid is not taken for it. */
+  pidStartTime: z.number().int().optional(),
   hostname: z.string(),
   startedAt: z.string(),
   endedAt: z.string().optional(),

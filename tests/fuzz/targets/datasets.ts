@@ -1,5 +1,5 @@
 // Dataset readers (JSONL, JSON, CSV, TSV, text, TREC, Parquet). Two levels:
-// - stream targets feed generated or mutated bytes through the real decoding chain (BOM, UTF-8 → Latin-1
+// - stream targets feed generated or mutated bytes through the real decoding chain (BOM, UTF-8 → Windows-1252
 //   fallback, newline normalising) into one reader, cut into random chunks; events must be well formed
 //   (ordinals increasing, lines in range, clear located problems) and identical to a one-chunk read;
 // - the file target runs the whole inspect pass (scanDataset) on a file of any format; its result must match

@@ -44,7 +44,11 @@ function summarise(r: InspectResult): string {
     `${r.file}: ${r.format ?? 'unknown format'}, ${r.encoding ?? '?'}${r.bom ? ' (BOM)' : ''}, ${r.rows} rows (${r.validRows} valid), task ${r.task ?? '?'} — ${r.status}`,
   ];
   if (Object.keys(r.labels).length) lines.push(`  labels: ${Object.entries(r.labels).map(([k, v]) => `${k} ${v}`).join(', ')}`);
-  if (r.tokenLengths) lines.push(`  tokens: p50 ${r.tokenLengths.p50}, p95 ${r.tokenLengths.p95}, max ${r.tokenLengths.max}`);
+  if (r.tokenLengths) {
+    const { truncatedRows: cut, skippedRows: skipped } = r.tokenLengths;
+    const bounded = [cut && `${cut} longer than context × 32 characters measured on that much`, skipped && `${skipped} not measured (character budget spent)`].filter(Boolean);
+    lines.push(`  tokens: p50 ${r.tokenLengths.p50}, p95 ${r.tokenLengths.p95}, max ${r.tokenLengths.max}${bounded.length ? ` (${bounded.join('; ')})` : ''}`);
+  }
   for (const e of r.errors.slice(0, 20)) lines.push(`  error ${[e.file, e.line].filter((x) => x !== undefined).join(':')}${e.field ? ` [${e.field}]` : ''}: ${e.message}`);
   if (r.errors.length > 20) lines.push(`  … ${Object.entries(r.errorCounts).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   return lines.join('\n');

@@ -47,8 +47,11 @@ export const runsListCommand: Command = {
   options: FILTER_OPTIONS,
   async run(args) {
     const result = await listRuns(home(args), filterOf(args));
+    // A damaged run shows why in place of its name; `runs show ID` adds how to repair or delete it.
     const text = result.runs.length
-      ? result.runs.map((r) => `${r.id}  ${String(r.method).padEnd(7)} ${String(r.status).padEnd(11)} ${r.name ?? ''}`).join('\n')
+      ? result.runs
+          .map((r) => `${r.id}  ${String(r.method).padEnd(7)} ${String(r.status).padEnd(11)} ${r.status === 'damaged' ? `${r.reason} (prefixlab runs show ${r.id})` : (r.name ?? '')}`)
+          .join('\n')
       : 'no runs yet (prefixlab train …)';
     return { json: result, text };
   },

@@ -38,13 +38,31 @@ export const serveCommand: Command = {
       events: app.events,
     });
     if (!isLoopbackHost(host)) io.log(`warning: serving on ${host}, reachable from other machines`);
+    const browsable = app.files.roots();
     // First stdout line: machine-readable under --json, the URL to open otherwise.
-    io.stdout(io.json ? JSON.stringify({ url: server.url, port: server.port, host: server.host, home: app.options.home }) : `PrefixLab is serving at ${server.url}`);
+    io.stdout(io.json ? JSON.stringify({ url: server.url, port: server.port, host: server.host, home: app.options.home, roots: browsable.map((r) => r.path) }) : `PrefixLab is serving at ${server.url}`);
+    // The file picker can only show these folders: say which, and how to add one (a new user's first question).
+    io.log(browsableFoldersLine(browsable));
     await new Promise<void>((done) => {
-      const stop = () => void server.close().then(done);
+      let stopped = false;
+      const stop = () => {
+        if (stopped) return;
+        stopped = true;
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+        void server.close().then(done);
+      };
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
+      if (io.signal?.aborted) stop();
+      io.signal?.addEventListener('abort', stop, { once: true });
     });
     return 'streamed';
   },
 };
+
+/** One stderr line: the folders the browser's file picker may show, and how to serve another. */
+export function browsableFoldersLine(roots: { path: string; label: string }[]): string {
+  const list = roots.map((r) => (r.label.endsWith('(app data)') ? `${r.path} (app data)` : r.path)).join(', ');
+  return `browsable folders (the file picker): ${list}; start serve with --root DIR to add others`;
+}

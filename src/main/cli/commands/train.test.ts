@@ -4,12 +4,12 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { CompareResult, CompareRow, TrainResult } from '@shared/contract/training';
 import type { CompareRequest, TrainRequest } from '../../services/training-service';
 import { runCli } from '../run-cli';
 import { formatCompareTable, parseLrGrid, splitPerMethod } from './train';
+import { capture } from '../cli-harness';
 
 const calls = vi.hoisted(() => ({ train: [] as unknown[], compare: [] as unknown[] }));
 
@@ -41,10 +41,6 @@ function fakeRow(method: CompareRow['method']): CompareRow {
   return { method, trainableParams: 2560, accuracyMean: 0.75, accuracyStd: 0.05, evalLoss: 0.3, tokensPerSecond: 5000, peakMemoryBytes: 2 ** 20, wallSeconds: 1, lr: 0.01, failedRuns: 0 };
 }
 
-function capture(): { stream: Writable; text: () => string } {
-  let text = '';
-  return { stream: new Writable({ write(chunk, _enc, done) { text += String(chunk); done(); } }), text: () => text };
-}
 
 const home = mkdtempSync(join(tmpdir(), 'prefixlab-cli-lr-'));
 afterAll(() => rmSync(home, { recursive: true, force: true }));

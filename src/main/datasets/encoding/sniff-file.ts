@@ -2,6 +2,7 @@
 // signatures of binary files that were renamed to a text extension (so they fail with a reason, not noise).
 import { open, stat } from 'node:fs/promises';
 import { ApiError } from '@shared/errors';
+import { plainCause } from '../../app/system-errors';
 
 export type Bom = 'utf-8' | 'utf-16le' | 'utf-16be';
 
@@ -41,7 +42,7 @@ export async function sniffFile(path: string): Promise<FileSniff> {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new ApiError('not_found', `no such file: ${path}`, { file: path });
-    throw new ApiError('bad_file', `cannot read ${path}: ${(err as Error).message}`, { file: path });
+    throw new ApiError('bad_file', `cannot read ${path}: ${plainCause(err)}`, { file: path });
   }
   if (!info.isFile()) throw new ApiError('bad_file', `${path} is not a file`, { file: path });
   const handle = await open(path, 'r');

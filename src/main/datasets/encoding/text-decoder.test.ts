@@ -28,11 +28,11 @@ describe('FallbackDecoder', () => {
     );
   });
 
-  it('falls back to Latin-1 at the first invalid byte and says on which line', () => {
+  it('falls back to Windows-1252 at the first invalid byte and says on which line', () => {
     const bytes = Buffer.concat([Buffer.from('abc\ndef\nna'), Buffer.from([0xef, 0x76]), Buffer.from('e\n')]);
     const { text, decoder } = decodeInChunks(bytes, [9]);
     expect(text).toBe('abc\ndef\nnaïve\n');
-    expect(decoder.encoding).toBe('latin1');
+    expect(decoder.encoding).toBe('windows-1252');
     expect(decoder.fallback).toEqual({ byteOffset: 10, line: 3, afterUtf8: false });
   });
 
@@ -44,9 +44,9 @@ describe('FallbackDecoder', () => {
     expect(decoder.fallback).toMatchObject({ line: 2, afterUtf8: true });
   });
 
-  it('treats a multi-byte character cut by the end of the file as Latin-1 bytes', () => {
+  it('treats a multi-byte character cut by the end of the file as Windows-1252 bytes', () => {
     const { text, decoder } = decodeInChunks(Buffer.from([0x61, 0xe2, 0x82]), []);
-    expect(text).toBe('a\u00e2\u0082');
+    expect(text).toBe('a\u00e2\u201a'); // â and 0x82 = ‚ (low single quote)
     expect(decoder.fallback).toMatchObject({ byteOffset: 1 });
   });
 

@@ -1,6 +1,7 @@
 // Streaming bytes → text. UTF-16 follows its BOM; everything else is read as UTF-8 until the first byte
-// sequence that is not UTF-8, from where on the rest is read as Latin-1 (ISO-8859-1, which decodes any
-// byte). Deciding per byte offset, rather than re-reading, keeps one pass over files of hundreds of MB.
+// sequence that is not UTF-8, from where on the rest is read as Windows-1252 (Latin-1 plus €, curly quotes
+// and dashes at 0x80–0x9F, as spreadsheet exports write them; it decodes any byte). Deciding per byte
+// offset, rather than re-reading, keeps one pass over files of hundreds of MB.
 import { isUtf8 } from 'node:buffer';
 import { TextDecoder } from 'node:util';
 import type { TextEncoding } from '@shared/contract/datasets';
@@ -11,12 +12,12 @@ export interface EncodingFallback {
   byteOffset: number;
   /** 1-based line it sits on. */
   line: number;
-  /** True when valid multi-byte UTF-8 came before it (a mixed file, not a plain Latin-1 one). */
+  /** True when valid multi-byte UTF-8 came before it (a mixed file, not a plain Windows-1252 one). */
   afterUtf8: boolean;
 }
 
 export class FallbackDecoder {
-  private mode: 'utf-8' | 'latin1' | 'utf-16le' | 'utf-16be';
+  private mode: 'utf-8' | 'windows-1252' | 'utf-16le' | 'utf-16be';
   private carry: Buffer = Buffer.alloc(0);
   private utf16?: TextDecoder;
   private bytesSeen = 0;
@@ -30,15 +31,15 @@ export class FallbackDecoder {
     if (this.mode === 'utf-16le' || this.mode === 'utf-16be') this.utf16 = new TextDecoder(this.mode);
   }
 
-  /** 'latin1' when the fallback decoded a file that had no UTF-8 before its first invalid byte. */
+  /** 'windows-1252' when the fallback decoded a file that had no UTF-8 before its first invalid byte. */
   get encoding(): TextEncoding {
-    if (this.mode === 'latin1' && this.fallback && !this.fallback.afterUtf8) return 'latin1';
-    return this.mode === 'latin1' ? 'utf-8' : this.mode;
+    if (this.mode === 'windows-1252' && this.fallback && !this.fallback.afterUtf8) return 'windows-1252';
+    return this.mode === 'windows-1252' ? 'utf-8' : this.mode;
   }
 
   write(chunk: Buffer): string {
     if (this.utf16) return this.utf16.decode(chunk, { stream: true });
-    if (this.mode === 'latin1') return chunk.toString('latin1');
+    if (this.mode === 'windows-1252') return decodeWindows1252(chunk);
     const data = this.carry.length ? Buffer.concat([this.carry, chunk]) : chunk;
     const cut = completeLength(data);
     const body = data.subarray(0, cut);
@@ -48,18 +49,18 @@ export class FallbackDecoder {
     if (isUtf8(body)) return this.utf8(body);
     const bad = firstInvalidUtf8(body);
     const head = this.utf8(body.subarray(0, bad));
-    this.switchToLatin1(start + bad);
+    this.switchToWindows1252(start + bad);
     const rest = Buffer.concat([body.subarray(bad), this.carry]);
     this.carry = Buffer.alloc(0);
-    return head + rest.toString('latin1');
+    return head + decodeWindows1252(rest);
   }
 
   end(): string {
     if (this.utf16) return this.utf16.decode();
     if (this.carry.length === 0) return '';
     // A multi-byte sequence cut off by the end of the file.
-    if (this.mode === 'utf-8') this.switchToLatin1(this.bytesSeen);
-    const tail = this.carry.toString('latin1');
+    if (this.mode === 'utf-8') this.switchToWindows1252(this.bytesSeen);
+    const tail = decodeWindows1252(this.carry);
     this.carry = Buffer.alloc(0);
     return tail;
   }
@@ -72,10 +73,26 @@ export class FallbackDecoder {
     return text;
   }
 
-  private switchToLatin1(byteOffset: number): void {
-    this.mode = 'latin1';
+  private switchToWindows1252(byteOffset: number): void {
+    this.mode = 'windows-1252';
     this.fallback = { byteOffset, line: this.newlines + 1, afterUtf8: this.sawMultibyte };
   }
+}
+
+/**
+ * Windows-1252 as the WHATWG Encoding Standard defines it (index-windows-1252): Latin-1, except that bytes
+ * 0x80–0x9F are €, ‚, ƒ, „, …, curly quotes, en/em dashes, ™ and so on (the five unassigned ones, 0x81, 0x8D,
+ * 0x8F, 0x90, 0x9D, stay C1 controls). A table rather than TextDecoder('windows-1252'): Node since 20.18.3
+ * decodes those 32 bytes as Latin-1 in a one-shot decode() (nodejs/node#60888).
+ */
+const WINDOWS_1252_80_9F =
+  '\u20ac\u0081\u201a\u0192\u201e\u2026\u2020\u2021\u02c6\u2030\u0160\u2039\u0152\u008d\u017d\u008f' +
+  '\u0090\u2018\u2019\u201c\u201d\u2022\u2013\u2014\u02dc\u2122\u0161\u203a\u0153\u009d\u017e\u0178';
+const C1_RANGE = /[\x80-\x9f]/g;
+
+export function decodeWindows1252(bytes: Uint8Array): string {
+  const latin1 = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+  return latin1.replace(C1_RANGE, (c) => WINDOWS_1252_80_9F[c.charCodeAt(0) - 0x80]);
 }
 
 /** Length of `data` without a trailing, possibly incomplete multi-byte sequence (kept for the next chunk). */

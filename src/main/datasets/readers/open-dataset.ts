@@ -32,7 +32,7 @@ export interface OpenedDataset {
   delimiter?: Delimiter;
   textMode?: TextMode;
   events: AsyncGenerator<ReaderEvent>;
-  /** Final once `events` is exhausted (the UTF-8 → Latin-1 switch may happen late in the file). */
+  /** Final once `events` is exhausted (the UTF-8 → Windows-1252 switch may happen late in the file). */
   encoding(): TextEncoding;
   fallback(): EncodingFallback | undefined;
 }

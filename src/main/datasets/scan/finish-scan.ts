@@ -33,8 +33,8 @@ export function finishInspect(s: ScanState): InspectResult {
   const fallback = s.opened.fallback();
   if (fallback) {
     const message = fallback.afterUtf8
-      ? `invalid UTF-8 at byte ${fallback.byteOffset} after valid UTF-8 text: read from there on as Latin-1 (mixed encodings?)`
-      : `not UTF-8 (first non-UTF-8 byte on line ${fallback.line}): read as Latin-1`;
+      ? `invalid UTF-8 at byte ${fallback.byteOffset} after valid UTF-8 text: read from there on as Windows-1252 (mixed encodings?)`
+      : `not UTF-8 (first non-UTF-8 byte on line ${fallback.line}): read as Windows-1252`;
     issues.warning('encoding', file, message, { line: fallback.line });
   }
   if (s.unreadable) issues.error('unreadable', file, s.unreadable.message, { line: s.unreadable.line });

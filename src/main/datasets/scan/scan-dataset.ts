@@ -3,11 +3,11 @@
 import { createHash } from 'node:crypto';
 import type { Example, FieldMapping, InspectResult, PreviewRow, PromptTemplate, TaskKind } from '@shared/contract/datasets';
 import { ApiError } from '@shared/errors';
+import { plainCause } from '../../app/system-errors';
 import { openDataset, type OpenedDataset } from '../readers/open-dataset';
 import type { RawRow, ReaderEvent } from '../readers/reader-events';
 import type { SplitItem } from '../splits/make-split';
 import { TokenLengthStats } from '../stats/token-lengths';
-import { countTokens } from '../stats/tokenize-example';
 import { detectTask, listColumns } from '../tasks/detect-task';
 import { LabelResolver, labelNamesBeside, readLabelNamesFile } from '../tasks/labels';
 import { normaliseRecord } from '../tasks/normalise-record';
@@ -187,9 +187,9 @@ export async function scanDataset(file: string, opts: ScanOptions = {}, hooks: S
         return addPreview(row);
       }
       if (opts.tokenizer) {
-        const tokens = countTokens(opts.tokenizer, rendered.prompt, rendered.target);
-        lengths.add(tokens);
-        if (opts.contextLength !== undefined && tokens > opts.contextLength) {
+        // Bounded: long examples are cut to what training could use, and the pass has a character budget.
+        const tokens = lengths.measure(opts.tokenizer, rendered.prompt, rendered.target, opts.contextLength);
+        if (tokens !== undefined && opts.contextLength !== undefined && tokens > opts.contextLength) {
           tooLong++;
           issues.warning('too_long', file, `${tokens} tokens, more than the context of ${opts.contextLength}: ${truncationText(opts.truncation ?? 'left')}`, { line: row.line });
           if (opts.truncation === 'drop') {
@@ -283,7 +283,7 @@ async function resolveLabelNames(file: string, opts: ScanOptions): Promise<{ nam
     try {
       return await readLabelNamesFile(opts.labelNamesFile);
     } catch (err) {
-      throw new ApiError('invalid_argument', `cannot read label names: ${(err as Error).message}`, { file: opts.labelNamesFile, field: 'labelNamesFile' });
+      throw new ApiError('invalid_argument', `cannot read label names: ${plainCause(err)}`, { file: opts.labelNamesFile, field: 'labelNamesFile' });
     }
   }
   return labelNamesBeside(file);

@@ -4,6 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import type { DatasetIssue, Split } from '@shared/contract/datasets';
 import { ApiError } from '@shared/errors';
+import { plainCause } from '../../app/system-errors';
 import { deepFreeze, type SplitItem } from './make-split';
 
 export interface LocatedSplitItem extends SplitItem {
@@ -15,7 +16,7 @@ export async function readSplitFile(path: string, sourceSha256: string, seed = 0
   try {
     data = JSON.parse(await readFile(path, 'utf8'));
   } catch (err) {
-    throw new ApiError('bad_file', `cannot read the split file: ${(err as Error).message}`, { file: path });
+    throw new ApiError('bad_file', `cannot read the split file: ${plainCause(err)}`, { file: path });
   }
   const ids = (key: string, alt: string): string[] | undefined => {
     const list = data[key] ?? data[alt];

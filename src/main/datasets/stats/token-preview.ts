@@ -1,16 +1,19 @@
 // One example as the model sees it in training: each token with its id, its text and whether it is
-// prompt (masked) or target (trained).
+// prompt (masked) or target (trained) — the EOS the trainer appends to unlabelled targets included.
 import type { TokenPreview, TruncationRule } from '@shared/contract/datasets';
-import { tokenizeExample, type DatasetTokenizer } from './tokenize-example';
+import { appendsEos, tokenizeExample, type DatasetTokenizer } from './tokenize-example';
 
 export interface TokenPreviewOptions {
   /** Cut to this many tokens with `truncation` (default 'left') to show what training will see. */
   contextLength?: number;
   truncation?: TruncationRule;
+  /** The trainer's addEos (default true): show the EOS it appends to unlabelled targets. */
+  addEos?: boolean;
 }
 
-export function tokenPreview(tokenizer: DatasetTokenizer, example: { prompt: string; target: string }, opts: TokenPreviewOptions = {}): TokenPreview {
-  let { ids, promptLength } = tokenizeExample(tokenizer, example.prompt, example.target);
+/** `example.label`: a labelled (classification) example, whose target never ends with EOS. */
+export function tokenPreview(tokenizer: DatasetTokenizer, example: { prompt: string; target: string; label?: string }, opts: TokenPreviewOptions = {}): TokenPreview {
+  let { ids, promptLength } = tokenizeExample(tokenizer, example.prompt, example.target, appendsEos(example, opts.addEos ?? true));
   if (opts.contextLength !== undefined && ids.length > opts.contextLength) {
     ({ ids, promptLength } = truncate(ids, promptLength, opts.contextLength, opts.truncation ?? 'left'));
   }

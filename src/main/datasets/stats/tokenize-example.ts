@@ -5,7 +5,9 @@
 // of those ids and encode(prompt). Encoding the joint text keeps the tokenisation the model saw in
 // pre-training (SentencePiece would add a second "▁" to a separately encoded " positive"); a boundary
 // token that merges prompt and target characters counts as target, so the first target character is
-// always trained.
+// always trained. With EOS on (the trainer's addEos, default on) the model's EOS id follows the target of
+// every unlabelled example (completion, instruction, chat, text) as one more trained token; labelled
+// (classification) examples never get it (appendsEos: the trainer's encode.ts uses the same rule).
 
 /** What the dataset code needs from a tokenizer (the engine's loaders provide one per model). */
 export interface DatasetTokenizer {
@@ -14,6 +16,13 @@ export interface DatasetTokenizer {
   decode(ids: number[]): string;
   /** The token's own string (e.g. "▁the"), when the tokenizer can say; else decode([id]) is shown. */
   tokenText?(id: number): string;
+  /** The model's end-of-sequence id; without one no EOS is appended. */
+  eosTokenId?: number | null;
+}
+
+/** Whether `example`'s target ends with EOS when EOS is on: only unlabelled (non-classification) examples. */
+export function appendsEos(example: { label?: string }, addEos: boolean): boolean {
+  return addEos && example.label === undefined;
 }
 
 export interface TokenizedExample {
@@ -22,15 +31,14 @@ export interface TokenizedExample {
   promptLength: number;
 }
 
-export function tokenizeExample(tokenizer: DatasetTokenizer, prompt: string, target: string): TokenizedExample {
-  const ids = tokenizer.encode(prompt + target, true);
-  if (prompt === '') {
-    // Only special tokens (BOS) precede the text: they are context, not something to learn.
-    const specials = tokenizer.encode('', true);
-    return { ids, promptLength: commonPrefix(ids, specials) };
-  }
+/** `appendEos`: end the target with the tokenizer's EOS (unless it already ends with it; see appendsEos). */
+export function tokenizeExample(tokenizer: DatasetTokenizer, prompt: string, target: string, appendEos = false): TokenizedExample {
+  const joint = tokenizer.encode(prompt + target, true);
+  const eos = tokenizer.eosTokenId ?? null;
+  const ids = appendEos && eos !== null && joint[joint.length - 1] !== eos ? [...joint, eos] : joint;
+  // Only special tokens (BOS) precede the text of an empty prompt: they are context, not something to learn.
   const promptIds = tokenizer.encode(prompt, true);
-  return { ids, promptLength: commonPrefix(ids, promptIds) };
+  return { ids, promptLength: commonPrefix(joint, promptIds) };
 }
 
 /** Token count only (one encode): what length statistics need. */

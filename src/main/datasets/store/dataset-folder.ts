@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { DatasetManifestSchema, SplitSchema, type DatasetManifest, type Split } from '@shared/contract/datasets';
 import { ApiError } from '@shared/errors';
+import { plainCause } from '../../app/system-errors';
 import { fsyncDir, writeJsonAtomic } from '../../registry/atomic-write';
 import type { ScannedExample } from '../scan/scan-dataset';
 
@@ -113,7 +114,7 @@ export async function readManifest(dir: string): Promise<DatasetManifest> {
   try {
     raw = JSON.parse(await readFile(join(dir, MANIFEST_FILE), 'utf8'));
   } catch (err) {
-    throw new ApiError('not_found', `no dataset manifest in ${dir}: ${(err as Error).message}`, { file: join(dir, MANIFEST_FILE) });
+    throw new ApiError('not_found', `no dataset manifest in ${dir}: ${plainCause(err)}`, { file: join(dir, MANIFEST_FILE) });
   }
   const parsed = DatasetManifestSchema.safeParse(raw);
   if (!parsed.success) throw new ApiError('bad_file', `unreadable dataset manifest: ${parsed.error.issues[0]?.message}`, { file: join(dir, MANIFEST_FILE) });
@@ -146,7 +147,7 @@ export async function readSplit(dir: string, name: string): Promise<Split> {
   try {
     raw = JSON.parse(await readFile(file, 'utf8'));
   } catch (err) {
-    throw new ApiError('not_found', `no split ${JSON.stringify(name)}: ${(err as Error).message}`, { file });
+    throw new ApiError('not_found', `no split ${JSON.stringify(name)}: ${plainCause(err)}`, { file });
   }
   const parsed = SplitSchema.safeParse(raw);
   if (!parsed.success) throw new ApiError('bad_file', `unreadable split: ${parsed.error.issues[0]?.message}`, { file });

@@ -84,7 +84,8 @@ export async function evaluateExamples(model: CausalLM, tokenizer: TextTokenizer
     let index = pairIndex.get(key);
     if (index === undefined) {
       index = sequences.length;
-      sequences.push(encodeExample(tokenizer, { prompt: examples[exampleIndex].prompt, target: continuation }, exampleIndex, { maxLength: opts.maxLength, addEos: opts.addEos }));
+      const { prompt, label } = examples[exampleIndex];
+      sequences.push(encodeExample(tokenizer, { prompt, target: continuation, label }, exampleIndex, { maxLength: opts.maxLength, addEos: opts.addEos }));
       pairIndex.set(key, index);
     }
     return index;

@@ -1,14 +1,16 @@
 // Loads a Hugging Face model folder: config.json, model.safetensors (or a sharded index), tokenizer.json,
 // tokenizer_config.json and generation_config.json. Everything is validated (names, shapes, memory)
 // before any tensor is allocated; errors name the file and field.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { ApiError } from '@shared/errors';
 import type { CausalLM, ModelConfig } from '../models/causal-lm';
 import { architectureFor, SUPPORTED_MODEL_TYPES, type ArchitectureSpec } from '../models/registry';
+import { FILE_CAPS, readBoundedText } from './bounded-read';
 import { SafetensorsReader } from './safetensors';
 import { HfTokenizer, maxTokenId, type TextTokenizer } from './tokenizer';
+import { checkTokenizerRegexes } from './tokenizer-regex';
 import { checkLayerCount, checkMemory, type GenerationDefaults, type LoadOptions } from './model-files';
 
 /** Longest error message passed on from the config parsers. */
@@ -21,16 +23,18 @@ export interface HfFolderInfo {
   locations: Map<string, { file: string; name: string }>;
 }
 
-export function readJson(path: string, required: true): Record<string, unknown>;
-export function readJson(path: string, required: false): Record<string, unknown> | null;
-export function readJson(path: string, required: boolean): Record<string, unknown> | null {
+/** A JSON object file of the folder, read through the bounded reader (regular files under `maxBytes` only). */
+export function readJson(path: string, required: true, maxBytes?: number): Record<string, unknown>;
+export function readJson(path: string, required: false, maxBytes?: number): Record<string, unknown> | null;
+export function readJson(path: string, required: boolean, maxBytes: number = FILE_CAPS.json): Record<string, unknown> | null {
   if (!existsSync(path)) {
     if (!required) return null;
     throw new ApiError('not_found', `${path.split(/[\\/]/).pop()} is missing`, { file: path });
   }
+  const text = readBoundedText(path, maxBytes);
   let value: unknown;
   try {
-    value = JSON.parse(readFileSync(path, 'utf8'));
+    value = JSON.parse(text);
   } catch (err) {
     throw new ApiError('bad_file', `not valid JSON: ${(err as Error).message}`, { file: path });
   }
@@ -193,11 +197,11 @@ function findTensor(files: WeightFiles, name: string, optionalPrefix?: string): 
 /** The folder's tokenizer (null without tokenizer.json), checked against the model's vocabulary. */
 export function loadHfTokenizer(dir: string, config: ModelConfig): TextTokenizer | null {
   const tokenizerPath = join(dir, 'tokenizer.json');
-  const tokenizerJson = readJson(tokenizerPath, false);
+  const tokenizerJson = readJson(tokenizerPath, false, FILE_CAPS.tokenizerJson);
   if (!tokenizerJson) return null;
   const tokenizerConfig = readJson(join(dir, 'tokenizer_config.json'), false) ?? {};
   const templatePath = join(dir, 'chat_template.jinja');
-  const template = existsSync(templatePath) ? readFileSync(templatePath, 'utf8') : null;
+  const template = existsSync(templatePath) ? readBoundedText(templatePath, FILE_CAPS.template) : null;
   let tokenizer: HfTokenizer;
   try {
     // Ids past the model's vocabulary are refused before the library builds tables as long as the largest id.
@@ -205,6 +209,9 @@ export function loadHfTokenizer(dir: string, config: ModelConfig): TextTokenizer
     if (maxId >= config.vocabSize) {
       throw new ApiError('bad_file', `tokenizer has ids up to ${maxId} but the model's vocab_size is ${config.vocabSize}`, { file: tokenizerPath, field: 'model.vocab' });
     }
+    // Patterns from the file run on every text (and on added tokens while the library builds): one that
+    // backtracks exponentially would hang, so they are checked first.
+    checkTokenizerRegexes(tokenizerJson, tokenizerPath);
     tokenizer = new HfTokenizer(tokenizerJson, tokenizerConfig, template);
     // Some defects only show when text goes through the pipeline: find them now, not mid-training.
     tokenizer.decode(tokenizer.encode('Hello world 123'));

@@ -2,9 +2,9 @@
 // score, an int32 byte length and the bytes. Encoding follows run.c: a dummy-prefix space, UTF-8 code
 // points looked up (unknown ones fall back to byte tokens <0xXX> = byte + 3), then greedy merging of the
 // adjacent pair whose merged token has the highest score.
-import { readFileSync } from 'node:fs';
 import { ApiError } from '@shared/errors';
-import type { TextTokenizer } from './tokenizer';
+import { FILE_CAPS, readBoundedFile } from './bounded-read';
+import { checkEncodeLength, type TextTokenizer } from './tokenizer';
 
 const BOS_ID = 1;
 const EOS_ID = 2;
@@ -32,12 +32,7 @@ export class Llama2cTokenizer implements TextTokenizer {
   }
 
   static read(path: string, expectedVocab?: number): Llama2cTokenizer {
-    let bytes: Buffer;
-    try {
-      bytes = readFileSync(path);
-    } catch (err) {
-      throw new ApiError('not_found', `cannot read llama2.c tokenizer: ${(err as Error).message}`, { file: path });
-    }
+    const bytes = readBoundedFile(path, FILE_CAPS.llama2cTokenizer);
     const bad = (message: string): ApiError => new ApiError('bad_file', `invalid llama2.c tokenizer: ${message}`, { file: path });
     if (bytes.length < 4) throw bad('file too short');
     const maxTokenLength = bytes.readInt32LE(0);
@@ -64,6 +59,7 @@ export class Llama2cTokenizer implements TextTokenizer {
   }
 
   encode(text: string, opts: { addSpecialTokens?: boolean } = {}): number[] {
+    checkEncodeLength(text);
     const tokens: number[] = [];
     if (opts.addSpecialTokens ?? true) tokens.push(BOS_ID);
     if (text.length === 0) return tokens;
@@ -78,22 +74,46 @@ export class Llama2cTokenizer implements TextTokenizer {
       else for (const byte of utf8) tokens.push(byte + 3 < this.vocabSize ? byte + 3 : 0);
     }
     const start = opts.addSpecialTokens ?? true ? 1 : 0;
+    return [...tokens.slice(0, start), ...this.merge(tokens.slice(start))];
+  }
+
+  /**
+   * run.c's rule — repeatedly merge the adjacent pair whose merged token scores highest, the leftmost on
+   * ties — with a heap over a linked list instead of rescanning every pair per merge (quadratic in the text).
+   * Positions only move right, so "leftmost" is the smallest position of a pair's left token.
+   */
+  private merge(ids: number[]): number[] {
+    const n = ids.length;
+    const token = Int32Array.from(ids);
+    const next = Int32Array.from({ length: n }, (_, i) => (i + 1 < n ? i + 1 : -1));
+    const prev = Int32Array.from({ length: n }, (_, i) => i - 1);
+    const version = new Int32Array(n);
+    const heap = new MergeHeap();
+    const consider = (i: number): void => {
+      if (i < 0 || next[i] < 0) return;
+      const j = next[i];
+      const id = this.idOf.get(this.pieces[token[i]] + this.pieces[token[j]]);
+      // run.c starts its search at -1e10: pairs scoring no more than that are never merged.
+      if (id !== undefined && this.scores[id] > -1e10) heap.push({ score: this.scores[id], at: i, id, version: version[i], rightVersion: version[j], right: j });
+    };
+    for (let i = 0; i < n - 1; i++) consider(i);
     for (;;) {
-      let bestScore = -1e10;
-      let bestId = -1;
-      let bestIndex = -1;
-      for (let i = start; i < tokens.length - 1; i++) {
-        const id = this.idOf.get(this.pieces[tokens[i]] + this.pieces[tokens[i + 1]]);
-        if (id !== undefined && this.scores[id] > bestScore) {
-          bestScore = this.scores[id];
-          bestId = id;
-          bestIndex = i;
-        }
-      }
-      if (bestIndex === -1) break;
-      tokens.splice(bestIndex, 2, bestId);
+      const best = heap.pop();
+      if (!best) break;
+      const { at, right } = best;
+      // Stale: either token changed (merged) since the pair was seen.
+      if (token[at] < 0 || token[right] < 0 || next[at] !== right || version[at] !== best.version || version[right] !== best.rightVersion) continue;
+      token[at] = best.id;
+      version[at]++;
+      token[right] = -1;
+      next[at] = next[right];
+      if (next[right] >= 0) prev[next[right]] = at;
+      consider(prev[at]);
+      consider(at);
     }
-    return tokens;
+    const out: number[] = [];
+    for (let i = n > 0 ? 0 : -1; i >= 0; i = next[i]) out.push(token[i]);
+    return out;
   }
 
   decode(ids: number[], opts: { skipSpecialTokens?: boolean } = {}): string {
@@ -113,5 +133,57 @@ export class Llama2cTokenizer implements TextTokenizer {
       previous = id;
     }
     return Buffer.from(bytes).toString('utf8');
+  }
+}
+
+interface MergeCandidate {
+  score: number;
+  /** Position of the pair's left token (ties go to the smallest, as run.c's left-to-right scan does). */
+  at: number;
+  right: number;
+  id: number;
+  version: number;
+  rightVersion: number;
+}
+
+/** A binary max-heap on (score, then smallest position). */
+class MergeHeap {
+  private readonly items: MergeCandidate[] = [];
+
+  private before(a: MergeCandidate, b: MergeCandidate): boolean {
+    return a.score > b.score || (a.score === b.score && a.at < b.at);
+  }
+
+  push(item: MergeCandidate): void {
+    const items = this.items;
+    items.push(item);
+    let i = items.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!this.before(items[i], items[parent])) break;
+      [items[i], items[parent]] = [items[parent], items[i]];
+      i = parent;
+    }
+  }
+
+  pop(): MergeCandidate | undefined {
+    const items = this.items;
+    const top = items[0];
+    const last = items.pop();
+    if (items.length > 0 && last) {
+      items[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let best = i;
+        if (l < items.length && this.before(items[l], items[best])) best = l;
+        if (r < items.length && this.before(items[r], items[best])) best = r;
+        if (best === i) break;
+        [items[i], items[best]] = [items[best], items[i]];
+        i = best;
+      }
+    }
+    return top;
   }
 }

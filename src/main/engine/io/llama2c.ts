@@ -1,11 +1,12 @@
 // Imports llama2.c checkpoints (legacy .bin: 7 int32 header fields, then float32 arrays) as a LlamaModel
 // with Hugging Face weight names. llama2.c rotates interleaved pairs (2i, 2i+1); HF rotates halves
 // (i, i + d/2), so q/k rows are permuted per head at load. Arrays are read one at a time.
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, readSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { ApiError } from '@shared/errors';
 import { countParameters } from '../models/causal-lm';
 import { llamaWeightShapes, type LlamaConfig } from '../models/llama';
+import { openRegularFile } from './bounded-read';
 import { checkLayerCount } from './model-files';
 
 const HEADER_BYTES = 7 * 4;
@@ -92,11 +93,7 @@ function interleavedToHalves(w: Float32Array, numHeads: number, headDim: number,
 }
 
 function openOrThrow(path: string): number {
-  try {
-    return openSync(path, 'r');
-  } catch (err) {
-    throw new ApiError('not_found', `cannot open llama2.c checkpoint: ${(err as Error).message}`, { file: path });
-  }
+  return openRegularFile(path).fd;
 }
 
 function parseHeader(fd: number, path: string): LlamaConfig {

@@ -5,6 +5,7 @@ import { closeSync, fstatSync, fsyncSync, openSync, readSync, renameSync, rmSync
 import { basename, dirname, join } from 'node:path';
 import { ApiError } from '@shared/errors';
 import { injectedWriteFault } from '../../registry/atomic-write';
+import { openRegularFile } from './bounded-read';
 
 export type SafetensorsDtype = 'F32' | 'F16' | 'BF16' | 'I64' | 'I32';
 const DTYPE_BYTES: Record<SafetensorsDtype, number> = { F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4 };
@@ -43,12 +44,8 @@ export class SafetensorsReader {
 
   /** Opens and validates `path`; throws ApiError('bad_file') naming the file (and tensor) on any defect. */
   static open(path: string): SafetensorsReader {
-    let fd: number;
-    try {
-      fd = openSync(path, 'r');
-    } catch (err) {
-      throw new ApiError('not_found', `cannot open safetensors file: ${(err as Error).message}`, { file: path });
-    }
+    // Regular files only: a FIFO would block the open and read forever, /dev/zero never ends.
+    const { fd } = openRegularFile(path);
     try {
       const { tensors, metadata, dataStart } = parseHeader(fd, path);
       return new SafetensorsReader(path, fd, tensors, metadata, dataStart);

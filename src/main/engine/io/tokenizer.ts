@@ -1,6 +1,21 @@
 // The tokenizer interface the engine uses, and its implementation over a Hugging Face tokenizer.json
 // (via @huggingface/tokenizers) with the BOS/EOS and chat-template settings of tokenizer_config.json.
 import { Tokenizer } from '@huggingface/tokenizers';
+import { ApiError } from '@shared/errors';
+
+/**
+ * The most characters one encode() call takes (1 Mi). Time and memory grow with the text (~160 bytes per
+ * character in @huggingface/tokenizers); no context window needs more, and callers that may see more
+ * (dataset statistics) cut their text first.
+ */
+export const MAX_ENCODE_CHARS = 1024 * 1024;
+
+/** Refuses a text longer than MAX_ENCODE_CHARS with one line (field: what the text is). */
+export function checkEncodeLength(text: string, field = 'text'): void {
+  if (text.length > MAX_ENCODE_CHARS) {
+    throw new ApiError('invalid_argument', `the text is ${text.length.toLocaleString('en')} characters; a tokenizer call takes at most ${MAX_ENCODE_CHARS.toLocaleString('en')}`, { field });
+  }
+}
 
 export interface TextTokenizer {
   /** Token ids of `text`; with addSpecialTokens (default true) BOS etc. are added as the model expects. */
@@ -92,6 +107,7 @@ export class HfTokenizer implements TextTokenizer {
   }
 
   encode(text: string, opts: { addSpecialTokens?: boolean } = {}): number[] {
+    checkEncodeLength(text);
     const addSpecial = opts.addSpecialTokens ?? true;
     const ids = this.tokenizer.encode(text, { add_special_tokens: addSpecial }).ids;
     // tokenizer_config's add_bos_token overrides the post-processor, as transformers' Llama tokenizers do.

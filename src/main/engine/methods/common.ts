@@ -65,6 +65,7 @@ export function selectLayers(layers: readonly number[] | null, numLayers: number
 }
 
 // ---- initialisers (PyTorch defaults, seeded) ----
+// Seeds come from initSeed(run seed, method, tensor name) (../derive-seed), one independent stream per tensor.
 
 /**
  * torch.nn.init.kaiming_uniform_(w, a=√5) on a weight [out, in], i.e. nn.Linear's default and PEFT's lora_A

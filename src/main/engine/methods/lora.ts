@@ -10,6 +10,7 @@ import type { Architecture, CausalLM, ModelConfig } from '../models/causal-lm';
 import type { ModelHooks } from '../models/hooks';
 import { matMul2d } from '../models/ops';
 import { architectureFor } from '../models/registry';
+import { dropoutSeed, initSeed } from '../derive-seed';
 import { EMBEDDING_WEIGHTS, LM_HEAD_WEIGHTS, assignStateDict, countVariables, kaimingUniform, toStateDict, variableScope } from './common';
 import type { AttachContext, MethodDefinition, PeftAdapter, StateDict } from './method';
 
@@ -112,9 +113,9 @@ class LoraAdapterImpl implements LoraAdapter {
     this.modules = resolveTargets(model.config, options.targets);
     this.scale = loraScale(options);
     const scope = variableScope('lora');
-    this.modules.forEach((m, i) => {
+    this.modules.forEach((m) => {
       const key = `base_model.model.${m.name}`;
-      const initA = kaimingUniform([options.rank, m.inDim], seed + i); // [r, in]
+      const initA = kaimingUniform([options.rank, m.inDim], initSeed(seed, 'lora', `${key}.lora_A.weight`)); // [r, in]
       const initB = tf.zeros([m.outDim, options.rank]); // [out, r]
       const a = tf.variable(initA, true, `${scope}${key}.lora_A.weight`);
       const b = tf.variable(initB, true, `${scope}${key}.lora_B.weight`);
@@ -134,7 +135,7 @@ class LoraAdapterImpl implements LoraAdapter {
     if (!a) return y;
     const b = this.b.get(name)!;
     const rate = this.options.dropout;
-    const input = this.isTraining && rate > 0 ? (tf.dropout(x, rate, undefined, this.seed + 1_000_003 * ++this.dropoutCalls) as tf.Tensor2D) : x; // [N, in]
+    const input = this.isTraining && rate > 0 ? (tf.dropout(x, rate, undefined, dropoutSeed(this.seed, ++this.dropoutCalls)) as tf.Tensor2D) : x; // [N, in]
     // matMul2d: the same products, but in forms wasm runs fast (forward and gradients).
     const low = matMul2d(input, a as tf.Tensor2D, false, true); // [N, r]
     return y.add(matMul2d(low, b as tf.Tensor2D, false, true).mul(this.scale)); // [N, out]

@@ -13,6 +13,7 @@ import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
 import type { CausalLM, ModelConfig } from '../models/causal-lm';
 import type { ModelHooks, PrefixKeyValues } from '../models/hooks';
+import { initSeed } from '../derive-seed';
 import { assignStateDict, countVariables, kaimingUniform, linearBias, toStateDict, variableScope } from './common';
 import type { AttachContext, MethodDefinition, PeftAdapter, StateDict } from './method';
 
@@ -71,15 +72,16 @@ class PrefixAdapterImpl implements PrefixAdapter {
       this.named.set(name, tf.variable(initial, true, `${scope}${name}`));
       initial.dispose();
     };
+    const seedOf = (name: string): number => initSeed(seed, 'prefix', name);
     // PEFT's init: nn.Embedding ~ N(0, 1), nn.Linear ~ kaiming_uniform(a=√5) with U(±1/√fan_in) bias.
     if (options.projection) {
-      make('prompt_encoder.embedding.weight', tf.randomNormal([p, this.tokenDim], 0, 1, 'float32', seed)); // [p, token_dim]
-      make('prompt_encoder.transform.0.weight', kaimingUniform([this.hiddenSize, this.tokenDim], seed + 1)); // [hidden, token_dim]
-      make('prompt_encoder.transform.0.bias', linearBias(this.hiddenSize, this.tokenDim, seed + 2)); // [hidden]
-      make('prompt_encoder.transform.2.weight', kaimingUniform([outDim, this.hiddenSize], seed + 3)); // [L·2·token_dim, hidden]
-      make('prompt_encoder.transform.2.bias', linearBias(outDim, this.hiddenSize, seed + 4)); // [L·2·token_dim]
+      make('prompt_encoder.embedding.weight', tf.randomNormal([p, this.tokenDim], 0, 1, 'float32', seedOf('prompt_encoder.embedding.weight'))); // [p, token_dim]
+      make('prompt_encoder.transform.0.weight', kaimingUniform([this.hiddenSize, this.tokenDim], seedOf('prompt_encoder.transform.0.weight'))); // [hidden, token_dim]
+      make('prompt_encoder.transform.0.bias', linearBias(this.hiddenSize, this.tokenDim, seedOf('prompt_encoder.transform.0.bias'))); // [hidden]
+      make('prompt_encoder.transform.2.weight', kaimingUniform([outDim, this.hiddenSize], seedOf('prompt_encoder.transform.2.weight'))); // [L·2·token_dim, hidden]
+      make('prompt_encoder.transform.2.bias', linearBias(outDim, this.hiddenSize, seedOf('prompt_encoder.transform.2.bias'))); // [L·2·token_dim]
     } else {
-      make('prompt_encoder.embedding.weight', tf.randomNormal([p, outDim], 0, 1, 'float32', seed)); // [p, L·2·token_dim]
+      make('prompt_encoder.embedding.weight', tf.randomNormal([p, outDim], 0, 1, 'float32', seedOf('prompt_encoder.embedding.weight'))); // [p, L·2·token_dim]
     }
     this.hooks = { prefixKeyValues: (layer, batchSize) => this.keyValues(layer, batchSize) };
   }

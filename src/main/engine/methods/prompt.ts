@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { ApiError } from '@shared/errors';
 import type { Architecture, CausalLM, ModelConfig } from '../models/causal-lm';
 import type { ModelHooks } from '../models/hooks';
+import { initSeed } from '../derive-seed';
 import { assignStateDict, countVariables, toStateDict, variableScope } from './common';
 import type { AttachContext, MethodDefinition, PeftAdapter, StateDict } from './method';
 
@@ -69,12 +70,12 @@ class PromptAdapterImpl implements PromptAdapter {
     const { vocabSize, hidden } = model.config;
     const p = options.numVirtualTokens;
     const initial = tf.tidy(() => {
-      if (options.init === 'random') return tf.randomNormal([p, hidden], 0, options.randomStd, 'float32', ctx.seed); // [p, D]
+      if (options.init === 'random') return tf.randomNormal([p, hidden], 0, options.randomStd, 'float32', initSeed(ctx.seed, 'prompt', 'prompt_embeddings')); // [p, D]
       const table = model.weights.get(tokenEmbeddingName(model.config.architecture));
       if (!table) throw new ApiError('internal', `model has no token embedding ${tokenEmbeddingName(model.config.architecture)}`);
       let ids: tf.Tensor1D;
       if (options.init === 'sample-vocab') {
-        ids = tf.randomUniform([p], 0, vocabSize, 'float32', ctx.seed).floor().minimum(vocabSize - 1).toInt() as tf.Tensor1D; // [p]
+        ids = tf.randomUniform([p], 0, vocabSize, 'float32', initSeed(ctx.seed, 'prompt', 'sample-vocab ids')).floor().minimum(vocabSize - 1).toInt() as tf.Tensor1D; // [p]
       } else {
         if (!ctx.encode) throw new ApiError('invalid_argument', "init 'text' needs the model's tokenizer", { field: 'init' });
         const textIds = ctx.encode(options.initText);

@@ -20,6 +20,7 @@ import { ApiError } from '@shared/errors';
 import type { CausalLM, ModelConfig } from '../models/causal-lm';
 import type { ModelHooks, QueryViews } from '../models/hooks';
 import { batchMatMul, matMul2d } from '../models/ops';
+import { initSeed } from '../derive-seed';
 import {
   assignStateDict,
   attentionModulePath,
@@ -141,7 +142,6 @@ class PtPlusAdapterImpl implements PtPlusAdapter {
     this.phiDim = phiDimOf(options, headDim);
     const phiDim = this.phiDim;
     const scope = variableScope('ptplus');
-    let seedOffset = 0;
     const make = (name: string, initial: tf.Tensor, trainable = true): tf.Variable => {
       const variable = tf.variable(initial, trainable, `${scope}${name}`);
       initial.dispose();
@@ -151,11 +151,11 @@ class PtPlusAdapterImpl implements PtPlusAdapter {
     for (const layer of this.adaptedLayers) {
       const root = `base_model.model.${attentionModulePath(config.architecture, layer)}`;
       const memoryShape = options.memory === 'per-head' ? [heads, phiDim, headDim] : [heads * phiDim, heads * headDim];
-      const memoryInit = options.memoryInitStd > 0 ? tf.randomNormal(memoryShape, 0, options.memoryInitStd, 'float32', seed + seedOffset++) : tf.zeros(memoryShape);
+      const memoryInit = options.memoryInitStd > 0 ? tf.randomNormal(memoryShape, 0, options.memoryInitStd, 'float32', initSeed(seed, 'ptplus', `${root}.ptplus_memory`)) : tf.zeros(memoryShape);
       const p: LayerParams = { memory: make(`${root}.ptplus_memory`, memoryInit) };
       if (options.featureMap === 'mlp') {
-        p.phiWeight = make(`${root}.ptplus_phi.weight`, kaimingUniform([phiDim, headDim], seed + seedOffset++)); // [d_φ, d]
-        p.phiBias = make(`${root}.ptplus_phi.bias`, linearBias(phiDim, headDim, seed + seedOffset++)); // [d_φ]
+        p.phiWeight = make(`${root}.ptplus_phi.weight`, kaimingUniform([phiDim, headDim], initSeed(seed, 'ptplus', `${root}.ptplus_phi.weight`))); // [d_φ, d]
+        p.phiBias = make(`${root}.ptplus_phi.bias`, linearBias(phiDim, headDim, initSeed(seed, 'ptplus', `${root}.ptplus_phi.bias`))); // [d_φ]
       }
       if (options.variant === 'normalised') p.logNormaliser = make(`${root}.ptplus_log_normaliser`, tf.zeros([heads, phiDim])); // N = 1
       if (options.phiCenter === 'data-mean') p.phiMean = make(`${root}.ptplus_phi_mean`, tf.zeros([heads, phiDim]), false);

@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } 
 import { basename, join } from 'node:path';
 import { z } from 'zod';
 import { ApiError } from '@shared/errors';
+import { plainCause } from '../../app/system-errors';
 import { fsyncDir, writeJsonAtomic } from '../../registry/atomic-write';
 import { SafetensorsReader, writeSafetensors, type F32Tensor } from '../io/safetensors';
 import type { StateDict } from '../methods/method';
@@ -106,7 +107,7 @@ export async function writeCheckpoint(root: string, adapter: StateDict, optimize
 function checkpointWriteError(err: unknown, root: string, step: number): unknown {
   const code = (err as NodeJS.ErrnoException).code;
   if (err instanceof ApiError || typeof code !== 'string') return err;
-  const why = code === 'ENOSPC' ? 'the disk is full (ENOSPC)' : code === 'EDQUOT' ? 'the disk quota is exhausted (EDQUOT)' : code === 'EROFS' ? 'the file system is read-only (EROFS)' : code === 'EACCES' || code === 'EPERM' ? `permission denied (${code})` : `${code}: ${(err as Error).message}`;
+  const why = plainCause(err);
   const previous = listCheckpoints(root).pop();
   const kept = previous ? `the checkpoint of step ${previous.step} is intact; free space and resume from it` : 'no earlier checkpoint exists';
   return new ApiError('io_error', `could not write the checkpoint of step ${step}: ${why}; ${kept}`, { file: root });

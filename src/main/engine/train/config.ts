@@ -14,7 +14,10 @@ export const trainerOptions = z.object({
     .describe('Padded-token budget per batch (rows × longest row); examples are packed by length. null: use batchSize'),
   gradAccumulation: z.number().int().min(1).default(1).describe('Batches whose gradients are summed into one optimiser step'),
   maxLength: z.number().int().min(2).default(256).describe('Longest example in tokens; longer ones lose prompt tokens from the left (the target is kept)'),
-  addEos: z.boolean().default(false).describe('Append the EOS token to every target (trains the model to stop)'),
+  addEos: z
+    .boolean()
+    .default(true)
+    .describe("Append the model's EOS token to completion, instruction, chat and text targets (trains the model to stop); labelled (classification) targets never get it"),
   schedule: z.enum(['constant', 'cosine', 'linear']).default('cosine').describe('Learning-rate decay after warm-up'),
   warmupSteps: z.number().int().min(0).nullable().default(null).describe('Linear warm-up steps (null: 5% of the steps)'),
   minLrRatio: z.number().min(0).max(1).default(0).describe('Final learning rate as a fraction of the peak'),

@@ -5,11 +5,16 @@
 // tokens. The target's tokens are those of encode(prompt + target) after the prompt's own tokens when the
 // prompt's tokens are a prefix of the joint encoding (so " happy" after "Tom felt" becomes the single token a
 // SentencePiece model would use in running text); otherwise encode(target) without special tokens.
-// With addEos the EOS id is appended to the target (it is then trained too).
+// With addEos (the trainer's default) the tokenizer's EOS id is appended to the target of every example
+// WITHOUT a label — completion, instruction, chat and text targets — and is trained too, so a tuned model
+// learns to stop. Labelled (classification) examples never get it: their label verbalisations are scored by
+// likelihood against each other, and an EOS after each would change what is compared.
 //
 // Truncation to maxLength: the target is kept and the prompt is trimmed from the left, keeping a leading
 // BOS. If the target alone does not fit, it is cut from the right so that one prompt token (BOS, or the
 // last prompt token) still precedes it — the first target token needs a position that predicts it.
+// The EOS rule is shared with the dataset token preview, so the preview shows what is trained.
+import { appendsEos } from '../../datasets/stats/tokenize-example';
 import type { TextTokenizer } from '../io/tokenizer';
 
 export interface EncodedExample {
@@ -24,6 +29,7 @@ export interface EncodedExample {
 
 export interface EncodeOptions {
   maxLength: number;
+  /** Append EOS to unlabelled examples' targets (see appendsEos). */
   addEos: boolean;
 }
 
@@ -37,7 +43,8 @@ export function tokenizePair(tokenizer: TextTokenizer, prompt: string, target: s
   } else {
     targetIds = tokenizer.encode(target, { addSpecialTokens: false });
   }
-  if (addEos && tokenizer.eosTokenId !== null) targetIds = [...targetIds, tokenizer.eosTokenId];
+  // A chat template may already end the reply with EOS: one is enough.
+  if (addEos && tokenizer.eosTokenId !== null && targetIds[targetIds.length - 1] !== tokenizer.eosTokenId) targetIds = [...targetIds, tokenizer.eosTokenId];
   return { promptIds, targetIds };
 }
 
@@ -58,8 +65,8 @@ export function truncatePair(promptIds: number[], targetIds: number[], maxLength
   return { ids: [...prompt, ...target], targetStart: prompt.length, isTruncated: true };
 }
 
-export function encodeExample(tokenizer: TextTokenizer, example: { prompt: string; target: string }, index: number, opts: EncodeOptions): EncodedExample {
-  const { promptIds, targetIds } = tokenizePair(tokenizer, example.prompt, example.target, opts.addEos);
+export function encodeExample(tokenizer: TextTokenizer, example: { prompt: string; target: string; label?: string }, index: number, opts: EncodeOptions): EncodedExample {
+  const { promptIds, targetIds } = tokenizePair(tokenizer, example.prompt, example.target, appendsEos(example, opts.addEos));
   const { ids, targetStart, isTruncated } = truncatePair(promptIds, targetIds, opts.maxLength, tokenizer.bosTokenId);
   return { index, ids, targetStart, isTruncated };
 }

@@ -1,6 +1,7 @@
 // One training run from paths to result: loads the base model and the examples, freezes the split, attaches
 // the method, writes the run manifest, trains (or resumes from the newest checkpoint), evaluates and records
 // the outcome. Runs inside the training process (worker.ts) or, for tests and the CLI, inline.
+import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import type { FinalMetrics, RunManifest, TrainProgress, TrainResult } from '@shared/contract/training';
@@ -14,11 +15,13 @@ import { computePhiMean, type PtPlusAdapter } from '../methods/ptplus';
 import { evaluateExamples, labelVerbalisations, type EvalReport } from '../eval/classify';
 import { exactMatch } from '../eval/generation';
 import { RunsStore } from '../../registry/runs-store';
+import { processStartTime } from '../../registry/process-identity';
 import { guardRunMemory } from '../../app/resource-guard';
 import { batchesPerEpoch } from './batches';
 import { listCheckpoints, readCheckpoint } from './checkpoint';
 import { parseOptions, splitSettings, trainerOptions, type TrainerOptions, type TrainerPlan } from './config';
 import { encodeExample, type EncodedExample } from './encode';
+import { isRunInterrupted } from './interruption';
 import { datasetFingerprint, modelFingerprint, readExamples, type Example } from './sources';
 import { splitExamples, useGivenSplit } from './split';
 import { Trainer } from './trainer';
@@ -56,6 +59,7 @@ export interface TrainJobSpec {
 }
 
 export interface JobIO {
+  /** Aborting stops the run after the current step: 'cancelled', or 'interrupted' when the reason is a RunInterrupted. */
   signal?: AbortSignal;
   onProgress?: (progress: TrainProgress) => void | Promise<void>;
   /** Called once the run folder exists (before the first step). */
@@ -105,8 +109,13 @@ export async function runTrainJob(spec: TrainJobSpec, io: JobIO = {}): Promise<T
       },
     });
     adapter.setTraining(false);
+    // Stopped because the app went away (not by a person): the run is resumable, and nobody waits for scores.
+    const abortReason: unknown = io.signal?.reason;
+    const interruption = outcome.status === 'cancelled' && isRunInterrupted(abortReason) ? abortReason : null;
+    const status: TrainResult['status'] = interruption ? 'interrupted' : outcome.status;
+    const reason = interruption ? `${interruption.message} after step ${outcome.step}; resume the run to continue from its last checkpoint` : outcome.reason;
     // A failed run's adapter is not worth scoring; neither is one cancelled before its first step.
-    const report = outcome.status === 'failed' || outcome.step === 0 ? null : await evaluator(outcome.step);
+    const report = status === 'failed' || interruption || outcome.step === 0 ? null : await evaluator(outcome.step);
     const final = finalMetrics(outcome.lastTrainLoss, report);
     if (report && prepared.generateEval) final.exactMatch = await prepared.generateEval();
     const wallSeconds = (performance.now() - started) / 1000;
@@ -120,8 +129,8 @@ export async function runTrainJob(spec: TrainJobSpec, io: JobIO = {}): Promise<T
     };
     const manifest = await store.update(runId, (m) => ({
       ...m,
-      status: outcome.status,
-      ...(outcome.reason ? { reason: outcome.reason } : {}),
+      status,
+      ...(reason ? { reason } : {}),
       step: outcome.step,
       endedAt: new Date().toISOString(),
       final,
@@ -131,8 +140,8 @@ export async function runTrainJob(spec: TrainJobSpec, io: JobIO = {}): Promise<T
     return {
       runId,
       runDir,
-      status: outcome.status,
-      ...(outcome.reason ? { reason: outcome.reason } : {}),
+      status,
+      ...(reason ? { reason } : {}),
       method: spec.method,
       options: manifest.methodOptions,
       trainer: manifest.trainer,
@@ -203,6 +212,10 @@ async function prepare(spec: TrainJobSpec, store: RunsStore, backend: BackendNam
 
   const modelPath = resolve(previous?.baseModel.path ?? spec.model);
   const dataPath = resolve(previous?.dataset.path ?? spec.data);
+  // One clear line (not a raw ENOENT from hashing) when a path is wrong or, for a resume, has moved away.
+  const whose = previous ? `run ${previous.runId}'s ` : '';
+  if (!existsSync(modelPath)) throw new ApiError('not_found', `${whose}base model does not exist`, { file: modelPath });
+  if (!existsSync(dataPath)) throw new ApiError('not_found', `${whose}dataset does not exist`, { file: dataPath });
   const modelFiles = await modelFingerprint(modelPath);
   const dataSha = await datasetFingerprint(dataPath);
   if (previous) {
@@ -285,7 +298,8 @@ async function prepare(spec: TrainJobSpec, store: RunsStore, backend: BackendNam
         const rest = { ...m };
         delete rest.reason;
         delete rest.endedAt;
-        return { ...rest, status: 'running', pid: process.pid, hostname: hostname(), backend, step: latest.step };
+        delete rest.pidStartTime;
+        return { ...rest, status: 'running', ...owner(), hostname: hostname(), backend, step: latest.step };
       });
     } else {
       // μ once, from the frozen base, before step 0; it is saved with every checkpoint (a resumed run restores
@@ -302,7 +316,7 @@ async function prepare(spec: TrainJobSpec, store: RunsStore, backend: BackendNam
         seed,
         backend,
         appVersion: spec.appVersion ?? 'unknown',
-        pid: process.pid,
+        ...owner(),
         hostname: hostname(),
         startedAt: new Date().toISOString(),
         baseModel: { path: modelPath, architecture: config.architecture, parameters: config.parameters, files: modelFiles },
@@ -351,6 +365,12 @@ function makeEvaluator(
     last = { step, report };
     return report;
   };
+}
+
+/** This process as the run's owner: pid plus start time, so a later reuse of the pid is not taken for it. */
+function owner(): { pid: number; pidStartTime?: number } {
+  const startTime = processStartTime(process.pid);
+  return startTime === null ? { pid: process.pid } : { pid: process.pid, pidStartTime: startTime };
 }
 
 function requireRunId(spec: TrainJobSpec): string {

@@ -1,6 +1,7 @@
 // The trainer's own pseudo-random generator (xoshiro128**, seeded through splitmix32): data order and
 // splits come from it, so a seed gives the same run on every machine and its 128-bit state is saved in
-// checkpoints (tfjs's global generator can be neither seeded per run nor saved).
+// checkpoints (tfjs's global generator can be neither seeded per run nor saved). Callers seed it with
+// deriveSeed(run seed, purpose) (../derive-seed), so the data order and each split draw their own stream.
 
 export type RngState = [number, number, number, number];
 

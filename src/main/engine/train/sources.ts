@@ -5,6 +5,7 @@ import { createReadStream, existsSync, readdirSync, readFileSync, statSync } fro
 import { basename, join } from 'node:path';
 import type { Example } from '@shared/contract/datasets';
 import { ApiError } from '@shared/errors';
+import { fromSystemError } from '../../app/system-errors';
 import { isDatasetDir, readManifest } from '../../datasets/store/dataset-folder';
 import { loadExamples } from '../../services/dataset-service';
 
@@ -12,7 +13,12 @@ export type { Example };
 
 export async function sha256File(path: string): Promise<string> {
   const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  try {
+    for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  } catch (err) {
+    // The first read of a run's model and data files: "<file>: no such file or folder (ENOENT)", not Node's text.
+    throw fromSystemError(err, path);
+  }
   return hash.digest('hex');
 }
 

@@ -1,7 +1,9 @@
 // The frozen train/eval split of a run: the eval split depends only on the split seed (stratified by label
 // when every example has one), so every training seed and method shares it; k-shot training sets are then
-// drawn per training seed from the rest.
+// drawn per training seed from the rest. Each draws from its own derived stream (deriveSeed), so a split seed
+// equal to the training seed does not make the k-shot draw repeat the eval draw.
 import { ApiError } from '@shared/errors';
+import { deriveSeed, SEED_PURPOSES } from '../derive-seed';
 import { Rng } from './rng';
 
 export interface SplitRequest {
@@ -21,7 +23,7 @@ export function splitExamples(examples: readonly { id: string; label?: string }[
     const key = isLabelled ? (e.label as string) : '';
     groups.set(key, [...(groups.get(key) ?? []), e.id]);
   }
-  const splitRng = Rng.fromSeed(req.splitSeed);
+  const splitRng = Rng.fromSeed(deriveSeed(req.splitSeed, SEED_PURPOSES.evalSplit));
   const evalIds: string[] = [];
   const pools = new Map<string, string[]>();
   const groupCount = groups.size;
@@ -63,7 +65,7 @@ function drawKShot(examples: readonly { id: string; label?: string }[], pool: re
     if (label === undefined) throw new ApiError('invalid_argument', 'kPerClass needs a labelled dataset (every example with a label)', { field: 'kPerClass' });
     byLabel.set(label, [...(byLabel.get(label) ?? []), id]);
   }
-  const shotRng = Rng.fromSeed(seed);
+  const shotRng = Rng.fromSeed(deriveSeed(seed, SEED_PURPOSES.kShot));
   const out: string[] = [];
   for (const [label, ids] of byLabel) {
     if (ids.length < k) throw new ApiError('invalid_argument', `label "${label}" has ${ids.length} training examples, fewer than kPerClass ${k}`, { field: 'kPerClass' });

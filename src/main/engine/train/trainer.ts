@@ -3,6 +3,7 @@
 // checkpoints every N steps; cancellation between steps; a non-finite loss stops the run before the update.
 import * as tf from '@tensorflow/tfjs';
 import type { TrainProgress } from '@shared/contract/training';
+import { deriveSeed, SEED_PURPOSES } from '../derive-seed';
 import type { PeftAdapter } from '../methods/method';
 import type { CausalLM } from '../models/causal-lm';
 import { AdamW } from './adamw';
@@ -89,7 +90,7 @@ export class Trainer {
     );
     this.schedule = { kind: plan.schedule, peakLr: plan.learningRate, totalSteps: plan.totalSteps, warmupSteps: resolvedWarmup(plan, plan.totalSteps), minLrRatio: plan.minLrRatio };
     this.evalEvery = resolvedEvalEvery(plan, plan.totalSteps);
-    this.rng = Rng.fromSeed(plan.seed);
+    this.rng = Rng.fromSeed(deriveSeed(plan.seed, SEED_PURPOSES.dataOrder));
     const order = planEpoch(examples, plan, this.rng);
     this.state = { version: 1, method: adapter.method, step: 0, epoch: 0, cursor: 0, order, rng: this.rng.state(), tokensSeen: 0, lastTrainLoss: null, trainMs: 0 };
   }

@@ -2,6 +2,7 @@
 // of the TRAINING pool (stratified, seeded, frozen: the test/eval split is never part of it), and the rule
 // that picks a rate from the grid (best validation accuracy; ties → lower validation loss).
 import { ApiError } from '@shared/errors';
+import { deriveSeed, SEED_PURPOSES } from '../derive-seed';
 import type { MethodName } from '../methods/method';
 import { splitExamples } from './split';
 
@@ -28,7 +29,7 @@ export function resolveGrid(method: MethodName, given?: readonly number[]): numb
 
 /** The validation split's seed: derived from the split seed, so the same data and split seed give the same ids. */
 export function validationSeed(splitSeed: number): number {
-  return splitSeed + 1_000_003;
+  return deriveSeed(splitSeed, SEED_PURPOSES.validationSplit);
 }
 
 /**

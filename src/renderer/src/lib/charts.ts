@@ -45,3 +45,13 @@ export function axisStyle(colors: ChartColors): Record<string, unknown> {
     nameTextStyle: { color: colors.muted },
   };
 }
+
+/** A value axis of whole numbers (steps, tokens): no ticks between integers, labels with separators. */
+export function integerAxis(colors: ChartColors): Record<string, unknown> {
+  const style = axisStyle(colors);
+  return {
+    ...style,
+    minInterval: 1,
+    axisLabel: { ...(style.axisLabel as Record<string, unknown>), formatter: (value: number) => Math.round(value).toLocaleString('en-US') },
+  };
+}

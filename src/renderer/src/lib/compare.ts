@@ -13,6 +13,7 @@ export interface MethodResult {
   evalLoss: number | null;
   /** Mean exact match of greedy generations (generation tasks evaluated with evalGenerate). */
   exactMatch: number | null;
+  /** Mean over finished seeds of each run's whole-run training throughput (real tokens ÷ optimiser-step time). */
   tokensPerSecond: number | null;
   peakMemoryBytes: number | null;
   wallSeconds: number | null;

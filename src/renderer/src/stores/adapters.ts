@@ -20,6 +20,16 @@ type Details = Awaited<ReturnType<typeof api.adapters.show>>;
 type ExportResult = Awaited<ReturnType<typeof api.adapters.export>>;
 
 const FILTER_KEY = 'prefixlab-adapter-filter';
+const EXPORT_FOLDER_KEY = 'prefixlab-last-export-folder';
+
+/** The folder a path lies in ('/a/b' → '/a', '/b' → '/', 'C:\\b' → 'C:\\'); null when it has none. */
+export function parentFolder(path: string): string | null {
+  const trimmed = path.replace(/(?<=.)[\\/]+$/, '');
+  const cut = Math.max(trimmed.lastIndexOf('/'), trimmed.lastIndexOf('\\'));
+  if (cut < 0) return null;
+  const parent = trimmed.slice(0, cut);
+  return parent === '' || parent.endsWith(':') ? trimmed.slice(0, cut + 1) : parent;
+}
 
 export const useAdaptersStore = defineStore('adapters', () => {
   const entries = ref<RegistryEntry[]>([]);
@@ -32,6 +42,8 @@ export const useAdaptersStore = defineStore('adapters', () => {
   const isExporting = ref(false);
   const exportResult = ref<ExportResult | null>(null);
   const exportError = ref<string | null>(null);
+  /** Where the user last exported to (the folder holding the export): the export picker opens there. */
+  const lastExportFolder = ref<string | null>(localStorage.getItem(EXPORT_FOLDER_KEY));
 
   let serial = 0;
   async function refresh(): Promise<void> {
@@ -129,6 +141,8 @@ export const useAdaptersStore = defineStore('adapters', () => {
     exportResult.value = null;
     try {
       exportResult.value = await api.adapters.export({ id: selected.value.id, format, outDir, force });
+      lastExportFolder.value = parentFolder(exportResult.value.outDir);
+      if (lastExportFolder.value) localStorage.setItem(EXPORT_FOLDER_KEY, lastExportFolder.value);
     } catch (err) {
       exportError.value = errorMessage(err);
     } finally {
@@ -137,7 +151,7 @@ export const useAdaptersStore = defineStore('adapters', () => {
   }
 
   return {
-    entries, isLoaded, error, filter, selected, details, detailsError, isExporting, exportResult, exportError,
+    entries, isLoaded, error, filter, selected, details, detailsError, isExporting, exportResult, exportError, lastExportFolder,
     refresh, select, label, remove, saveRunAsAdapter, exportSelected,
   };
 });

@@ -254,8 +254,8 @@ export const useDatasetsStore = defineStore('datasets', () => {
     return summary;
   }
 
-  async function previewTokens(modelId: string, prompt: string, target: string): Promise<TokenPreview> {
-    return api.datasets.previewTokens({ modelId, prompt, target });
+  async function previewTokens(modelId: string, example: { prompt: string; target: string; label?: string }): Promise<TokenPreview> {
+    return api.datasets.previewTokens({ modelId, prompt: example.prompt, target: example.target, ...(example.label !== undefined ? { label: example.label } : {}) });
   }
 
   return {

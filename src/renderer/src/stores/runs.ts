@@ -22,6 +22,8 @@ export const useRunsStore = defineStore('runs', () => {
   const isLoaded = ref(false);
   const error = ref<string | null>(null);
   const isStarting = ref(false);
+  /** The comparison this window launched last (the view reveals its runs when it changes). */
+  const launchedComparisonId = ref<string | null>(null);
   const selectedComparisonId = ref<string | null>(localStorage.getItem(SELECTED_KEY));
 
   const selectedComparison = computed(() => comparisons.value.find((c) => c.comparisonId === selectedComparisonId.value) ?? comparisons.value[0] ?? null);
@@ -119,6 +121,7 @@ export const useRunsStore = defineStore('runs', () => {
       selectComparison(comparison.comparisonId);
       await refresh();
       error.value = null;
+      launchedComparisonId.value = comparison.comparisonId;
       return comparison;
     } catch (err) {
       error.value = errorMessage(err);
@@ -164,7 +167,7 @@ export const useRunsStore = defineStore('runs', () => {
   }
 
   return {
-    comparisons, queue, runs, metrics, logs, isLoaded, error, isStarting, selectedComparisonId, selectedComparison, selectedItems, selectedRuns, isBusy,
+    comparisons, queue, runs, metrics, logs, isLoaded, error, isStarting, launchedComparisonId, selectedComparisonId, selectedComparison, selectedItems, selectedRuns, isBusy,
     selectComparison, refresh, loadMissingMetrics, setUp, tearDown, start, cancel, resume, removeRun, latest,
   };
 });

@@ -33,7 +33,8 @@ export type AdapterEntry = z.infer<typeof AdapterEntrySchema>;
 export const RunEntrySchema = z.object({
   kind: z.literal('run'),
   ...CommonEntry,
-  status: z.enum(['running', 'finished', 'cancelled', 'failed', 'interrupted']),
+  /** 'damaged': its manifest.json cannot be read (listed so it does not vanish; showing it says why). */
+  status: z.enum(['running', 'finished', 'cancelled', 'failed', 'interrupted', 'damaged']),
   step: z.number(),
   totalSteps: z.number(),
   endedAt: z.string().nullable(),
@@ -49,7 +50,7 @@ export const RegistryFilterSchema = z.object({
   /** Imported dataset id, dataset path, sha256, or name. */
   dataset: z.string().optional(),
   method: MethodNameSchema.optional(),
-  /** Runs: running | finished | cancelled | failed | interrupted; adapters: ready. */
+  /** Runs: running | finished | cancelled | failed | interrupted | damaged; adapters: ready. */
   status: z.string().optional(),
   tag: z.string().optional(),
   /** 'created' (default), 'name', 'method', 'status', or 'metric:<name>'. */

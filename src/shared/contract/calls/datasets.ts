@@ -93,6 +93,8 @@ export const datasetsWorkbenchCalls = {
         modelId: ModelIdSchema,
         prompt: z.string().max(200_000),
         target: z.string().max(200_000),
+        /** A classification row's label: labelled rows are trained without EOS, as the trainer does. */
+        label: z.string().max(10_000).optional(),
         contextLength: z.number().int().min(2).optional(),
         truncation: TruncationRuleSchema.optional(),
       })

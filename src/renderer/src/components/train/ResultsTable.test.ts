@@ -36,7 +36,7 @@ describe('ResultsTable', () => {
     expect(lora.text()).toContain('70.0% ± 0.0%');
     const bestOf = (row: typeof ptplus) => row.findAll('td.best').map((td) => wrapper.findAll('th')[td.element.parentElement ? Array.from(td.element.parentElement.children).indexOf(td.element) : 0].text());
     expect(bestOf(ptplus)).toEqual(['Trainable params', 'Accuracy (mean ± std)', 'Eval loss', 'Peak memory']);
-    expect(bestOf(lora)).toEqual(['Tokens/s', 'Wall time']);
+    expect(bestOf(lora)).toEqual(['Train tokens/s', 'Wall time']);
     expect(ptplus.findAll('.star')).toHaveLength(4);
   });
 });
