@@ -14,9 +14,7 @@ const alias = { '@shared': resolve(import.meta.dirname, 'src/shared') };
  */
 export const cspMetaPlugin: Plugin = {
   name: 'prefixlab-csp-meta',
-  transformIndexHtml: () => [
-    { tag: 'meta', attrs: { 'http-equiv': 'Content-Security-Policy', content: contentSecurityPolicy({ forMeta: true }) }, injectTo: 'head-prepend' },
-  ],
+  transformIndexHtml: () => [{ tag: 'meta', attrs: { 'http-equiv': 'Content-Security-Policy', content: contentSecurityPolicy({ forMeta: true }) }, injectTo: 'head-prepend' }],
 };
 
 export default defineConfig({
@@ -28,7 +26,7 @@ export default defineConfig({
           index: resolve(import.meta.dirname, 'src/main/index.ts'),
           cli: resolve(import.meta.dirname, 'src/main/cli/index.ts'),
           // The training process (forked per run, so training never blocks the app).
-          'train-worker': resolve(import.meta.dirname, 'src/main/engine/train/worker.ts'),
+          'train-worker': resolve(import.meta.dirname, 'src/main/services/training/worker.ts'),
           // Model, tokenizer and dataset work for serve and the app (off their event loop, with time limits).
           'model-worker': resolve(import.meta.dirname, 'src/main/services/model-worker/worker.ts'),
         },

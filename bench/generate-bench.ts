@@ -34,7 +34,14 @@ function randomIds(count: number, vocab: number, seed: number): number[] {
   });
 }
 
-export async function benchGenerate(opts: { backends: BackendName[]; shapes: string[]; promptTokens: number; newTokens: number; reference: boolean; threads?: number }): Promise<GenerateRow[]> {
+export async function benchGenerate(opts: {
+  backends: BackendName[];
+  shapes: string[];
+  promptTokens: number;
+  newTokens: number;
+  reference: boolean;
+  threads?: number;
+}): Promise<GenerateRow[]> {
   const rows: GenerateRow[] = [];
   const available = new Set((await probeBackends()).filter((b) => b.available).map((b) => b.name));
   for (const shape of SHAPES.filter((s) => opts.shapes.length === 0 || opts.shapes.includes(s.name))) {

@@ -13,7 +13,13 @@ import { fmt, printTable, writeJson } from './report';
 import { machineInfo } from './machine';
 import type { BackendName } from '../src/main/engine/backend';
 
-const list = (v: unknown) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : []);
+const list = (v: unknown) =>
+  typeof v === 'string'
+    ? v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : [];
 
 async function main(): Promise<void> {
   const { positionals, values } = parseArgs({
@@ -64,7 +70,16 @@ async function main(): Promise<void> {
   }
   if (task === 'train') {
     const { runTrainBench } = await import('./train-bench');
-    await runTrainBench({ backends, shapes: list(values.shape), methods: list(values.method), seqs: list(values.seq).map(Number), json: values.json, reference: !values['no-reference'], threads, repeat: Math.max(1, Number(values.repeat)) });
+    await runTrainBench({
+      backends,
+      shapes: list(values.shape),
+      methods: list(values.method),
+      seqs: list(values.seq).map(Number),
+      json: values.json,
+      reference: !values['no-reference'],
+      threads,
+      repeat: Math.max(1, Number(values.repeat)),
+    });
     return;
   }
   if (task === 'profile') {
@@ -79,10 +94,19 @@ async function main(): Promise<void> {
   }
   if (task === 'leak') {
     const { runLeakBench } = await import('./leak-bench');
-    await runLeakBench({ backends, shapes: list(values.shape), methods: list(values.method), seqs: list(values.seq).map(Number), steps: Number(values.steps ?? 1000), json: values.json });
+    await runLeakBench({
+      backends,
+      shapes: list(values.shape),
+      methods: list(values.method),
+      seqs: list(values.seq).map(Number),
+      steps: Number(values.steps ?? 1000),
+      json: values.json,
+    });
     return;
   }
-  console.error('usage: npm run bench -- <generate|train|profile|leak|markdown FILE…> [--backend tensorflow,wasm,cpu] [--shape …] [--method …] [--seq …] [--threads N] [--repeat N] [--steps N] [--json FILE] [--no-reference]');
+  console.error(
+    'usage: npm run bench -- <generate|train|profile|leak|markdown FILE…> [--backend tensorflow,wasm,cpu] [--shape …] [--method …] [--seq …] [--threads N] [--repeat N] [--steps N] [--json FILE] [--no-reference]',
+  );
   process.exitCode = 2;
 }
 

@@ -44,7 +44,15 @@ export async function runLeakBench(opts: { backends: BackendName[]; shapes: stri
         const adapter = getMethod(method).attach(model, parseMethodOptions(method, {}) as never, { seed: 1 });
         // A small data set cycled over many epochs, as a real run would.
         const plan = { ...trainerOptions.parse({ batchSize: BATCH, maxLength: seqLen, evalEvery: 0, checkpointEvery: 0 }), learningRate: 1e-3, totalSteps: opts.steps, seed: 1 };
-        const trainer = new Trainer({ runId: 'leak', model, adapter, examples: syntheticExamples(BATCH * 16, seqLen, model.config.vocabSize), plan, padId: 0, checkpointRoot: null });
+        const trainer = new Trainer({
+          runId: 'leak',
+          model,
+          adapter,
+          examples: syntheticExamples(BATCH * 16, seqLen, model.config.vocabSize),
+          plan,
+          padId: 0,
+          checkpointRoot: null,
+        });
         const samples: { tensors: number; bytes: number; rss: number }[] = [];
         const losses: number[] = [];
         const warnings: string[] = [];
@@ -58,7 +66,8 @@ export async function runLeakBench(opts: { backends: BackendName[]; shapes: stri
               const memory = tf.memory();
               samples.push({ tensors: memory.numTensors, bytes: memory.numBytes, rss: process.memoryUsage().rss });
             }
-            if (p.step % 100 === 0) console.error(`  ${shape.name} ${backend} ${method}: step ${p.step}, ${tf.memory().numTensors} tensors, RSS ${fmt.mib(process.memoryUsage().rss)}`);
+            if (p.step % 100 === 0)
+              console.error(`  ${shape.name} ${backend} ${method}: step ${p.step}, ${tf.memory().numTensors} tensors, RSS ${fmt.mib(process.memoryUsage().rss)}`);
           },
         });
         const msPerStep = (performance.now() - started) / opts.steps;
@@ -82,7 +91,18 @@ export async function runLeakBench(opts: { backends: BackendName[]; shapes: stri
     }
   }
   printTable(
-    rows.map((r) => ({ ...r, t0: r.tensors[0], t2: r.tensors[2], b0: r.tensorBytes[0], b2: r.tensorBytes[2], r0: r.rssBytes[0], r1: r.rssBytes[1], r2: r.rssBytes[2], l0: r.losses.first, l2: r.losses.last })),
+    rows.map((r) => ({
+      ...r,
+      t0: r.tensors[0],
+      t2: r.tensors[2],
+      b0: r.tensorBytes[0],
+      b2: r.tensorBytes[2],
+      r0: r.rssBytes[0],
+      r1: r.rssBytes[1],
+      r2: r.rssBytes[2],
+      l0: r.losses.first,
+      l2: r.losses.last,
+    })),
     [
       { key: 'shape', label: 'shape' },
       { key: 'backend', label: 'backend' },

@@ -5,7 +5,8 @@ import { readFileSync } from 'node:fs';
 type Row = Record<string, unknown>;
 
 const MIB = 2 ** 20;
-const n = (value: unknown, digits = 0): string => (typeof value === 'number' && Number.isFinite(value) ? value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }) : '—');
+const n = (value: unknown, digits = 0): string =>
+  typeof value === 'number' && Number.isFinite(value) ? value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }) : '—';
 const mib = (value: unknown): string => (typeof value === 'number' ? n(value / MIB, 1) : '—');
 
 function table(header: string[], rows: string[][]): string {
@@ -17,7 +18,19 @@ function trainTable(rows: Row[]): string {
     ['shape', 'backend', 'T', 'method', 'ms/step', 'tok/s', 'PyTorch ms/step', 'PyTorch tok/s', '× PyTorch', 'peak tensors MiB', 'trainable'],
     rows.map((r) => {
       const ref = r.reference as { tokensPerSecond: number; msPerStep?: number } | undefined;
-      return [String(r.shape), String(r.backend), String(r.seqLen), String(r.method), n(r.msPerStep, 1), n(r.tokensPerSecond), n(ref?.msPerStep, 1), n(ref?.tokensPerSecond), ref ? `**${n((r.tokensPerSecond as number) / ref.tokensPerSecond, 2)}**` : '—', mib(r.peakTensorBytes), n(r.trainableParams)];
+      return [
+        String(r.shape),
+        String(r.backend),
+        String(r.seqLen),
+        String(r.method),
+        n(r.msPerStep, 1),
+        n(r.tokensPerSecond),
+        n(ref?.msPerStep, 1),
+        n(ref?.tokensPerSecond),
+        ref ? `**${n((r.tokensPerSecond as number) / ref.tokensPerSecond, 2)}**` : '—',
+        mib(r.peakTensorBytes),
+        n(r.trainableParams),
+      ];
     }),
   );
 }
@@ -25,7 +38,14 @@ function trainTable(rows: Row[]): string {
 function scalingTable(rows: Row[]): string {
   return table(
     ['shape', 'backend', 'method', 'p', 'ms/step', 'peak tensors MiB'],
-    rows.map((r) => [String(r.shape), String(r.backend), String(r.method), String((r.options as Row | undefined)?.numVirtualTokens ?? '—'), n(r.msPerStep, 1), mib(r.peakTensorBytes)]),
+    rows.map((r) => [
+      String(r.shape),
+      String(r.backend),
+      String(r.method),
+      String((r.options as Row | undefined)?.numVirtualTokens ?? '—'),
+      n(r.msPerStep, 1),
+      mib(r.peakTensorBytes),
+    ]),
   );
 }
 
@@ -34,7 +54,17 @@ function generateTable(rows: Row[]): string {
     ['model', 'backend', 'prompt tokens', 'new tokens', 'prefill tok/s', 'generated tok/s', 'PyTorch generate tok/s', '× PyTorch', 'peak tensors MiB'],
     rows.map((r) => {
       const ref = r.reference as { tokensPerSecond: number } | undefined;
-      return [String(r.model), String(r.backend), n(r.promptTokens), n(r.newTokens), n(r.promptTokensPerSecond), n(r.generatedTokensPerSecond, 1), n(ref?.tokensPerSecond, 1), ref ? n((r.generatedTokensPerSecond as number) / ref.tokensPerSecond, 2) : '—', mib(r.peakTensorBytes)];
+      return [
+        String(r.model),
+        String(r.backend),
+        n(r.promptTokens),
+        n(r.newTokens),
+        n(r.promptTokensPerSecond),
+        n(r.generatedTokensPerSecond, 1),
+        n(ref?.tokensPerSecond, 1),
+        ref ? n((r.generatedTokensPerSecond as number) / ref.tokensPerSecond, 2) : '—',
+        mib(r.peakTensorBytes),
+      ];
     }),
   );
 }
@@ -47,7 +77,17 @@ function leakTable(rows: Row[]): string {
       const bytes = r.tensorBytes as number[];
       const rss = r.rssBytes as number[];
       const losses = r.losses as { first: number; last: number };
-      return [String(r.shape), String(r.backend), String(r.method), n(r.steps), n(r.msPerStep, 1), tensors.join(' → '), `${mib(bytes[0])} → ${mib(bytes[2])}`, rss.map((b) => n(b / MIB)).join(' → '), `${n(losses.first, 3)} → ${n(losses.last, 3)}`];
+      return [
+        String(r.shape),
+        String(r.backend),
+        String(r.method),
+        n(r.steps),
+        n(r.msPerStep, 1),
+        tensors.join(' → '),
+        `${mib(bytes[0])} → ${mib(bytes[2])}`,
+        rss.map((b) => n(b / MIB)).join(' → '),
+        `${n(losses.first, 3)} → ${n(losses.last, 3)}`,
+      ];
     }),
   );
 }
@@ -60,8 +100,12 @@ export function renderMarkdown(files: string[]): string {
     const rows = json.rows ?? json.scaling ?? [];
     const first = rows[0] ?? {};
     const render = json.scaling ? scalingTable : 'tensors' in first ? leakTable : 'generatedTokensPerSecond' in first ? generateTable : trainTable;
-    const machine = json.machine ? `${String(json.machine.cpu)}, ${String(json.machine.cores)} cores, Node ${String(json.machine.node)}, tfjs ${String(json.machine.tfjs)}, ${String(json.machine.date).slice(0, 16).replace('T', ' ')} UTC` : '';
-    const failures = (json.failed ?? []).map((f) => `\n\nNot measured: ${String(f.shape)}, ${String(f.backend)}, T = ${String(f.seqLen)}, ${String(f.method)}: ${String(f.error)}`).join('');
+    const machine = json.machine
+      ? `${String(json.machine.cpu)}, ${String(json.machine.cores)} cores, Node ${String(json.machine.node)}, tfjs ${String(json.machine.tfjs)}, ${String(json.machine.date).slice(0, 16).replace('T', ' ')} UTC`
+      : '';
+    const failures = (json.failed ?? [])
+      .map((f) => `\n\nNot measured: ${String(f.shape)}, ${String(f.backend)}, T = ${String(f.seqLen)}, ${String(f.method)}: ${String(f.error)}`)
+      .join('');
     out.push(`<!-- ${file}: ${machine}${json.threads ? `, ${json.threads} thread(s)` : ''} -->\n${rows.length ? render(rows) : ''}${failures}`);
   }
   return out.join('\n\n');

@@ -49,7 +49,9 @@ export async function runProfile(opts: { backends: BackendName[]; shapes: string
             total += ms / opts.steps;
           }
           const stepMs = (stepStarts[stepStarts.length - 1]! - stepStarts[0]!) / Math.max(1, stepsDone - 1);
-          console.log(`\n${shape.name} ${backend} T=${seqLen} ${method}: ${stepMs.toFixed(1)} ms/step (profiled), kernels ${total.toFixed(1)} ms/step, ${(kernels.length / opts.steps).toFixed(0)} kernel calls/step, peak ${fmt.mib(profile.peakBytes)}`);
+          console.log(
+            `\n${shape.name} ${backend} T=${seqLen} ${method}: ${stepMs.toFixed(1)} ms/step (profiled), kernels ${total.toFixed(1)} ms/step, ${(kernels.length / opts.steps).toFixed(0)} kernel calls/step, peak ${fmt.mib(profile.peakBytes)}`,
+          );
           const rows = [...perKernel.entries()]
             .map(([name, e]) => ({ name, ms: e.ms, calls: e.calls, share: e.ms / total }))
             .sort((a, b) => b.ms - a.ms)

@@ -73,7 +73,12 @@ function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)]!;
 }
 
-export async function measureTrainStep(model: CausalLM, method: string, seqLen: number, optionsOverride: Record<string, unknown> = {}): Promise<Omit<TrainRow, 'backend' | 'shape' | 'reference'>> {
+export async function measureTrainStep(
+  model: CausalLM,
+  method: string,
+  seqLen: number,
+  optionsOverride: Record<string, unknown> = {},
+): Promise<Omit<TrainRow, 'backend' | 'shape' | 'reference'>> {
   const definition = getMethod(method);
   const options = parseMethodOptions(method, optionsOverride);
   const adapter = definition.attach(model, options as never, { seed: 1 });
@@ -105,7 +110,17 @@ export async function measureTrainStep(model: CausalLM, method: string, seqLen: 
   const trainableParams = adapter.trainableParamCount();
   adapter.dispose();
   const msPerStep = median(stepMs.slice(WARMUP_STEPS));
-  return { method, seqLen, batch: BATCH, msPerStep, tokensPerSecond: (BATCH * seqLen) / (msPerStep / 1000), peakTensorBytes: profile.peakBytes, peakRssBytes: peakRss, trainableParams, options: Object.keys(optionsOverride).length ? optionsOverride : undefined };
+  return {
+    method,
+    seqLen,
+    batch: BATCH,
+    msPerStep,
+    tokensPerSecond: (BATCH * seqLen) / (msPerStep / 1000),
+    peakTensorBytes: profile.peakBytes,
+    peakRssBytes: peakRss,
+    trainableParams,
+    options: Object.keys(optionsOverride).length ? optionsOverride : undefined,
+  };
 }
 
 /** What the PyTorch reference needs to train the same method the same way (PEFT's names for our options). */
@@ -125,7 +140,16 @@ function referenceRequest(model: CausalLM, method: string, optionsOverride: Reco
   }
 }
 
-export async function runTrainBench(opts: { backends: BackendName[]; shapes: string[]; methods: string[]; seqs: number[]; json?: string; reference: boolean; threads: number; repeat: number }): Promise<void> {
+export async function runTrainBench(opts: {
+  backends: BackendName[];
+  shapes: string[];
+  methods: string[];
+  seqs: number[];
+  json?: string;
+  reference: boolean;
+  threads: number;
+  repeat: number;
+}): Promise<void> {
   const rows: TrainRow[] = [];
   const scaling: TrainRow[] = [];
   const failed: FailedRow[] = [];
@@ -159,12 +183,22 @@ export async function runTrainBench(opts: { backends: BackendName[]; shapes: str
             }
             if (!opts.reference) continue;
             // Same task as ours: batch 8 of seqLen tokens, loss on the second half (targetStart), same options.
-            const ref = torchReference({ task: 'train', shape, method, batch: BATCH, seqLen, steps: TIMED_STEPS, targetStart: Math.floor(seqLen / 2), ...referenceRequest(model, method) }, opts.threads);
+            const ref = torchReference(
+              { task: 'train', shape, method, batch: BATCH, seqLen, steps: TIMED_STEPS, targetStart: Math.floor(seqLen / 2), ...referenceRequest(model, method) },
+              opts.threads,
+            );
             if (ref) refs.push(ref);
           }
           if (ours.length < opts.repeat) continue;
           const msPerStep = median(ours.map((o) => o.msPerStep));
-          const row: TrainRow = { backend, shape: shape.name, ...ours[0]!, msPerStep, tokensPerSecond: (BATCH * seqLen) / (msPerStep / 1000), peakRssBytes: Math.max(...ours.map((o) => o.peakRssBytes)) };
+          const row: TrainRow = {
+            backend,
+            shape: shape.name,
+            ...ours[0]!,
+            msPerStep,
+            tokensPerSecond: (BATCH * seqLen) / (msPerStep / 1000),
+            peakRssBytes: Math.max(...ours.map((o) => o.peakRssBytes)),
+          };
           if (opts.repeat > 1) row.runsMs = ours.map((o) => o.msPerStep);
           if (refs.length) {
             const refMs = median(refs.map((r) => r.msPerStep ?? (BATCH * seqLen * 1000) / r.tokensPerSecond));
@@ -172,7 +206,9 @@ export async function runTrainBench(opts: { backends: BackendName[]; shapes: str
             if (opts.repeat > 1) row.reference.runsMs = refs.map((r) => r.msPerStep ?? 0);
           }
           rows.push(row);
-          console.error(`  ${shape.name} ${backend} T=${seqLen} ${method}: ${row.msPerStep.toFixed(1)} ms/step${row.reference ? ` (torch ${row.reference.msPerStep!.toFixed(1)})` : ''}`);
+          console.error(
+            `  ${shape.name} ${backend} T=${seqLen} ${method}: ${row.msPerStep.toFixed(1)} ms/step${row.reference ? ` (torch ${row.reference.msPerStep!.toFixed(1)})` : ''}`,
+          );
         }
       }
       if (deadBackends.has(backend)) continue; // nothing more can run on it in this process, not even dispose
@@ -201,14 +237,17 @@ export async function runTrainBench(opts: { backends: BackendName[]; shapes: str
   ]);
   if (scaling.length) {
     console.log('\nPrefix length p (Prefix-Tuning) vs PT+ (no p), T = 64:');
-    printTable(scaling.map((r) => ({ ...r, p: r.options?.numVirtualTokens ?? '—' })), [
-      { key: 'shape', label: 'shape' },
-      { key: 'backend', label: 'backend' },
-      { key: 'method', label: 'method' },
-      { key: 'p', label: 'p' },
-      { key: 'msPerStep', label: 'ms/step', format: fmt.num(1) },
-      { key: 'peakTensorBytes', label: 'peak tensors', format: fmt.mib },
-    ]);
+    printTable(
+      scaling.map((r) => ({ ...r, p: r.options?.numVirtualTokens ?? '—' })),
+      [
+        { key: 'shape', label: 'shape' },
+        { key: 'backend', label: 'backend' },
+        { key: 'method', label: 'method' },
+        { key: 'p', label: 'p' },
+        { key: 'msPerStep', label: 'ms/step', format: fmt.num(1) },
+        { key: 'peakTensorBytes', label: 'peak tensors', format: fmt.mib },
+      ],
+    );
   }
   for (const f of failed) console.log(`not measured: ${f.shape} ${f.backend} T=${f.seqLen} ${f.method}: ${f.error}`);
   writeJson(opts.json ?? 'bench-results/train.json', { machine: machineInfo(), threads: opts.threads, rows, failed });

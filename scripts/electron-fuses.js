@@ -10,7 +10,7 @@ import { flipFuses, FuseV1Options, FuseVersion } from '@electron/fuses';
  */
 export const FUSES = Object.freeze({
   // ELECTRON_RUN_AS_NODE would turn the signed app into a general Node.js runtime. The app starts its child
-  // processes with utilityProcess (src/main/app/process-launcher.ts), which does not need it.
+  // processes with utilityProcess (src/main/platform/process-launcher.ts), which does not need it.
   runAsNode: false,
   // Cookies (none today) encrypted at rest with the OS keystore.
   enableCookieEncryption: true,

@@ -14,7 +14,23 @@ const tsx = join(root, 'node_modules/tsx/dist/cli.mjs');
 const STALL_MS = 180_000;
 const HEAP_MB = 3072;
 
-const PARSER_TARGETS = ['jsonl', 'json', 'csv', 'tsv', 'text', 'trec', 'dataset-file', 'safetensors', 'config-json', 'tokenizer', 'llama2c', 'llama2c-tokenizer', 'registry', 'api-args', 'ws-messages'];
+const PARSER_TARGETS = [
+  'jsonl',
+  'json',
+  'csv',
+  'tsv',
+  'text',
+  'trec',
+  'dataset-file',
+  'safetensors',
+  'config-json',
+  'tokenizer',
+  'llama2c',
+  'llama2c-tokenizer',
+  'registry',
+  'api-args',
+  'ws-messages',
+];
 const SPECIAL = ['hostile', 'crash'];
 
 function parseArgs(argv) {
@@ -35,7 +51,11 @@ function parseArgs(argv) {
     else if (a.startsWith('--')) fail(`unknown option ${a} (options: --cases N --seed S --path P --kills N --json FILE --list)`);
     else opts.targets.push(a);
   }
-  for (const [name, n] of [['--cases', opts.cases], ['--seed', opts.seed], ['--kills', opts.kills]]) {
+  for (const [name, n] of [
+    ['--cases', opts.cases],
+    ['--seed', opts.seed],
+    ['--kills', opts.kills],
+  ]) {
     if (!Number.isInteger(n) || n < 0) fail(`${name} must be a whole number, got ${n}`);
   }
   for (const t of opts.targets) if (!PARSER_TARGETS.includes(t) && !SPECIAL.includes(t)) fail(`unknown target ${t} (targets: ${[...PARSER_TARGETS, ...SPECIAL].join(', ')})`);
@@ -81,7 +101,13 @@ function runChild(label, args, traceFile) {
       if (report) return resolve(report);
       const trace = traceFile && existsSync(traceFile) ? readFileSync(traceFile, 'utf8').slice(0, 2000) : '';
       const why = stalled ? `no progress for ${STALL_MS / 1000} s: a case hangs` : signal ? `killed by ${signal} (out of memory?)` : `exited with code ${code}`;
-      resolve({ target: label, cases: 0, crashes: stalled ? 0 : 1, hangs: stalled ? 1 : 0, failure: { kind: stalled ? 'hang' : 'crash', message: `${why}${lastLine ? `; last output: ${lastLine}` : ''}`, counterexample: trace } });
+      resolve({
+        target: label,
+        cases: 0,
+        crashes: stalled ? 0 : 1,
+        hangs: stalled ? 1 : 0,
+        failure: { kind: stalled ? 'hang' : 'crash', message: `${why}${lastLine ? `; last output: ${lastLine}` : ''}`, counterexample: trace },
+      });
     });
   });
 }
@@ -91,9 +117,12 @@ function summarise(report) {
     const ok = report.failures?.length === 0 && report.survived === report.attempted;
     return `${ok ? 'ok  ' : 'FAIL'} crash        ${report.survived}/${report.attempted} kills survived (loading ${report.byMoment?.loading}, training ${report.byMoment?.training}, checkpoint ${report.byMoment?.checkpoint}, export ${report.byMoment?.export}; ${report.landedInCheckpointWrite} inside a checkpoint write, ${report.landedInAdapterOrExportWrite} inside an adapter/export write), ${report.resumes} resumes, max ${report.maxLostSteps} steps lost, ${report.runsCompleted} runs completed, ${report.wallSeconds} s`;
   }
-  if (report.target === 'hostile') return `${report.failures?.length === 0 ? 'ok  ' : 'FAIL'} hostile      ${report.cases - (report.failures?.length ?? 0)}/${report.cases} hostile inputs refused cleanly`;
+  if (report.target === 'hostile')
+    return `${report.failures?.length === 0 ? 'ok  ' : 'FAIL'} hostile      ${report.cases - (report.failures?.length ?? 0)}/${report.cases} hostile inputs refused cleanly`;
   const failed = report.crashes + report.hangs > 0;
-  const rejected = Object.entries(report.rejected ?? {}).map(([k, v]) => `${k} ${v}`).join(', ');
+  const rejected = Object.entries(report.rejected ?? {})
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
   return `${failed ? 'FAIL' : 'ok  '} ${report.target.padEnd(17)} ${String(report.cases).padStart(6)} cases: ${report.accepted} accepted, rejected {${rejected}}, ${report.crashes} crashes, ${report.hangs} hangs, slowest ${report.slowestCaseMs} ms, ${report.wallSeconds} s, peak ${report.peakRssMiB} MiB`;
 }
 
@@ -119,14 +148,26 @@ try {
     }
     reports.push(report);
     process.stdout.write(`${summarise(report)}\n`);
-    if (report.failure) process.stdout.write(`     ${report.failure.message}\n     input: ${String(report.failure.counterexample).slice(0, 600)}\n${report.failure.replay ? `     replay: ${report.failure.replay}\n` : ''}`);
+    if (report.failure)
+      process.stdout.write(
+        `     ${report.failure.message}\n     input: ${String(report.failure.counterexample).slice(0, 600)}\n${report.failure.replay ? `     replay: ${report.failure.replay}\n` : ''}`,
+      );
     for (const f of report.failures ?? []) process.stdout.write(`     ${f}\n`);
   }
 } finally {
   rmSync(scratch, { recursive: true, force: true });
 }
 const failed = reports.filter((r) => r.failure || (r.failures?.length ?? 0) > 0 || (r.target === 'crash' && r.survived !== r.attempted));
-const summary = { startedAt: new Date(started).toISOString(), wallSeconds: Math.round((Date.now() - started) / 1000), seed: opts.seed, casesPerTarget: opts.cases, kills: opts.kills, node: process.version, failed: failed.map((r) => r.target), reports };
+const summary = {
+  startedAt: new Date(started).toISOString(),
+  wallSeconds: Math.round((Date.now() - started) / 1000),
+  seed: opts.seed,
+  casesPerTarget: opts.cases,
+  kills: opts.kills,
+  node: process.version,
+  failed: failed.map((r) => r.target),
+  reports,
+};
 mkdirSync(dirname(opts.json), { recursive: true });
 writeFileSync(opts.json, `${JSON.stringify(summary, null, 2)}\n`);
 process.stdout.write(`\n${reports.length - failed.length}/${reports.length} targets passed in ${summary.wallSeconds} s; report: ${opts.json}\n`);

@@ -19,7 +19,11 @@ const results = join(root, 'test-results');
 const RUNNERS = ['unit', 'e2e', 'python'];
 let cli;
 try {
-  cli = parseArgs({ options: { label: { type: 'string' }, 'save-totals': { type: 'string' }, 'add-totals': { type: 'string', multiple: true } }, allowPositionals: true, strict: true });
+  cli = parseArgs({
+    options: { label: { type: 'string' }, 'save-totals': { type: 'string' }, 'add-totals': { type: 'string', multiple: true } },
+    allowPositionals: true,
+    strict: true,
+  });
   const unknown = cli.positionals.find((name) => !RUNNERS.includes(name));
   if (unknown !== undefined) throw new Error(`unknown runner "${unknown}" (use ${RUNNERS.join(', ')})`);
 } catch (err) {
@@ -66,7 +70,13 @@ ensureBuilt();
 
 if (wants('unit')) {
   const out = join(results, 'vitest.json');
-  const code = run('unit (vitest)', process.execPath, [join(root, 'node_modules/vitest/vitest.mjs'), 'run', '--reporter=default', '--reporter=json', `--outputFile=${out}`], {}, out);
+  const code = run(
+    'unit (vitest)',
+    process.execPath,
+    [join(root, 'node_modules/vitest/vitest.mjs'), 'run', '--reporter=default', '--reporter=json', `--outputFile=${out}`],
+    {},
+    out,
+  );
   const report = readJson(out);
   const counts = { passed: 0, failed: 0, skipped: 0 };
   if (report) {

@@ -37,7 +37,11 @@ const cases = {
   gradients() {
     const x = tf.tensor4d(random(2 * 16 * 16 * 3, 3), [2, 16, 16, 3]);
     const w = tf.tensor4d(random(3 * 3 * 3 * 8, 4), [3, 3, 3, 8]);
-    const loss = (xx, ww) => tf.relu(tf.conv2d(xx, ww, 1, 'same')).square().mean();
+    const loss = (xx, ww) =>
+      tf
+        .relu(tf.conv2d(xx, ww, 1, 'same'))
+        .square()
+        .mean();
     const [dx, dw] = tf.grads(loss)([x, w]);
     // A language-model-shaped step: embedding gather → dense → softmax cross-entropy, gradient wrt weights.
     const emb = tf.tensor2d(random(50 * 16, 5), [50, 16]);
@@ -111,7 +115,11 @@ const tolerance = 1e-4;
 console.log(worst <= tolerance ? `tensorflow == cpu within ${tolerance} (relative)` : `MISMATCH: worst relative difference ${worst}`);
 
 const timings = [];
-for (const [backend, iterations] of [['tensorflow', 20], ['wasm', 10], ['cpu', 3]]) {
+for (const [backend, iterations] of [
+  ['tensorflow', 20],
+  ['wasm', 10],
+  ['cpu', 3],
+]) {
   const r = await timeMatMul(backend, 1024, iterations);
   timings.push(r);
   console.log(`matMul 1024×1024 on ${backend.padEnd(10)} median ${String(r.medianMs).padStart(8)} ms  (min ${r.minMs} ms, ${r.gflops} GFLOP/s, ${iterations} runs)`);

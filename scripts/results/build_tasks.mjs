@@ -26,9 +26,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const args = Object.fromEntries(
-  process.argv.slice(2).reduce((pairs, arg, i, all) => (arg.startsWith('--') ? [...pairs, [arg.slice(2), all[i + 1]]] : pairs), []),
-);
+const args = Object.fromEntries(process.argv.slice(2).reduce((pairs, arg, i, all) => (arg.startsWith('--') ? [...pairs, [arg.slice(2), all[i + 1]]] : pairs), []));
 const shared = resolve(args.shared ?? process.env.PREFIXLAB_SHARED ?? join(here, '../../../shared'));
 const outDir = resolve(args.out ?? join(here, '../../docs/results/tasks'));
 const perClass = Number(args['per-class'] ?? 300);
@@ -71,7 +69,11 @@ function writeTask(name, items) {
   mkdirSync(outDir, { recursive: true });
   const file = join(outDir, `${name}.jsonl`);
   writeFileSync(file, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
-  console.log(`${file}: ${rows.length} rows (${Object.entries(counts).map(([l, c]) => `${l} ${c}`).join(', ')})`);
+  console.log(
+    `${file}: ${rows.length} rows (${Object.entries(counts)
+      .map(([l, c]) => `${l} ${c}`)
+      .join(', ')})`,
+  );
 }
 
 // ---- TinyStories ----

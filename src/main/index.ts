@@ -4,7 +4,7 @@ import { app, BrowserWindow, dialog, utilityProcess } from 'electron';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createAppContext } from './app/context';
-import { electronLauncher } from './app/process-launcher';
+import { electronLauncher } from './platform/process-launcher';
 import { resolveHome } from './app/home';
 import { createDispatcher } from './rpc/dispatch';
 import { handlers } from './handlers';

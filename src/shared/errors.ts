@@ -1,6 +1,6 @@
 // The one error shape that crosses every boundary (IPC, WebSocket, CLI): a code a program can branch on,
 // a message a person can read, and where in the user's input the problem sits.
-import { z } from 'zod';
+import { z, type ZodError } from 'zod';
 
 export const ApiErrorSchema = z.object({
   code: z.string(),
@@ -12,17 +12,7 @@ export const ApiErrorSchema = z.object({
 export type ApiErrorData = z.infer<typeof ApiErrorSchema>;
 
 /** Error codes used across services. New codes may be added; clients treat unknown ones as 'internal'. */
-export type ErrorCode =
-  | 'invalid_argument'
-  | 'not_found'
-  | 'already_exists'
-  | 'bad_file'
-  | 'unsupported'
-  | 'out_of_memory'
-  | 'cancelled'
-  | 'conflict'
-  | 'forbidden'
-  | 'internal';
+export type ErrorCode = 'invalid_argument' | 'not_found' | 'already_exists' | 'bad_file' | 'unsupported' | 'out_of_memory' | 'cancelled' | 'conflict' | 'forbidden' | 'internal';
 
 export class ApiError extends Error {
   readonly code: ErrorCode | string;
@@ -68,4 +58,21 @@ export function formatApiError(e: ApiErrorData): string {
   const where = [e.file, e.line !== undefined ? String(e.line) : undefined].filter(Boolean).join(':');
   const prefix = [where, e.field].filter(Boolean).join(': ');
   return prefix ? `${prefix}: ${e.message}` : e.message;
+}
+
+/**
+ * The first issue of a failed zod parse as an ApiError: "<what>: field.sub: message", with `field` set, so bad
+ * input names what is wrong and where. The one way a zod failure reaches a user (requests, options, files).
+ */
+export function zodIssueError(error: ZodError, code: ErrorCode | string, what: string, where: { file?: string; line?: number } = {}): ApiError {
+  const { field, message } = describeZodIssue(error);
+  return new ApiError(code, what ? `${what}: ${message}` : message, { ...where, ...(field ? { field } : {}) });
+}
+
+/** "field.sub: message" for the first zod issue (just the message when it concerns the whole value). */
+export function describeZodIssue(error: ZodError): { field?: string; message: string } {
+  const issue = error.issues[0];
+  if (!issue) return { message: 'invalid value' };
+  const field = issue.path.map(String).join('.') || undefined;
+  return { field, message: field ? `${field}: ${issue.message}` : issue.message };
 }

@@ -144,7 +144,15 @@ test('path traversal never leaves the renderer folder', async () => {
 test('WebSocket upgrades without the token or from a foreign Origin are refused', async () => {
   await expect(connect('')).rejects.toThrow(/401/);
   await expect(connect('?token=wrong')).rejects.toThrow(/401/);
-  for (const origin of ['http://evil.example', `http://evil.example:${serve.port}`, `http://127.0.0.1.evil.example:${serve.port}`, `http://127.evil.example:${serve.port}`, 'null', `https://127.0.0.1:${serve.port}`, `http://localhost:${serve.port + 1}`]) {
+  for (const origin of [
+    'http://evil.example',
+    `http://evil.example:${serve.port}`,
+    `http://127.0.0.1.evil.example:${serve.port}`,
+    `http://127.evil.example:${serve.port}`,
+    'null',
+    `https://127.0.0.1:${serve.port}`,
+    `http://localhost:${serve.port + 1}`,
+  ]) {
     await expect(connect(`?token=${serve.token}`, origin), origin).rejects.toThrow(/403/);
   }
   const ok = await connect(`?token=${serve.token}`, `http://127.0.0.1:${serve.port}`);
@@ -196,7 +204,9 @@ test('every response, refusals included, carries the CSP and nosniff', async () 
   expect(page.headers['content-security-policy']).not.toContain('*');
   // The built page's <meta> tag is the same policy (less frame-ancestors, which a <meta> cannot carry).
   const meta = /<meta http-equiv="Content-Security-Policy" content="([^"]+)"/.exec(page.body)?.[1]?.replaceAll('&#39;', "'");
-  expect(meta).toBe("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'");
+  expect(meta).toBe(
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'",
+  );
 });
 
 test('the page loads in Chromium and reaches the API under that CSP', async () => {
@@ -216,10 +226,14 @@ test('the page loads in Chromium and reaches the API under that CSP', async () =
 test('connections beyond the cap (64) are dropped, and the server answers once they close', async () => {
   const CAP = 64; // MAX_CONNECTIONS in src/main/server/http-server.ts
   const sockets = await Promise.all(
-    Array.from({ length: CAP + 8 }, () => new Promise<Socket>((resolve) => {
-      const s = tcpConnect(serve.port, '127.0.0.1', () => resolve(s));
-      s.on('error', () => resolve(s));
-    })),
+    Array.from(
+      { length: CAP + 8 },
+      () =>
+        new Promise<Socket>((resolve) => {
+          const s = tcpConnect(serve.port, '127.0.0.1', () => resolve(s));
+          s.on('error', () => resolve(s));
+        }),
+    ),
   );
   await new Promise((r) => setTimeout(r, 500));
   const open = sockets.filter((s) => !s.destroyed && s.readyState === 'open');
@@ -245,7 +259,10 @@ test('a flood of calls or of garbage is rate-limited, and the server stays respo
   const replies = await exchange(ws, calls);
   expect(replies.filter((r) => r.error?.code === 'rate_limited').length).toBeGreaterThan(0);
   expect(replies.every((r) => r.ok === false)).toBe(true);
-  const garbage = await exchange(ws, Array.from({ length: 600 }, () => '{not json'));
+  const garbage = await exchange(
+    ws,
+    Array.from({ length: 600 }, () => '{not json'),
+  );
   expect(garbage.some((r) => r.error?.code === 'rate_limited')).toBe(true);
   ws.close();
   await stillServing();
@@ -254,7 +271,17 @@ test('a flood of calls or of garbage is rate-limited, and the server stays respo
 test('messages that are valid JSON but not calls get an error reply, never a dead server', async () => {
   const ws = await connect(`?token=${serve.token}`);
   const deep = '['.repeat(100_000) + ']'.repeat(100_000);
-  const frames = ['null', '5', '"call"', '[]', '{}', '{"id":{"a":1},"call":42}', `{"id":1,"call":"system.setBackend","request":${deep}}`, '{"id":2,"call":"__proto__"}', '{"id":3,"call":"constructor","request":{}}'];
+  const frames = [
+    'null',
+    '5',
+    '"call"',
+    '[]',
+    '{}',
+    '{"id":{"a":1},"call":42}',
+    `{"id":1,"call":"system.setBackend","request":${deep}}`,
+    '{"id":2,"call":"__proto__"}',
+    '{"id":3,"call":"constructor","request":{}}',
+  ];
   const replies = await exchange(ws, frames);
   expect(replies.every((r) => r.ok === false && typeof r.error?.message === 'string')).toBe(true);
   expect(replies.map((r) => r.error!.code)).not.toContain('internal');
@@ -314,7 +341,13 @@ test('symlinks leading out of a served folder are hidden and refused', async () 
 });
 
 test('an uploaded file name cannot climb out of the uploads folder', async () => {
-  const reply = (await call('files.upload', { name: '../../../../tmp/evil.sh', offset: 0, chunkBase64: Buffer.from('echo hi').toString('base64'), totalBytes: 7, isLast: true })) as Reply & { result: { path: string } };
+  const reply = (await call('files.upload', {
+    name: '../../../../tmp/evil.sh',
+    offset: 0,
+    chunkBase64: Buffer.from('echo hi').toString('base64'),
+    totalBytes: 7,
+    isLast: true,
+  })) as Reply & { result: { path: string } };
   expect(reply.ok).toBe(true);
   expect(reply.result.path.startsWith(join(serve.home, 'uploads'))).toBe(true);
   expect(reply.result.path.endsWith('evil.sh')).toBe(true);

@@ -32,7 +32,12 @@ async function shoot(name: string): Promise<void> {
   const height = await page.evaluate(() => ((globalThis as unknown as BrowserGlobals).document.querySelector('.content')?.scrollHeight ?? 800) + 40);
   await page.setViewportSize({ width: 1360, height: Math.min(Math.max(860, height), 6000) });
   // Charts resize on the next frames.
-  await page.evaluate(() => new Promise((done) => (globalThis as unknown as BrowserGlobals).requestAnimationFrame(() => (globalThis as unknown as BrowserGlobals).requestAnimationFrame(() => done(null)))));
+  await page.evaluate(
+    () =>
+      new Promise((done) =>
+        (globalThis as unknown as BrowserGlobals).requestAnimationFrame(() => (globalThis as unknown as BrowserGlobals).requestAnimationFrame(() => done(null))),
+      ),
+  );
   await page.screenshot({ path: `${SHOTS}/${name}.png` });
   await page.setViewportSize({ width: 1360, height: 860 });
 }
@@ -95,7 +100,10 @@ test('Datasets: inspect SST-2, name its labels, see problems, charts and tokens,
   await expect(warning).toContainText('duplicate');
   await expect(warning).toContainText('dev_from_glue_train.tsv');
 
-  for (const [label, name] of [['0', 'negative'], ['1', 'positive']]) {
+  for (const [label, name] of [
+    ['0', 'negative'],
+    ['1', 'positive'],
+  ]) {
     await page.getByTestId(`label-name-${label}`).fill(name);
     await page.getByTestId(`label-name-${label}`).press('Tab');
   }
@@ -113,7 +121,12 @@ test('Datasets: inspect SST-2, name its labels, see problems, charts and tokens,
   await expect(strip.locator('[data-kind="target"]').first()).toBeVisible();
   // Masked prompt tokens look different from trained target tokens.
   const [promptBg, targetBg] = await Promise.all(
-    ['prompt', 'target'].map((kind) => strip.locator(`[data-kind="${kind}"]`).first().evaluate((el) => (globalThis as unknown as BrowserGlobals).getComputedStyle(el).backgroundColor)),
+    ['prompt', 'target'].map((kind) =>
+      strip
+        .locator(`[data-kind="${kind}"]`)
+        .first()
+        .evaluate((el) => (globalThis as unknown as BrowserGlobals).getComputedStyle(el).backgroundColor),
+    ),
   );
   expect(promptBg).not.toBe(targetBg);
   await shoot('datasets-inspect');

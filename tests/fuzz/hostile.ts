@@ -216,7 +216,10 @@ export function hostileCases(opts: { fullGigabyteFile: boolean }): HostileCase[]
       run: async (tmp) => {
         const dir = join(tmp, 'absurd');
         cpSync(FIXTURE_MODEL, dir, { recursive: true });
-        writeFileSync(join(dir, 'config.json'), JSON.stringify({ model_type: 'llama', hidden_size: 2 ** 20, intermediate_size: 2 ** 22, num_hidden_layers: 4096, num_attention_heads: 2 ** 10, vocab_size: 2 ** 22 }));
+        writeFileSync(
+          join(dir, 'config.json'),
+          JSON.stringify({ model_type: 'llama', hidden_size: 2 ** 20, intermediate_size: 2 ** 22, num_hidden_layers: 4096, num_attention_heads: 2 ** 10, vocab_size: 2 ** 22 }),
+        );
         const before = tf.memory().numTensors;
         const outcome = await refuses(() => loadModel(dir), /^out_of_memory$/);
         if (tf.memory().numTensors !== before) throw new Error('tensors were allocated before the refusal');
@@ -230,7 +233,10 @@ export function hostileCases(opts: { fullGigabyteFile: boolean }): HostileCase[]
       run: async (tmp) => {
         const dir = join(tmp, 'layers');
         cpSync(FIXTURE_MODEL, dir, { recursive: true });
-        writeFileSync(join(dir, 'config.json'), JSON.stringify({ model_type: 'llama', hidden_size: 64, intermediate_size: 128, num_hidden_layers: 2 ** 31 - 1, num_attention_heads: 4, vocab_size: 384 }));
+        writeFileSync(
+          join(dir, 'config.json'),
+          JSON.stringify({ model_type: 'llama', hidden_size: 64, intermediate_size: 128, num_hidden_layers: 2 ** 31 - 1, num_attention_heads: 4, vocab_size: 384 }),
+        );
         return refuses(() => readModelConfig(dir), /^out_of_memory$/);
       },
     },
@@ -248,34 +254,30 @@ export function hostileCases(opts: { fullGigabyteFile: boolean }): HostileCase[]
       },
     },
     // ---- model folders that would block or never end (docs/reliability.md, "Model folders") ----
-    ...(['config.json', 'model.safetensors', 'tokenizer.json'] as const).map(
-      (name): HostileCase => ({
-        name: `${name} that is a FIFO (would block open and read forever)`,
-        maxMs: 2000,
-        maxRssGrowthMiB: 64,
-        run: async (tmp) => {
-          const dir = join(tmp, 'fifo');
-          cpSync(FIXTURE_MODEL, dir, { recursive: true });
-          rmSync(join(dir, name));
-          execFileSync('mkfifo', [join(dir, name)]);
-          return refuses(() => (name === 'tokenizer.json' ? loadTokenizer(dir) : readModelConfig(dir)), /^bad_file$/);
-        },
-      }),
-    ),
-    ...(['config.json', 'tokenizer.json', 'model.safetensors'] as const).map(
-      (name): HostileCase => ({
-        name: `${name} symlinked to /dev/zero (never ends)`,
-        maxMs: 2000,
-        maxRssGrowthMiB: 64,
-        run: async (tmp) => {
-          const dir = join(tmp, 'zero');
-          cpSync(FIXTURE_MODEL, dir, { recursive: true });
-          rmSync(join(dir, name));
-          symlinkSync('/dev/zero', join(dir, name));
-          return refuses(() => (name === 'tokenizer.json' ? loadTokenizer(dir) : readModelConfig(dir)), /^bad_file$/);
-        },
-      }),
-    ),
+    ...(['config.json', 'model.safetensors', 'tokenizer.json'] as const).map((name): HostileCase => ({
+      name: `${name} that is a FIFO (would block open and read forever)`,
+      maxMs: 2000,
+      maxRssGrowthMiB: 64,
+      run: async (tmp) => {
+        const dir = join(tmp, 'fifo');
+        cpSync(FIXTURE_MODEL, dir, { recursive: true });
+        rmSync(join(dir, name));
+        execFileSync('mkfifo', [join(dir, name)]);
+        return refuses(() => (name === 'tokenizer.json' ? loadTokenizer(dir) : readModelConfig(dir)), /^bad_file$/);
+      },
+    })),
+    ...(['config.json', 'tokenizer.json', 'model.safetensors'] as const).map((name): HostileCase => ({
+      name: `${name} symlinked to /dev/zero (never ends)`,
+      maxMs: 2000,
+      maxRssGrowthMiB: 64,
+      run: async (tmp) => {
+        const dir = join(tmp, 'zero');
+        cpSync(FIXTURE_MODEL, dir, { recursive: true });
+        rmSync(join(dir, name));
+        symlinkSync('/dev/zero', join(dir, name));
+        return refuses(() => (name === 'tokenizer.json' ? loadTokenizer(dir) : readModelConfig(dir)), /^bad_file$/);
+      },
+    })),
     {
       name: 'llama2.c checkpoint and tok512.bin that are FIFOs',
       maxMs: 2000,
@@ -315,23 +317,21 @@ export function hostileCases(opts: { fullGigabyteFile: boolean }): HostileCase[]
         ['pre_tokenizer', { type: 'Split', pattern: { Regex: '(\\w+\\s?)*$' }, behavior: 'Isolated', invert: false }],
         ['normalizer', { type: 'Sequence', normalizers: [{ type: 'Replace', pattern: { Regex: '(a|a)*$' }, content: '' }] }],
       ] as const
-    ).map(
-      ([part, value]): HostileCase => ({
-        name: `tokenizer.json ${part} regex ${JSON.stringify(value).match(/"Regex":("[^"]*")/)?.[1]} (exponential backtracking)`,
-        maxMs: 4000,
-        maxRssGrowthMiB: 128,
-        run: async (tmp) => {
-          const dir = join(tmp, 'redos');
-          cpSync(FIXTURE_MODEL, dir, { recursive: true });
-          const tokenizer = JSON.parse(readFileSync(join(dir, 'tokenizer.json'), 'utf8')) as Record<string, unknown>;
-          tokenizer[part] = value;
-          // An added token the normalizer would run on while the library builds the tokenizer: 2^40 steps.
-          (tokenizer.added_tokens as unknown[]).push({ id: 3, content: `${'a'.repeat(40)}!`, special: false, normalized: true });
-          writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(tokenizer));
-          return refuses(() => loadTokenizer(dir), /^bad_file$/);
-        },
-      }),
-    ),
+    ).map(([part, value]): HostileCase => ({
+      name: `tokenizer.json ${part} regex ${JSON.stringify(value).match(/"Regex":("[^"]*")/)?.[1]} (exponential backtracking)`,
+      maxMs: 4000,
+      maxRssGrowthMiB: 128,
+      run: async (tmp) => {
+        const dir = join(tmp, 'redos');
+        cpSync(FIXTURE_MODEL, dir, { recursive: true });
+        const tokenizer = JSON.parse(readFileSync(join(dir, 'tokenizer.json'), 'utf8')) as Record<string, unknown>;
+        tokenizer[part] = value;
+        // An added token the normalizer would run on while the library builds the tokenizer: 2^40 steps.
+        (tokenizer.added_tokens as unknown[]).push({ id: 3, content: `${'a'.repeat(40)}!`, special: false, normalized: true });
+        writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(tokenizer));
+        return refuses(() => loadTokenizer(dir), /^bad_file$/);
+      },
+    })),
     {
       name: 'dataset file that is a FIFO',
       maxMs: 2000,

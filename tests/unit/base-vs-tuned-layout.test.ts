@@ -23,29 +23,32 @@ function stylesFor(html: string): string {
 }
 
 describe('BaseVsTunedTable', () => {
-  it.skipIf(!chromiumPath)(`a long unbroken output wraps; Base and Tuned keep equal widths${chromiumPath ? '' : ' (no Chromium at /usr/bin/chromium or PREFIXLAB_CHROMIUM)'}`, async () => {
-    const long = 'x'.repeat(600);
-    const html = await renderToString(createSSRApp(BaseVsTunedTable, { rows: [{ prompt: 'Once upon a time', base: long, tuned: 'there was a cat.' }] }));
-    expect(html).toContain(long);
-    const browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox', '--disable-gpu'] });
-    try {
-      const page = await browser.newPage({ viewport: { width: 1000, height: 800 } });
-      await page.setContent(`<html><head><style>${stylesFor(html)}</style></head><body><div id="box" style="width: 600px">${html}</div></body></html>`);
-      const measured = await page.evaluate(() => {
-        type Box = { getBoundingClientRect(): { width: number }; scrollWidth: number };
-        const doc = (globalThis as unknown as { document: { querySelector(s: string): Box; querySelectorAll(s: string): ArrayLike<Box> } }).document;
-        return {
-          cells: Array.from(doc.querySelectorAll('tbody td'), (td) => td.getBoundingClientRect().width),
-          table: doc.querySelector('table').getBoundingClientRect().width,
-          box: doc.querySelector('#box').scrollWidth,
-        };
-      });
-      const [, base, tuned] = measured.cells;
-      expect(Math.abs(base - tuned)).toBeLessThan(1);
-      expect(measured.table).toBeLessThanOrEqual(600);
-      expect(measured.box).toBeLessThanOrEqual(600);
-    } finally {
-      await browser.close();
-    }
-  });
+  it.skipIf(!chromiumPath)(
+    `a long unbroken output wraps; Base and Tuned keep equal widths${chromiumPath ? '' : ' (no Chromium at /usr/bin/chromium or PREFIXLAB_CHROMIUM)'}`,
+    async () => {
+      const long = 'x'.repeat(600);
+      const html = await renderToString(createSSRApp(BaseVsTunedTable, { rows: [{ prompt: 'Once upon a time', base: long, tuned: 'there was a cat.' }] }));
+      expect(html).toContain(long);
+      const browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox', '--disable-gpu'] });
+      try {
+        const page = await browser.newPage({ viewport: { width: 1000, height: 800 } });
+        await page.setContent(`<html><head><style>${stylesFor(html)}</style></head><body><div id="box" style="width: 600px">${html}</div></body></html>`);
+        const measured = await page.evaluate(() => {
+          type Box = { getBoundingClientRect(): { width: number }; scrollWidth: number };
+          const doc = (globalThis as unknown as { document: { querySelector(s: string): Box; querySelectorAll(s: string): ArrayLike<Box> } }).document;
+          return {
+            cells: Array.from(doc.querySelectorAll('tbody td'), (td) => td.getBoundingClientRect().width),
+            table: doc.querySelector('table').getBoundingClientRect().width,
+            box: doc.querySelector('#box').scrollWidth,
+          };
+        });
+        const [, base, tuned] = measured.cells;
+        expect(Math.abs(base - tuned)).toBeLessThan(1);
+        expect(measured.table).toBeLessThanOrEqual(600);
+        expect(measured.box).toBeLessThanOrEqual(600);
+      } finally {
+        await browser.close();
+      }
+    },
+  );
 });

@@ -22,7 +22,19 @@ describe('bench markdown', () => {
     const train = file('train.json', {
       machine,
       threads: 1,
-      rows: [{ shape: 'tiny-4x256', backend: 'wasm', seqLen: 64, method: 'lora', msPerStep: 356.2, tokensPerSecond: 1438, peakTensorBytes: 228.6 * 2 ** 20, trainableParams: 32768, reference: { tokensPerSecond: 3951, msPerStep: 129.6 } }],
+      rows: [
+        {
+          shape: 'tiny-4x256',
+          backend: 'wasm',
+          seqLen: 64,
+          method: 'lora',
+          msPerStep: 356.2,
+          tokensPerSecond: 1438,
+          peakTensorBytes: 228.6 * 2 ** 20,
+          trainableParams: 32768,
+          reference: { tokensPerSecond: 3951, msPerStep: 129.6 },
+        },
+      ],
       failed: [{ shape: 'smollm-135m', backend: 'wasm', seqLen: 64, method: 'lora', error: 'the wasm backend aborted' }],
     });
     const md = renderMarkdown([train]);
@@ -32,9 +44,41 @@ describe('bench markdown', () => {
   });
 
   it('tells scaling, generation and leak files apart by their fields', () => {
-    const scaling = file('scaling.json', { machine, scaling: [{ shape: 's', backend: 'cpu', method: 'prefix', options: { numVirtualTokens: 16 }, msPerStep: 10, peakTensorBytes: 2 ** 20 }] });
-    const generate = file('generate.json', { machine, rows: [{ model: 'm', backend: 'wasm', promptTokens: 32, newTokens: 32, promptTokensPerSecond: 884, generatedTokensPerSecond: 260.6, peakTensorBytes: 2 ** 20, reference: { tokensPerSecond: 524.8 } }] });
-    const leak = file('leak.json', { machine, rows: [{ shape: 's', backend: 'wasm', method: 'lora', steps: 1000, msPerStep: 96, tensors: [143, 143, 143], tensorBytes: [2 ** 21, 2 ** 21, 2 ** 21], rssBytes: [251 * 2 ** 20, 258 * 2 ** 20, 259 * 2 ** 20], losses: { first: 18.052, last: 6.369 } }] });
+    const scaling = file('scaling.json', {
+      machine,
+      scaling: [{ shape: 's', backend: 'cpu', method: 'prefix', options: { numVirtualTokens: 16 }, msPerStep: 10, peakTensorBytes: 2 ** 20 }],
+    });
+    const generate = file('generate.json', {
+      machine,
+      rows: [
+        {
+          model: 'm',
+          backend: 'wasm',
+          promptTokens: 32,
+          newTokens: 32,
+          promptTokensPerSecond: 884,
+          generatedTokensPerSecond: 260.6,
+          peakTensorBytes: 2 ** 20,
+          reference: { tokensPerSecond: 524.8 },
+        },
+      ],
+    });
+    const leak = file('leak.json', {
+      machine,
+      rows: [
+        {
+          shape: 's',
+          backend: 'wasm',
+          method: 'lora',
+          steps: 1000,
+          msPerStep: 96,
+          tensors: [143, 143, 143],
+          tensorBytes: [2 ** 21, 2 ** 21, 2 ** 21],
+          rssBytes: [251 * 2 ** 20, 258 * 2 ** 20, 259 * 2 ** 20],
+          losses: { first: 18.052, last: 6.369 },
+        },
+      ],
+    });
     const [s, g, l] = renderMarkdown([scaling, generate, leak]).split('\n\n');
     expect(s).toContain('| s | cpu | prefix | 16 | 10.0 | 1.0 |');
     expect(g).toContain('| m | wasm | 32 | 32 | 884 | 260.6 | 524.8 | 0.50 | 1.0 |');

@@ -43,8 +43,17 @@ describe('contract validation', () => {
 
 describe('dispatcher and client over an in-memory transport', () => {
   const info = {
-    appVersion: '0.0.0', tfjsVersion: '4', backend: 'cpu' as const, backends: [{ name: 'cpu' as const, available: true }],
-    cpuCores: 2, totalMemoryBytes: 1, freeMemoryBytes: 1, platform: 'x', nodeVersion: '20', shell: 'headless' as const, home: '/tmp',
+    appVersion: '0.0.0',
+    tfjsVersion: '4',
+    backend: 'cpu' as const,
+    backends: [{ name: 'cpu' as const, available: true }],
+    cpuCores: 2,
+    totalMemoryBytes: 1,
+    freeMemoryBytes: 1,
+    platform: 'x',
+    nodeVersion: '20',
+    shell: 'headless' as const,
+    home: '/tmp',
   };
   // Only the system calls are exercised here; the rest of the table is irrelevant to these tests.
   const handlers = {

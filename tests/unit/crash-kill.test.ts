@@ -7,7 +7,7 @@ import { CHECKPOINT_EVERY, runCrashHarness } from '../fuzz/crash/harness';
 describe('crash safety under kill -9', () => {
   it('survives 20 kills: registry opens, statuses truthful, no half-written file, resume loses ≤ one interval', async () => {
     const report = await runCrashHarness({ kills: 20, seed: 20250601 });
-    expect(report.failures.join("\n")).toBe("");
+    expect(report.failures.join('\n')).toBe('');
     expect(report.attempted).toBe(20);
     expect(report.survived).toBe(20);
     expect(report.maxLostSteps).toBeLessThanOrEqual(CHECKPOINT_EVERY);

@@ -9,7 +9,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { listCheckpoints, pruneCheckpoints, readCheckpoint } from '../../src/main/engine/train/checkpoint';
 import { createAdapterFromRun } from '../../src/main/registry/adapter-store';
 import { runTrainJob } from '../../src/main/engine/train/job';
-import { writeJsonAtomic } from '../../src/main/registry/atomic-write';
+import { writeJsonAtomic } from '../../src/main/platform/atomic-write';
 import { RunsStore } from '../../src/main/registry/runs-store';
 import { classificationJsonl, FIXTURE_MODEL } from '../fuzz/lib/home-fixture';
 
@@ -24,10 +24,19 @@ describe('a full disk', () => {
     const data = join(tmp, 'data.jsonl');
     writeFileSync(data, classificationJsonl(16));
     const home = join(tmp, 'home');
-    const spec = { home, model: FIXTURE_MODEL, data, method: 'lora' as const, steps: 6, seed: 1, runId: '20250101-000000-lora-d15c', set: { batchSize: '4', maxLength: '32', checkpointEvery: '2', evalEvery: '0', maxEvalExamples: '4' } };
+    const spec = {
+      home,
+      model: FIXTURE_MODEL,
+      data,
+      method: 'lora' as const,
+      steps: 6,
+      seed: 1,
+      runId: '20250101-000000-lora-d15c',
+      set: { batchSize: '4', maxLength: '32', checkpointEvery: '2', evalEvery: '0', maxEvalExamples: '4' },
+    };
     process.env.PREFIXLAB_INJECT_ENOSPC = 'step-000004';
     const message = /^could not write the checkpoint of step 4: the disk is full \(ENOSPC\); the checkpoint of step 2 is intact; free space and resume from it$/;
-    await expect(runTrainJob(spec)).rejects.toMatchObject({ code: 'io_error', message: expect.stringMatching(message) });
+    await expect(runTrainJob(spec, { recorder: new RunsStore(home) })).rejects.toMatchObject({ code: 'io_error', message: expect.stringMatching(message) });
     delete process.env.PREFIXLAB_INJECT_ENOSPC;
 
     const store = new RunsStore(home);
@@ -38,7 +47,7 @@ describe('a full disk', () => {
     expect(readdirSync(root)).toEqual(['step-000002']); // no step-4 folder, no temp folder left behind
     expect(readCheckpoint(join(root, 'step-000002')).state.step).toBe(2);
 
-    const resumed = await runTrainJob({ home, model: FIXTURE_MODEL, data, method: 'lora', seed: 1, runId: spec.runId, resume: true });
+    const resumed = await runTrainJob({ home, model: FIXTURE_MODEL, data, method: 'lora', seed: 1, runId: spec.runId, resume: true }, { recorder: new RunsStore(home) });
     expect(resumed.status).toBe('finished');
     expect(resumed.steps).toBe(6);
     expect(listCheckpoints(root).map((c) => c.step)).toContain(6);
@@ -51,7 +60,18 @@ describe('a full disk', () => {
     const data = join(tmp, 'data2.jsonl');
     writeFileSync(data, classificationJsonl(16));
     const home = join(tmp, 'home2');
-    const result = await runTrainJob({ home, model: FIXTURE_MODEL, data, method: 'lora', steps: 6, seed: 1, set: { batchSize: '4', maxLength: '32', checkpointEvery: '2', keepCheckpoints: '2', evalEvery: '0', maxEvalExamples: '4' } });
+    const result = await runTrainJob(
+      {
+        home,
+        model: FIXTURE_MODEL,
+        data,
+        method: 'lora',
+        steps: 6,
+        seed: 1,
+        set: { batchSize: '4', maxLength: '32', checkpointEvery: '2', keepCheckpoints: '2', evalEvery: '0', maxEvalExamples: '4' },
+      },
+      { recorder: new RunsStore(home) },
+    );
     const store = new RunsStore(home);
     expect(listCheckpoints(store.checkpointsDir(result.runId)).map((c) => c.step)).toEqual([4, 6]);
     await store.update(result.runId, (m) => ({ ...m, checkpoints: [{ step: 2, dir: 'checkpoints/step-000002', createdAt: m.startedAt, trainLoss: null }] }));

@@ -45,7 +45,10 @@ const root = resolve(import.meta.dirname, '../..');
 const tmp = mkdtempSync(join(tmpdir(), 'prefixlab-eneg-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-function electronegativity(extra: string[]): { status: number | null; report: { findings: { id: string; severity: string }[]; parseErrors: string[]; high: number; checks: number } } {
+function electronegativity(extra: string[]): {
+  status: number | null;
+  report: { findings: { id: string; severity: string }[]; parseErrors: string[]; high: number; checks: number };
+} {
   const json = join(tmp, `report-${extra.length}.json`);
   const r = spawnSync(process.execPath, [join(root, 'scripts/security-electron.js'), '--json', json, ...extra], { cwd: root, encoding: 'utf8', timeout: 120_000 });
   return { status: r.status, report: JSON.parse(readFileSync(json, 'utf8')) };
@@ -77,7 +80,15 @@ describe('Electron security', () => {
     // non-http URL (data:, another scheme) pass as the app page.
     expect(isAppUrl(APP_URL, APP_URL)).toBe(true);
     expect(isAppUrl(`${APP_URL}#/train`, APP_URL)).toBe(true);
-    for (const bad of ['app://prefixlab/other.html', 'app://evil/index.html', 'evil://prefixlab/index.html', 'data:text/html,<script>1</script>', 'blob:null/1', 'file:///index.html', 'http://prefixlab/index.html']) {
+    for (const bad of [
+      'app://prefixlab/other.html',
+      'app://evil/index.html',
+      'evil://prefixlab/index.html',
+      'data:text/html,<script>1</script>',
+      'blob:null/1',
+      'file:///index.html',
+      'http://prefixlab/index.html',
+    ]) {
       expect(isAppUrl(bad, APP_URL), bad).toBe(false);
     }
     const app = pathToFileURL('/opt/PrefixLab/resources/app/out/renderer/index.html').href;
@@ -133,7 +144,9 @@ describe('the Electron window loads app://, with one CSP', () => {
 
   it("the window's CSP connects only to 'self'; the built page's <meta> is the same policy", async () => {
     expect(APP_CSP).toMatch(/(^|; )connect-src 'self'(;|$)/);
-    const config = (await import('../../electron.vite.config')).default as unknown as { renderer: { plugins: { name?: string; transformIndexHtml?: () => { tag: string; attrs: Record<string, string> }[] }[] } };
+    const config = (await import('../../electron.vite.config')).default as unknown as {
+      renderer: { plugins: { name?: string; transformIndexHtml?: () => { tag: string; attrs: Record<string, string> }[] }[] };
+    };
     const plugin = config.renderer.plugins.find((p) => p?.name === 'prefixlab-csp-meta');
     const [meta] = plugin!.transformIndexHtml!();
     expect(meta).toMatchObject({ tag: 'meta', attrs: { 'http-equiv': 'Content-Security-Policy', content: contentSecurityPolicy({ forMeta: true }) } });
@@ -148,14 +161,34 @@ describe('Electron fuses in the packaged app', () => {
   const { getConfig, validateConfiguration } = requireFromRoot('app-builder-lib/out/util/config/config.js');
   const { resolveFunction } = requireFromRoot('app-builder-lib/out/util/resolve.js');
   const SENTINEL = 'dL7pKGdnNz796PbbjQWNKmHXBZaB9tsX';
-  const FUSE_ORDER = ['runAsNode', 'enableCookieEncryption', 'enableNodeOptionsEnvironmentVariable', 'enableNodeCliInspectArguments', 'enableEmbeddedAsarIntegrityValidation', 'onlyLoadAppFromAsar', 'loadBrowserProcessSpecificV8Snapshot', 'grantFileProtocolExtraPrivileges'];
-  const REQUIRED = { runAsNode: false, enableCookieEncryption: true, enableNodeOptionsEnvironmentVariable: false, enableNodeCliInspectArguments: false, enableEmbeddedAsarIntegrityValidation: true, onlyLoadAppFromAsar: true, grantFileProtocolExtraPrivileges: false };
+  const FUSE_ORDER = [
+    'runAsNode',
+    'enableCookieEncryption',
+    'enableNodeOptionsEnvironmentVariable',
+    'enableNodeCliInspectArguments',
+    'enableEmbeddedAsarIntegrityValidation',
+    'onlyLoadAppFromAsar',
+    'loadBrowserProcessSpecificV8Snapshot',
+    'grantFileProtocolExtraPrivileges',
+  ];
+  const REQUIRED = {
+    runAsNode: false,
+    enableCookieEncryption: true,
+    enableNodeOptionsEnvironmentVariable: false,
+    enableNodeCliInspectArguments: false,
+    enableEmbeddedAsarIntegrityValidation: true,
+    onlyLoadAppFromAsar: true,
+    grantFileProtocolExtraPrivileges: false,
+  };
   const quiet = { isEnabled: false, add: () => undefined };
 
   /** A file shaped like Electron's fuse wire (sentinel, version 1, length, one byte per fuse: '1' on, '0' off). */
   function standIn(path: string, wire: string): void {
     mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(path, Buffer.concat([Buffer.from('\x7fELF padding '), Buffer.from(SENTINEL), Buffer.from([1, wire.length]), Buffer.from(wire), Buffer.from(' rest of the binary')]));
+    writeFileSync(
+      path,
+      Buffer.concat([Buffer.from('\x7fELF padding '), Buffer.from(SENTINEL), Buffer.from([1, wire.length]), Buffer.from(wire), Buffer.from(' rest of the binary')]),
+    );
   }
   function wireOf(path: string): Record<string, boolean> {
     const bytes = readFileSync(path);

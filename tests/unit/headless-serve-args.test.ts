@@ -10,7 +10,7 @@ const { headlessServeArgs } = (await import(pathToFileURL(join(root, 'scripts/he
 };
 
 describe('npm start, headless: serve arguments', () => {
-  it('adds the home folder as a root by default, keeping the user\'s own arguments', () => {
+  it("adds the home folder as a root by default, keeping the user's own arguments", () => {
     expect(headlessServeArgs([], '/home/ada')).toEqual(['--root', '/home/ada']);
     expect(headlessServeArgs(['--port', '9000', '--retry-electron'], '/home/ada')).toEqual(['--port', '9000', '--root', '/home/ada']);
   });

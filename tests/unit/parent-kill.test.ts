@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isOwnerAlive, isPidAlive, processStartTime } from '../../src/main/registry/process-identity';
+import { isOwnerAlive, isPidAlive, processStartTime } from '../../src/main/platform/process-identity';
 import { RunsStore } from '../../src/main/registry/runs-store';
 import { resume } from '../../src/main/services/training-service';
 
@@ -54,10 +54,13 @@ beforeAll(async () => {
   cli = join(bundleDir, 'cli.mjs');
   worker = join(bundleDir, 'train-worker.mjs');
   await bundle(join(REPO, 'src/main/cli/index.ts'), cli);
-  await bundle(join(REPO, 'src/main/engine/train/worker.ts'), worker);
+  await bundle(join(REPO, 'src/main/services/training/worker.ts'), worker);
   data = join(root, 'data.jsonl');
   const words = ['good', 'bad', 'great', 'awful', 'fine', 'poor', 'nice', 'dull'];
-  writeFileSync(data, Array.from({ length: 24 }, (_, i) => JSON.stringify({ text: `the film was ${words[i % 8]} and ${words[(i * 3) % 8]} ${i}`, label: i % 2 ? 'pos' : 'neg' })).join('\n') + '\n');
+  writeFileSync(
+    data,
+    Array.from({ length: 24 }, (_, i) => JSON.stringify({ text: `the film was ${words[i % 8]} and ${words[(i * 3) % 8]} ${i}`, label: i % 2 ? 'pos' : 'neg' })).join('\n') + '\n',
+  );
   process.env.PREFIXLAB_TRAIN_WORKER = worker;
 });
 
@@ -80,7 +83,12 @@ interface Cli {
 function startTrain(home: string, opts: { detached?: boolean } = {}): Cli {
   const args = ['train', '--model', MODEL, '--data', data, '--method', 'lora', '--steps', String(STEPS), '--seed', '1', '--home', home, '--backend', 'cpu', '--json'];
   for (const set of ['batchSize=4', 'maxLength=32', 'checkpointEvery=2', 'keepCheckpoints=2', 'evalEvery=0', 'maxEvalExamples=4']) args.push('--set', set);
-  const proc = spawn(process.execPath, [cli, ...args], { cwd: REPO, env: { ...process.env, PREFIXLAB_TRAIN_WORKER: worker }, stdio: ['ignore', 'pipe', 'pipe'], detached: opts.detached });
+  const proc = spawn(process.execPath, [cli, ...args], {
+    cwd: REPO,
+    env: { ...process.env, PREFIXLAB_TRAIN_WORKER: worker },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: opts.detached,
+  });
   if (proc.pid !== undefined) track(proc.pid);
   let out = '';
   let err = '';
@@ -107,13 +115,16 @@ function runAtStep(home: string, step: number): string | undefined {
   for (const id of readdirSync(runs)) {
     const metrics = join(runs, id, 'metrics.jsonl');
     if (!existsSync(metrics)) continue;
-    const steps = readFileSync(metrics, 'utf8').split('\n').filter(Boolean).map((l) => {
-      try {
-        return (JSON.parse(l) as { step: number }).step;
-      } catch {
-        return 0;
-      }
-    });
+    const steps = readFileSync(metrics, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => {
+        try {
+          return (JSON.parse(l) as { step: number }).step;
+        } catch {
+          return 0;
+        }
+      });
     if (Math.max(0, ...steps) >= step) return id;
   }
   return undefined;

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { ApiError } from '@shared/errors';
-import { checkRunMemory, guardRunMemory, memoryBudget, WARN_FRACTION } from '../../src/main/app/resource-guard';
+import { checkRunMemory, guardRunMemory, memoryBudget, WARN_FRACTION } from '../../src/main/engine/train/memory-guard';
 import { parseGpt2Config } from '../../src/main/engine/models/gpt2';
 import { parseLlamaConfig } from '../../src/main/engine/models/llama';
 import { readModelConfig } from '../../src/main/engine/io/load-model';
@@ -87,7 +87,10 @@ describe('resource guard', () => {
     const spec = { home, model: FIXTURE_MODEL, data, method: 'lora' as const, steps: 1, seed: 1, set: { batchSize: '4', maxLength: '32', evalEvery: '0' } };
     process.env.PREFIXLAB_MEMORY_BUDGET_BYTES = String(1024 * 1024);
     try {
-      await expect(runTrainJob(spec)).rejects.toMatchObject({ code: 'out_of_memory', message: expect.stringMatching(/needs about [\d.]+ MiB .* but only 1\.0 MiB is free; /) });
+      await expect(runTrainJob(spec, { recorder: new RunsStore(home) })).rejects.toMatchObject({
+        code: 'out_of_memory',
+        message: expect.stringMatching(/needs about [\d.]+ MiB .* but only 1\.0 MiB is free; /),
+      });
     } finally {
       delete process.env.PREFIXLAB_MEMORY_BUDGET_BYTES;
     }
@@ -97,7 +100,7 @@ describe('resource guard', () => {
     const logs: string[] = [];
     let backend: string | undefined;
     try {
-      const result = await runTrainJob(spec, { log: (m) => logs.push(m) });
+      const result = await runTrainJob(spec, { recorder: new RunsStore(home), log: (m) => logs.push(m) });
       expect(result.status).toBe('finished');
       backend = result.backend;
     } finally {
@@ -116,7 +119,19 @@ describe('resource guard', () => {
     writeFileSync(data, classificationJsonl(12));
     const home = join(tmp, 'home-nan');
     // A learning rate of 1e30 without clipping sends the weights to Inf after the first update.
-    const result = await runTrainJob({ home, model: FIXTURE_MODEL, data, method: 'lora', steps: 6, seed: 1, lr: 1e30, set: { batchSize: '4', maxLength: '32', evalEvery: '0', clipNorm: '0', warmupSteps: '0', schedule: 'constant' } });
+    const result = await runTrainJob(
+      {
+        home,
+        model: FIXTURE_MODEL,
+        data,
+        method: 'lora',
+        steps: 6,
+        seed: 1,
+        lr: 1e30,
+        set: { batchSize: '4', maxLength: '32', evalEvery: '0', clipNorm: '0', warmupSteps: '0', schedule: 'constant' },
+      },
+      { recorder: new RunsStore(home) },
+    );
     expect(result.status).toBe('failed');
     expect(result.reason).toMatch(/^step \d+: (loss|gradient norm) is NaN\/Inf/);
     const manifest = new RunsStore(home).read(result.runId);
@@ -128,7 +143,20 @@ describe('resource guard', () => {
 describe('resource guard on the wasm backend', () => {
   it('budgets by the 4 GiB wasm heap, not the machine: the SmolLM-135M shape at batch 8 × 64 is refused with a batch that fits', () => {
     // The shape whose step aborted the wasm module in the training benchmark (it trains at batch 2).
-    const smollm = parseLlamaConfig({ model_type: 'llama', hidden_size: 576, num_hidden_layers: 30, num_attention_heads: 9, num_key_value_heads: 3, intermediate_size: 1536, vocab_size: 49152, tie_word_embeddings: true, max_position_embeddings: 2048 }, 'config.json');
+    const smollm = parseLlamaConfig(
+      {
+        model_type: 'llama',
+        hidden_size: 576,
+        num_hidden_layers: 30,
+        num_attention_heads: 9,
+        num_key_value_heads: 3,
+        intermediate_size: 1536,
+        vocab_size: 49152,
+        tie_word_embeddings: true,
+        max_position_embeddings: 2048,
+      },
+      'config.json',
+    );
     const bigMachine = 64 * GiB;
     const shape = { method: 'lora' as const, methodOptions: lora, batchSize: 8, maxLength: 64 };
     expect(memoryBudget(smollm, bigMachine, 'tensorflow')).toBe(bigMachine);
@@ -140,7 +168,10 @@ describe('resource guard on the wasm backend', () => {
   });
 
   it('does not refuse the GPT-2-small shape at batch 8 × 64, which trains on wasm (peak 2.8 GiB of tensors)', () => {
-    const gpt2 = parseGpt2Config({ model_type: 'gpt2', n_embd: 768, n_layer: 12, n_head: 12, vocab_size: 50257, n_positions: 1024, n_ctx: 1024, layer_norm_epsilon: 1e-5, activation_function: 'gelu_new' }, 'config.json');
+    const gpt2 = parseGpt2Config(
+      { model_type: 'gpt2', n_embd: 768, n_layer: 12, n_head: 12, vocab_size: 50257, n_positions: 1024, n_ctx: 1024, layer_norm_epsilon: 1e-5, activation_function: 'gelu_new' },
+      'config.json',
+    );
     const verdict = checkRunMemory(gpt2, { method: 'lora', methodOptions: lora, batchSize: 8, maxLength: 64 }, memoryBudget(gpt2, 64 * GiB, 'wasm'));
     expect(verdict.level).toBe('warn');
   });

@@ -80,7 +80,10 @@ describe('serve mode survives hostile clients', () => {
 
   it('garbage frames count towards the rate limit', async () => {
     const ws = await open();
-    const out = await replies(ws, Array.from({ length: 400 }, () => 'not json'));
+    const out = await replies(
+      ws,
+      Array.from({ length: 400 }, () => 'not json'),
+    );
     expect(out.filter((r) => r.error?.code === 'rate_limited').length).toBeGreaterThan(100);
     ws.close();
   });
@@ -130,7 +133,15 @@ function upgrade(host: string, origin?: string): Promise<{ status: number; heade
 describe('serve mode answers only to its own name (DNS rebinding)', () => {
   it('refuses a foreign Host header even with the token, and accepts the loopback names', async () => {
     const p = server.port;
-    for (const host of [`evil.com:${p}`, `127.0.0.1.evil.com:${p}`, `127.evil.com:${p}`, `localhost.evil.com:${p}`, `127.0.0.1:${p + 1}`, `127.0.0.1:${p}@evil.com`, `127.0.0.1:${p}/x`]) {
+    for (const host of [
+      `evil.com:${p}`,
+      `127.0.0.1.evil.com:${p}`,
+      `127.evil.com:${p}`,
+      `localhost.evil.com:${p}`,
+      `127.0.0.1:${p + 1}`,
+      `127.0.0.1:${p}@evil.com`,
+      `127.0.0.1:${p}/x`,
+    ]) {
       const res = await get(`/?token=${server.token}`, { Host: host });
       expect(res.status, host).toBe(421);
       expect(res.body, host).not.toContain('<div id="app">');

@@ -29,7 +29,16 @@ const prereqs = (await import(pathToFileURL(join(root, 'scripts/test-prereqs.js'
 const { decide, ensureChromium, ensurePython, PYTHON_PACKAGES } = prereqs;
 
 /** A fake machine: `installed` packages and `files`; apt-get install adds packages (and Chromium's binary). */
-function machine(opts: { installed?: string[]; files?: string[]; isRoot?: boolean; hasApt?: boolean; listsEmpty?: boolean; aptFails?: boolean; venv?: number; env?: Record<string, string> }) {
+function machine(opts: {
+  installed?: string[];
+  files?: string[];
+  isRoot?: boolean;
+  hasApt?: boolean;
+  listsEmpty?: boolean;
+  aptFails?: boolean;
+  venv?: number;
+  env?: Record<string, string>;
+}) {
   const installed = new Set(opts.installed ?? []);
   const files = new Set(opts.files ?? []);
   const calls: string[] = [];
@@ -88,13 +97,17 @@ describe('test prerequisites: python interop', () => {
 
   it('as a user it fails with one line naming the exact command, and does not touch the venv', () => {
     const m = machine({ installed: ['python3-numpy', 'python3-venv'] });
-    expect(ensurePython(m.probes)).toBe('python interop: needs python3-torch, libopenblas0-pthread; run `sudo apt-get install -y --no-install-recommends python3-torch libopenblas0-pthread`');
+    expect(ensurePython(m.probes)).toBe(
+      'python interop: needs python3-torch, libopenblas0-pthread; run `sudo apt-get install -y --no-install-recommends python3-torch libopenblas0-pthread`',
+    );
     expect(m.calls).toEqual([]);
   });
 
   it('a failing apt-get or setup-venv.sh is a failure naming what to run', () => {
     const apt = machine({ isRoot: true, aptFails: true });
-    expect(ensurePython(apt.probes)).toMatch(/^python interop: installing python3-torch .* with apt-get failed \(see above\); run `apt-get update && apt-get install -y --no-install-recommends python3-torch libopenblas0-pthread python3-venv python3-numpy`$/);
+    expect(ensurePython(apt.probes)).toMatch(
+      /^python interop: installing python3-torch .* with apt-get failed \(see above\); run `apt-get update && apt-get install -y --no-install-recommends python3-torch libopenblas0-pthread python3-venv python3-numpy`$/,
+    );
     expect(apt.calls.filter((c) => c.startsWith('apt-get install'))).toHaveLength(2); // retried once after an update
     const venv = machine({ installed: PYTHON_PACKAGES, venv: 1 });
     expect(ensurePython(venv.probes)).toBe('python interop: `bash python/setup-venv.sh` failed (its reason is above); fix that, then rerun');

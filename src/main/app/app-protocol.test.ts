@@ -68,7 +68,7 @@ describe('app:// protocol', () => {
     expectSecurityHeaders(post, 'POST');
   });
 
-  it("lets the page connect only to its own origin (the window talks over IPC)", () => {
+  it('lets the page connect only to its own origin (the window talks over IPC)', () => {
     expect(APP_CSP).toContain("connect-src 'self';");
     expect(APP_CSP).not.toMatch(/ws:|wss:|http:|\*/);
     expect(APP_CSP).toContain("script-src 'self';");

@@ -3,11 +3,11 @@
 import { EventBus } from '../rpc/event-bus';
 import { SystemService } from '../services/system-service';
 import { FilesService } from '../services/files-service';
-import { ModelRegistry } from '../services/model-registry';
+import { ModelStore } from '../services/model-store';
 import { RunQueue } from '../services/run-queue';
 import { ModelWorker } from '../services/model-worker/client';
-import { PathGuard } from './path-guard';
-import type { ProcessLauncher } from './process-launcher';
+import { PathGuard } from '../platform/path-guard';
+import type { ProcessLauncher } from '../platform/process-launcher';
 
 export interface AppOptions {
   home: string;
@@ -33,7 +33,7 @@ export interface AppContext {
   /** The headless folder browser and upload target. */
   readonly files: FilesService;
   /** Imported models (<home>/models/<id>/manifest.json). */
-  readonly models: ModelRegistry;
+  readonly models: ModelStore;
   /** The workbench's training queue: comparisons, one run at a time, progress on the event bus. */
   readonly runs: RunQueue;
   /** Model, tokenizer and dataset work off the event loop (a child process with time limits). */
@@ -49,7 +49,7 @@ export function createAppContext(options: AppOptions): AppContext {
   const paths = new PathGuard([options.home, ...(options.roots ?? [])]);
   let system: SystemService | undefined;
   let files: FilesService | undefined;
-  let models: ModelRegistry | undefined;
+  let models: ModelStore | undefined;
   let runs: RunQueue | undefined;
   let modelWorker: ModelWorker | undefined;
   return {
@@ -67,14 +67,19 @@ export function createAppContext(options: AppOptions): AppContext {
       return (modelWorker ??= new ModelWorker({ launcher: options.launcher }));
     },
     get models() {
-      return (models ??= new ModelRegistry(options.home));
+      return (models ??= new ModelStore(options.home));
     },
     get runs() {
-      return (runs ??= new RunQueue(options.home, {
-        onQueue: (items) => events.emit('training.queue', { items }),
-        onProgress: (progress) => events.emit('training.progress', progress),
-        onLog: (item, message) => events.emit('training.log', { itemId: item.itemId, runId: item.runId, message }),
-      }, undefined, options.launcher));
+      return (runs ??= new RunQueue(
+        options.home,
+        {
+          onQueue: (items) => events.emit('training.queue', { items }),
+          onProgress: (progress) => events.emit('training.progress', progress),
+          onLog: (item, message) => events.emit('training.log', { itemId: item.itemId, runId: item.runId, message }),
+        },
+        undefined,
+        options.launcher,
+      ));
     },
   };
 }

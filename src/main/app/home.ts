@@ -2,7 +2,7 @@
 // (Electron: userData; headless: ~/.prefixlab).
 import os from 'node:os';
 import { join, resolve } from 'node:path';
-import { ensureFolder } from './ensure-folder';
+import { ensureFolder } from '../platform/ensure-folder';
 
 export function resolveHome(explicit?: string, shellDefault?: string): string {
   const dir = explicit ?? process.env.PREFIXLAB_HOME ?? shellDefault ?? join(os.homedir(), '.prefixlab');

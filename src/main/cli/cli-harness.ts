@@ -11,7 +11,15 @@ export interface CapturedStream {
 /** A writable that keeps everything written to it. */
 export function capture(): CapturedStream {
   let text = '';
-  return { stream: new Writable({ write(chunk, _enc, done) { text += String(chunk); done(); } }), text: () => text };
+  return {
+    stream: new Writable({
+      write(chunk, _enc, done) {
+        text += String(chunk);
+        done();
+      },
+    }),
+    text: () => text,
+  };
 }
 
 export interface CliOutcome {

@@ -9,8 +9,6 @@ import { runCli } from './run-cli';
 import { closest, editDistance } from './suggest';
 import { capture, cli } from './cli-harness';
 
-
-
 describe('suggestions', () => {
   it('counts a swap of neighbours as one edit and suggests only near misses', () => {
     expect(editDistance('trian', 'train')).toBe(1);
@@ -46,7 +44,7 @@ describe('prefixlab CLI: mistakes and help', () => {
     expect((await cli(['--json', 'info'])).stderr).toMatch(/^prefixlab: expected a command before the options, got "--json"; commands: /m);
   });
 
-  it('train --help lists every method\'s options with their defaults, from the schemas', async () => {
+  it("train --help lists every method's options with their defaults, from the schemas", async () => {
     const { code, stdout } = await cli(['train', '--help']);
     expect(code).toBe(0);
     expect(stdout).toMatch(/^Usage: prefixlab train --model DIR/m);

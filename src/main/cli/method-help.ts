@@ -12,8 +12,18 @@ function typeOf(schema: Schema): string {
   if (Array.isArray(schema.enum)) return schema.enum.map(String).join('|');
   if (schema.type === 'array') return `list of ${typeOf((schema.items as Schema | undefined) ?? {})}`;
   if (schema.type === 'integer' || schema.type === 'number') {
-    const low = typeof schema.minimum === 'number' && schema.minimum > Number.MIN_SAFE_INTEGER ? `${schema.minimum}` : typeof schema.exclusiveMinimum === 'number' ? `>${schema.exclusiveMinimum}` : '';
-    const high = typeof schema.maximum === 'number' && schema.maximum < Number.MAX_SAFE_INTEGER ? `${schema.maximum}` : typeof schema.exclusiveMaximum === 'number' ? `<${schema.exclusiveMaximum}` : '';
+    const low =
+      typeof schema.minimum === 'number' && schema.minimum > Number.MIN_SAFE_INTEGER
+        ? `${schema.minimum}`
+        : typeof schema.exclusiveMinimum === 'number'
+          ? `>${schema.exclusiveMinimum}`
+          : '';
+    const high =
+      typeof schema.maximum === 'number' && schema.maximum < Number.MAX_SAFE_INTEGER
+        ? `${schema.maximum}`
+        : typeof schema.exclusiveMaximum === 'number'
+          ? `<${schema.exclusiveMaximum}`
+          : '';
     return low || high ? `${schema.type} ${low}…${high}` : String(schema.type);
   }
   return String(schema.type ?? 'value');

@@ -25,7 +25,10 @@ export function parseFloatFlag(value: unknown, flag: string): number | undefined
 /** "1,2,3" → [1, 2, 3]. */
 export function parseIdList(value: unknown, flag: string): number[] | undefined {
   if (value === undefined) return undefined;
-  const parts = String(value).split(',').map((s) => s.trim()).filter(Boolean);
+  const parts = String(value)
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const ids = parts.map(Number);
   const bad = parts.find((p, i) => !Number.isInteger(ids[i]) || ids[i]! < 0);
   if (parts.length === 0 || bad !== undefined) throw new ApiError('invalid_argument', `expected comma-separated token ids, got "${bad ?? value}"`, { field: flag });
@@ -35,7 +38,10 @@ export function parseIdList(value: unknown, flag: string): number[] | undefined 
 /** "a,b,c" → ['a', 'b', 'c']. */
 export function parseList(value: unknown): string[] | undefined {
   if (value === undefined) return undefined;
-  return String(value).split(',').map((s) => s.trim()).filter(Boolean);
+  return String(value)
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 /** Repeated `--set key=value` → {key: value}. */

@@ -3,9 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { capture, cli } from './cli-harness';
-
-
+import { cli } from './cli-harness';
 
 describe('prefixlab CLI', () => {
   const home = mkdtempSync(join(tmpdir(), 'prefixlab-cli-'));
@@ -49,7 +47,18 @@ describe('prefixlab model commands on stories260K', () => {
   it.skipIf(!hasShared)('model inspect --json prints the architecture card', async () => {
     const { code, stdout } = await cli(['model', 'inspect', model, '--json']);
     expect(code).toBe(0);
-    expect(JSON.parse(stdout)).toMatchObject({ architecture: 'llama', parameters: 260032, layers: 5, hidden: 64, heads: 8, kvHeads: 4, headDim: 8, vocab: 512, dtype: 'F32', tiedEmbeddings: true });
+    expect(JSON.parse(stdout)).toMatchObject({
+      architecture: 'llama',
+      parameters: 260032,
+      layers: 5,
+      hidden: 64,
+      heads: 8,
+      kvHeads: 4,
+      headDim: 8,
+      vocab: 512,
+      dtype: 'F32',
+      tiedEmbeddings: true,
+    });
   });
 
   it.skipIf(!hasShared)('logits and generate --json match the reference implementation', async () => {
@@ -80,7 +89,10 @@ describe('prefixlab data inspect exit codes and JSON contract', () => {
   const broken = join(import.meta.dirname, '../../../tests/fixtures/datasets-broken');
   const dir = mkdtempSync(join(tmpdir(), 'prefixlab-data-'));
   const good = join(dir, 'good.jsonl');
-  writeFileSync(good, ['{"text":"a sunny day","label":"pos"}', '{"text":"a rainy day","label":"neg"}', '{"text":"sun again","label":"pos"}', '{"text":"rain again","label":"neg"}'].join('\n'));
+  writeFileSync(
+    good,
+    ['{"text":"a sunny day","label":"pos"}', '{"text":"a rainy day","label":"neg"}', '{"text":"sun again","label":"pos"}', '{"text":"rain again","label":"neg"}'].join('\n'),
+  );
 
   it('0 for a valid file, with the documented fields', async () => {
     const { code, stdout } = await cli(['data', 'inspect', good, '--json']);
@@ -113,8 +125,30 @@ describe('prefixlab train → adapters list → export', () => {
   it.skipIf(!hasModel)('a finished run becomes an adapter that exports with reload parity', async () => {
     const home = mkdtempSync(join(tmpdir(), 'prefixlab-cli-train-'));
     const data = join(home, 'weather.jsonl');
-    writeFileSync(data, ['sun', 'rain', 'sun', 'rain'].map((w, i) => JSON.stringify({ prompt: `Tom saw the ${w} ${i}. Tom was`, completion: w === 'sun' ? ' happy' : ' sad' })).join('\n'));
-    const trained = await cli(['train', '--model', model, '--data', data, '--method', 'ptplus', '--steps', '2', '--eval-split', '1', '--set', 'lr=0.02', '--home', home, '--backend', 'cpu', '--json']);
+    writeFileSync(
+      data,
+      ['sun', 'rain', 'sun', 'rain'].map((w, i) => JSON.stringify({ prompt: `Tom saw the ${w} ${i}. Tom was`, completion: w === 'sun' ? ' happy' : ' sad' })).join('\n'),
+    );
+    const trained = await cli([
+      'train',
+      '--model',
+      model,
+      '--data',
+      data,
+      '--method',
+      'ptplus',
+      '--steps',
+      '2',
+      '--eval-split',
+      '1',
+      '--set',
+      'lr=0.02',
+      '--home',
+      home,
+      '--backend',
+      'cpu',
+      '--json',
+    ]);
     expect(trained.code).toBe(0);
     const run = JSON.parse(trained.stdout);
     expect(run).toMatchObject({ status: 'finished', method: 'ptplus', steps: 2, learningRate: 0.02, trainableParams: 5 * 8 * 8 * 8 });

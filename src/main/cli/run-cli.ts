@@ -2,7 +2,7 @@
 // errors to one line on stderr with a non-zero exit code.
 import { parseArgs } from 'node:util';
 import { formatApiError } from '@shared/errors';
-import { toErrorData } from '../app/system-errors';
+import { toErrorData } from '../platform/system-errors';
 import { GLOBAL_OPTIONS, type CliIO, type Command } from './command';
 import { COMMANDS } from './commands';
 import { closest } from './suggest';
@@ -52,7 +52,7 @@ export function helpText(): string {
     '',
     ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     '',
-    'prefixlab COMMAND --help shows its usage; train and compare also list every method\'s options with defaults.',
+    "prefixlab COMMAND --help shows its usage; train and compare also list every method's options with defaults.",
   ].join('\n');
 }
 

@@ -151,7 +151,10 @@ describe('broken dataset files', () => {
     const home = await tempDir();
     try {
       const piece = fc.constantFrom('"', ',', '\t', '\n', '\r\n', '{', '}', '[', ']', ':', '\\', 'text', 'label', ' ', 'é', '\u0000', '####', 'NUM:dist');
-      const content = fc.oneof(fc.array(piece, { maxLength: 40 }).map((p) => Buffer.from(p.join(''))), fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b)));
+      const content = fc.oneof(
+        fc.array(piece, { maxLength: 40 }).map((p) => Buffer.from(p.join(''))),
+        fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b)),
+      );
       let n = 0;
       await fc.assert(
         fc.asyncProperty(content, fc.constantFrom('csv', 'tsv', 'json', 'jsonl', 'txt', 'parquet', 'dat'), async (bytes, ext) => {

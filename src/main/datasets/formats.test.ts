@@ -51,7 +51,20 @@ describe('delimited files', () => {
 
 describe('JSON, JSON Lines and text', () => {
   it('reads an object holding the array of records', async () => {
-    const path = await file('wrapped.json', JSON.stringify({ version: 2, data: [{ prompt: 'p1', completion: 'c1' }, { prompt: 'p2', completion: 'c2' }] }, null, 2));
+    const path = await file(
+      'wrapped.json',
+      JSON.stringify(
+        {
+          version: 2,
+          data: [
+            { prompt: 'p1', completion: 'c1' },
+            { prompt: 'p2', completion: 'c2' },
+          ],
+        },
+        null,
+        2,
+      ),
+    );
     const result = await inspectDataset(path);
     expect(result).toMatchObject({ format: 'json', task: 'completion', rows: 2 });
     expect(result.preview[1]).toMatchObject({ line: 8, prompt: 'p2\n', target: 'c2' });
@@ -118,7 +131,15 @@ describe('tasks and templates', () => {
     "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
 
   it("renders chat through a model's chat template: the reply and its end-of-turn are the target", async () => {
-    const path = await file('chat.jsonl', JSON.stringify({ messages: [{ role: 'user', content: 'Hi' }, { role: 'assistant', content: 'Hello!' }] }) + '\n');
+    const path = await file(
+      'chat.jsonl',
+      JSON.stringify({
+        messages: [
+          { role: 'user', content: 'Hi' },
+          { role: 'assistant', content: 'Hello!' },
+        ],
+      }) + '\n',
+    );
     const [example] = await loadExamples(path, { read: { chatTemplate: CHATML } });
     expect(example.prompt).toBe('<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n');
     expect(example.target).toBe('Hello!<|im_end|>\n');
@@ -126,11 +147,24 @@ describe('tasks and templates', () => {
 
   it('reads ShareGPT conversations and reports a chat the template rejects', async () => {
     const strict = "{% if messages[0]['role'] != 'user' %}{{ raise_exception('must start with user') }}{% endif %}" + CHATML;
-    const path = await file('sharegpt.jsonl', [
-      JSON.stringify({ conversations: [{ from: 'human', value: 'Q' }, { from: 'gpt', value: 'A' }] }),
-      JSON.stringify({ conversations: [{ from: 'gpt', value: 'A' }, { from: 'gpt', value: 'B' }] }),
-      JSON.stringify({ conversations: [{ from: 'human', value: 'no reply' }] }),
-    ].join('\n'));
+    const path = await file(
+      'sharegpt.jsonl',
+      [
+        JSON.stringify({
+          conversations: [
+            { from: 'human', value: 'Q' },
+            { from: 'gpt', value: 'A' },
+          ],
+        }),
+        JSON.stringify({
+          conversations: [
+            { from: 'gpt', value: 'A' },
+            { from: 'gpt', value: 'B' },
+          ],
+        }),
+        JSON.stringify({ conversations: [{ from: 'human', value: 'no reply' }] }),
+      ].join('\n'),
+    );
     const result = await inspectDataset(path, { chatTemplate: strict });
     expect(result.task).toBe('chat');
     expect(result.errors.map((e) => [e.kind, e.line])).toEqual([
@@ -149,7 +183,10 @@ describe('tasks and templates', () => {
     });
     expect(result.labels).toEqual({ negative: 1, positive: 1 });
     expect(result.preview[0]).toMatchObject({ prompt: 'Review: loved it all\nVerdict (positive):', target: ' great', label: 'positive' });
-    await expect(inspectDataset(path, { map: { text: 'review', label: 'stars' }, template: { prompt: '{{nope}}', target: '' } })).rejects.toMatchObject({ code: 'invalid_argument', field: 'template.prompt' });
+    await expect(inspectDataset(path, { map: { text: 'review', label: 'stars' }, template: { prompt: '{{nope}}', target: '' } })).rejects.toMatchObject({
+      code: 'invalid_argument',
+      field: 'template.prompt',
+    });
   });
 
   it('previews only the first rows (complete: false)', async () => {

@@ -27,7 +27,10 @@ describe('compute backend selection', () => {
     for (const name of ['cpu', 'wasm'] as const) {
       expect(await initBackend(name)).toBe(name);
       expect(tf.getBackend()).toBe(name);
-      const a = tf.tensor2d([[1, 2], [3, 4]]);
+      const a = tf.tensor2d([
+        [1, 2],
+        [3, 4],
+      ]);
       const product = a.matMul(a);
       results.push(Array.from(await product.data()));
       tf.dispose([a, product]);

@@ -65,9 +65,7 @@ async function tryRegister(name: BackendName): Promise<BackendStatus> {
         });
         if (!found) {
           throw new Error(
-            env
-              ? `PREFIXLAB_TFJS_NODE=${env} is not a loadable ${pkg} package folder`
-              : `${pkg} is not installed (its install downloads libtensorflow; see docs/performance.md)`,
+            env ? `PREFIXLAB_TFJS_NODE=${env} is not a loadable ${pkg} package folder` : `${pkg} is not installed (its install downloads libtensorflow; see docs/performance.md)`,
           );
         }
         target = found;
@@ -161,7 +159,8 @@ export function explainBackendFailure(err: unknown, backend: BackendName): unkno
   if (!isWasmAbort(err, backend)) return err;
   return new ApiError(
     'out_of_memory',
-    'the wasm backend aborted: a training step needed more than its 4 GiB heap (32-bit WebAssembly). Lower batchSize or maxLength (or set batchTokens), or install the native backend (@tensorflow/tfjs-node), which has no such limit',
+    'the wasm backend aborted: a training step needed more than its 4 GiB heap (32-bit WebAssembly). ' +
+      'Lower batchSize or maxLength (or set batchTokens), or install the native backend (@tensorflow/tfjs-node), which has no such limit',
     { field: 'batchSize' },
   );
 }

@@ -4,7 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from './backend';
-import { deriveSeed, dropoutSeed, initSeed, SEED_PURPOSES } from './derive-seed';
+import { deriveSeed, dropoutSeed, initSeed, SEED_PURPOSES } from '../platform/derive-seed';
 import type { CausalLM } from './models/causal-lm';
 import { getMethod } from './methods/registry';
 import { tinyModel, type TinyFamily } from './methods/test-utils';

@@ -57,7 +57,10 @@ describe('generate on a tiny model', () => {
   afterAll(() => model.dispose());
 
   it('batched (left-padded) generation equals one prompt at a time', async () => {
-    const prompts = [[5, 6, 7, 8, 9], [11, 3]];
+    const prompts = [
+      [5, 6, 7, 8, 9],
+      [11, 3],
+    ];
     const batched = await generate(model, prompts, { maxNewTokens: 8 });
     for (let i = 0; i < prompts.length; i++) {
       const single = await generate(model, [prompts[i]], { maxNewTokens: 8 });

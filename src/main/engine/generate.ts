@@ -78,7 +78,14 @@ export async function generate(model: CausalLM, prompts: number[][], opts: Gener
     const padded = prompts.map((p) => [...new Array(promptLen - p.length).fill(padId), ...p]);
     logits = tf.tidy(() => {
       const inputIds = tf.tensor2d(padded, [batchSize, promptLen], 'int32'); // [B, T]
-      const attentionMask = isPadded ? tf.tensor2d(prompts.map((p) => padded[0].map((_, j) => (j < promptLen - p.length ? 0 : 1))), [batchSize, promptLen], 'int32') : undefined; // [B, T]
+      // [B, T]: 0 over each prompt's left padding
+      const attentionMask = isPadded
+        ? tf.tensor2d(
+            prompts.map((p) => padded[0].map((_, j) => (j < promptLen - p.length ? 0 : 1))),
+            [batchSize, promptLen],
+            'int32',
+          )
+        : undefined;
       return model.forward(inputIds, { cache, attentionMask, hooks: opts.hooks, logits: 'last' }); // [B, 1, V]
     });
     for (let step = 0; step < maxNewTokens; step++) {

@@ -1,5 +1,6 @@
 // Choosing the next token from one row of logits, in transformers' order: repetition penalty, then
 // greedy argmax or temperature → top-k → top-p → a draw from a seeded generator.
+import { Rng } from '../platform/rng';
 
 export interface SamplingOptions {
   /** Argmax decoding; otherwise sample. */
@@ -13,16 +14,10 @@ export interface SamplingOptions {
   repetitionPenalty: number;
 }
 
-/** mulberry32: small, fast and reproducible across platforms; returns floats in [0, 1). */
+/** Floats in [0, 1) from the one seeded generator (platform/rng.ts): the same draws on every platform. */
 export function createRng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rng = Rng.fromSeed(seed);
+  return () => rng.next();
 }
 
 /** Picks a token from `logits` (one row, not modified); `seen` are the ids of the sequence so far. */

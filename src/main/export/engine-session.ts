@@ -15,11 +15,11 @@ export interface AttachedAdapter {
 /** Attaches `method` to a loaded model and loads `state` into it (errors name the tensor). */
 export function attachWithState(loaded: LoadedModel, method: MethodName, rawOptions: Record<string, unknown>, state: StateDict): AttachedAdapter {
   const options = parseMethodOptions(method, rawOptions);
-  // The stored tensors replace any initial values, so Prompt Tuning need not re-encode its init text.
-  const attachOptions = method === 'prompt' ? { ...options, init: 'random' } : options;
-  const adapter = getMethod(method).attach(loaded.model, attachOptions as never, {
+  // The stored tensors replace any initial values (restoring), so e.g. Prompt Tuning need not re-encode its init text.
+  const adapter = getMethod(method).attach(loaded.model, options as never, {
     seed: 0,
     encode: loaded.tokenizer ? (text: string) => loaded.tokenizer!.encode(text) : undefined,
+    restoring: true,
   });
   try {
     adapter.loadStateDict(state);

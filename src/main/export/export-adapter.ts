@@ -9,12 +9,13 @@ import { randomBytes } from 'node:crypto';
 import { lstatSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { ApiError } from '@shared/errors';
-import { ensureFolder } from '../app/ensure-folder';
-import { fromSystemError } from '../app/system-errors';
+import { ensureFolder } from '../platform/ensure-folder';
+import { fromSystemError } from '../platform/system-errors';
 import type { LoadedModel } from '../engine/io/load-model';
-import type { MethodName } from '../engine/methods/method';
+import type { MethodExports, MethodName } from '../engine/methods/method';
+import { getMethod, virtualTokensOf } from '../engine/methods/registry';
 import { writeSafetensors, type F32Tensor } from '../engine/io/safetensors';
-import { fsyncDir, writeJsonAtomic } from '../registry/atomic-write';
+import { fsyncDir, writeJsonAtomic } from '../platform/atomic-write';
 import { attachWithState, loadBaseModel, logitsOf, type AttachedAdapter } from './engine-session';
 import { writeMergedFolder } from './merged-format';
 import { PARITY_FILE, PARITY_TOLERANCE, maxAbsDiff, parityFile, parityInputs } from './parity';
@@ -25,17 +26,14 @@ import { EXPORT_MARKER_FILE, removeExportFiles, replaceableExport, writeExportMa
 import { checkClear, guardedPaths, isInside, realPathOf } from './protected-paths';
 import { resolveExportSource } from './source';
 
-export type ExportFormat = 'peft' | 'merged' | 'ptplus';
+export type ExportFormat = keyof MethodExports;
 export const EXPORT_FORMATS: readonly ExportFormat[] = ['peft', 'merged', 'ptplus'];
 
-/** Formats each method can be exported to. */
-export const FORMATS_BY_METHOD: Record<MethodName, readonly ExportFormat[]> = {
-  lora: ['peft', 'merged'],
-  prefix: ['peft'],
-  prompt: ['peft'],
-  ptplus: ['ptplus'],
-  full: ['merged'],
-};
+/** Formats `method` can be exported to: those its definition writes (exports), in EXPORT_FORMATS order. */
+export function exportFormatsOf(method: MethodName): ExportFormat[] {
+  const exports = getMethod(method).exports;
+  return EXPORT_FORMATS.filter((format) => exports[format] !== undefined);
+}
 
 export interface ExportRequest {
   home: string;
@@ -90,7 +88,12 @@ function existingToReplace(outDir: string, force: boolean): ExportMarker | null 
     throw fromSystemError(err, outDir);
   }
   if (!isFolder) throw new ApiError('already_exists', `${outDir} exists and is not a folder`, { field: 'outDir' });
-  if (!force) throw new ApiError('already_exists', `output folder ${outDir} already exists; choose another folder, or replace it (--force on the command line, "replace the folder if it exists" in the app)`, { field: 'outDir' });
+  if (!force)
+    throw new ApiError(
+      'already_exists',
+      `output folder ${outDir} already exists; choose another folder, or replace it (--force on the command line, "replace the folder if it exists" in the app)`,
+      { field: 'outDir' },
+    );
   return replaceableExport(outDir);
 }
 
@@ -121,9 +124,10 @@ export async function exportAdapter(req: ExportRequest): Promise<ExportResult> {
   }
   if (typeof req.outDir !== 'string' || req.outDir.trim() === '') throw new ApiError('invalid_argument', 'an output folder is required', { field: 'outDir' });
   const source = resolveExportSource(req.home, req.id);
-  const allowed = FORMATS_BY_METHOD[source.method] ?? [];
+  const allowed = exportFormatsOf(source.method);
   if (!allowed.includes(req.format)) {
-    throw new ApiError('unsupported', `${source.method} adapters export as ${allowed.join(' or ')}, not ${req.format}`, { field: 'format' });
+    const has = allowed.length > 0 ? `export as ${allowed.join(' or ')}` : 'have no export format';
+    throw new ApiError('unsupported', `${source.method} adapters ${has}, not ${req.format}`, { field: 'format' });
   }
   // Real paths throughout: a symlinked home or outDir is compared, and replaced, as what it points to.
   const outDir = realPathOf(req.outDir);
@@ -136,8 +140,8 @@ export async function exportAdapter(req: ExportRequest): Promise<ExportResult> {
     loaded.push(base);
     const inApp = attachWithState(base, source.method, source.options, source.readState());
     attached.push(inApp);
-    const virtualTokens = source.method === 'prompt' || source.method === 'prefix' ? Number(inApp.options.numVirtualTokens) : 0;
-    const inputs = parityInputs(base.model.config, virtualTokens);
+    const virtual = virtualTokensOf(source.method, inApp.options);
+    const inputs = parityInputs(base.model.config, virtual.count);
     const expected = await logitsOf(base, inputs, inApp.adapter);
 
     // Write, then read back what was written.
@@ -166,7 +170,15 @@ export async function exportAdapter(req: ExportRequest): Promise<ExportResult> {
       );
     }
     const parity = parityFile(
-      { format: req.format, method: source.method, architecture: base.model.config.architecture, baseModel: resolve(source.baseModelPath), virtualTokens: source.method === 'prompt' ? virtualTokens : 0, inputs, maxAbsDiff: worst },
+      {
+        format: req.format,
+        method: source.method,
+        architecture: base.model.config.architecture,
+        baseModel: resolve(source.baseModelPath),
+        virtualTokens: virtual.placement === 'input' ? virtual.count : 0,
+        inputs,
+        maxAbsDiff: worst,
+      },
       expected,
       base.model.config.vocabSize,
     );

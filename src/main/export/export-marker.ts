@@ -4,7 +4,7 @@
 import { lstatSync, readdirSync, readFileSync, rmdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApiError } from '@shared/errors';
-import { writeJsonAtomic } from '../registry/atomic-write';
+import { writeJsonAtomic } from '../platform/atomic-write';
 
 export const EXPORT_MARKER_FILE = '.prefixlab-export.json';
 const MARKER_MAX_BYTES = 1 << 20;

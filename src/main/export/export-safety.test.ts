@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatApiError } from '@shared/errors';
 import { createAppContext } from '../app/context';
-import { toErrorData } from '../app/system-errors';
+import { toErrorData } from '../platform/system-errors';
 import { initBackend } from '../engine/backend';
 import { fixturesDir, repoRoot } from '../engine/test-paths';
 import { handlers } from '../handlers';
@@ -18,11 +18,9 @@ import { listAdapters } from '../services/registry-service';
 import { exportAdapter } from './export-adapter';
 import { EXPORT_MARKER_FILE } from './export-marker';
 import { makeRandomAdapter } from './testing/random-adapter';
-import { capture, cli } from '../cli/cli-harness';
+import { cli } from '../cli/cli-harness';
 
 const model = (name: string): string => join(fixturesDir, name);
-
-
 
 /** Every file under `dir` with its bytes, for "left exactly as it was". */
 function snapshot(dir: string): Record<string, string> {
@@ -60,10 +58,16 @@ describe('export safety', () => {
   };
 
   it('--home LINK with --out REAL --force is refused and the registry stays (service and CLI)', async () => {
-    await expect(exportAdapter({ home: link, id: loraId, format: 'peft', outDir: realHome, force: true })).rejects.toThrow(`output folder ${realHome} is the data folder (${realHome})`);
+    await expect(exportAdapter({ home: link, id: loraId, format: 'peft', outDir: realHome, force: true })).rejects.toThrow(
+      `output folder ${realHome} is the data folder (${realHome})`,
+    );
     await expect(exportAdapter({ home: realHome, id: loraId, format: 'peft', outDir: link, force: true })).rejects.toThrow(/ is the data folder /);
-    await expect(exportAdapter({ home: link, id: loraId, format: 'peft', outDir: tmp, force: true })).rejects.toThrow(`output folder ${tmp} contains the data folder (${realHome})`);
-    await expect(exportAdapter({ home: link, id: loraId, format: 'peft', outDir: join(realHome, 'runs', 'x'), force: true })).rejects.toThrow(/ lies inside the data folder's runs /);
+    await expect(exportAdapter({ home: link, id: loraId, format: 'peft', outDir: tmp, force: true })).rejects.toThrow(
+      `output folder ${tmp} contains the data folder (${realHome})`,
+    );
+    await expect(exportAdapter({ home: link, id: loraId, format: 'peft', outDir: join(realHome, 'runs', 'x'), force: true })).rejects.toThrow(
+      / lies inside the data folder's runs /,
+    );
     await registryIntact();
 
     const refused = await cli(['export', loraId, '--format', 'peft', '--out', realHome, '--force', '--home', link, '--backend', 'cpu']);
@@ -108,7 +112,9 @@ describe('export safety', () => {
     await expect(exportAdapter({ home: link, id: loraId, format: 'peft', outDir: otherModel, force: true })).rejects.toThrow(/ is model other \(/);
     await expect(exportAdapter({ home: link, id: loraId, format: 'peft', outDir: join(dataFolder, 'exp') })).rejects.toThrow(/ lies inside dataset folder ds \(/);
     await expect(exportAdapter({ home: link, id: loraId, format: 'peft', outDir: dataFileDir, force: true })).rejects.toThrow(/ contains dataset file ds \(/);
-    await expect(exportAdapter({ home: link, id: loraId, format: 'merged', outDir: join(model('llama-gqa'), 'exp') })).rejects.toThrow(/ lies inside (the base model|the model of adapter)/);
+    await expect(exportAdapter({ home: link, id: loraId, format: 'merged', outDir: join(model('llama-gqa'), 'exp') })).rejects.toThrow(
+      / lies inside (the base model|the model of adapter)/,
+    );
     // A new folder beside a dataset file is fine.
     const beside = await exportAdapter({ home: link, id: loraId, format: 'peft', outDir: join(dataFileDir, 'exp') });
     expect(beside.parity.ok).toBe(true);
@@ -154,12 +160,16 @@ describe('export safety', () => {
   const python = ['python3', 'python'].find((p) => spawnSync(p, ['--version']).status === 0);
   it.skipIf(!python)('python finds the loader package from the export folder (and imports it where .venv has torch)', () => {
     const dir = join(out, 'ptplus');
-    const found = execFileSync(python!, ['-c', 'import importlib.util, sys; sys.path.insert(0, sys.argv[1]); print(importlib.util.find_spec("prefixlab_ptplus").origin)', dir], { encoding: 'utf8' });
+    const found = execFileSync(python!, ['-c', 'import importlib.util, sys; sys.path.insert(0, sys.argv[1]); print(importlib.util.find_spec("prefixlab_ptplus").origin)', dir], {
+      encoding: 'utf8',
+    });
     expect(found.trim()).toBe(join(dir, 'prefixlab_ptplus', '__init__.py'));
     execFileSync(python!, ['-m', 'py_compile', join(dir, 'prefixlab_ptplus', '__init__.py'), join(dir, 'prefixlab_ptplus', 'loader.py')]);
     const venv = join(repoRoot, '.venv', 'bin', 'python');
     if (existsSync(venv)) {
-      const imported = execFileSync(venv, ['-c', 'import sys; sys.path.insert(0, sys.argv[1]); import prefixlab_ptplus; print(prefixlab_ptplus.__file__)', dir], { encoding: 'utf8' });
+      const imported = execFileSync(venv, ['-c', 'import sys; sys.path.insert(0, sys.argv[1]); import prefixlab_ptplus; print(prefixlab_ptplus.__file__)', dir], {
+        encoding: 'utf8',
+      });
       expect(imported.trim()).toBe(join(dir, 'prefixlab_ptplus', '__init__.py'));
     } else {
       console.log(`skipping the full import of prefixlab_ptplus: ${venv} not found (bash python/setup-venv.sh)`);

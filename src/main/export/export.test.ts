@@ -26,7 +26,13 @@ const CASES: Case[] = [
     { name: `Prefix-Tuning (projected) → PEFT on ${fixture}`, fixture, method: 'prefix', options: { numVirtualTokens: 3 }, format: 'peft' },
     { name: `Prompt Tuning → PEFT on ${fixture}`, fixture, method: 'prompt', options: { numVirtualTokens: 4, init: 'random' }, format: 'peft' },
   ]),
-  { name: 'LoRA all-linear rsLoRA → merged on llama-gqa', fixture: 'llama-gqa', method: 'lora', options: { rank: 2, alpha: 4, targets: 'all-linear', rsLora: true }, format: 'merged' },
+  {
+    name: 'LoRA all-linear rsLoRA → merged on llama-gqa',
+    fixture: 'llama-gqa',
+    method: 'lora',
+    options: { rank: 2, alpha: 4, targets: 'all-linear', rsLora: true },
+    format: 'merged',
+  },
   { name: 'LoRA (Conv1D) → merged on gpt2', fixture: 'gpt2', method: 'lora', options: { rank: 4, alpha: 8 }, format: 'merged' },
   { name: 'full fine-tuning → merged on gpt-neox', fixture: 'gpt-neox', method: 'full', options: {}, format: 'merged' },
   { name: 'PT+ elu pre-RoPE → ptplus on llama-gqa', fixture: 'llama-gqa', method: 'ptplus', options: {}, format: 'ptplus' },
@@ -176,7 +182,9 @@ describe('exportAdapter', () => {
       const dir = join(out, 'exists');
       mkdirSync(dir);
       writeFileSync(join(dir, 'keep.txt'), 'mine');
-      await expect(exportAdapter({ home, id: loraId, format: 'peft', outDir: dir })).rejects.toThrow(/already exists; choose another folder, or replace it \(--force on the command line/);
+      await expect(exportAdapter({ home, id: loraId, format: 'peft', outDir: dir })).rejects.toThrow(
+        /already exists; choose another folder, or replace it \(--force on the command line/,
+      );
       expect(readdirSync(dir)).toEqual(['keep.txt']);
       // A user's folder: force refuses it and deletes nothing.
       await expect(exportAdapter({ home, id: loraId, format: 'peft', outDir: dir, force: true })).rejects.toThrow(
@@ -205,11 +213,18 @@ describe('exportAdapter', () => {
 
     it('an unwritable path or one overlapping the registry or base model', async () => {
       writeFileSync(join(out, 'a-file'), 'x');
-      await expect(exportAdapter({ home, id: loraId, format: 'peft', outDir: join(out, 'a-file', 'sub') })).rejects.toMatchObject({ file: join(out, 'a-file'), message: 'exists but is not a folder' });
+      await expect(exportAdapter({ home, id: loraId, format: 'peft', outDir: join(out, 'a-file', 'sub') })).rejects.toMatchObject({
+        file: join(out, 'a-file'),
+        message: 'exists but is not a folder',
+      });
       await expect(exportAdapter({ home, id: loraId, format: 'peft', outDir: join(out, 'a-file') })).rejects.toThrow(/exists and is not a folder/);
       await expect(exportAdapter({ home, id: loraId, format: 'peft', outDir: home, force: true })).rejects.toThrow(/ is the data folder /);
-      await expect(exportAdapter({ home, id: loraId, format: 'peft', outDir: join(home, 'adapters', loraId), force: true })).rejects.toThrow(/ lies inside the data folder's adapters /);
-      await expect(exportAdapter({ home, id: loraId, format: 'merged', outDir: model('llama-gqa'), force: true })).rejects.toThrow(/ is (the base model|the model of adapter .*) \(/);
+      await expect(exportAdapter({ home, id: loraId, format: 'peft', outDir: join(home, 'adapters', loraId), force: true })).rejects.toThrow(
+        / lies inside the data folder's adapters /,
+      );
+      await expect(exportAdapter({ home, id: loraId, format: 'merged', outDir: model('llama-gqa'), force: true })).rejects.toThrow(
+        / is (the base model|the model of adapter .*) \(/,
+      );
       if (process.getuid?.() !== 0) {
         const locked = join(out, 'locked');
         mkdirSync(locked);

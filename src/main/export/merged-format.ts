@@ -1,17 +1,16 @@
-// Merged export (LoRA, full fine-tuning): a Hugging Face model folder — config.json, model.safetensors with
-// every weight in the HF layout (float32; LoRA folded in as W + s·B·A, in GPT-2's [in, out] Conv1D layout
+// Merged export (every method whose definition has exports.merged: LoRA, full fine-tuning): a Hugging Face
+// model folder — config.json, model.safetensors with every weight in the HF layout (float32; LoRA folded in as W + s·B·A, in GPT-2's [in, out] Conv1D layout
 // where that applies), tokenizer files and generation_config.json copied — that
 // AutoModelForCausalLM.from_pretrained and our own loader read. A llama2.c base gets a generated config.json.
 import { copyFileSync, existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
 import { ApiError } from '@shared/errors';
 import type { LoadedModel } from '../engine/io/load-model';
 import { writeSafetensors, type F32Tensor } from '../engine/io/safetensors';
-import type { LoraAdapter } from '../engine/methods/lora';
+import { getMethod } from '../engine/methods/registry';
 import type { LlamaConfig } from '../engine/models/llama';
 import { readJsonStrict } from '../registry/files';
-import { writeJsonAtomic } from '../registry/atomic-write';
+import { writeJsonAtomic } from '../platform/atomic-write';
 import type { AttachedAdapter } from './engine-session';
 
 export const MERGED_WEIGHTS_FILE = 'model.safetensors';
@@ -53,13 +52,14 @@ function llama2cConfigJson(c: LlamaConfig): Record<string, unknown> {
 /** Writes the merged model into `dir` (an empty folder); returns the file names written. */
 export async function writeMergedFolder(dir: string, loaded: LoadedModel, attached: AttachedAdapter): Promise<string[]> {
   const method = attached.adapter.method;
-  if (method !== 'lora' && method !== 'full') throw new ApiError('unsupported', `method ${method} cannot be merged into the weights`, { field: 'format' });
-  const overrides = method === 'lora' ? (attached.adapter as LoraAdapter).mergedWeights() : new Map<string, tf.Tensor>();
+  const merged = getMethod(method).exports.merged;
+  if (!merged) throw new ApiError('unsupported', `method ${method} cannot be merged into the weights`, { field: 'format' });
+  const overrides = merged.mergedWeights(attached.adapter);
   const written: string[] = [];
   try {
     const tensors: Record<string, F32Tensor> = {};
     for (const [name, weight] of loaded.model.weights) {
-      const source = overrides.get(name) ?? weight; // full: the model's weights already hold the trained values
+      const source = overrides.get(name) ?? weight; // full: the model's weights already hold the trained values, no overrides
       tensors[name] = { dtype: 'F32', shape: [...source.shape], data: Float32Array.from(source.dataSync() as Float32Array) };
     }
     writeSafetensors(join(dir, MERGED_WEIGHTS_FILE), tensors, { format: 'pt' });

@@ -3,6 +3,7 @@
 // keeps the inputs and our logits so other runtimes (the Python interop tests, a user's own check) can
 // compare against them.
 import type { ModelConfig } from '../engine/models/causal-lm';
+import { Rng } from '../platform/rng';
 
 export const PARITY_FILE = 'parity.json';
 export const PARITY_TOLERANCE = 1e-4;
@@ -22,15 +23,9 @@ export interface ParityReport {
  */
 export function parityInputs(config: ModelConfig, virtualTokens = 0): number[][] {
   const seqLen = Math.max(1, Math.min(8, config.maxPositions - virtualTokens));
-  let state = 0x2545f491;
-  const next = (): number => {
-    // xorshift32: the same ids on every platform and run
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    return (state >>> 0) / 2 ** 32;
-  };
-  return Array.from({ length: 3 }, () => Array.from({ length: seqLen }, () => Math.floor(next() * config.vocabSize)));
+  // The one seeded generator: the same ids on every platform and run.
+  const rng = Rng.fromSeed(0x2545f491);
+  return Array.from({ length: 3 }, () => Array.from({ length: seqLen }, () => rng.int(config.vocabSize)));
 }
 
 export function maxAbsDiff(a: Float32Array[], b: Float32Array[]): number {

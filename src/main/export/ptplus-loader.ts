@@ -32,5 +32,8 @@ export function copyPtplusLoader(dir: string, source = findPtplusLoader()): void
   const target = join(dir, PTPLUS_LOADER_DIR);
   mkdirSync(target);
   // readFileSync/writeFileSync rather than copyFile: they also read from inside app.asar.
-  for (const name of readdirSync(source).filter((n) => LOADER_FILE.test(n)).sort()) writeFileSync(join(target, name), readFileSync(join(source, name)));
+  for (const name of readdirSync(source)
+    .filter((n) => LOADER_FILE.test(n))
+    .sort())
+    writeFileSync(join(target, name), readFileSync(join(source, name)));
 }

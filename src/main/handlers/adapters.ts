@@ -4,22 +4,17 @@ import type { Handlers } from '@shared/contract';
 import type { AdapterEntry, RegistryEntry, RunEntry } from '@shared/contract/calls/adapters';
 import { ApiError } from '@shared/errors';
 import type { AppContext } from '../app/context';
-import type { AdapterSummary, RunSummary } from '../registry/entries';
-import { createAdapterFromRun } from '../registry/adapter-store';
 import { exportAdapter, exportFormatsFor } from '../services/export-service';
-import { listAdapters, listRuns, notes, removeEntry, rename, showAdapter, showRun, tag } from '../services/registry-service';
+import { adapterFromRun, listAdapters, listRuns, notes, removeEntry, rename, showAdapter, showRun, tag, type IndexedAdapter, type IndexedRun } from '../services/registry-service';
 
-type AdaptersHandlers = Pick<
-  Handlers<AppContext>,
-  'adapters.list' | 'adapters.show' | 'adapters.label' | 'adapters.remove' | 'adapters.createFromRun' | 'adapters.export'
->;
+type AdaptersHandlers = Pick<Handlers<AppContext>, 'adapters.list' | 'adapters.show' | 'adapters.label' | 'adapters.remove' | 'adapters.createFromRun' | 'adapters.export'>;
 
-function adapterEntry(a: AdapterSummary): AdapterEntry {
+function adapterEntry(a: IndexedAdapter): AdapterEntry {
   const { kind, id, name, tags, notes: text, createdAt, method, modelPath, architecture, datasetPath, datasetSha256, seed, metrics, status, runId, parameters } = a;
   return { kind, id, name, tags, notes: text, createdAt, method, modelPath, architecture, datasetPath, datasetSha256, seed, metrics, status, runId, parameters };
 }
 
-function runEntry(r: RunSummary): RunEntry {
+function runEntry(r: IndexedRun): RunEntry {
   const { kind, id, name, tags, notes: text, createdAt, method, modelPath, architecture, datasetPath, datasetSha256, seed, metrics, status, step, totalSteps, endedAt } = r;
   return { kind, id, name, tags, notes: text, createdAt, method, modelPath, architecture, datasetPath, datasetSha256, seed, metrics, status, step, totalSteps, endedAt };
 }
@@ -78,7 +73,7 @@ export const adaptersHandlers: AdaptersHandlers = {
   },
 
   'adapters.createFromRun': async (req, ctx) => {
-    const manifest = await createAdapterFromRun(ctx.options.home, req.runId, { name: req.name, allowUnfinished: req.allowUnfinished });
+    const manifest = await adapterFromRun(ctx.options.home, req.runId, { name: req.name, allowUnfinished: req.allowUnfinished });
     const summary = (await listAdapters(ctx.options.home)).adapters.find((a) => a.id === manifest.id);
     if (!summary) throw new ApiError('internal', `adapter ${manifest.id} was written but is not in the index`);
     return adapterEntry(summary);

@@ -1,29 +1,17 @@
 // datasets.* handlers: file paths checked against the allowed roots, a model's tokenizer when one is named,
 // progress events and cancellation by job id, and split summaries beside each stored dataset.
-import { existsSync } from 'node:fs';
-import { readdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Handlers } from '@shared/contract';
-import type { DatasetEntry, SplitSummary } from '@shared/contract/calls/datasets';
-import type { DatasetManifest, DatasetReadOptions, PromptTemplate, Split } from '@shared/contract/datasets';
+import type { DatasetManifest, DatasetReadOptions, PromptTemplate } from '@shared/contract/datasets';
 import { ApiError } from '@shared/errors';
 import type { AppContext } from '../app/context';
-import { defaultTemplate } from '../datasets/tasks/default-templates';
-import { datasetDir, readManifest, readSplit, readStoredExamples } from '../datasets/store/dataset-folder';
-import { makeSplit, type ScanOptions } from '../services/dataset-service';
+import { defaultTemplate, makeSplit, type ScanOptions } from '../services/dataset-service';
 import type { WorkerScanOptions } from '../services/model-worker/protocol';
 import { removeEntry } from '../services/registry-service';
+import { datasetDir, datasetEntry, forgetSplitSummary, listDatasetEntries, readManifest, summariseSplit } from '../services/stored-datasets';
 
 type DatasetsHandlers = Pick<
   Handlers<AppContext>,
-  | 'datasets.inspect'
-  | 'datasets.preview'
-  | 'datasets.import'
-  | 'datasets.list'
-  | 'datasets.remove'
-  | 'datasets.makeSplit'
-  | 'datasets.previewTokens'
-  | 'datasets.cancel'
+  'datasets.inspect' | 'datasets.preview' | 'datasets.import' | 'datasets.list' | 'datasets.remove' | 'datasets.makeSplit' | 'datasets.previewTokens' | 'datasets.cancel'
 >;
 
 type ReadRequest = DatasetReadOptions & { file: string; modelId?: string; jobId?: string };
@@ -78,55 +66,6 @@ function templateUsed(given: PromptTemplate | undefined, task: DatasetManifest['
   return given ?? (task ? defaultTemplate(task) : null);
 }
 
-/** Split summaries are read from examples.jsonl once per (dataset, split) and kept. */
-const summaryCache = new Map<string, SplitSummary>();
-
-async function summarise(dir: string, name: string, split: Split): Promise<SplitSummary> {
-  const key = `${dir}\u0000${name}\u0000${split.method}\u0000${split.seed}\u0000${split.trainIds.length}\u0000${split.evalIds.length}`;
-  const cached = summaryCache.get(key);
-  if (cached) return cached;
-  const train = new Set(split.trainIds);
-  const trainLabels: Record<string, number> = {};
-  for await (const example of readStoredExamples(dir)) {
-    if (example.label !== undefined && train.has(example.id)) trainLabels[example.label] = (trainLabels[example.label] ?? 0) + 1;
-  }
-  const summary: SplitSummary = {
-    name,
-    method: split.method,
-    seed: split.seed,
-    trainCount: split.trainIds.length,
-    evalCount: split.evalIds.length,
-    testCount: split.testIds?.length ?? 0,
-    trainLabels,
-  };
-  if (split.k !== undefined) summary.k = split.k;
-  if (split.evalFraction !== undefined) summary.evalFraction = split.evalFraction;
-  summaryCache.set(key, summary);
-  return summary;
-}
-
-async function entryOf(dir: string, manifest: DatasetManifest): Promise<DatasetEntry> {
-  const splitSummaries: SplitSummary[] = [];
-  for (const name of manifest.splits) {
-    const split = await readSplit(dir, name).catch(() => null);
-    if (split) splitSummaries.push(await summarise(dir, name, split));
-  }
-  return { ...manifest, splitSummaries };
-}
-
-export async function listDatasetEntries(home: string): Promise<DatasetEntry[]> {
-  const root = join(home, 'datasets');
-  if (!existsSync(root)) return [];
-  const entries: DatasetEntry[] = [];
-  for (const id of await readdir(root)) {
-    if (id.startsWith('.')) continue;
-    const dir = join(root, id);
-    const manifest = await readManifest(dir).catch(() => null);
-    if (manifest) entries.push(await entryOf(dir, manifest));
-  }
-  return entries.sort((a, b) => b.createdAt.localeCompare(a.createdAt));
-}
-
 // ---- handlers ----
 
 export const datasetsHandlers: DatasetsHandlers = {
@@ -155,7 +94,7 @@ export const datasetsHandlers: DatasetsHandlers = {
         { file, options: { ...options, excludeInvalid, name, splitName }, modelPath, home: ctx.options.home },
         { signal, onEvent: onProgress },
       );
-      return entryOf(datasetDir(ctx.options.home, manifest.id), manifest);
+      return datasetEntry(datasetDir(ctx.options.home, manifest.id), manifest);
     }),
 
   'datasets.list': async (_req, ctx) => ({ datasets: await listDatasetEntries(ctx.options.home) }),
@@ -170,8 +109,8 @@ export const datasetsHandlers: DatasetsHandlers = {
     await readManifest(dir); // not_found with the path when the dataset is gone
     const options = req.split.file ? { ...req.split, file: ctx.paths.check(req.split.file, 'split.file') } : req.split;
     const split = await makeSplit(dir, { ...options, save: req.name });
-    for (const key of summaryCache.keys()) if (key.startsWith(`${dir}\u0000${req.name}\u0000`)) summaryCache.delete(key);
-    return summarise(dir, req.name, split);
+    forgetSplitSummary(dir, req.name);
+    return summariseSplit(dir, req.name, split);
   },
 
   'datasets.previewTokens': async (req, ctx) => {

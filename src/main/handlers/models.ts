@@ -1,53 +1,11 @@
 // models.* handlers: the model registry (import/list/remove), architecture cards, and streamed generation.
-import { existsSync, statSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
 import type { Handlers } from '@shared/contract';
-import type { ModelCard, ModelFormat } from '@shared/contract/calls/models';
 import { ApiError } from '@shared/errors';
 import type { AppContext } from '../app/context';
-import { inspectModel, type ModelInspection } from '../services/model-service';
+import { defaultModelName, readModelCard } from '../services/model-service';
 import { removeEntry } from '../services/registry-service';
 
-type ModelsHandlers = Pick<
-  Handlers<AppContext>,
-  'models.list' | 'models.inspect' | 'models.import' | 'models.remove' | 'models.generate' | 'models.cancelGeneration'
->;
-
-/**
- * The architecture card of a model on disk (config and weight headers only). `inspect` reads the files: the
- * handlers pass the model worker's, so a hostile folder never runs on the app's event loop.
- */
-export async function readModelCard(path: string, inspect: (path: string) => Promise<ModelInspection> = inspectModel): Promise<{ format: ModelFormat; card: ModelCard }> {
-  const info = await inspect(path);
-  return {
-    format: info.format,
-    card: {
-      architecture: info.architecture,
-      parameters: info.parameters,
-      layers: info.layers,
-      hidden: info.hidden,
-      heads: info.heads,
-      kvHeads: info.kvHeads,
-      headDim: info.headDim,
-      vocabSize: info.vocab,
-      contextLength: info.context,
-      dtype: info.dtype,
-      memoryFloat32Bytes: info.memoryBytesFloat32,
-      tiedEmbeddings: info.tiedEmbeddings,
-      hasTokenizer: hasTokenizer(path, info.format),
-    },
-  };
-}
-
-function hasTokenizer(path: string, format: ModelFormat): boolean {
-  if (format === 'hf') return existsSync(join(path, 'tokenizer.json'));
-  return ['tok512.bin', 'tokenizer.bin'].some((name) => existsSync(join(dirname(path), name)));
-}
-
-function defaultName(path: string): string {
-  const isFile = existsSync(path) && statSync(path).isFile();
-  return isFile ? basename(path).replace(/\.bin$/, '') : basename(path);
-}
+type ModelsHandlers = Pick<Handlers<AppContext>, 'models.list' | 'models.inspect' | 'models.import' | 'models.remove' | 'models.generate' | 'models.cancelGeneration'>;
 
 export const modelsHandlers: ModelsHandlers = {
   'models.list': async (_req, ctx) => ({ models: await ctx.models.list() }),
@@ -62,7 +20,7 @@ export const modelsHandlers: ModelsHandlers = {
     const existing = await ctx.models.findByPath(path);
     if (existing) return existing;
     const { format, card } = await readModelCard(path, (p) => ctx.modelWorker.call('inspectModel', { path: p }));
-    return ctx.models.add({ name: req.name ?? defaultName(path), path, format, card });
+    return ctx.models.add({ name: req.name ?? defaultModelName(path), path, format, card });
   },
 
   'models.remove': async (req, ctx) => {
@@ -90,17 +48,21 @@ export const modelsHandlers: ModelsHandlers = {
         streamed += text;
         ctx.events.emit('models.token', { generationId: req.generationId, index: count++, text, tokensPerSecond: speed() });
       };
-      const result = await ctx.modelWorker.call('generate', {
-        model: entry.path,
-        prompt: req.prompt,
-        maxNewTokens: req.maxNewTokens,
-        greedy: req.temperature === 0,
-        temperature: req.temperature > 0 ? req.temperature : undefined,
-        topK: req.topK,
-        topP: req.topP,
-        repetitionPenalty: req.repetitionPenalty,
-        seed: req.seed,
-      }, { signal: controller.signal, onEvent: onToken });
+      const result = await ctx.modelWorker.call(
+        'generate',
+        {
+          model: entry.path,
+          prompt: req.prompt,
+          maxNewTokens: req.maxNewTokens,
+          greedy: req.temperature === 0,
+          temperature: req.temperature > 0 ? req.temperature : undefined,
+          topK: req.topK,
+          topP: req.topP,
+          repetitionPenalty: req.repetitionPenalty,
+          seed: req.seed,
+        },
+        { signal: controller.signal, onEvent: onToken },
+      );
       return {
         generationId: req.generationId,
         text: result.text,

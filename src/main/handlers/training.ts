@@ -1,15 +1,11 @@
 // training.* handlers: a comparison request becomes run plans (model path, the dataset's examples and split,
 // options as the trainer's --set strings) for the run queue; the rest reads runs and their insights.
 import type { Handlers } from '@shared/contract';
-import type { RunSummary } from '@shared/contract/calls/training';
-import type { RunManifest } from '@shared/contract/training';
 import { ApiError } from '@shared/errors';
 import type { AppContext } from '../app/context';
-import { datasetDir, readManifest, readSplit } from '../datasets/store/dataset-folder';
-import { parseMethodOptions } from '../engine/methods/registry';
-import { parseOptions, trainerOptions } from '../engine/train/config';
-import { RunsStore } from '../registry/runs-store';
-import { removeEntry } from '../services/registry-service';
+import { datasetDir, readManifest, readSplit } from '../services/stored-datasets';
+import { validateRunOptions } from '../services/method-service';
+import { removeEntry, runManifest, runMetrics, runSummaries } from '../services/registry-service';
 import { generateBaseVsTuned, runDiagnostics } from '../services/run-insights';
 
 type TrainingHandlers = Pick<
@@ -23,20 +19,14 @@ function asSetValue(value: unknown): string {
   return JSON.stringify(value);
 }
 
-export function summariseRun(m: RunManifest): RunSummary {
-  const { trainIds, evalIds, ...dataset } = m.dataset;
-  return { ...m, dataset: { ...dataset, trainCount: trainIds.length, evalCount: evalIds.length } };
-}
-
 export const trainingHandlers: TrainingHandlers = {
   'training.start': async (req, ctx) => {
     const model = await ctx.models.get(req.modelId);
     const dir = datasetDir(ctx.options.home, req.datasetId);
     const dataset = await readManifest(dir);
     const split = await readSplit(dir, req.splitName);
-    const trainer = parseOptions(trainerOptions, { ...req.trainer, splitSeed: split.seed }, 'trainer');
-    const trainerSet = Object.fromEntries(Object.keys({ ...req.trainer, splitSeed: 0 }).map((key) => [`train.${key}`, asSetValue((trainer as Record<string, unknown>)[key])]));
-    const methods = req.methods.map((choice) => ({ ...choice, options: parseMethodOptions(choice.method, choice.options) }));
+    const { trainer, methods } = validateRunOptions({ ...req.trainer, splitSeed: split.seed }, req.methods);
+    const trainerSet = Object.fromEntries(Object.keys({ ...req.trainer, splitSeed: 0 }).map((key) => [`train.${key}`, asSetValue(trainer[key])]));
     const seen = new Set<string>();
     for (const m of methods) {
       if (seen.has(m.method)) throw new ApiError('invalid_argument', `${m.method} is listed twice`, { field: 'methods' });
@@ -75,15 +65,15 @@ export const trainingHandlers: TrainingHandlers = {
   'training.state': async (_req, ctx) => ({
     comparisons: await ctx.runs.list(),
     queue: await ctx.runs.items(),
-    runs: new RunsStore(ctx.options.home).list().map(summariseRun),
+    runs: runSummaries(ctx.options.home),
   }),
 
-  'training.metrics': async (req, ctx) => ({ runId: req.runId, points: new RunsStore(ctx.options.home).readMetrics(req.runId) }),
+  'training.metrics': async (req, ctx) => ({ runId: req.runId, points: runMetrics(ctx.options.home, req.runId) }),
 
   'training.cancel': async (req, ctx) => ({ cancelled: await ctx.runs.cancel(req.itemId) }),
 
   'training.resume': async (req, ctx) => {
-    const manifest = new RunsStore(ctx.options.home).read(req.runId);
+    const manifest = runManifest(ctx.options.home, req.runId);
     if (manifest.status === 'finished') throw new ApiError('conflict', `run ${req.runId} has already finished`, { field: 'runId' });
     return ctx.runs.enqueueResume(req.runId, { method: manifest.method, seed: manifest.seed });
   },

@@ -13,8 +13,8 @@ import { readStateDictFile } from '../engine/io/state-dict-file';
 
 export { readStateDictFile };
 import type { MethodName, StateDict } from '../engine/methods/method';
-import { APP_VERSION } from '../app/version';
-import { fsyncDir, writeJsonAtomic } from './atomic-write';
+import { APP_VERSION } from '../platform/version';
+import { fsyncDir, writeJsonAtomic } from '../platform/atomic-write';
 import { numericMetrics } from './entries';
 import { readJsonOrNull, readJsonStrict, sha256File } from './files';
 import { ADAPTER_TENSORS_FILE, MANIFEST_FILE, checkId, entryDir, kindDir, newId } from './layout';
@@ -189,11 +189,7 @@ export async function saveAdapter(home: string, input: SaveAdapterInput): Promis
  * Turns a finished run's last checkpoint into an adapter (tensors copied, provenance from the run manifest).
  * Refuses runs that are not finished, unless `allowUnfinished` (e.g. keeping a cancelled run's last step).
  */
-export async function createAdapterFromRun(
-  home: string,
-  runId: string,
-  opts: { name?: string; step?: number; allowUnfinished?: boolean } = {},
-): Promise<AdapterManifest> {
+export async function createAdapterFromRun(home: string, runId: string, opts: { name?: string; step?: number; allowUnfinished?: boolean } = {}): Promise<AdapterManifest> {
   const runDir = entryDir(home, 'run', checkId(runId, 'runId'));
   const run = readJsonOrNull(join(runDir, MANIFEST_FILE));
   if (!run) throw new ApiError('not_found', `no run "${runId}"`, { field: 'runId' });
@@ -247,7 +243,6 @@ export function readAdapterManifest(home: string, id: string): AdapterManifest {
   }
   return raw as unknown as AdapterManifest;
 }
-
 
 export function readAdapterState(home: string, id: string): StateDict {
   return readStateDictFile(join(entryDir(home, 'adapter', checkId(id)), ADAPTER_TENSORS_FILE));

@@ -6,8 +6,8 @@ import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { ApiError } from '@shared/errors';
-import { fsyncDir } from './atomic-write';
-import { normPath, readSummary, withLiveStatus, type AdapterSummary, type EntrySummary, type RunSummary } from './entries';
+import { fsyncDir } from '../platform/atomic-write';
+import { normPath, readSummary, withLiveStatus, type IndexedAdapter, type IndexedEntry, type IndexedRun } from './entries';
 import { readLabels, writeLabels, type Labels } from './files';
 import { readIndex, refreshIndex } from './index-store';
 import { KIND_DIRS, MANIFEST_FILE, TRASH_DIR, checkId, entryDir, type EntryKind } from './layout';
@@ -17,7 +17,7 @@ export interface Dependents {
   adapters: string[];
 }
 
-function requireEntry(home: string, kind: EntryKind, id: string): EntrySummary {
+function requireEntry(home: string, kind: EntryKind, id: string): IndexedEntry {
   checkId(id);
   const summary = readSummary(home, kind, id);
   if (!summary) {
@@ -31,7 +31,7 @@ function requireEntry(home: string, kind: EntryKind, id: string): EntrySummary {
 export async function findDependents(home: string, kind: 'model' | 'dataset', id: string): Promise<Dependents> {
   const entry = requireEntry(home, kind, id);
   const { runs, adapters } = await readIndex(home);
-  let uses: (e: RunSummary | AdapterSummary) => boolean;
+  let uses: (e: IndexedRun | IndexedAdapter) => boolean;
   if (entry.kind === 'model') {
     const path = normPath(entry.path);
     uses = (e) => path !== null && normPath(e.modelPath) === path;
@@ -44,7 +44,16 @@ export async function findDependents(home: string, kind: 'model' | 'dataset', id
   } else {
     throw new ApiError('invalid_argument', `${kind} entries have no dependents`);
   }
-  return { runs: runs.filter(uses).map((r) => r.id).sort(), adapters: adapters.filter(uses).map((a) => a.id).sort() };
+  return {
+    runs: runs
+      .filter(uses)
+      .map((r) => r.id)
+      .sort(),
+    adapters: adapters
+      .filter(uses)
+      .map((a) => a.id)
+      .sort(),
+  };
 }
 
 export interface DeleteResult {
@@ -107,7 +116,9 @@ const TAG_PATTERN = /^[^\s,]{1,64}$/;
 /** Adds and removes tags (no spaces or commas, at most 64 characters each); returns the new labels. */
 export async function tagEntry(home: string, kind: EntryKind, id: string, change: { add?: string[]; remove?: string[] }): Promise<Labels> {
   for (const tag of change.add ?? []) {
-    if (typeof tag !== 'string' || !TAG_PATTERN.test(tag)) throw new ApiError('invalid_argument', `tag ${JSON.stringify(tag)} must be 1–64 characters without spaces or commas`, { field: 'tags' });
+    if (typeof tag !== 'string' || !TAG_PATTERN.test(tag)) {
+      throw new ApiError('invalid_argument', `tag ${JSON.stringify(tag)} must be 1–64 characters without spaces or commas`, { field: 'tags' });
+    }
   }
   return updateLabels(home, kind, id, (labels) => {
     const tags = labels.tags.filter((t) => !(change.remove ?? []).includes(t));

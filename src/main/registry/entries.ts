@@ -1,14 +1,15 @@
 // Reads each kind's manifest into the small summary the index keeps (no tensor file is ever opened).
-// Manifests are written by their owners: models (services/model-registry.ts), datasets (the datasets
+// Manifests are written by their owners: models (services/model-store.ts), datasets (the datasets
 // importer), runs (registry/runs-store.ts, RunManifest) and adapters (adapter-store.ts); the readers are
 // tolerant so one odd folder never breaks a listing; a run whose manifest cannot be read at all is listed
-// as 'damaged' with the reason rather than hidden.
+// as 'damaged' with the reason rather than hidden. Indexed* are these index records (what `runs list` and
+// `adapters list` print); the workbench's RunSummary (a run manifest without its id lists) is the contract's.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { readJsonOrNull, readLabels } from './files';
 import { KIND_DIRS, MANIFEST_FILE, isValidId, type EntryKind } from './layout';
-import { isOwnerAlive } from './process-identity';
+import { isOwnerAlive } from '../platform/process-identity';
 
 /** 'damaged': the run's manifest.json exists but is not a readable JSON object (truncated, emptied, garbled). */
 export type RunStatusView = 'running' | 'finished' | 'cancelled' | 'failed' | 'interrupted' | 'damaged';
@@ -24,7 +25,7 @@ interface Common {
   createdAt: string;
 }
 
-export interface ModelSummary extends Common {
+export interface IndexedModel extends Common {
   kind: 'model';
   path: string;
   format: string;
@@ -32,7 +33,7 @@ export interface ModelSummary extends Common {
   parameters: number | null;
 }
 
-export interface DatasetSummary extends Common {
+export interface IndexedDataset extends Common {
   kind: 'dataset';
   /** The imported dataset's folder under <home>/datasets. */
   dir: string;
@@ -42,7 +43,7 @@ export interface DatasetSummary extends Common {
   examples: number | null;
 }
 
-export interface RunSummary extends Common {
+export interface IndexedRun extends Common {
   kind: 'run';
   /** As stored; `running` runs whose process is gone are reported 'interrupted' by withLiveStatus. */
   status: RunStatusView;
@@ -64,7 +65,7 @@ export interface RunSummary extends Common {
   hostname: string | null;
 }
 
-export interface AdapterSummary extends Common {
+export interface IndexedAdapter extends Common {
   kind: 'adapter';
   status: 'ready';
   method: string;
@@ -78,8 +79,8 @@ export interface AdapterSummary extends Common {
   metrics: Record<string, number>;
 }
 
-export type EntrySummary = ModelSummary | DatasetSummary | RunSummary | AdapterSummary;
-export type SummaryOf<K extends EntryKind> = Extract<EntrySummary, { kind: K }>;
+export type IndexedEntry = IndexedModel | IndexedDataset | IndexedRun | IndexedAdapter;
+export type IndexedOf<K extends EntryKind> = Extract<IndexedEntry, { kind: K }>;
 
 // ---- field helpers ----
 
@@ -96,7 +97,7 @@ export function numericMetrics(raw: unknown): Record<string, number> {
 
 // ---- per kind ----
 
-function modelSummary(id: string, raw: Record<string, unknown>, dir: string): ModelSummary {
+function modelSummary(id: string, raw: Record<string, unknown>, dir: string): IndexedModel {
   const labels = readLabels(dir);
   const card = obj(raw.card);
   return {
@@ -113,7 +114,7 @@ function modelSummary(id: string, raw: Record<string, unknown>, dir: string): Mo
   };
 }
 
-function datasetSummary(id: string, raw: Record<string, unknown>, dir: string): DatasetSummary {
+function datasetSummary(id: string, raw: Record<string, unknown>, dir: string): IndexedDataset {
   const labels = readLabels(dir);
   const source = obj(raw.source);
   return {
@@ -131,7 +132,7 @@ function datasetSummary(id: string, raw: Record<string, unknown>, dir: string): 
   };
 }
 
-function runSummary(id: string, raw: Record<string, unknown>, dir: string): RunSummary {
+function runSummary(id: string, raw: Record<string, unknown>, dir: string): IndexedRun {
   const labels = readLabels(dir);
   const base = obj(raw.baseModel);
   const dataset = obj(raw.dataset);
@@ -189,7 +190,7 @@ export function readRunManifestJson(path: string): { raw: Record<string, unknown
  * A run whose manifest exists but cannot be read: listed with status 'damaged' and the reason, so it never
  * silently vanishes. Method and start time come from the id where RunsStore generated it.
  */
-function damagedRunSummary(id: string, dir: string, reason: string): RunSummary {
+function damagedRunSummary(id: string, dir: string, reason: string): IndexedRun {
   const labels = readLabels(dir);
   const m = GENERATED_RUN_ID.exec(id);
   return {
@@ -217,7 +218,7 @@ function damagedRunSummary(id: string, dir: string, reason: string): RunSummary 
   };
 }
 
-function adapterSummary(id: string, raw: Record<string, unknown>, dir: string): AdapterSummary {
+function adapterSummary(id: string, raw: Record<string, unknown>, dir: string): IndexedAdapter {
   const labels = readLabels(dir);
   const base = obj(raw.baseModel);
   const dataset = obj(raw.dataset);
@@ -246,7 +247,7 @@ function adapterSummary(id: string, raw: Record<string, unknown>, dir: string): 
  * The summary of one entry folder, or null when its manifest is missing (a folder still being created) or,
  * for models, datasets and adapters, unreadable. A run with an unreadable manifest reads 'damaged'.
  */
-export function readSummary(home: string, kind: EntryKind, id: string): EntrySummary | null {
+export function readSummary(home: string, kind: EntryKind, id: string): IndexedEntry | null {
   if (!isValidId(id)) return null;
   const dir = join(home, KIND_DIRS[kind], id);
   if (kind === 'run') {
@@ -289,7 +290,7 @@ export function listEntryFolders(home: string, kind: EntryKind): { id: string; m
  * 'interrupted'; the manifest itself is left to its owner (runs-store). A run started on another host (a
  * shared home folder) cannot be checked and stays 'running'.
  */
-export function withLiveStatus(run: RunSummary): RunSummary {
+export function withLiveStatus(run: IndexedRun): IndexedRun {
   if (run.status !== 'running') return run;
   if (run.hostname !== null && run.hostname !== hostname()) return run;
   const alive = run.pid !== null && isOwnerAlive(run.pid, run.pidStartTime);

@@ -4,8 +4,8 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApiError } from '@shared/errors';
-import { fromSystemError } from '../app/system-errors';
-import { writeJsonAtomic } from './atomic-write';
+import { fromSystemError } from '../platform/system-errors';
+import { writeJsonAtomic } from '../platform/atomic-write';
 import { LABELS_FILE } from './layout';
 
 /** Parsed JSON object at `path`, or null when the file is missing or unreadable (never throws). */

@@ -5,31 +5,31 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { writeJsonAtomic } from './atomic-write';
-import { listEntryFolders, readSummary, withLiveStatus, type EntrySummary, type SummaryOf } from './entries';
+import { writeJsonAtomic } from '../platform/atomic-write';
+import { listEntryFolders, readSummary, withLiveStatus, type IndexedEntry, type IndexedOf } from './entries';
 import { readJsonOrNull } from './files';
 import { ENTRY_KINDS, INDEX_FILE, KIND_DIRS, MANIFEST_FILE, type EntryKind } from './layout';
 
 export const INDEX_VERSION = 1;
 
-interface IndexedEntry {
+interface IndexRecord {
   /** max(folder mtime, manifest mtime) when the summary was read. */
   stampMs: number;
-  summary: EntrySummary;
+  summary: IndexedEntry;
 }
 
 export interface RegistryIndexFile {
   version: number;
   updatedAt: string;
-  kinds: Record<EntryKind, Record<string, IndexedEntry>>;
+  kinds: Record<EntryKind, Record<string, IndexRecord>>;
 }
 
 export interface IndexSnapshot {
-  models: SummaryOf<'model'>[];
-  datasets: SummaryOf<'dataset'>[];
+  models: IndexedOf<'model'>[];
+  datasets: IndexedOf<'dataset'>[];
   /** With live status: 'running' runs of dead processes read 'interrupted'; unreadable manifests 'damaged'. */
-  runs: SummaryOf<'run'>[];
-  adapters: SummaryOf<'adapter'>[];
+  runs: IndexedOf<'run'>[];
+  adapters: IndexedOf<'adapter'>[];
   /** True when this read rebuilt (part of) the index from the folders. */
   rebuilt: boolean;
 }
@@ -92,10 +92,10 @@ function readIndexFile(home: string): RegistryIndexFile | null {
   const index = emptyIndex();
   for (const kind of ENTRY_KINDS) {
     for (const [id, value] of Object.entries(kinds[kind] as Record<string, unknown>)) {
-      const entry = value as Partial<IndexedEntry> | null;
+      const entry = value as Partial<IndexRecord> | null;
       if (!entry || typeof entry !== 'object' || typeof entry.stampMs !== 'number') continue;
       const summary = SUMMARY_SCHEMAS[kind].safeParse(entry.summary);
-      if (summary.success && (summary.data as EntrySummary).id === id) index.kinds[kind][id] = { stampMs: entry.stampMs, summary: summary.data as EntrySummary };
+      if (summary.success && (summary.data as IndexedEntry).id === id) index.kinds[kind][id] = { stampMs: entry.stampMs, summary: summary.data as IndexedEntry };
     }
   }
   index.updatedAt = typeof raw.updatedAt === 'string' ? raw.updatedAt : index.updatedAt;
@@ -149,9 +149,9 @@ export async function refreshIndex(home: string, opts: { rebuild?: boolean } = {
 /** Every entry, newest first per kind, with live run status. */
 export async function readIndex(home: string, opts: { rebuild?: boolean } = {}): Promise<IndexSnapshot> {
   const { index, rebuilt } = await refreshIndex(home, opts);
-  const list = <K extends EntryKind>(kind: K): SummaryOf<K>[] =>
+  const list = <K extends EntryKind>(kind: K): IndexedOf<K>[] =>
     Object.values(index.kinds[kind])
-      .map((e) => e.summary as SummaryOf<K>)
+      .map((e) => e.summary as IndexedOf<K>)
       .sort((a, b) => b.createdAt.localeCompare(a.createdAt) || a.id.localeCompare(b.id));
   return {
     models: list('model'),

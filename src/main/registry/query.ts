@@ -2,7 +2,7 @@
 // imported entry's id, a path, or a name, and matches what runs and adapters record (paths and hashes).
 import { basename } from 'node:path';
 import { ApiError } from '@shared/errors';
-import { normPath, type AdapterSummary, type DatasetSummary, type ModelSummary, type RunSummary } from './entries';
+import { normPath, type IndexedAdapter, type IndexedDataset, type IndexedModel, type IndexedRun } from './entries';
 import type { IndexSnapshot } from './index-store';
 
 export interface ListFilter {
@@ -22,10 +22,10 @@ export interface ListFilter {
   limit?: number;
 }
 
-type Listed = RunSummary | AdapterSummary;
+type Listed = IndexedRun | IndexedAdapter;
 
 /** Paths (normalised) and hashes a model filter value stands for. */
-function modelKeys(value: string, models: ModelSummary[]): Set<string> {
+function modelKeys(value: string, models: IndexedModel[]): Set<string> {
   const keys = new Set<string>([normPath(value)!]);
   for (const m of models) {
     if (m.id === value || m.name === value || normPath(m.path) === normPath(value)) keys.add(normPath(m.path)!);
@@ -33,7 +33,7 @@ function modelKeys(value: string, models: ModelSummary[]): Set<string> {
   return keys;
 }
 
-function datasetKeys(value: string, datasets: DatasetSummary[]): { paths: Set<string>; hashes: Set<string> } {
+function datasetKeys(value: string, datasets: IndexedDataset[]): { paths: Set<string>; hashes: Set<string> } {
   const paths = new Set<string>([normPath(value)!]);
   const hashes = new Set<string>([value.toLowerCase()]);
   for (const d of datasets) {

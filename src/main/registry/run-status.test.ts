@@ -10,7 +10,7 @@ import type { RunManifest } from '@shared/contract/training';
 import { runCli } from '../cli/run-cli';
 import { listRuns, removeEntry, showRun } from '../services/registry-service';
 import { resume } from '../services/training-service';
-import { processStartTime } from './process-identity';
+import { processStartTime } from '../platform/process-identity';
 import { RunsStore } from './runs-store';
 
 const hasProc = processStartTime(process.pid) !== null;
@@ -42,7 +42,15 @@ function manifest(runId: string, overrides: Partial<RunManifest> = {}): RunManif
 
 function sink(): { stream: Writable; text: () => string } {
   let text = '';
-  return { stream: new Writable({ write(chunk, _enc, done) { text += String(chunk); done(); } }), text: () => text };
+  return {
+    stream: new Writable({
+      write(chunk, _enc, done) {
+        text += String(chunk);
+        done();
+      },
+    }),
+    text: () => text,
+  };
 }
 
 let home: string;
@@ -142,7 +150,11 @@ describe.skipIf(!hasProc)('a running run whose pid was reused', () => {
     // Resuming is refused only while the owner really runs; the reused one gets past that check (and then
     // stops, in one line naming the path, at this test's made-up model).
     await expect(resume({ home, runId: 'live', backend: 'cpu', isolate: 'inline' })).rejects.toThrow(/is still running/);
-    await expect(resume({ home, runId: 'reused', backend: 'cpu', isolate: 'inline' })).rejects.toMatchObject({ code: 'not_found', message: "run reused's base model does not exist", file: '/m' });
+    await expect(resume({ home, runId: 'reused', backend: 'cpu', isolate: 'inline' })).rejects.toMatchObject({
+      code: 'not_found',
+      message: "run reused's base model does not exist",
+      file: '/m',
+    });
 
     expect(await store.markInterrupted()).toEqual(['reused']);
     expect(store.read('reused')).toMatchObject({ status: 'interrupted', reason: expect.stringMatching(new RegExp(`pid ${process.pid}`)) });

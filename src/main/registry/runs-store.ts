@@ -5,15 +5,17 @@ import { randomBytes } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { ApiError } from '@shared/errors';
+import { ApiError, zodIssueError } from '@shared/errors';
 import { RunManifestSchema, TrainProgressSchema, type RunManifest, type TrainProgress } from '@shared/contract/training';
-import { writeFileAtomic, writeJsonAtomic } from './atomic-write';
+import { writeFileAtomic, writeJsonAtomic } from '../platform/atomic-write';
 import { readRunManifestJson } from './entries';
-import { isOwnerAlive } from './process-identity';
+import { isOwnerAlive } from '../platform/process-identity';
+import type { RunRecorder } from '../engine/train/run-recorder';
 
 const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
-export class RunsStore {
+/** Also the run recorder a training job is handed (engine/train/run-recorder.ts). */
+export class RunsStore implements RunRecorder {
   readonly root: string;
 
   constructor(home: string) {
@@ -24,6 +26,10 @@ export class RunsStore {
   static newRunId(method: string, now = new Date()): string {
     const stamp = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
     return `${stamp}-${method}-${randomBytes(2).toString('hex')}`;
+  }
+
+  newRunId(method: string): string {
+    return RunsStore.newRunId(method);
   }
 
   runDir(runId: string): string {
@@ -50,10 +56,7 @@ export class RunsStore {
     const read = readRunManifestJson(path);
     if ('problem' in read) throw new ApiError('bad_file', `run ${runId} is damaged: ${read.problem}`, { file: path });
     const parsed = RunManifestSchema.safeParse(read.raw);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      throw new ApiError('bad_file', `run manifest is invalid: ${issue.message}`, { file: path, field: issue.path.join('.') });
-    }
+    if (!parsed.success) throw zodIssueError(parsed.error, 'bad_file', 'run manifest is invalid', { file: path });
     return parsed.data;
   }
 

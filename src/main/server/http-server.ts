@@ -65,7 +65,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       const headers = headersFor(req, bound);
       // First the Host header: a DNS-rebound name reaching us on 127.0.0.1 is refused before anything else.
       if (!isAllowedHost(req.headers.host, bound)) {
-        plain(res, 421, headers, `421: this PrefixLab server answers only to 127.0.0.1, localhost or [::1] (or its --host) on port ${bound.port}, not "${String(req.headers.host ?? '').slice(0, 100)}"\n`);
+        const asked = String(req.headers.host ?? '').slice(0, 100);
+        plain(res, 421, headers, `421: this PrefixLab server answers only to 127.0.0.1, localhost or [::1] (or its --host) on port ${bound.port}, not "${asked}"\n`);
         return;
       }
       if (!tokensEqual(tokenOf(req), token)) {

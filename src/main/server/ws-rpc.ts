@@ -25,7 +25,8 @@ export function attachRpc(socket: WebSocket, dispatch: Dispatch, events: EventBu
       text = JSON.stringify(message);
     } catch (err) {
       // A result too deep or too odd to serialise must cost this call, never the server.
-      text = JSON.stringify({ id: message.id, ok: false, error: { code: 'internal', message: `the result could not be sent: ${err instanceof Error ? err.message : String(err)}` } });
+      const cause = err instanceof Error ? err.message : String(err);
+      text = JSON.stringify({ id: message.id, ok: false, error: { code: 'internal', message: `the result could not be sent: ${cause}` } });
     }
     socket.send(text);
   };

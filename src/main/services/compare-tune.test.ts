@@ -51,7 +51,10 @@ beforeAll(async () => {
   const rows: string[] = [];
   const names = ['Lily', 'Tom', 'Sam', 'Mia', 'Ben', 'Anna', 'Tim', 'Sue', 'Max', 'Amy', 'Bob', 'Kim'];
   for (const [i, name] of names.entries()) {
-    for (const [word, label] of [['sun', 'happy'], ['rain', 'sad']]) {
+    for (const [word, label] of [
+      ['sun', 'happy'],
+      ['rain', 'sad'],
+    ]) {
       rows.push(JSON.stringify({ text: `${name} saw the ${word} ${i}.`, label }));
     }
   }

@@ -27,8 +27,22 @@ const EXPECTED: Expected[] = [
   // Header-less CSV, numeric classes named by classes.txt beside it; title and description both kept.
   { file: 'ag_news/test.csv', format: 'csv', task: 'classification', rows: 7600, labels: each(1900, AG), mapping: { text: 'column2', text2: 'column3', label: 'column1' } },
   // Header-less TSV: description TAB label name.
-  { file: 'ag_news/train_sample_10k.tsv', format: 'tsv', task: 'classification', rows: 10001, labels: { World: 2509, Sports: 2458, Business: 2496, 'Sci/Tech': 2538 }, mapping: { text: 'column1', label: 'column2' } },
-  { file: 'trec/TREC.train', format: 'trec', encoding: 'windows-1252', task: 'classification', rows: 5452, labels: { ABBR: 86, DESC: 1162, ENTY: 1250, HUM: 1223, LOC: 835, NUM: 896 } },
+  {
+    file: 'ag_news/train_sample_10k.tsv',
+    format: 'tsv',
+    task: 'classification',
+    rows: 10001,
+    labels: { World: 2509, Sports: 2458, Business: 2496, 'Sci/Tech': 2538 },
+    mapping: { text: 'column1', label: 'column2' },
+  },
+  {
+    file: 'trec/TREC.train',
+    format: 'trec',
+    encoding: 'windows-1252',
+    task: 'classification',
+    rows: 5452,
+    labels: { ABBR: 86, DESC: 1162, ENTY: 1250, HUM: 1223, LOC: 835, NUM: 896 },
+  },
   { file: 'trec/TREC.test', format: 'trec', encoding: 'utf-8', task: 'classification', rows: 500, labels: { ABBR: 9, DESC: 138, ENTY: 94, HUM: 65, LOC: 81, NUM: 113 } },
   { file: 'dbpedia14/train.tsv', format: 'tsv', task: 'classification', rows: 12600, labels: each(900, DBPEDIA) },
   { file: 'dbpedia14/dev.tsv', format: 'tsv', task: 'classification', rows: 700, labels: each(50, DBPEDIA) },

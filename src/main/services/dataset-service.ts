@@ -1,7 +1,7 @@
 // The datasets service: inspect a file (the JSON of `prefixlab data inspect FILE --json`), import it into
 // the app folder, make splits, preview tokens, and hand examples to the trainer. No Electron imports.
 import { resolve } from 'node:path';
-import type { DatasetManifest, Example, InspectResult, Split, SplitOptions, TokenPreview } from '@shared/contract/datasets';
+import type { DatasetManifest, InspectResult, Split, SplitOptions, TokenPreview } from '@shared/contract/datasets';
 import { ApiError } from '@shared/errors';
 import { iterateRows } from '../datasets/readers/open-dataset';
 import { scanDataset } from '../datasets/scan/scan-dataset';
@@ -10,17 +10,17 @@ import { computeSplit, type SplitItem } from '../datasets/splits/make-split';
 import { checkSplit, readSplitFile } from '../datasets/splits/split-file';
 import { tokenPreview, type TokenPreviewOptions } from '../datasets/stats/token-preview';
 import type { DatasetTokenizer } from '../datasets/stats/tokenize-example';
-import { datasetDir, isDatasetDir, readManifest, readSplit, readStoredExamples, writeSplit } from '../datasets/store/dataset-folder';
+import { readManifest, readStoredExamples, writeSplit } from '../datasets/store/dataset-folder';
 import { importDataset as importIntoHome, type ImportOptions } from '../datasets/store/import-dataset';
-import { writeJsonAtomic } from '../registry/atomic-write';
+import { writeJsonAtomic } from '../platform/atomic-write';
+import { loadExamples, storedDir, type DatasetSource, type LoadExamplesOptions } from '../datasets/load-examples';
 
-export type { ImportOptions, ScanOptions, DatasetTokenizer };
-export { iterateRows };
+export type { ImportOptions, ScanOptions, DatasetTokenizer, DatasetSource, LoadExamplesOptions };
+export { iterateRows, loadExamples };
+/** The template a task gets when the user has not written one (the Datasets view starts from it). */
+export { defaultTemplate } from '../datasets/tasks/default-templates';
 
 export type InspectOptions = ScanOptions;
-
-/** A source file, an imported dataset's folder, or an imported dataset by id. */
-export type DatasetSource = string | { homeDir: string; id: string };
 
 /**
  * Reads the whole file once (streaming) and reports everything: never throws for a bad file — status/exitCode
@@ -74,50 +74,6 @@ export async function makeSplit(source: DatasetSource, opts: MakeSplitOptions): 
 
 export function previewTokens(example: { prompt: string; target: string; label?: string }, tokenizer: DatasetTokenizer, opts: TokenPreviewOptions = {}): TokenPreview {
   return tokenPreview(tokenizer, example, opts);
-}
-
-export interface LoadExamplesOptions {
-  /** Only this side of a split. */
-  split?: 'train' | 'eval' | 'test';
-  /** A stored split's name (imported datasets; default "default"), or a Split object. */
-  splitName?: string;
-  splitObject?: Split;
-  /** How to read a source file; its invalid rows are an error unless excludeInvalid. */
-  read?: ScanOptions & { excludeInvalid?: boolean };
-}
-
-/** The examples the trainer consumes, in file order. */
-export async function loadExamples(source: DatasetSource, opts: LoadExamplesOptions = {}): Promise<Example[]> {
-  const examples: Example[] = [];
-  const keep = (e: Example): void => {
-    const out: Example = { id: e.id, prompt: e.prompt, target: e.target };
-    if (e.label !== undefined) out.label = e.label;
-    if (e.finalAnswer !== undefined) out.finalAnswer = e.finalAnswer;
-    examples.push(out);
-  };
-  const dir = await storedDir(source);
-  if (dir) {
-    for await (const e of readStoredExamples(dir)) keep(e);
-  } else {
-    const file = resolve(source as string);
-    const outcome = await scanDataset(file, { ...opts.read, previewRows: 0 }, { onExample: keep });
-    const r = outcome.result;
-    const rowErrors = r.errors.length > 0 && !(opts.read?.excludeInvalid && r.status === 'invalid' && r.validRows > 0);
-    if (r.status === 'unreadable' || rowErrors) {
-      const first = r.errors[0];
-      throw new ApiError(r.status === 'unreadable' ? 'bad_file' : 'invalid_data', first.message, { file: first.file, line: first.line, field: first.field });
-    }
-  }
-  if (!opts.split) return examples;
-  const split = opts.splitObject ?? (dir ? await readSplit(dir, opts.splitName ?? 'default') : undefined);
-  if (!split) throw new ApiError('invalid_argument', 'a split of a source file needs splitObject', { field: 'splitObject' });
-  const ids = new Set(opts.split === 'train' ? split.trainIds : opts.split === 'eval' ? split.evalIds : (split.testIds ?? []));
-  return examples.filter((e) => ids.has(e.id));
-}
-
-async function storedDir(source: DatasetSource): Promise<string | undefined> {
-  if (typeof source !== 'string') return datasetDir(source.homeDir, source.id);
-  return (await isDatasetDir(source)) ? resolve(source) : undefined;
 }
 
 async function splitItemsOf(source: DatasetSource, read?: ScanOptions): Promise<{ items: (SplitItem & { line: number })[]; sha256: string; dir?: string; file: string }> {

@@ -2,11 +2,12 @@
 // app: plain JSON in and out. See src/main/export/export-adapter.ts and docs/export.md.
 import { ApiError } from '@shared/errors';
 import type { MethodName } from '../engine/methods/method';
-import { EXPORT_FORMATS, FORMATS_BY_METHOD, exportAdapter as runExport, type ExportFormat, type ExportRequest, type ExportResult } from '../export/export-adapter';
+import { isMethodName } from '../engine/methods/registry';
+import { EXPORT_FORMATS, exportAdapter as runExport, exportFormatsOf, type ExportFormat, type ExportRequest, type ExportResult } from '../export/export-adapter';
 import { resolveExportSource } from '../export/source';
 
 export type { ExportFormat, ExportRequest, ExportResult };
-export { EXPORT_FORMATS, FORMATS_BY_METHOD };
+export { EXPORT_FORMATS, exportFormatsOf };
 
 /**
  * Writes the adapter (or finished run) `id` as `format` into `outDir` and checks it by reloading: returns
@@ -23,7 +24,6 @@ export function exportAdapter(req: ExportRequest): Promise<ExportResult> {
 /** The formats an adapter or finished run can be exported to. */
 export function exportFormatsFor(home: string, id: string): { method: MethodName; formats: readonly ExportFormat[] } {
   const source = resolveExportSource(home, id);
-  const formats = FORMATS_BY_METHOD[source.method];
-  if (!formats) throw new ApiError('unsupported', `unknown method ${source.method}`, { field: 'method' });
-  return { method: source.method, formats };
+  if (!isMethodName(source.method)) throw new ApiError('unsupported', `unknown method ${source.method}`, { field: 'method' });
+  return { method: source.method, formats: exportFormatsOf(source.method) };
 }

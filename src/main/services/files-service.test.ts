@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PathGuard } from '../app/path-guard';
+import { PathGuard } from '../platform/path-guard';
 import { FilesService, safeFileName } from './files-service';
 
 let base: string;
@@ -60,10 +60,17 @@ describe('uploads', () => {
   });
 
   it('refuses files over the limit, chunks out of order and unknown uploads', async () => {
-    await expect(files.upload({ name: 'big.csv', offset: 0, chunkBase64: '', totalBytes: 11, isLast: false })).rejects.toMatchObject({ code: 'invalid_argument', field: 'totalBytes' });
+    await expect(files.upload({ name: 'big.csv', offset: 0, chunkBase64: '', totalBytes: 11, isLast: false })).rejects.toMatchObject({
+      code: 'invalid_argument',
+      field: 'totalBytes',
+    });
     const first = await files.upload({ name: 'a.csv', offset: 0, chunkBase64: b64('ab'), totalBytes: 4, isLast: false });
-    await expect(files.upload({ name: 'a.csv', uploadId: first.uploadId, offset: 3, chunkBase64: b64('c'), totalBytes: 4, isLast: false })).rejects.toMatchObject({ field: 'offset' });
-    await expect(files.upload({ name: 'a.csv', uploadId: 'ffffffffffffffffffffffff', offset: 2, chunkBase64: b64('c'), totalBytes: 4, isLast: true })).rejects.toMatchObject({ code: 'not_found' });
+    await expect(files.upload({ name: 'a.csv', uploadId: first.uploadId, offset: 3, chunkBase64: b64('c'), totalBytes: 4, isLast: false })).rejects.toMatchObject({
+      field: 'offset',
+    });
+    await expect(files.upload({ name: 'a.csv', uploadId: 'ffffffffffffffffffffffff', offset: 2, chunkBase64: b64('c'), totalBytes: 4, isLast: true })).rejects.toMatchObject({
+      code: 'not_found',
+    });
   });
 
   it('keeps only the last path component of a dropped name', () => {

@@ -6,7 +6,7 @@ import { appendFile, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join, parse } from 'node:path';
 import { ApiError } from '@shared/errors';
 import { UPLOAD_CHUNK_BYTES, UPLOAD_MAX_BYTES, type FileEntry, type FolderListing } from '@shared/contract/calls/files';
-import type { PathGuard } from '../app/path-guard';
+import type { PathGuard } from '../platform/path-guard';
 
 /** Entries one listing returns at most (a folder of a million files must not freeze the UI). */
 const MAX_ENTRIES = 2000;
@@ -79,7 +79,11 @@ export class FilesService {
     this.dropStaleUploads();
     const name = safeFileName(chunk.name);
     if (chunk.totalBytes > this.maxUploadBytes) {
-      throw new ApiError('invalid_argument', `${name} is ${mib(chunk.totalBytes)}; uploads are limited to ${mib(this.maxUploadBytes)} (run the desktop app or pass --root to read it in place)`, { field: 'totalBytes' });
+      throw new ApiError(
+        'invalid_argument',
+        `${name} is ${mib(chunk.totalBytes)}; uploads are limited to ${mib(this.maxUploadBytes)} (run the desktop app or pass --root to read it in place)`,
+        { field: 'totalBytes' },
+      );
     }
     const bytes = Buffer.from(chunk.chunkBase64, 'base64');
     if (bytes.length > UPLOAD_CHUNK_BYTES) throw new ApiError('invalid_argument', `a chunk may hold at most ${UPLOAD_CHUNK_BYTES} bytes`, { field: 'chunkBase64' });
@@ -142,8 +146,12 @@ export class FilesService {
 /** The last path component, with characters no file system likes replaced. */
 export function safeFileName(name: string): string {
   const base = name.split(/[\\/]/).pop() ?? '';
-  // eslint-disable-next-line no-control-regex
-  const cleaned = base.replace(/[\u0000-\u001f<>:"|?*]/g, '_').replace(/^\.+/, '').trim();
+  const cleaned = base
+    // Control characters are exactly what this replaces.
+    // eslint-disable-next-line no-control-regex
+    .replace(/[\u0000-\u001f<>:"|?*]/g, '_')
+    .replace(/^\.+/, '')
+    .trim();
   if (!cleaned) throw new ApiError('invalid_argument', 'the file has no usable name', { field: 'name' });
   return cleaned.slice(0, 200);
 }

@@ -1,7 +1,9 @@
 // Model operations for the CLI and the app (`prefixlab model inspect`, `logits`, `generate`): load a model
 // by path (HF folder or llama2.c .bin), keep it cached per process, and return plain data only.
 import * as tf from '@tensorflow/tfjs';
-import { resolve } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import type { ModelCard } from '@shared/contract/calls/models';
 import { ApiError } from '@shared/errors';
 import { activeBackend, initBackend, type BackendName } from '../engine/backend';
 import { formatChat, type ChatMessage } from '../engine/chat';
@@ -28,6 +30,43 @@ export interface ModelInspection {
   /** Trained context length in tokens. */
   context: number;
   memoryBytesFloat32: number;
+}
+
+/**
+ * The architecture card of a model on disk (config and weight headers only). `inspect` reads the files: the
+ * handlers pass the model worker's, so a hostile folder never runs on the app's event loop.
+ */
+export async function readModelCard(path: string, inspect: (path: string) => Promise<ModelInspection> = inspectModel): Promise<{ format: ModelFormat; card: ModelCard }> {
+  const info = await inspect(path);
+  return {
+    format: info.format,
+    card: {
+      architecture: info.architecture,
+      parameters: info.parameters,
+      layers: info.layers,
+      hidden: info.hidden,
+      heads: info.heads,
+      kvHeads: info.kvHeads,
+      headDim: info.headDim,
+      vocabSize: info.vocab,
+      contextLength: info.context,
+      dtype: info.dtype,
+      memoryFloat32Bytes: info.memoryBytesFloat32,
+      tiedEmbeddings: info.tiedEmbeddings,
+      hasTokenizer: hasTokenizer(path, info.format),
+    },
+  };
+}
+
+function hasTokenizer(path: string, format: ModelFormat): boolean {
+  if (format === 'hf') return existsSync(join(path, 'tokenizer.json'));
+  return ['tok512.bin', 'tokenizer.bin'].some((name) => existsSync(join(dirname(path), name)));
+}
+
+/** The name an imported model gets unless one is given: its folder's or file's name. */
+export function defaultModelName(path: string): string {
+  const isFile = existsSync(path) && statSync(path).isFile();
+  return isFile ? basename(path).replace(/\.bin$/, '') : basename(path);
 }
 
 /** Reads config and weight headers (no weights are loaded) and validates every tensor's presence and shape. */

@@ -3,39 +3,71 @@
 // function returns plain JSON.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { RunSummary } from '@shared/contract/calls/training';
+import type { RunManifest, TrainProgress } from '@shared/contract/training';
 import { ApiError } from '@shared/errors';
-import { readAdapterManifest, type AdapterManifest } from '../registry/adapter-store';
+import { createAdapterFromRun, readAdapterManifest, type AdapterManifest } from '../registry/adapter-store';
 import { deleteEntry, findDependents, renameEntry, setNotes, tagEntry, type DeleteResult, type Dependents } from '../registry/edits';
-import { readRunManifestJson, withLiveStatus, type AdapterSummary, type DatasetSummary, type ModelSummary, type RunSummary } from '../registry/entries';
+import { readRunManifestJson, withLiveStatus, type IndexedAdapter, type IndexedDataset, type IndexedModel, type IndexedRun } from '../registry/entries';
 import type { Labels } from '../registry/files';
 import { readIndex } from '../registry/index-store';
 import { MANIFEST_FILE, checkId, entryDir, type EntryKind } from '../registry/layout';
 import { applyFilter, type ListFilter } from '../registry/query';
+import { RunsStore } from '../registry/runs-store';
 
 export type { ListFilter } from '../registry/query';
+export type { IndexedAdapter, IndexedRun } from '../registry/entries';
 
 /** `prefixlab runs list --json` */
-export async function listRuns(home: string, filter: ListFilter = {}): Promise<{ runs: RunSummary[] }> {
+export async function listRuns(home: string, filter: ListFilter = {}): Promise<{ runs: IndexedRun[] }> {
   const snapshot = await readIndex(home);
   return { runs: applyFilter(snapshot.runs, filter, snapshot) };
 }
 
 /** `prefixlab adapters list --json` */
-export async function listAdapters(home: string, filter: ListFilter = {}): Promise<{ adapters: AdapterSummary[] }> {
+export async function listAdapters(home: string, filter: ListFilter = {}): Promise<{ adapters: IndexedAdapter[] }> {
   const snapshot = await readIndex(home);
   return { adapters: applyFilter(snapshot.adapters, filter, snapshot) };
 }
 
-export async function listModels(home: string): Promise<{ models: ModelSummary[] }> {
+export async function listModels(home: string): Promise<{ models: IndexedModel[] }> {
   return { models: (await readIndex(home)).models };
 }
 
-export async function listDatasets(home: string): Promise<{ datasets: DatasetSummary[] }> {
+export async function listDatasets(home: string): Promise<{ datasets: IndexedDataset[] }> {
   return { datasets: (await readIndex(home)).datasets };
 }
 
+/** A finished run (or, with allowUnfinished, its newest checkpoint) becomes a registry adapter. */
+export function adapterFromRun(home: string, runId: string, opts: { name?: string; allowUnfinished?: boolean } = {}): Promise<AdapterManifest> {
+  return createAdapterFromRun(home, runId, opts);
+}
+
+// ---- run manifests, as the workbench reads them (training.state, training.metrics, training.resume) ----
+
+/** A run manifest without its id lists (thousands of example ids per run), counted instead. */
+export function summariseRun(m: RunManifest): RunSummary {
+  const { trainIds, evalIds, ...dataset } = m.dataset;
+  return { ...m, dataset: { ...dataset, trainCount: trainIds.length, evalCount: evalIds.length } };
+}
+
+/** Every readable run, newest first, summarised. */
+export function runSummaries(home: string): RunSummary[] {
+  return new RunsStore(home).list().map(summariseRun);
+}
+
+/** One run's manifest; not_found / bad_file naming the file when it is missing or damaged. */
+export function runManifest(home: string, runId: string): RunManifest {
+  return new RunsStore(home).read(runId);
+}
+
+/** Every progress point a run logged so far. */
+export function runMetrics(home: string, runId: string): TrainProgress[] {
+  return new RunsStore(home).readMetrics(runId);
+}
+
 export interface RunDetails {
-  summary: RunSummary;
+  summary: IndexedRun;
   /** The run manifest as runs-store wrote it (status as stored). */
   manifest: Record<string, unknown>;
   labels: Labels;
@@ -66,7 +98,11 @@ export async function showRun(home: string, id: string): Promise<RunDetails> {
   const summary = snapshot.runs.find((r) => r.id === id);
   if (!summary) throw new ApiError('bad_file', `run ${id} has an unreadable manifest`, { file: join(dir, MANIFEST_FILE) });
   const metricsPath = join(dir, 'metrics.jsonl');
-  const metricPoints = existsSync(metricsPath) ? readFileSync(metricsPath, 'utf8').split('\n').filter((l) => l.trim()).length : 0;
+  const metricPoints = existsSync(metricsPath)
+    ? readFileSync(metricsPath, 'utf8')
+        .split('\n')
+        .filter((l) => l.trim()).length
+    : 0;
   return {
     summary: withLiveStatus(summary),
     manifest,
@@ -77,7 +113,7 @@ export async function showRun(home: string, id: string): Promise<RunDetails> {
 }
 
 /** `prefixlab adapters show ID --json`: the provenance manifest plus labels. */
-export async function showAdapter(home: string, id: string): Promise<{ summary: AdapterSummary; manifest: AdapterManifest }> {
+export async function showAdapter(home: string, id: string): Promise<{ summary: IndexedAdapter; manifest: AdapterManifest }> {
   const manifest = readAdapterManifest(home, id);
   const summary = (await readIndex(home)).adapters.find((a) => a.id === id);
   if (!summary) throw new ApiError('bad_file', `adapter ${id} has an unreadable manifest`, { field: 'id' });

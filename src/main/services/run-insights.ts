@@ -1,13 +1,13 @@
-// What the Train view asks of a finished (or checkpointed) run: base-vs-tuned generations and the prefix
-// diagnostics of method.md §1 (attention mass on the prefix for Prefix-Tuning; the memory's share of the
-// attention output for Prefix-Tuning+). The adapter comes from the run's newest checkpoint.
+// What the Train view asks of a finished (or checkpointed) run: base-vs-tuned generations and the method's own
+// diagnostic, when its definition has one (method.md §1: attention mass on the prefix for Prefix-Tuning; the
+// memory's share of the attention output for Prefix-Tuning+). The adapter comes from the run's newest checkpoint.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RunDiagnostics } from '@shared/contract/calls/training';
 import { ApiError } from '@shared/errors';
 import { baseVsTuned } from '../engine/eval/generation';
-import { prefixAttentionMass, ptplusMemoryRatio } from '../engine/eval/attention-mass';
 import type { LoadedModel } from '../engine/io/load-model';
+import { allMethods, getMethod } from '../engine/methods/registry';
 import { readExamples } from '../engine/train/sources';
 import { attachWithState, loadBaseModel } from '../export/engine-session';
 import { readStateDictFile } from '../registry/adapter-store';
@@ -31,7 +31,7 @@ async function openRun(home: string, runId: string): Promise<Session> {
   const tensors = last ? join(store.runDir(runId), last.dir, ADAPTER_TENSORS_FILE) : null;
   if (!tensors || !existsSync(tensors)) throw new ApiError('not_found', `run ${runId} has no checkpoint yet; wait for its first one`, { field: 'runId' });
   // Full fine-tuning replaces base weights: give it a private copy so the cached model stays the base.
-  const isPrivate = manifest.method === 'full';
+  const isPrivate = getMethod(manifest.method).trainsBaseWeights === true;
   const loaded = isPrivate ? await loadBaseModel(manifest.baseModel.path) : (await getModel(manifest.baseModel.path)).loaded;
   let attached;
   try {
@@ -62,7 +62,7 @@ export async function generateBaseVsTuned(home: string, runId: string, prompts: 
   const session = await openRun(home, runId);
   try {
     // Full fine-tuning changed the private copy's weights, so "base" must come from the cached, untouched model.
-    if (session.manifest.method === 'full') {
+    if (getMethod(session.manifest.method).trainsBaseWeights) {
       const base = (await getModel(session.manifest.baseModel.path)).loaded;
       const tunedRows = await baseVsTuned(session.loaded.model, tokenizerOf(session), session.attached.adapter.hooks, prompts, { maxNewTokens });
       const baseRows = await baseVsTuned(base.model, tokenizerOf(session), {}, prompts, { maxNewTokens });
@@ -89,8 +89,12 @@ const finite = (v: number): number | null => (Number.isFinite(v) ? v : null);
 
 export async function runDiagnostics(home: string, runId: string, texts: number): Promise<RunDiagnostics> {
   const manifest = new RunsStore(home).read(runId);
-  if (manifest.method !== 'prefix' && manifest.method !== 'ptplus') {
-    throw new ApiError('unsupported', `the prefix diagnostics apply to Prefix-Tuning and Prefix-Tuning+ runs, not ${manifest.method}`, { field: 'runId' });
+  const diagnostics = getMethod(manifest.method).diagnostics;
+  if (!diagnostics) {
+    const having = allMethods()
+      .filter((m) => m.diagnostics)
+      .map((m) => m.label);
+    throw new ApiError('unsupported', `the prefix diagnostics apply to ${having.join(' and ')} runs, not ${manifest.method}`, { field: 'runId' });
   }
   const prompts = await evalPrompts(manifest, texts);
   if (prompts.length === 0) throw new ApiError('not_found', 'the run has no eval prompts to measure on', { field: 'runId' });
@@ -98,18 +102,15 @@ export async function runDiagnostics(home: string, runId: string, texts: number)
   try {
     const tokenizer = tokenizerOf(session);
     const { model } = session.loaded;
-    const profile =
-      manifest.method === 'prefix'
-        ? await prefixAttentionMass(model, session.attached.adapter, tokenizer, prompts)
-        : await ptplusMemoryRatio(model, session.attached.adapter, tokenizer, prompts);
+    const profile = await diagnostics.measure(model, session.attached.adapter, tokenizer, prompts);
     return {
       runId,
       method: manifest.method,
-      kind: manifest.method === 'prefix' ? 'prefix-attention-mass' : 'ptplus-memory-ratio',
+      kind: diagnostics.kind,
       byLayer: profile.byLayer.map((row) => row.map(finite)),
       layerMeans: profile.layerMeans.map(finite),
       counts: profile.counts,
-      ...('prefixLength' in profile ? { prefixLength: profile.prefixLength as number } : {}),
+      ...(profile.prefixLength !== undefined ? { prefixLength: profile.prefixLength } : {}),
       texts: prompts.length,
     };
   } finally {

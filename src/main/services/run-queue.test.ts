@@ -25,8 +25,16 @@ let snapshots: QueueItem[][];
 const events = () => ({ onQueue: (items: QueueItem[]) => snapshots.push(items), onProgress: () => undefined, onLog: () => undefined });
 const plan = () => ({ modelPath: '/m', dataPath: '/d', set: {}, steps: 4 });
 const comparison = (methods: ('ptplus' | 'lora')[], seeds: number[]) => ({
-  modelId: 'm', modelName: 'm', datasetId: 'd', datasetName: 'd', splitName: 'default',
-  methods: methods.map((method) => ({ method, options: {} })), seeds, steps: 4, budgetTokens: null, trainer: {},
+  modelId: 'm',
+  modelName: 'm',
+  datasetId: 'd',
+  datasetName: 'd',
+  splitName: 'default',
+  methods: methods.map((method) => ({ method, options: {} })),
+  seeds,
+  steps: 4,
+  budgetTokens: null,
+  trainer: {},
 });
 const statusOf = (items: QueueItem[]) => items.map((i) => `${i.method}/${i.seed}:${i.status}`);
 

@@ -8,11 +8,11 @@ import { join } from 'node:path';
 import { ComparisonSchema, type Comparison, type QueueItem } from '@shared/contract/calls/training';
 import type { TrainProgress, TrainResult } from '@shared/contract/training';
 import { ApiError } from '@shared/errors';
-import { toErrorData } from '../app/system-errors';
+import { toErrorData } from '../platform/system-errors';
 import type { MethodName } from '../engine/methods/method';
-import { workerEntry } from '../engine/train/worker-protocol';
-import { writeJsonAtomic } from '../registry/atomic-write';
-import type { ProcessLauncher } from '../app/process-launcher';
+import { workerEntry } from './training/worker-protocol';
+import { writeJsonAtomic } from '../platform/atomic-write';
+import type { ProcessLauncher } from '../platform/process-launcher';
 import { resume, train, recoverInterruptedRuns, type Isolation } from './training-service';
 
 /** What one queued run trains: everything but the seed and method comes from its comparison. */

@@ -4,7 +4,7 @@ import os from 'node:os';
 import { activeBackend, initBackend, probeBackends, type BackendName } from '../engine/backend';
 import { ApiError } from '@shared/errors';
 import type { SystemInfo } from '@shared/contract';
-import { APP_VERSION } from '../app/version';
+import { APP_VERSION } from '../platform/version';
 
 export class SystemService {
   constructor(

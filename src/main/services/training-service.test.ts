@@ -40,7 +40,17 @@ const fast = { 'train.batchSize': '4', 'train.maxLength': '32', 'train.warmupSte
 describe.skipIf(!isAvailable)('training service (stories260K)', () => {
   it('trains in a separate process, relays progress and leaves a complete run folder', async () => {
     const seen: TrainProgress[] = [];
-    const result = await train({ home, model: storiesHf, data, method: 'ptplus', steps: 4, seed: 1, evalSplit: 4, set: { ...fast, 'train.checkpointEvery': '2' }, onProgress: (p) => void seen.push(p) });
+    const result = await train({
+      home,
+      model: storiesHf,
+      data,
+      method: 'ptplus',
+      steps: 4,
+      seed: 1,
+      evalSplit: 4,
+      set: { ...fast, 'train.checkpointEvery': '2' },
+      onProgress: (p) => void seen.push(p),
+    });
     expect(TrainResultSchema.parse(result)).toEqual(result);
     expect(result.status).toBe('finished');
     expect(result.steps).toBe(4);
@@ -73,7 +83,14 @@ describe.skipIf(!isAvailable)('training service (stories260K)', () => {
     let pid = 0;
     let runId = '';
     const killed = train({
-      home, model: storiesHf, data, method: 'ptplus', steps: 6, seed: 2, evalSplit: 0, set,
+      home,
+      model: storiesHf,
+      data,
+      method: 'ptplus',
+      steps: 6,
+      seed: 2,
+      evalSplit: 0,
+      set,
       onSpawn: (p) => (pid = p),
       onStart: (info) => (runId = info.runId),
       onProgress: (p) => {
@@ -100,7 +117,15 @@ describe.skipIf(!isAvailable)('training service (stories260K)', () => {
     const controller = new AbortController();
     let cancelledAt = 0;
     const result = await train({
-      home, model: storiesHf, data, method: 'lora', steps: 40, seed: 3, evalSplit: 0, set: { ...fast, dropout: '0' }, signal: controller.signal,
+      home,
+      model: storiesHf,
+      data,
+      method: 'lora',
+      steps: 40,
+      seed: 3,
+      evalSplit: 0,
+      set: { ...fast, dropout: '0' },
+      signal: controller.signal,
       onProgress: (p) => {
         if (p.step === 2) {
           cancelledAt = p.step;
@@ -117,7 +142,14 @@ describe.skipIf(!isAvailable)('training service (stories260K)', () => {
 
   it('PT+ with data-mean centring measures φ(q) before training; evalGenerate reports exact match', async () => {
     const result = await train({
-      home, model: storiesHf, data, method: 'ptplus', steps: 2, seed: 4, evalSplit: 2, isolate: 'inline',
+      home,
+      model: storiesHf,
+      data,
+      method: 'ptplus',
+      steps: 2,
+      seed: 4,
+      evalSplit: 2,
+      isolate: 'inline',
       set: { ...fast, phiCenter: 'data-mean', 'train.evalGenerate': 'true' },
     });
     expect(result.status).toBe('finished');
@@ -131,8 +163,17 @@ describe.skipIf(!isAvailable)('training service (stories260K)', () => {
 
   it('compare runs every method on one frozen split, with the same steps for a token budget', async () => {
     const result = await compare({
-      home, model: storiesHf, data, methods: ['ptplus', 'lora'], seeds: [0, 1], kPerClass: 2, budgetTokens: 120, evalSplit: 4,
-      set: { batchSize: '4', maxLength: '32', warmupSteps: '0' }, setPerMethod: { lora: { dropout: '0' } }, isolate: 'inline',
+      home,
+      model: storiesHf,
+      data,
+      methods: ['ptplus', 'lora'],
+      seeds: [0, 1],
+      kPerClass: 2,
+      budgetTokens: 120,
+      evalSplit: 4,
+      set: { batchSize: '4', maxLength: '32', warmupSteps: '0' },
+      setPerMethod: { lora: { dropout: '0' } },
+      isolate: 'inline',
     });
     expect(CompareResultSchema.parse(result)).toEqual(result);
     expect(result.rows.map((r) => r.method)).toEqual(['ptplus', 'lora']);

@@ -1,11 +1,11 @@
-// Training for the CLI and the app: `train` runs one method in a separate training process (worker.ts) and
-// relays its progress; `resume` continues a run from its newest checkpoint; `compare` runs several methods
-// on the same frozen split, seeds and token budget, optionally each at a learning rate tuned on a validation
-// split carved from the training data. Results are the public JSON of `prefixlab train --json` and
-// `prefixlab compare --json` (src/shared/contract/training.ts).
+// Training for the CLI and the app: `train` runs one method in a separate training process
+// (training/worker.ts) and relays its progress; `resume` continues a run from its newest checkpoint; `compare`
+// runs several methods on the same frozen split, seeds and token budget, optionally each at a learning rate
+// tuned on a validation split carved from the training data. Results are the public JSON of
+// `prefixlab train --json` and `prefixlab compare --json` (src/shared/contract/training.ts).
 import { resolve as resolvePath } from 'node:path';
 import { z } from 'zod';
-import type { CompareResult, CompareRow, LrGridPoint, LrTuning, RunManifest, TrainProgress, TrainResult, TuneLrRequest } from '@shared/contract/training';
+import type { CompareResult, CompareRow, LrGridPoint, LrTuning, TrainProgress, TrainResult, TuneLrRequest } from '@shared/contract/training';
 import { ApiError } from '@shared/errors';
 import { createAdapterFromRun } from '../registry/adapter-store';
 import { activeBackend, type BackendName } from '../engine/backend';
@@ -14,13 +14,13 @@ import { getMethod } from '../engine/methods/registry';
 import { parseOptions, splitSettings, trainerOptions } from '../engine/train/config';
 import type { TrainJobSpec } from '../engine/train/job';
 import { readExamples } from '../engine/train/sources';
-import { splitExamples } from '../engine/train/split';
+import { splitExamples } from '../datasets/splits/make-split';
 import { carveValidationSplit, checkTuningPool, pickLearningRate, resolveGrid, validationSeed } from '../engine/train/tune-lr';
-import { workerEntry, type ParentMessage, type WorkerMessage } from '../engine/train/worker-protocol';
-import { isOwnerAlive } from '../registry/process-identity';
+import { workerEntry, type ParentMessage, type WorkerMessage } from './training/worker-protocol';
+import { isOwnerAlive } from '../platform/process-identity';
 import { RunsStore } from '../registry/runs-store';
-import { nodeLauncher, type ProcessLauncher } from '../app/process-launcher';
-import { APP_VERSION } from '../app/version';
+import { nodeLauncher, type ProcessLauncher } from '../platform/process-launcher';
+import { APP_VERSION } from '../platform/version';
 
 /** Where a run executes: a separate training process (default), or this process (tests, one-shot CLI). */
 export type Isolation = 'process' | 'inline';
@@ -118,7 +118,7 @@ async function execute(spec: TrainJobSpec, hooks: RunHooks): Promise<TrainResult
   let result: TrainResult;
   if (hooks.isolate === 'inline') {
     const { runTrainJob } = await import('../engine/train/job');
-    result = await runTrainJob(spec, { signal: hooks.signal, onProgress: hooks.onProgress, onStart: hooks.onStart, log: hooks.onLog });
+    result = await runTrainJob(spec, { recorder: new RunsStore(spec.home), signal: hooks.signal, onProgress: hooks.onProgress, onStart: hooks.onStart, log: hooks.onLog });
   } else {
     result = await runInChildProcess(spec, hooks);
   }
@@ -195,7 +195,9 @@ function runInChildProcess(spec: TrainJobSpec, hooks: RunHooks): Promise<TrainRe
       if (settled) return;
       const how = `${signal ? `was killed (${signal})` : `exited with code ${code}`}${detail ? ` (${detail})` : ''}`;
       void markDead(spec.home, runId, `the training process ${how}`).finally(() =>
-        finish(() => reject(new ApiError('internal', `the training process ${how} before the run ended; run ${runId} is marked interrupted and can be resumed from its last checkpoint`))),
+        finish(() =>
+          reject(new ApiError('internal', `the training process ${how} before the run ended; run ${runId} is marked interrupted and can be resumed from its last checkpoint`)),
+        ),
       );
     });
   });
@@ -276,20 +278,29 @@ export async function compare(req: CompareRequest): Promise<CompareResult> {
   const failures = new Map<MethodName, number>();
   for (const seed of req.seeds) {
     for (const method of req.methods) {
-      const outcome = await compareRun(req, { method, seed, phase: 'final' }, {
-        lr: lrPerMethod[method],
-        set: { ...prefixTrainerKeys(req.set ?? {}), ...(req.setPerMethod?.[method] ?? {}) },
-        steps: req.steps,
-        epochs: req.epochs,
-        budgetTokens: req.budgetTokens,
-        split: req.split,
-      });
+      const outcome = await compareRun(
+        req,
+        { method, seed, phase: 'final' },
+        {
+          lr: lrPerMethod[method],
+          set: { ...prefixTrainerKeys(req.set ?? {}), ...(req.setPerMethod?.[method] ?? {}) },
+          steps: req.steps,
+          epochs: req.epochs,
+          budgetTokens: req.budgetTokens,
+          split: req.split,
+        },
+      );
       if (outcome.result) runs.push(outcome.result);
       if (outcome.isFailed) failures.set(method, (failures.get(method) ?? 0) + 1);
     }
   }
   const rows = req.methods.map((method) => {
-    const row = summarise(method, runs.filter((r) => r.method === method), failures.get(method) ?? 0, lrPerMethod[method]);
+    const row = summarise(
+      method,
+      runs.filter((r) => r.method === method),
+      failures.get(method) ?? 0,
+      lrPerMethod[method],
+    );
     const t = tuning?.perMethod[method];
     return t ? { ...row, tuning: t } : row;
   });
@@ -382,13 +393,17 @@ async function tuneLearningRates(
       const runIds: string[] = [];
       let failedRuns = 0;
       for (const seed of tuneSeeds) {
-        const outcome = await compareRun(req, { method, seed, phase: 'tune' }, {
-          lr,
-          set: { ...shared, ...(req.setPerMethod?.[method] ?? {}), ...TUNING_TRAINER },
-          ...(tune.steps !== undefined ? { steps: tune.steps } : { steps: req.steps, epochs: req.epochs, budgetTokens: req.budgetTokens }),
-          split: { trainIds, evalIds: valIds },
-          registerAdapter: false,
-        });
+        const outcome = await compareRun(
+          req,
+          { method, seed, phase: 'tune' },
+          {
+            lr,
+            set: { ...shared, ...(req.setPerMethod?.[method] ?? {}), ...TUNING_TRAINER },
+            ...(tune.steps !== undefined ? { steps: tune.steps } : { steps: req.steps, epochs: req.epochs, budgetTokens: req.budgetTokens }),
+            split: { trainIds, evalIds: valIds },
+            registerAdapter: false,
+          },
+        );
         if (outcome.result) runIds.push(outcome.result.runId);
         if (outcome.isFailed || !outcome.result) failedRuns += 1;
         else finished.push(outcome.result);
@@ -456,59 +471,4 @@ function summarise(method: MethodName, results: TrainResult[], failedRuns: numbe
     failedRuns,
     ...(Object.keys(options).length ? { options } : {}),
   };
-}
-
-// ---- the service object the app context holds ----
-
-/** Runs of one home folder: start, cancel, resume, list. */
-export class TrainingService {
-  private readonly active = new Map<string, AbortController>();
-  readonly store: RunsStore;
-
-  constructor(readonly home: string) {
-    this.store = new RunsStore(home);
-  }
-
-  /** Call once at start-up: runs a dead process left 'running' become 'interrupted'. */
-  recover(): Promise<string[]> {
-    return this.store.markInterrupted();
-  }
-
-  async train(req: Omit<TrainRequest, 'home' | 'signal'>): Promise<TrainResult> {
-    const controller = new AbortController();
-    let runId: string | undefined;
-    try {
-      return await train({
-        ...req,
-        home: this.home,
-        signal: controller.signal,
-        onStart: (info) => {
-          runId = info.runId;
-          this.active.set(info.runId, controller);
-          req.onStart?.(info);
-        },
-      });
-    } finally {
-      if (runId) this.active.delete(runId);
-    }
-  }
-
-  /** Asks a running run to stop after its current step; false when it is not running here. */
-  cancel(runId: string): boolean {
-    const controller = this.active.get(runId);
-    controller?.abort();
-    return controller !== undefined;
-  }
-
-  list(): RunManifest[] {
-    return this.store.list();
-  }
-
-  get(runId: string): RunManifest {
-    return this.store.read(runId);
-  }
-
-  metrics(runId: string): TrainProgress[] {
-    return this.store.readMetrics(runId);
-  }
 }

@@ -1,7 +1,6 @@
 // datasets.*: what a dataset file holds (inspect), how it becomes training examples (import, templates),
 // and how it is split. Plain zod: the renderer, the CLI (`prefixlab data inspect --json`) and main share it.
 import { z } from 'zod';
-import { call } from './define';
 
 // ---- vocabularies ----
 
@@ -254,16 +253,3 @@ export const DatasetReadOptionsSchema = z.object({
   evalFile: z.string().optional(),
 });
 export type DatasetReadOptions = z.input<typeof DatasetReadOptionsSchema>;
-
-export const datasetsCalls = {
-  'datasets.inspect': call(
-    DatasetReadOptionsSchema.extend({ file: z.string() }).strict(),
-    InspectResultSchema,
-    'Read a dataset file and report format, task, labels, problems (with file/line/field) and a preview.',
-  ),
-  'datasets.import': call(
-    DatasetReadOptionsSchema.extend({ file: z.string(), excludeInvalid: z.boolean().optional(), name: z.string().optional() }).strict(),
-    DatasetManifestSchema,
-    'Store a dataset (normalised examples, manifest, splits) in the app folder; fails on invalid rows unless excludeInvalid.',
-  ),
-};

@@ -1,6 +1,6 @@
 // Building blocks of the API contract: a call is a request schema and a response schema; an event is a
 // payload schema. Types and run-time validation both come from these one declarations.
-import { z } from 'zod';
+import type { z } from 'zod';
 
 export interface CallSpec<Req extends z.ZodType = z.ZodType, Res extends z.ZodType = z.ZodType> {
   request: Req;
@@ -20,6 +20,8 @@ export type EventTable = Record<string, z.ZodType>;
 type DomainOf<K> = K extends `${infer D}.${string}` ? D : never;
 
 /** The request type a caller passes (zod input: defaults may be left out). Empty requests are optional. */
+// `{} extends T` asks "may this request be empty?": here `{}` is the point, not a lax object type.
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
 type RequestArg<S extends CallSpec> = {} extends z.input<S['request']> ? [request?: z.input<S['request']>] : [request: z.input<S['request']>];
 
 export type Unsubscribe = () => void;

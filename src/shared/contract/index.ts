@@ -4,7 +4,7 @@ import { systemCalls } from './system';
 import { filesCalls } from './calls/files';
 import { modelsCalls, modelsEvents } from './calls/models';
 import { methodsCalls } from './calls/methods';
-import { datasetsWorkbenchCalls, datasetsEvents } from './calls/datasets';
+import { datasetsCalls, datasetsEvents } from './calls/datasets';
 import { trainingCalls, trainingEvents } from './calls/training';
 import { adaptersCalls } from './calls/adapters';
 import { coreEvents } from './events';
@@ -15,7 +15,7 @@ export const CALLS = {
   ...filesCalls,
   ...modelsCalls,
   ...methodsCalls,
-  ...datasetsWorkbenchCalls,
+  ...datasetsCalls,
   ...trainingCalls,
   ...adaptersCalls,
 } as const;

@@ -2,8 +2,10 @@
 // `prefixlab train --json` / `compare --json`) and the run manifest stored in <home>/runs/<runId>/.
 // Plain zod: the renderer, the CLI and main share it.
 import { z } from 'zod';
+import { MethodNameSchema } from '../methods/method-name';
 
-export const MethodNameSchema = z.enum(['ptplus', 'prefix', 'prompt', 'lora', 'full']);
+// Any name of a method's shape: the list itself is the engine's registry (methods.list); handlers check names against it.
+export { MethodNameSchema };
 
 /** running → finished | cancelled | failed; 'interrupted' = the process died while the run was running. */
 export const RunStatusSchema = z.enum(['running', 'finished', 'cancelled', 'failed', 'interrupted']);
@@ -242,8 +244,6 @@ export const RunManifestSchema = z.object({
   step: z.number().int(),
   checkpoints: z.array(CheckpointEntrySchema),
   final: FinalMetricsSchema.optional(),
-  result: z
-    .object({ tokensPerSecond: z.number(), peakMemoryBytes: z.number(), peakRssBytes: z.number(), wallSeconds: z.number(), tokensSeen: z.number().int() })
-    .optional(),
+  result: z.object({ tokensPerSecond: z.number(), peakMemoryBytes: z.number(), peakRssBytes: z.number(), wallSeconds: z.number(), tokensSeen: z.number().int() }).optional(),
 });
 export type RunManifest = z.infer<typeof RunManifestSchema>;

@@ -14,7 +14,7 @@ import { createAppContext } from '../../../src/main/app/context';
 import { SafetensorsReader } from '../../../src/main/engine/io/safetensors';
 import { listCheckpoints, readCheckpoint } from '../../../src/main/engine/train/checkpoint';
 import type { TrainJobSpec } from '../../../src/main/engine/train/job';
-import { Rng } from '../../../src/main/engine/train/rng';
+import { Rng } from '../../../src/main/platform/rng';
 import { handlers } from '../../../src/main/handlers';
 import { readAdapterManifest } from '../../../src/main/registry/adapter-store';
 import { readIndex } from '../../../src/main/registry/index-store';
@@ -193,7 +193,7 @@ async function bundleChildren(outDir: string): Promise<{ worker: string; exporte
   const worker = join(outDir, 'train-worker.mjs');
   const exporter = join(outDir, 'export-child.mjs');
   for (const [entry, outfile] of [
-    [join(repo, 'src/main/engine/train/worker.ts'), worker],
+    [join(repo, 'src/main/services/training/worker.ts'), worker],
     [join(import.meta.dirname, 'export-child.ts'), exporter],
   ]) {
     await build({
@@ -277,7 +277,8 @@ export async function runCrashHarness(opts: CrashOptions): Promise<CrashReport> 
           continue;
         }
         const pid = child.proc.pid;
-        if (hiddenTemps(join(home, 'adapters'), new RegExp(`\\.${pid}\\.tmp$`)) + hiddenTemps(exportsRoot, new RegExp(`\\.export-${pid}-[0-9a-f]+\\.tmp$`)) > 0) report.landedInAdapterOrExportWrite++;
+        if (hiddenTemps(join(home, 'adapters'), new RegExp(`\\.${pid}\\.tmp$`)) + hiddenTemps(exportsRoot, new RegExp(`\\.export-${pid}-[0-9a-f]+\\.tmp$`)) > 0)
+          report.landedInAdapterOrExportWrite++;
       } else {
         const resume: boolean = current?.resumable === true;
         const runId: string = resume ? current!.runId : RunsStore.newRunId('lora');
@@ -355,7 +356,8 @@ export async function runCrashHarness(opts: CrashOptions): Promise<CrashReport> 
           const latest = listCheckpoints(new RunsStore(home).checkpointsDir(killedRunId)).pop()?.step ?? 0;
           const lost = logged - latest;
           report.maxLostSteps = Math.max(report.maxLostSteps, lost);
-          if (lost > CHECKPOINT_EVERY) problems.push(`resume would lose ${lost} steps (logged ${logged}, newest checkpoint ${latest}), more than one interval of ${CHECKPOINT_EVERY}`);
+          if (lost > CHECKPOINT_EVERY)
+            problems.push(`resume would lose ${lost} steps (logged ${logged}, newest checkpoint ${latest}), more than one interval of ${CHECKPOINT_EVERY}`);
           const status: string = new RunsStore(home).read(killedRunId).status;
           current = status === 'interrupted' ? { runId: killedRunId, resumable: latest > 0 } : null;
           if (status === 'finished') {
@@ -367,7 +369,9 @@ export async function runCrashHarness(opts: CrashOptions): Promise<CrashReport> 
       }
       if (problems.length === 0) report.survived++;
       else report.failures.push(`kill ${report.attempted} (${moment}): ${problems.join('; ')}`);
-      opts.log?.(`kill ${report.attempted}/${opts.kills} ${moment}${killedRunId ? ` run ${killedRunId} at step ${logged}` : ''}: ${problems.length ? `FAILED ${problems[0]}` : 'ok'}`);
+      opts.log?.(
+        `kill ${report.attempted}/${opts.kills} ${moment}${killedRunId ? ` run ${killedRunId} at step ${logged}` : ''}: ${problems.length ? `FAILED ${problems[0]}` : 'ok'}`,
+      );
     }
   } finally {
     rmSync(root, { recursive: true, force: true });

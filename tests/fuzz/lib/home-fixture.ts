@@ -17,7 +17,11 @@ export const FIXTURE_MODEL = join(REPO, 'tests/fixtures/models/llama-gqa');
 /** A small classification JSONL: `n` short reviews, labels pos/neg. */
 export function classificationJsonl(n = 24): string {
   const words = ['good', 'bad', 'great', 'awful', 'fine', 'poor', 'nice', 'dull'];
-  return Array.from({ length: n }, (_, i) => JSON.stringify({ text: `the film was ${words[i % words.length]} and ${words[(i * 3) % words.length]} ${i}`, label: i % 2 ? 'pos' : 'neg' })).join('\n') + '\n';
+  return (
+    Array.from({ length: n }, (_, i) =>
+      JSON.stringify({ text: `the film was ${words[i % words.length]} and ${words[(i * 3) % words.length]} ${i}`, label: i % 2 ? 'pos' : 'neg' }),
+    ).join('\n') + '\n'
+  );
 }
 
 export interface SeededHome {

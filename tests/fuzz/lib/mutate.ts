@@ -127,7 +127,12 @@ export function mutatedJson(seeds: unknown[], extraKeys: string[] = []): fc.Arbi
     { weight: 2, arbitrary: fc.jsonValue({ maxDepth: 3 }) },
     { weight: 1, arbitrary: fc.integer({ min: 0, max: 4096 }) },
   );
-  const edit = fc.record({ pick: fc.nat(), value: replacement, mode: fc.constantFrom('set', 'set', 'set', 'remove', 'add') as fc.Arbitrary<'set' | 'remove' | 'add'>, key: fc.constantFrom('__extra__', ...extraKeys) });
+  const edit = fc.record({
+    pick: fc.nat(),
+    value: replacement,
+    mode: fc.constantFrom('set', 'set', 'set', 'remove', 'add') as fc.Arbitrary<'set' | 'remove' | 'add'>,
+    key: fc.constantFrom('__extra__', ...extraKeys),
+  });
   return fc.tuple(fc.nat({ max: seeds.length - 1 }), fc.array(edit, { minLength: 1, maxLength: 4 })).map(([index, edits]) => {
     let doc = seeds[index];
     for (const e of edits) {

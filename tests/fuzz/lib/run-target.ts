@@ -169,7 +169,9 @@ function scratchRoot(): string {
 
 function safeStringify(value: unknown): string {
   try {
-    return JSON.stringify(value, (_k, v) => (v instanceof Uint8Array ? `<${v.length} bytes: ${Buffer.from(v.subarray(0, 64)).toString('hex')}…>` : typeof v === 'bigint' ? `${v}n` : v));
+    return JSON.stringify(value, (_k, v) =>
+      v instanceof Uint8Array ? `<${v.length} bytes: ${Buffer.from(v.subarray(0, 64)).toString('hex')}…>` : typeof v === 'bigint' ? `${v}n` : v,
+    );
   } catch {
     return String(value);
   }

@@ -59,7 +59,10 @@ function fromSchema(schema: Schema, depth = 0): fc.Arbitrary<unknown> {
       return fc.oneof(fc.string({ minLength: min, maxLength: max }), fc.constant(`/tmp/prefixlab-fuzz-${'x'.repeat(min)}`));
     }
     case 'integer':
-      return fc.integer({ min: typeof schema.minimum === 'number' ? Math.max(schema.minimum, -1e6) : -10, max: typeof schema.maximum === 'number' ? Math.min(schema.maximum, 1e6) : 1000 });
+      return fc.integer({
+        min: typeof schema.minimum === 'number' ? Math.max(schema.minimum, -1e6) : -10,
+        max: typeof schema.maximum === 'number' ? Math.min(schema.maximum, 1e6) : 1000,
+      });
     case 'number':
       return fc.double({ min: typeof schema.minimum === 'number' ? schema.minimum : -1e3, max: typeof schema.maximum === 'number' ? schema.maximum : 1e3, noNaN: true });
     case 'boolean':
@@ -110,10 +113,16 @@ export const apiTarget = defineTarget<ApiCase>({
   description: 'every contract call with arbitrary JSON / structured-clone values / schema-generated-then-mutated requests → validateRequest',
   arbitrary: () => {
     const name = fc.constantFrom(...NAMES);
-    const unknownName = fc.oneof(fc.constantFrom('__proto__', 'constructor', 'toString', 'hasOwnProperty', 'system', 'system.', '.info', 'system.info ', 'SYSTEM.INFO'), fc.string({ maxLength: 20 }));
+    const unknownName = fc.oneof(
+      fc.constantFrom('__proto__', 'constructor', 'toString', 'hasOwnProperty', 'system', 'system.', '.info', 'system.info ', 'SYSTEM.INFO'),
+      fc.string({ maxLength: 20 }),
+    );
     return fc.oneof(
       { weight: 4, arbitrary: name.chain((n) => generatedRequest(n).map((request) => ({ name: n, request }))) },
-      { weight: 4, arbitrary: name.chain((n) => generatedRequest(n).chain((valid) => mutatedJson([valid], ['path', 'file', 'id', '__proto__']).map((request) => ({ name: n, request })))) },
+      {
+        weight: 4,
+        arbitrary: name.chain((n) => generatedRequest(n).chain((valid) => mutatedJson([valid], ['path', 'file', 'id', '__proto__']).map((request) => ({ name: n, request })))),
+      },
       { weight: 2, arbitrary: fc.record({ name, request: fc.jsonValue({ maxDepth: 4 }) }) },
       { weight: 2, arbitrary: fc.record({ name, request: cloneable }) },
       { weight: 1, arbitrary: fc.record({ name, request: fc.constantFrom(...HOSTILE_VALUES, undefined) }) },
@@ -187,13 +196,22 @@ export const wsMessageTarget = defineTarget<WsCase>({
   arbitrary: () => {
     const validCall = fc.constantFrom(...NAMES).chain((n) => generatedRequest(n).map((request) => ({ call: n, request })));
     const message = fc.oneof(
-      fc.record({ id: fc.oneof(fc.integer(), fc.string({ maxLength: 10 }), fc.constant(null), fc.jsonValue({ maxDepth: 1 })), call: fc.oneof(fc.constantFrom(...NAMES), fc.jsonValue({ maxDepth: 1 })), request: fc.jsonValue({ maxDepth: 3 }) }).map((m) => JSON.stringify(m)),
+      fc
+        .record({
+          id: fc.oneof(fc.integer(), fc.string({ maxLength: 10 }), fc.constant(null), fc.jsonValue({ maxDepth: 1 })),
+          call: fc.oneof(fc.constantFrom(...NAMES), fc.jsonValue({ maxDepth: 1 })),
+          request: fc.jsonValue({ maxDepth: 3 }),
+        })
+        .map((m) => JSON.stringify(m)),
       fc.tuple(fc.integer(), validCall).map(([id, c]) => JSON.stringify({ id, ...c })),
       fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify(v)),
       fc.string({ maxLength: 40 }),
       fc.constantFrom('', '{', '[]', 'null', '{"id":1}', '{"id":1,"call":"__proto__"}', '{"__proto__":{"call":"system.info"},"id":2}', '{"id":1e999,"call":"system.info"}'),
     );
-    const frame = fc.oneof({ weight: 9, arbitrary: message.map((data) => ({ data, isBinary: false })) }, { weight: 1, arbitrary: fc.uint8Array({ maxLength: 16 }).map((data) => ({ data, isBinary: true })) });
+    const frame = fc.oneof(
+      { weight: 9, arbitrary: message.map((data) => ({ data, isBinary: false })) },
+      { weight: 1, arbitrary: fc.uint8Array({ maxLength: 16 }).map((data) => ({ data, isBinary: true })) },
+    );
     return fc.record({ frames: fc.array(frame, { minLength: 1, maxLength: 5 }) });
   },
   async run({ frames }) {
@@ -221,11 +239,14 @@ export const wsMessageTarget = defineTarget<WsCase>({
       }
       if (typeof parsed.ok !== 'boolean') throw new CaseFailure('crash', `reply without ok: ${reply.slice(0, 200)}`);
       if (!(parsed.id === null || typeof parsed.id === 'number' || typeof parsed.id === 'string')) throw new CaseFailure('crash', `reply id ${JSON.stringify(parsed.id)}`);
-      if (!parsed.ok && (typeof parsed.error?.code !== 'string' || typeof parsed.error?.message !== 'string')) throw new CaseFailure('crash', `error reply without code/message: ${reply.slice(0, 200)}`);
+      if (!parsed.ok && (typeof parsed.error?.code !== 'string' || typeof parsed.error?.message !== 'string'))
+        throw new CaseFailure('crash', `error reply without code/message: ${reply.slice(0, 200)}`);
       if (!parsed.ok && parsed.error?.code === 'internal') throw new CaseFailure('crash', `internal error: ${String(parsed.error.message)}`);
     }
     if (frames.some((f) => f.isBinary) && !socket.closed) throw new CaseFailure('crash', 'a binary frame did not close the socket');
-    return socket.replies.every((r) => (JSON.parse(r) as { ok: boolean; error?: { message: string } }).error?.message === 'fuzz stub: validation passed') ? ACCEPTED : rejected('refused');
+    return socket.replies.every((r) => (JSON.parse(r) as { ok: boolean; error?: { message: string } }).error?.message === 'fuzz stub: validation passed')
+      ? ACCEPTED
+      : rejected('refused');
   },
 });
 

@@ -44,7 +44,38 @@ const utf8 = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'utf8'));
 const tricky = fc.oneof(
   { weight: 4, arbitrary: fc.string({ maxLength: 30 }) },
   { weight: 2, arbitrary: fc.string({ unit: 'grapheme', maxLength: 20 }) },
-  { weight: 2, arbitrary: fc.constantFrom('"', '""', ',', ';', '\t', '|', '\n', '\r\n', '\r', '\\', '\ufeff', '\u0000', '\ud83d\ude00', '\ud800', 'a"b', '"quoted"', ' ', '####', 'LOC:city', '{', '[', '}', ']', 'null', 'true', '1e999', '-0') },
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom(
+      '"',
+      '""',
+      ',',
+      ';',
+      '\t',
+      '|',
+      '\n',
+      '\r\n',
+      '\r',
+      '\\',
+      '\ufeff',
+      '\u0000',
+      '\ud83d\ude00',
+      '\ud800',
+      'a"b',
+      '"quoted"',
+      ' ',
+      '####',
+      'LOC:city',
+      '{',
+      '[',
+      '}',
+      ']',
+      'null',
+      'true',
+      '1e999',
+      '-0',
+    ),
+  },
   { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 20 }) },
 );
 
@@ -68,10 +99,7 @@ const fieldValue: fc.Arbitrary<unknown> = fc.oneof(
   { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 3 }) },
 );
 
-const record = fc.oneof(
-  { weight: 6, arbitrary: fc.dictionary(fieldName, fieldValue, { maxKeys: 5 }) },
-  { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 3 }) },
-);
+const record = fc.oneof({ weight: 6, arbitrary: fc.dictionary(fieldName, fieldValue, { maxKeys: 5 }) }, { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 3 }) });
 
 /** A record nested deep enough to overflow any recursive walk (JSON.stringify, structured clone) of the row. */
 const deepRecordText = fc
@@ -94,11 +122,30 @@ const encoding = fc.constantFrom('utf8', 'utf8', 'utf8', 'utf8bom', 'utf16le', '
 const newline = fc.constantFrom('\n', '\r\n', '\r');
 
 const jsonlText = fc
-  .tuple(fc.array(fc.oneof({ weight: 16, arbitrary: record.map((r) => JSON.stringify(r)) }, { weight: 2, arbitrary: tricky }, { weight: 2, arbitrary: fc.constant('') }, { weight: 1, arbitrary: deepRecordText }), { maxLength: 12 }), newline, fc.boolean())
+  .tuple(
+    fc.array(
+      fc.oneof(
+        { weight: 16, arbitrary: record.map((r) => JSON.stringify(r)) },
+        { weight: 2, arbitrary: tricky },
+        { weight: 2, arbitrary: fc.constant('') },
+        { weight: 1, arbitrary: deepRecordText },
+      ),
+      { maxLength: 12 },
+    ),
+    newline,
+    fc.boolean(),
+  )
   .map(([lines, nl, end]) => lines.join(nl) + (end ? nl : ''));
 
 const jsonText = fc
-  .tuple(fc.array(record, { maxLength: 10 }), fc.constantFrom(0, 2, '\t'), fc.constantFrom('array', 'array', 'wrapped', 'truncated', 'scalar', 'deep'), fc.nat(), fc.string({ maxLength: 6 }), deepRecordText)
+  .tuple(
+    fc.array(record, { maxLength: 10 }),
+    fc.constantFrom(0, 2, '\t'),
+    fc.constantFrom('array', 'array', 'wrapped', 'truncated', 'scalar', 'deep'),
+    fc.nat(),
+    fc.string({ maxLength: 6 }),
+    deepRecordText,
+  )
   .map(([records, indent, shape, cut, key, deep]) => {
     if (shape === 'deep') return `[${deep}, ${JSON.stringify(records[0] ?? {})}]`;
     const array = JSON.stringify(records, null, indent);
@@ -110,14 +157,25 @@ const jsonText = fc
 
 function delimitedText(delimiter: string): fc.Arbitrary<string> {
   return fc
-    .tuple(fc.integer({ min: 1, max: 5 }), fc.array(fc.array(tricky, { minLength: 0, maxLength: 6 }), { maxLength: 10 }), newline, fc.constantFrom('quote-needed', 'quote-all', 'none'), fc.boolean())
+    .tuple(
+      fc.integer({ min: 1, max: 5 }),
+      fc.array(fc.array(tricky, { minLength: 0, maxLength: 6 }), { maxLength: 10 }),
+      newline,
+      fc.constantFrom('quote-needed', 'quote-all', 'none'),
+      fc.boolean(),
+    )
     .map(([cols, rows, nl, quoting, header]) => {
       const quote = (cell: string): string => {
         const needs = cell.includes('"') || cell.includes(delimiter) || /[\r\n]/.test(cell);
         if (quoting === 'none' || (quoting === 'quote-needed' && !needs)) return cell;
         return `"${cell.replace(/"/g, '""')}"`;
       };
-      const lines = rows.map((r) => r.slice(0, cols + 1).map(quote).join(delimiter));
+      const lines = rows.map((r) =>
+        r
+          .slice(0, cols + 1)
+          .map(quote)
+          .join(delimiter),
+      );
       if (header) lines.unshift(['text', 'label', 'extra', 'text', ''].slice(0, cols).join(delimiter));
       return lines.join(nl);
     });
@@ -126,10 +184,44 @@ function delimitedText(delimiter: string): fc.Arbitrary<string> {
 const textText = fc.tuple(fc.array(fc.oneof(tricky, fc.constant('')), { maxLength: 15 }), newline).map(([lines, nl]) => lines.join(nl));
 
 const trecText = fc
-  .tuple(fc.array(fc.oneof(fc.tuple(fc.constantFrom('LOC', 'HUM', 'NUM', 'x'), fc.constantFrom('city', 'ind', 'other', ''), tricky).map(([c, f, t]) => `${c}:${f} ${t}`), tricky), { maxLength: 12 }), newline)
+  .tuple(
+    fc.array(
+      fc.oneof(
+        fc.tuple(fc.constantFrom('LOC', 'HUM', 'NUM', 'x'), fc.constantFrom('city', 'ind', 'other', ''), tricky).map(([c, f, t]) => `${c}:${f} ${t}`),
+        tricky,
+      ),
+      { maxLength: 12 },
+    ),
+    newline,
+  )
   .map(([lines, nl]) => lines.join(nl));
 
-const TOKENS = ['"', '""', ',', '\t', '\n', '\r\n', '\r', '{', '}', '[', ']', ':', '\\', '\\u', '\ufeff', '\u0000', 'null', '1e999', '"text":', '"label":', new Uint8Array([0xc3]), new Uint8Array([0xff, 0xfe]), new Uint8Array([0xed, 0xa0, 0x80]), new Uint8Array([0xf0, 0x9f, 0x98])];
+const TOKENS = [
+  '"',
+  '""',
+  ',',
+  '\t',
+  '\n',
+  '\r\n',
+  '\r',
+  '{',
+  '}',
+  '[',
+  ']',
+  ':',
+  '\\',
+  '\\u',
+  '\ufeff',
+  '\u0000',
+  'null',
+  '1e999',
+  '"text":',
+  '"label":',
+  new Uint8Array([0xc3]),
+  new Uint8Array([0xff, 0xfe]),
+  new Uint8Array([0xed, 0xa0, 0x80]),
+  new Uint8Array([0xf0, 0x9f, 0x98]),
+];
 
 const SEED_TEXTS: Record<string, string[]> = {
   jsonl: ['{"text":"good movie","label":1}\n{"text":"bad","label":0}\n', '{"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"hello"}]}\n'],
@@ -222,10 +314,7 @@ function streamTarget(name: string, format: string, reader: Reader, generated: f
     description: `${format} reader over the decoding chain, random chunk cuts; same events as one chunk`,
     arbitrary: () =>
       fc.record({
-        bytes: fc.oneof(
-          { weight: 3, arbitrary: fc.tuple(generated, encoding).map(([t, e]) => encodeText(t, e)) },
-          { weight: 2, arbitrary: mutatedBytes(seeds, TOKENS) },
-        ),
+        bytes: fc.oneof({ weight: 3, arbitrary: fc.tuple(generated, encoding).map(([t, e]) => encodeText(t, e)) }, { weight: 2, arbitrary: mutatedBytes(seeds, TOKENS) }),
         cuts: fc.array(fc.nat(), { maxLength: 6 }),
       }),
     describeInput: (input) => JSON.stringify({ text: Buffer.from(input.bytes).toString('latin1'), cuts: input.cuts }),
@@ -299,7 +388,10 @@ export const datasetFileTarget = defineTarget<FileInput>({
       fc.tuple(fc.oneof(textText, trecText), encoding).map(([t, e]) => ({ ext: 'txt' as const, bytes: encodeText(t, e) })),
       fc.tuple(fc.constantFrom(...FORMATS), mutatedBytes([...seedsFor('jsonl'), ...seedsFor('csv'), ...seedsFor('json')], TOKENS)).map(([ext, bytes]) => ({ ext, bytes })),
     );
-    const parquet = mutatedBytes(parquetSeeds, [new Uint8Array([0xff, 0xff, 0xff, 0x7f]), new Uint8Array([0, 0, 0, 0]), 'PAR1']).map((bytes) => ({ ext: 'parquet' as const, bytes }));
+    const parquet = mutatedBytes(parquetSeeds, [new Uint8Array([0xff, 0xff, 0xff, 0x7f]), new Uint8Array([0, 0, 0, 0]), 'PAR1']).map((bytes) => ({
+      ext: 'parquet' as const,
+      bytes,
+    }));
     return fc
       .tuple(
         fc.oneof({ weight: 4, arbitrary: textual }, { weight: 1, arbitrary: parquet }),

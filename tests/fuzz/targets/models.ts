@@ -44,7 +44,26 @@ function judgeEnvelope(error: ApiErrorData, rules: { needsFile?: boolean; needsF
 
 /** Field values that make a config absurd: sizes that would need exabytes, or loop for ever when enumerated. */
 const ABSURD: unknown[] = [0, -1, 1.5, 2 ** 31 - 1, 2 ** 40, 2 ** 53 - 1, 1e15, 1e308, '64', null];
-const SIZE_FIELDS = ['hidden_size', 'num_hidden_layers', 'num_attention_heads', 'num_key_value_heads', 'intermediate_size', 'vocab_size', 'max_position_embeddings', 'head_dim', 'n_embd', 'n_layer', 'n_head', 'n_inner', 'n_positions', 'rotary_pct', 'rope_theta', 'rms_norm_eps', 'layer_norm_eps', 'sliding_window'];
+const SIZE_FIELDS = [
+  'hidden_size',
+  'num_hidden_layers',
+  'num_attention_heads',
+  'num_key_value_heads',
+  'intermediate_size',
+  'vocab_size',
+  'max_position_embeddings',
+  'head_dim',
+  'n_embd',
+  'n_layer',
+  'n_head',
+  'n_inner',
+  'n_positions',
+  'rotary_pct',
+  'rope_theta',
+  'rms_norm_eps',
+  'layer_norm_eps',
+  'sliding_window',
+];
 
 interface ConfigCase {
   fixture: string;
@@ -53,18 +72,41 @@ interface ConfigCase {
 }
 
 function configArbitrary(seeds: { fixture: string; config: unknown }[]): fc.Arbitrary<ConfigCase> {
-  const mutated = fc.tuple(fc.nat({ max: seeds.length - 1 }), fc.nat()).chain(([i]) => mutatedJson([seeds[i].config], [...SIZE_FIELDS, 'model_type', 'rope_scaling', 'hidden_act']).map((config) => ({ fixture: seeds[i].fixture, config })));
+  const mutated = fc
+    .tuple(fc.nat({ max: seeds.length - 1 }), fc.nat())
+    .chain(([i]) => mutatedJson([seeds[i].config], [...SIZE_FIELDS, 'model_type', 'rope_scaling', 'hidden_act']).map((config) => ({ fixture: seeds[i].fixture, config })));
   const absurd = fc
     .tuple(fc.nat({ max: seeds.length - 1 }), fc.array(fc.tuple(fc.constantFrom(...SIZE_FIELDS), fc.constantFrom(...ABSURD)), { minLength: 1, maxLength: 3 }))
     .map(([i, edits]) => ({ fixture: seeds[i].fixture, config: { ...(seeds[i].config as object), ...Object.fromEntries(edits) } }));
   const rope = fc
-    .tuple(fc.nat({ max: seeds.length - 1 }), fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.record({ rope_type: fc.constantFrom('llama3', 'linear', 'dynamic', 'yarn', 'x'), factor: fc.constantFrom(...HOSTILE_VALUES), original_max_position_embeddings: fc.constantFrom(...HOSTILE_VALUES), low_freq_factor: fc.double(), high_freq_factor: fc.double() })))
+    .tuple(
+      fc.nat({ max: seeds.length - 1 }),
+      fc.oneof(
+        fc.jsonValue({ maxDepth: 2 }),
+        fc.record({
+          rope_type: fc.constantFrom('llama3', 'linear', 'dynamic', 'yarn', 'x'),
+          factor: fc.constantFrom(...HOSTILE_VALUES),
+          original_max_position_embeddings: fc.constantFrom(...HOSTILE_VALUES),
+          low_freq_factor: fc.double(),
+          high_freq_factor: fc.double(),
+        }),
+      ),
+    )
     .map(([i, rope_scaling]) => ({ fixture: seeds[i].fixture, config: { ...(seeds[i].config as object), rope_scaling } }));
   const raw = fc
-    .tuple(fc.nat({ max: seeds.length - 1 }), fc.constantFrom(deeplyNested(50_000), deeplyNested(20_000, 'object'), '', '{', 'null', '[]', '"config"', '{"model_type":"llama"}', '\ufeff{}'))
+    .tuple(
+      fc.nat({ max: seeds.length - 1 }),
+      fc.constantFrom(deeplyNested(50_000), deeplyNested(20_000, 'object'), '', '{', 'null', '[]', '"config"', '{"model_type":"llama"}', '\ufeff{}'),
+    )
     .map(([i, text]) => ({ fixture: seeds[i].fixture, config: null, raw: text }));
   const other = fc.tuple(fc.nat({ max: seeds.length - 1 }), fc.jsonValue({ maxDepth: 3 })).map(([i, config]) => ({ fixture: seeds[i].fixture, config }));
-  return fc.oneof({ weight: 5, arbitrary: mutated }, { weight: 3, arbitrary: absurd }, { weight: 1, arbitrary: rope }, { weight: 1, arbitrary: raw }, { weight: 1, arbitrary: other });
+  return fc.oneof(
+    { weight: 5, arbitrary: mutated },
+    { weight: 3, arbitrary: absurd },
+    { weight: 1, arbitrary: rope },
+    { weight: 1, arbitrary: raw },
+    { weight: 1, arbitrary: other },
+  );
 }
 
 interface ModelCtx {
@@ -149,16 +191,37 @@ export const tokenizerTarget = defineTarget<TokenizerCase>({
     const idx = fc.nat({ max: seeds.length - 1 });
     const texts = fc.array(fc.oneof(fc.constantFrom(...PROBE_TEXTS), fc.string({ maxLength: 40 }), fc.string({ unit: 'grapheme', maxLength: 20 })), { minLength: 1, maxLength: 3 });
     return fc.oneof(
-      fc.tuple(idx, texts).chain(([i, t]) => mutatedJson([seeds[i].tokenizer], ['model', 'normalizer', 'pre_tokenizer', 'decoder', 'added_tokens']).map((tokenizer) => ({ fixture: seeds[i].fixture, tokenizer, texts: t }))),
-      fc.tuple(idx, texts).chain(([i, t]) => mutatedJson([seeds[i].tokenizerConfig], ['bos_token', 'eos_token', 'chat_template', 'add_bos_token']).map((tokenizerConfig) => ({ fixture: seeds[i].fixture, tokenizerConfig, texts: t }))),
+      fc.tuple(idx, texts).chain(([i, t]) =>
+        mutatedJson([seeds[i].tokenizer], ['model', 'normalizer', 'pre_tokenizer', 'decoder', 'added_tokens']).map((tokenizer) => ({
+          fixture: seeds[i].fixture,
+          tokenizer,
+          texts: t,
+        })),
+      ),
+      fc.tuple(idx, texts).chain(([i, t]) =>
+        mutatedJson([seeds[i].tokenizerConfig], ['bos_token', 'eos_token', 'chat_template', 'add_bos_token']).map((tokenizerConfig) => ({
+          fixture: seeds[i].fixture,
+          tokenizerConfig,
+          texts: t,
+        })),
+      ),
       fc.tuple(idx, texts, fc.jsonValue({ maxDepth: 3 })).map(([i, t, junk]) => ({ fixture: seeds[i].fixture, tokenizer: junk, texts: t })),
     );
   },
-  describeInput: (c) => JSON.stringify({ fixture: c.fixture, texts: c.texts, tokenizer: c.tokenizer === undefined ? undefined : JSON.stringify(c.tokenizer).slice(0, 600), tokenizerConfig: c.tokenizerConfig }).slice(0, 2000),
+  describeInput: (c) =>
+    JSON.stringify({
+      fixture: c.fixture,
+      texts: c.texts,
+      tokenizer: c.tokenizer === undefined ? undefined : JSON.stringify(c.tokenizer).slice(0, 600),
+      tokenizerConfig: c.tokenizerConfig,
+    }).slice(0, 2000),
   async run(c, ctx) {
     const dir = join(ctx.tmp, c.fixture);
     writeFileSync(join(dir, 'tokenizer.json'), c.tokenizer === undefined ? readFileSync(join(MODELS, c.fixture, 'tokenizer.json')) : (JSON.stringify(c.tokenizer) ?? ''));
-    writeFileSync(join(dir, 'tokenizer_config.json'), c.tokenizerConfig === undefined ? readFileSync(join(MODELS, c.fixture, 'tokenizer_config.json')) : (JSON.stringify(c.tokenizerConfig) ?? ''));
+    writeFileSync(
+      join(dir, 'tokenizer_config.json'),
+      c.tokenizerConfig === undefined ? readFileSync(join(MODELS, c.fixture, 'tokenizer_config.json')) : (JSON.stringify(c.tokenizerConfig) ?? ''),
+    );
     writeFileSync(join(dir, 'config.json'), readFileSync(join(MODELS, c.fixture, 'config.json')));
     let tokenizer;
     try {
@@ -173,9 +236,13 @@ export const tokenizerTarget = defineTarget<TokenizerCase>({
         ids = tokenizer.encode(text);
         tokenizer.decode(ids);
       } catch (err) {
-        throw new CaseFailure('crash', `a tokenizer that loaded fails on ${JSON.stringify(text)}: ${err instanceof Error ? `${err.constructor.name}: ${err.message}` : String(err)}`);
+        throw new CaseFailure(
+          'crash',
+          `a tokenizer that loaded fails on ${JSON.stringify(text)}: ${err instanceof Error ? `${err.constructor.name}: ${err.message}` : String(err)}`,
+        );
       }
-      if (!ids.every((id) => Number.isInteger(id) && id >= 0 && id < tokenizer.vocabSize)) throw new CaseFailure('crash', `encode gave ids outside the vocabulary: ${ids.slice(0, 10)}`);
+      if (!ids.every((id) => Number.isInteger(id) && id >= 0 && id < tokenizer.vocabSize))
+        throw new CaseFailure('crash', `encode gave ids outside the vocabulary: ${ids.slice(0, 10)}`);
     }
     return ACCEPTED;
   },
@@ -224,7 +291,10 @@ function llama2cTokenizerBytes(pieces: string[], maxLen = 16): Uint8Array {
 }
 const TINY_PIECES = ['<unk>', '<s>', '</s>', ...Array.from({ length: 26 }, (_, i) => String.fromCharCode(97 + i)), ' ', ' a', 'ab'];
 
-const headerValue = fc.oneof({ weight: 6, arbitrary: fc.integer({ min: 1, max: 64 }) }, { weight: 2, arbitrary: fc.constantFrom(0, -1, -32, 2 ** 20, 2 ** 20 + 1, 2 ** 22, 2 ** 31 - 1, -(2 ** 31), 0x616b3432) });
+const headerValue = fc.oneof(
+  { weight: 6, arbitrary: fc.integer({ min: 1, max: 64 }) },
+  { weight: 2, arbitrary: fc.constantFrom(0, -1, -32, 2 ** 20, 2 ** 20 + 1, 2 ** 22, 2 ** 31 - 1, -(2 ** 31), 0x616b3432) },
+);
 
 interface Llama2cCase {
   bytes: Uint8Array;
@@ -243,7 +313,15 @@ export const llama2cTarget = defineTarget<Llama2cCase>({
   arbitrary: () => {
     const tinyModel = llama2cBytes(TINY, llama2cFloats(TINY));
     const tinyTok = llama2cTokenizerBytes(TINY_PIECES);
-    const header = fc.record({ dim: headerValue, hiddenDim: headerValue, layers: headerValue, heads: headerValue, kvHeads: headerValue, vocab: fc.oneof(headerValue, fc.constant(-32)), seqLen: headerValue });
+    const header = fc.record({
+      dim: headerValue,
+      hiddenDim: headerValue,
+      layers: headerValue,
+      heads: headerValue,
+      kvHeads: headerValue,
+      vocab: fc.oneof(headerValue, fc.constant(-32)),
+      seqLen: headerValue,
+    });
     const generated = fc.tuple(header, fc.integer({ min: -40, max: 40 })).map(([h, delta]) => {
       const floats = llama2cFloats(h);
       return llama2cBytes(h, Number.isFinite(floats) && floats < 200_000 ? floats + delta : 64);
@@ -254,12 +332,17 @@ export const llama2cTarget = defineTarget<Llama2cCase>({
       fc.array(fc.string({ unit: 'binary', maxLength: 6 }), { maxLength: 40 }).map((p) => llama2cTokenizerBytes(p)),
     );
     return fc.record({
-      bytes: fc.oneof({ weight: 2, arbitrary: generated }, { weight: 2, arbitrary: mutatedBytes([tinyModel], [new Uint8Array([0, 0, 0, 0x40]), new Uint8Array([0xff, 0xff, 0xff, 0x7f])]) }, { weight: 1, arbitrary: fc.constant(tinyModel) }),
+      bytes: fc.oneof(
+        { weight: 2, arbitrary: generated },
+        { weight: 2, arbitrary: mutatedBytes([tinyModel], [new Uint8Array([0, 0, 0, 0x40]), new Uint8Array([0xff, 0xff, 0xff, 0x7f])]) },
+        { weight: 1, arbitrary: fc.constant(tinyModel) },
+      ),
       tokenizer: fc.option(tokenizer, { freq: 4, nil: undefined }),
       text: fc.oneof(fc.constantFrom(...PROBE_TEXTS), fc.string({ maxLength: 60 })),
     });
   },
-  describeInput: (c) => `${Buffer.from(c.bytes.subarray(0, 28)).toString('hex')} (${c.bytes.length} bytes), tokenizer ${c.tokenizer ? Buffer.from(c.tokenizer.subarray(0, 80)).toString('hex') : 'none'}, text ${JSON.stringify(c.text)}`,
+  describeInput: (c) =>
+    `${Buffer.from(c.bytes.subarray(0, 28)).toString('hex')} (${c.bytes.length} bytes), tokenizer ${c.tokenizer ? Buffer.from(c.tokenizer.subarray(0, 80)).toString('hex') : 'none'}, text ${JSON.stringify(c.text)}`,
   async run(c, ctx) {
     const dir = join(ctx.tmp, 'l2c');
     const path = join(dir, 'model.bin');
@@ -296,7 +379,10 @@ export const llama2cTarget = defineTarget<Llama2cCase>({
       }
     } catch (err) {
       if (err instanceof CaseFailure) throw err;
-      throw new CaseFailure('crash', `a tokenizer that loaded fails on ${JSON.stringify(c.text)}: ${err instanceof Error ? `${err.constructor.name}: ${err.message}` : String(err)}`);
+      throw new CaseFailure(
+        'crash',
+        `a tokenizer that loaded fails on ${JSON.stringify(c.text)}: ${err instanceof Error ? `${err.constructor.name}: ${err.message}` : String(err)}`,
+      );
     } finally {
       loaded.dispose();
     }
@@ -336,7 +422,10 @@ export const llama2cTokenizerTarget = defineTarget<{ bytes: Uint8Array; expected
       if (!ids.every((id) => Number.isInteger(id) && id >= 0 && id < tok.vocabSize)) throw new CaseFailure('crash', `ids out of range: ${ids.slice(0, 12)}`);
     } catch (err) {
       if (err instanceof CaseFailure) throw err;
-      throw new CaseFailure('crash', `a tokenizer that loaded fails on ${JSON.stringify(c.text)}: ${err instanceof Error ? `${err.constructor.name}: ${err.message}` : String(err)}`);
+      throw new CaseFailure(
+        'crash',
+        `a tokenizer that loaded fails on ${JSON.stringify(c.text)}: ${err instanceof Error ? `${err.constructor.name}: ${err.message}` : String(err)}`,
+      );
     }
     return ACCEPTED;
   },

@@ -40,7 +40,8 @@ function restore(s: SeededHome): void {
 
 export const registryTarget = defineTarget<RegistryCase>({
   name: 'registry',
-  description: 'manifests, labels, metrics.jsonl, index.json, comparisons and checkpoint state.json of a real data folder, mutated → list/show/state/metrics/recovery/readCheckpoint',
+  description:
+    'manifests, labels, metrics.jsonl, index.json, comparisons and checkpoint state.json of a real data folder, mutated → list/show/state/metrics/recovery/readCheckpoint',
   maxCaseMs: 15_000,
   async setup(ctx) {
     seeded.set(ctx, await seedHome(ctx.tmp));
@@ -51,9 +52,14 @@ export const registryTarget = defineTarget<RegistryCase>({
     const edit = fc.constantFrom(...names).chain((file) => {
       const bytes = s.files.get(file)!;
       const text = bytes.toString('utf8');
-      const asJson = file.endsWith('.json') ? [JSON.parse(text)] : text.split('\n').filter(Boolean).map((l) => JSON.parse(l));
-      const jsonEdit = mutatedJson(asJson, ['status', 'pid', 'hostname', 'step', 'checkpoints', 'kinds', 'version', 'order', 'rng', 'cursor']).map((doc) =>
-        new Uint8Array(Buffer.from(file.endsWith('.jsonl') ? `${text}${JSON.stringify(doc)}\n` : (JSON.stringify(doc) ?? ''))),
+      const asJson = file.endsWith('.json')
+        ? [JSON.parse(text)]
+        : text
+            .split('\n')
+            .filter(Boolean)
+            .map((l) => JSON.parse(l));
+      const jsonEdit = mutatedJson(asJson, ['status', 'pid', 'hostname', 'step', 'checkpoints', 'kinds', 'version', 'order', 'rng', 'cursor']).map(
+        (doc) => new Uint8Array(Buffer.from(file.endsWith('.jsonl') ? `${text}${JSON.stringify(doc)}\n` : (JSON.stringify(doc) ?? ''))),
       );
       return fc.record({
         file: fc.constant(file),

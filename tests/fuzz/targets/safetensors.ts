@@ -27,7 +27,11 @@ const dim = fc.oneof(
   { weight: 1, arbitrary: fc.constantFrom(-1, 1.5, 2 ** 31, 2 ** 40, 2 ** 53, 1e20, Number.MAX_SAFE_INTEGER) },
   { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 1 }) },
 );
-const dtype = fc.oneof({ weight: 6, arbitrary: fc.constantFrom('F32', 'F16', 'BF16', 'I32', 'I64') }, { weight: 1, arbitrary: fc.constantFrom('F64', 'U8', 'BOOL', '', 'f32') }, { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 1 }) });
+const dtype = fc.oneof(
+  { weight: 6, arbitrary: fc.constantFrom('F32', 'F16', 'BF16', 'I32', 'I64') },
+  { weight: 1, arbitrary: fc.constantFrom('F64', 'U8', 'BOOL', '', 'f32') },
+  { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 1 }) },
+);
 const BYTES: Record<string, number> = { F32: 4, F16: 2, BF16: 2, I32: 4, I64: 8 };
 
 interface GenTensor {
@@ -75,7 +79,12 @@ function build(g: Generated): Uint8Array {
     else if (t.offsetMode === 'shifted') offsets = [offset + 1, offset + bytes + 1];
     else if (t.offsetMode === 'random') offsets = t.random;
     else if (t.offsetMode === 'huge') offsets = [0, 100 * 2 ** 30]; // claims a 100 GB tensor
-    Object.defineProperty(header, t.name, { value: { dtype: t.dtype, shape: t.shape, ...(offsets === undefined ? {} : { data_offsets: offsets }) }, enumerable: true, configurable: true, writable: true });
+    Object.defineProperty(header, t.name, {
+      value: { dtype: t.dtype, shape: t.shape, ...(offsets === undefined ? {} : { data_offsets: offsets }) },
+      enumerable: true,
+      configurable: true,
+      writable: true,
+    });
     offset += Number.isFinite(bytes) ? bytes : 0;
   }
   const json = Buffer.from(g.headerPrefix + JSON.stringify(header), 'utf8');
@@ -95,7 +104,19 @@ export const safetensorsTarget = defineTarget<{ bytes: Uint8Array }>({
     return fc.record({
       bytes: fc.oneof(
         { weight: 3, arbitrary: generated.map(build) },
-        { weight: 2, arbitrary: mutatedBytes(seeds, ['"', '{', '}', ',', '"shape":[1e30]', '"dtype":"F64"', '"data_offsets":[0,99999999999]', new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f])]) },
+        {
+          weight: 2,
+          arbitrary: mutatedBytes(seeds, [
+            '"',
+            '{',
+            '}',
+            ',',
+            '"shape":[1e30]',
+            '"dtype":"F64"',
+            '"data_offsets":[0,99999999999]',
+            new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]),
+          ]),
+        },
       ),
     });
   },

@@ -21,10 +21,7 @@ const READ_OPTIONS: OptionSpec = {
 function tokenizerFor(modelPath: string): { tokenizer: DatasetTokenizer; contextLength: number } {
   const { tokenizer, config } = loadTokenizer(resolve(modelPath));
   if (!tokenizer) throw new ApiError('unsupported', 'this model has no tokenizer, so token lengths cannot be measured', { field: '--model' });
-  return {
-    tokenizer: { encode: (text, addSpecial = true) => tokenizer.encode(text, { addSpecialTokens: addSpecial }), decode: (ids) => tokenizer.decode(ids, { skipSpecialTokens: false }) },
-    contextLength: config.maxPositions,
-  };
+  return { tokenizer, contextLength: config.maxPositions };
 }
 
 function readOptions(args: ParsedArgs, onProgress?: ScanOptions['onProgress']): ScanOptions {
@@ -43,14 +40,24 @@ function summarise(r: InspectResult): string {
   const lines = [
     `${r.file}: ${r.format ?? 'unknown format'}, ${r.encoding ?? '?'}${r.bom ? ' (BOM)' : ''}, ${r.rows} rows (${r.validRows} valid), task ${r.task ?? '?'} — ${r.status}`,
   ];
-  if (Object.keys(r.labels).length) lines.push(`  labels: ${Object.entries(r.labels).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  if (Object.keys(r.labels).length)
+    lines.push(
+      `  labels: ${Object.entries(r.labels)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')}`,
+    );
   if (r.tokenLengths) {
     const { truncatedRows: cut, skippedRows: skipped } = r.tokenLengths;
     const bounded = [cut && `${cut} longer than context × 32 characters measured on that much`, skipped && `${skipped} not measured (character budget spent)`].filter(Boolean);
     lines.push(`  tokens: p50 ${r.tokenLengths.p50}, p95 ${r.tokenLengths.p95}, max ${r.tokenLengths.max}${bounded.length ? ` (${bounded.join('; ')})` : ''}`);
   }
   for (const e of r.errors.slice(0, 20)) lines.push(`  error ${[e.file, e.line].filter((x) => x !== undefined).join(':')}${e.field ? ` [${e.field}]` : ''}: ${e.message}`);
-  if (r.errors.length > 20) lines.push(`  … ${Object.entries(r.errorCounts).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  if (r.errors.length > 20)
+    lines.push(
+      `  … ${Object.entries(r.errorCounts)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')}`,
+    );
   return lines.join('\n');
 }
 
@@ -78,7 +85,11 @@ export const dataImportCommand: Command = {
   options: { ...READ_OPTIONS, name: { type: 'string' }, 'exclude-invalid': { type: 'boolean', default: false } },
   async run(args) {
     const file = resolve(requireString(args.positionals[0], 'FILE'));
-    const manifest = await importDataset(file, { ...readOptions(args), name: args.values.name as string | undefined, excludeInvalid: args.values['exclude-invalid'] === true }, resolveHome(args.values.home as string | undefined));
+    const manifest = await importDataset(
+      file,
+      { ...readOptions(args), name: args.values.name as string | undefined, excludeInvalid: args.values['exclude-invalid'] === true },
+      resolveHome(args.values.home as string | undefined),
+    );
     return { json: manifest, text: `imported ${file} as dataset ${(manifest as { id: string }).id}` };
   },
 };
@@ -87,7 +98,14 @@ export const dataSplitCommand: Command = {
   name: 'data split',
   summary: 'Freeze a seeded split (stratified, random, k per class, or from a file) of a file or imported dataset',
   usage: 'prefixlab data split FILE|DATASET_ID [--method stratified|random|kshot|file] [--seed S] [--eval-fraction F] [--k K] [--split-file F] [--save NAME] [--home DIR] [--json]',
-  options: { method: { type: 'string' }, seed: { type: 'string' }, 'eval-fraction': { type: 'string' }, k: { type: 'string' }, 'split-file': { type: 'string' }, save: { type: 'string' } },
+  options: {
+    method: { type: 'string' },
+    seed: { type: 'string' },
+    'eval-fraction': { type: 'string' },
+    k: { type: 'string' },
+    'split-file': { type: 'string' },
+    save: { type: 'string' },
+  },
   async run(args) {
     const target = requireString(args.positionals[0], 'FILE|DATASET_ID');
     const isId = /^[\w.-]+$/.test(target) && !target.includes('.');
@@ -101,6 +119,9 @@ export const dataSplitCommand: Command = {
       file: args.values['split-file'] ? resolve(args.values['split-file'] as string) : undefined,
       save: args.values.save as string | undefined,
     });
-    return { json: split, text: `${split.method} split (seed ${split.seed}): ${split.trainIds.length} train, ${split.evalIds.length} eval${split.testIds ? `, ${split.testIds.length} test` : ''}` };
+    return {
+      json: split,
+      text: `${split.method} split (seed ${split.seed}): ${split.trainIds.length} train, ${split.evalIds.length} eval${split.testIds ? `, ${split.testIds.length} test` : ''}`,
+    };
   },
 };

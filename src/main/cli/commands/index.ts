@@ -1,6 +1,5 @@
 // Every `prefixlab` subcommand; later features add theirs here.
 import type { Command } from '../command';
-import { methodOptionsHelp } from '../method-help';
 import { infoCommand } from './info';
 import { serveCommand } from './serve';
 import { generateCommand, logitsCommand, modelInspectCommand } from './model';
@@ -8,7 +7,21 @@ import { compareCommand, trainCommand } from './train';
 import { dataImportCommand, dataInspectCommand, dataSplitCommand } from './data';
 import { adaptersListCommand, adaptersShowCommand, exportCommand, runsListCommand, runsShowCommand } from './registry';
 
-// train and compare take method options (--set key=value): their --help lists them from the schemas.
-export const COMMANDS: Command[] = [serveCommand, infoCommand, modelInspectCommand, logitsCommand, generateCommand, dataInspectCommand, dataImportCommand, dataSplitCommand,
-  { ...trainCommand, details: methodOptionsHelp }, { ...compareCommand, details: methodOptionsHelp },
-  runsListCommand, runsShowCommand, adaptersListCommand, adaptersShowCommand, exportCommand];
+// train and compare take method options (--set key=value): their --help lists them from the schemas (details).
+export const COMMANDS: Command[] = [
+  serveCommand,
+  infoCommand,
+  modelInspectCommand,
+  logitsCommand,
+  generateCommand,
+  dataInspectCommand,
+  dataImportCommand,
+  dataSplitCommand,
+  trainCommand,
+  compareCommand,
+  runsListCommand,
+  runsShowCommand,
+  adaptersListCommand,
+  adaptersShowCommand,
+  exportCommand,
+];

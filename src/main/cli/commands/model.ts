@@ -32,7 +32,10 @@ export const logitsCommand: Command = {
     const model = requireString(args.values.model, '--model');
     const ids = parseIdList(requireString(args.values.ids, '--ids'), '--ids')!;
     const { logits, backend } = await lastLogits({ model, ids });
-    const top = logits.map((v, i) => [i, v] as const).sort((a, b) => b[1] - a[1]).slice(0, 5);
+    const top = logits
+      .map((v, i) => [i, v] as const)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 5);
     return { json: { backend, logits }, text: `backend ${backend}; top-5 ids: ${top.map(([i, v]) => `${i} (${v.toFixed(3)})`).join(', ')}` };
   },
 };
@@ -40,7 +43,8 @@ export const logitsCommand: Command = {
 export const generateCommand: Command = {
   name: 'generate',
   summary: 'Generate text from a prompt (greedy or sampled), streaming tokens',
-  usage: 'prefixlab generate --model DIR (--prompt TEXT | --prompt-ids 1,2,3) --max-new-tokens N [--greedy] [--temperature T] [--top-k K] [--top-p P] [--repetition-penalty R] [--seed S] [--stop STR …] [--backend NAME] [--json]',
+  usage:
+    'prefixlab generate --model DIR (--prompt TEXT | --prompt-ids 1,2,3) --max-new-tokens N [--greedy] [--temperature T] [--top-k K] [--top-p P] [--repetition-penalty R] [--seed S] [--stop STR …] [--backend NAME] [--json]',
   options: {
     model: { type: 'string' },
     prompt: { type: 'string' },

@@ -43,14 +43,17 @@ const home = (args: ParsedArgs) => resolveHome(args.values.home as string | unde
 export const runsListCommand: Command = {
   name: 'runs list',
   summary: 'List training runs (filter by model, dataset, method, status, tag; sort)',
-  usage: 'prefixlab runs list [--model M] [--dataset D] [--method NAME] [--status S] [--tag T] [--sort created|name|method|status|metric:NAME] [--order asc|desc] [--limit N] [--json]',
+  usage:
+    'prefixlab runs list [--model M] [--dataset D] [--method NAME] [--status S] [--tag T] [--sort created|name|method|status|metric:NAME] [--order asc|desc] [--limit N] [--json]',
   options: FILTER_OPTIONS,
   async run(args) {
     const result = await listRuns(home(args), filterOf(args));
     // A damaged run shows why in place of its name; `runs show ID` adds how to repair or delete it.
     const text = result.runs.length
       ? result.runs
-          .map((r) => `${r.id}  ${String(r.method).padEnd(7)} ${String(r.status).padEnd(11)} ${r.status === 'damaged' ? `${r.reason} (prefixlab runs show ${r.id})` : (r.name ?? '')}`)
+          .map(
+            (r) => `${r.id}  ${String(r.method).padEnd(7)} ${String(r.status).padEnd(11)} ${r.status === 'damaged' ? `${r.reason} (prefixlab runs show ${r.id})` : (r.name ?? '')}`,
+          )
           .join('\n')
       : 'no runs yet (prefixlab train …)';
     return { json: result, text };
@@ -75,9 +78,7 @@ export const adaptersListCommand: Command = {
   options: FILTER_OPTIONS,
   async run(args) {
     const result = await listAdapters(home(args), filterOf(args));
-    const text = result.adapters.length
-      ? result.adapters.map((a) => `${a.id}  ${String(a.method).padEnd(7)} ${a.name ?? ''}`).join('\n')
-      : 'no adapters yet';
+    const text = result.adapters.length ? result.adapters.map((a) => `${a.id}  ${String(a.method).padEnd(7)} ${a.name ?? ''}`).join('\n') : 'no adapters yet';
     return { json: result, text };
   },
 };

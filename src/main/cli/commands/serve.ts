@@ -26,7 +26,11 @@ export const serveCommand: Command = {
       throw new ApiError('invalid_argument', `expected an integer 0–65535, got "${args.values.port}"`, { field: '--port' });
     }
     if (!isLoopbackHost(host) && !args.values['allow-remote']) {
-      throw new ApiError('forbidden', `${host} is not a loopback address; serving beyond this machine needs --allow-remote (anyone who can reach it and has the token can read your files)`, { field: '--host' });
+      throw new ApiError(
+        'forbidden',
+        `${host} is not a loopback address; serving beyond this machine needs --allow-remote (anyone who can reach it and has the token can read your files)`,
+        { field: '--host' },
+      );
     }
     const roots = ((args.values.root as string[] | undefined) ?? []).map((dir) => resolve(dir));
     const app = await bootstrap(args, { roots });
@@ -40,7 +44,11 @@ export const serveCommand: Command = {
     if (!isLoopbackHost(host)) io.log(`warning: serving on ${host}, reachable from other machines`);
     const browsable = app.files.roots();
     // First stdout line: machine-readable under --json, the URL to open otherwise.
-    io.stdout(io.json ? JSON.stringify({ url: server.url, port: server.port, host: server.host, home: app.options.home, roots: browsable.map((r) => r.path) }) : `PrefixLab is serving at ${server.url}`);
+    io.stdout(
+      io.json
+        ? JSON.stringify({ url: server.url, port: server.port, host: server.host, home: app.options.home, roots: browsable.map((r) => r.path) })
+        : `PrefixLab is serving at ${server.url}`,
+    );
     // The file picker can only show these folders: say which, and how to add one (a new user's first question).
     io.log(browsableFoldersLine(browsable));
     await new Promise<void>((done) => {

@@ -9,7 +9,6 @@ import { fixturesDir } from '../../engine/test-paths';
 import { runCli } from '../run-cli';
 import { capture } from '../cli-harness';
 
-
 const tmp = mkdtempSync(join(tmpdir(), 'prefixlab-cli-train-err-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 

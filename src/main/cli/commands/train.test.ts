@@ -31,16 +31,42 @@ vi.mock('../../services/training-service', async (importOriginal) => {
 
 function fakeRun(method: TrainRequest['method'], learningRate: number): TrainResult {
   return {
-    runId: 'run-1', runDir: '/tmp/run-1', status: 'finished', method, options: {}, trainer: {}, learningRate, seed: 0, backend: 'cpu',
-    trainableParams: 10, steps: 1, totalSteps: 1, tokensSeen: 1, tokensPerSecond: 1, peakMemoryBytes: 1, peakRssBytes: 1, wallSeconds: 1, checkpoint: null,
+    runId: 'run-1',
+    runDir: '/tmp/run-1',
+    status: 'finished',
+    method,
+    options: {},
+    trainer: {},
+    learningRate,
+    seed: 0,
+    backend: 'cpu',
+    trainableParams: 10,
+    steps: 1,
+    totalSteps: 1,
+    tokensSeen: 1,
+    tokensPerSecond: 1,
+    peakMemoryBytes: 1,
+    peakRssBytes: 1,
+    wallSeconds: 1,
+    checkpoint: null,
     final: { trainLoss: 1, evalLoss: null, accuracy: null, perClassAccuracy: null, labels: null, confusion: null, exactMatch: null, evalExamples: 0 },
   };
 }
 
 function fakeRow(method: CompareRow['method']): CompareRow {
-  return { method, trainableParams: 2560, accuracyMean: 0.75, accuracyStd: 0.05, evalLoss: 0.3, tokensPerSecond: 5000, peakMemoryBytes: 2 ** 20, wallSeconds: 1, lr: 0.01, failedRuns: 0 };
+  return {
+    method,
+    trainableParams: 2560,
+    accuracyMean: 0.75,
+    accuracyStd: 0.05,
+    evalLoss: 0.3,
+    tokensPerSecond: 5000,
+    peakMemoryBytes: 2 ** 20,
+    wallSeconds: 1,
+    lr: 0.01,
+    failedRuns: 0,
+  };
 }
-
 
 const home = mkdtempSync(join(tmpdir(), 'prefixlab-cli-lr-'));
 afterAll(() => rmSync(home, { recursive: true, force: true }));
@@ -87,7 +113,22 @@ describe('prefixlab train: learning rate', () => {
 
 describe('prefixlab compare: rates and tuning flags', () => {
   it('passes --tune-lr with per-method and shared grids, tuning steps, validation split and seeds', async () => {
-    const { code } = await cli([...COMPARE, '--tune-lr', '--lr-grid', '1e-3,3e-3', '--lr-grid', 'ptplus=3e-3,1e-2', '--tune-steps', '20', '--tune-val', '0.25', '--tune-seeds', '1,2', '--out', join(home, 'c.json')]);
+    const { code } = await cli([
+      ...COMPARE,
+      '--tune-lr',
+      '--lr-grid',
+      '1e-3,3e-3',
+      '--lr-grid',
+      'ptplus=3e-3,1e-2',
+      '--tune-steps',
+      '20',
+      '--tune-val',
+      '0.25',
+      '--tune-seeds',
+      '1,2',
+      '--out',
+      join(home, 'c.json'),
+    ]);
     expect(code).toBe(0);
     const req = calls.compare[0] as CompareRequest;
     expect(req.tuneLr).toEqual({ grid: { ptplus: [3e-3, 1e-2], lora: [1e-3, 3e-3] }, steps: 20, valSplit: 0.25, seeds: [1, 2] });
@@ -107,7 +148,7 @@ describe('prefixlab compare: rates and tuning flags', () => {
     expect(calls.compare).toHaveLength(0);
   });
 
-  it('--set METHOD.lr=X and --lr-per-method fix a method\'s rate; --set lr=X fixes every method\'s', async () => {
+  it("--set METHOD.lr=X and --lr-per-method fix a method's rate; --set lr=X fixes every method's", async () => {
     await cli([...COMPARE, '--set', 'lora.lr=2e-3', '--set', 'lora.rank=4', '--lr-per-method', 'ptplus=0.02']);
     const req = calls.compare[0] as CompareRequest;
     expect(req.lrPerMethod).toEqual({ lora: 0.002, ptplus: 0.02 });

@@ -12,6 +12,7 @@ import { createProgressPrinter, describeProgress } from '../progress-line';
 import type { CompareRow } from '@shared/contract/training';
 import { compare, train, type TuneLrRequest } from '../../services/training-service';
 import { isMethodName, METHOD_NAMES } from '../../engine/methods/registry';
+import { methodOptionsHelp } from '../method-help';
 
 const COMMON_OPTIONS: OptionSpec = {
   model: { type: 'string' },
@@ -52,10 +53,18 @@ function cancelOnSigint(log: (m: string) => void): AbortController {
 
 export const trainCommand: Command = {
   name: 'train',
-  summary: 'Fine-tune a model with one PEFT method (ptplus, prefix, prompt, lora, full)',
-  usage:
-    'prefixlab train --model DIR --data FILE --method ptplus|prefix|prompt|lora|full [--set key=value …] [--steps N | --epochs N | --budget-tokens N] [--lr X] [--seed S] [--k-per-class K] [--eval-split F] [--backend NAME] [--home DIR] [--json]',
+  // Getters: the method names come from the registry when asked, so a registered method is listed too.
+  get summary() {
+    return `Fine-tune a model with one PEFT method (${METHOD_NAMES.join(', ')})`;
+  },
+  get usage() {
+    return (
+      `prefixlab train --model DIR --data FILE --method ${METHOD_NAMES.join('|')} [--set key=value …] [--steps N | --epochs N | --budget-tokens N] ` +
+      '[--lr X] [--seed S] [--k-per-class K] [--eval-split F] [--backend NAME] [--home DIR] [--json]'
+    );
+  },
   options: { ...COMMON_OPTIONS, method: { type: 'string' }, seed: { type: 'string' }, lr: { type: 'string' } },
+  details: methodOptionsHelp,
   async run(args, io) {
     const app = await bootstrap(args);
     const set = parseSetFlags(args.values.set);
@@ -64,7 +73,8 @@ export const trainCommand: Command = {
       throw new ApiError('invalid_argument', `--lr ${String(args.values.lr)} and --set lr=${set.lr} disagree; give one`, { field: '--lr' });
     }
     const lr = parseFloatFlag(args.values.lr ?? set.lr, args.values.lr !== undefined ? '--lr' : '--set lr');
-    if (lr !== undefined && !(lr > 0)) throw new ApiError('invalid_argument', `the learning rate must be positive, got ${lr}`, { field: args.values.lr !== undefined ? '--lr' : '--set lr' });
+    if (lr !== undefined && !(lr > 0))
+      throw new ApiError('invalid_argument', `the learning rate must be positive, got ${lr}`, { field: args.values.lr !== undefined ? '--lr' : '--set lr' });
     delete set.lr;
     const controller = cancelOnSigint(io.log);
     const printer = createProgressPrinter();
@@ -152,7 +162,8 @@ export function parseLrGrid(values: unknown, methods: MethodName[]): Partial<Rec
       const grid = rates(item);
       for (const method of methods) out[method] ??= grid;
     }
-    if (Object.values(out).some((grid) => grid.length === 0)) throw new ApiError('invalid_argument', `--lr-grid "${item}" names no rate`, { field: '--lr-grid' });
+    if (Object.values(out).some((grid) => grid !== undefined && grid.length === 0))
+      throw new ApiError('invalid_argument', `--lr-grid "${item}" names no rate`, { field: '--lr-grid' });
   }
   return out;
 }
@@ -164,7 +175,12 @@ function tuneLrOptions(args: ParsedArgs, methods: MethodName[]): TuneLrRequest |
   const valSplit = parseFloatFlag(args.values['tune-val'], '--tune-val');
   const seeds = parseIdList(args.values['tune-seeds'], '--tune-seeds');
   if (!args.values['tune-lr']) {
-    const stray = [['--lr-grid', grid], ['--tune-steps', steps], ['--tune-val', valSplit], ['--tune-seeds', seeds]].find(([, v]) => v !== undefined);
+    const stray = [
+      ['--lr-grid', grid],
+      ['--tune-steps', steps],
+      ['--tune-val', valSplit],
+      ['--tune-seeds', seeds],
+    ].find(([, v]) => v !== undefined);
     if (stray) throw new ApiError('invalid_argument', `${stray[0] as string} needs --tune-lr`, { field: stray[0] as string });
     return undefined;
   }
@@ -175,8 +191,13 @@ function tuneLrOptions(args: ParsedArgs, methods: MethodName[]): TuneLrRequest |
 export const compareCommand: Command = {
   name: 'compare',
   summary: 'Compare methods on the same frozen split, seeds and token budget; prints a table and writes JSON',
-  usage:
-    'prefixlab compare --model DIR --data FILE --methods ptplus,prefix,prompt,lora [--seeds 1,2,3,4,5] [--k-per-class K] [--budget-tokens N | --steps N | --epochs N] [--set key=value …] [--set METHOD.key=value …] [--lr-per-method m=lr,…] [--tune-lr [--lr-grid r1,r2,… | --lr-grid METHOD=r1,r2,… …] [--tune-steps N] [--tune-val F|N] [--tune-seeds S,…]] [--in-process] [--out FILE] [--json]',
+  get usage() {
+    return (
+      `prefixlab compare --model DIR --data FILE --methods M,M,… (M: ${METHOD_NAMES.join('|')}) [--seeds 1,2,3,4,5] [--k-per-class K] ` +
+      '[--budget-tokens N | --steps N | --epochs N] [--set key=value …] [--set METHOD.key=value …] [--lr-per-method m=lr,…] ' +
+      '[--tune-lr [--lr-grid r1,r2,… | --lr-grid METHOD=r1,r2,… …] [--tune-steps N] [--tune-val F|N] [--tune-seeds S,…]] [--in-process] [--out FILE] [--json]'
+    );
+  },
   options: {
     ...COMMON_OPTIONS,
     methods: { type: 'string' },
@@ -190,6 +211,7 @@ export const compareCommand: Command = {
     'tune-seeds': { type: 'string' },
     'in-process': { type: 'boolean' },
   },
+  details: methodOptionsHelp,
   async run(args, io) {
     const app = await bootstrap(args);
     const methods = (parseList(requireString(args.values.methods, '--methods')) ?? []).map((m) => methodName(m, '--methods'));
@@ -240,11 +262,18 @@ export function formatLrGrid(tuning: NonNullable<CompareRow['tuning']>): string 
     .join(' · ');
 }
 
-export function formatCompareTable(rows: Pick<CompareRow, 'method' | 'trainableParams' | 'accuracyMean' | 'accuracyStd' | 'evalLoss' | 'tokensPerSecond' | 'peakMemoryBytes' | 'lr' | 'tuning' | 'options'>[]): string {
+export function formatCompareTable(
+  rows: Pick<CompareRow, 'method' | 'trainableParams' | 'accuracyMean' | 'accuracyStd' | 'evalLoss' | 'tokensPerSecond' | 'peakMemoryBytes' | 'lr' | 'tuning' | 'options'>[],
+): string {
   const isTuned = rows.some((r) => r.tuning);
   const header = ['method', 'trainable', isTuned ? 'lr (tuned)' : 'lr', 'accuracy', 'eval loss', 'tok/s', 'peak mem', ...(isTuned ? ['lr grid: val acc %'] : [])];
   const body = rows.map((r) => [
-    r.method + (r.options ? ` (${Object.entries(r.options).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(', ')})` : ''),
+    r.method +
+      (r.options
+        ? ` (${Object.entries(r.options)
+            .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+            .join(', ')})`
+        : ''),
     r.trainableParams.toLocaleString('en-US'),
     String(r.lr),
     r.accuracyMean === null ? '—' : `${(r.accuracyMean * 100).toFixed(1)} ± ${((r.accuracyStd ?? 0) * 100).toFixed(1)}%`,

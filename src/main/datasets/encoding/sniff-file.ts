@@ -2,7 +2,7 @@
 // signatures of binary files that were renamed to a text extension (so they fail with a reason, not noise).
 import { open, stat } from 'node:fs/promises';
 import { ApiError } from '@shared/errors';
-import { plainCause } from '../../app/system-errors';
+import { plainCause } from '../../platform/system-errors';
 
 export type Bom = 'utf-8' | 'utf-16le' | 'utf-16be';
 

@@ -75,12 +75,50 @@ describe('DelimitedParser', () => {
 
 describe('header detection', () => {
   it.each([
-    [[['text', 'label'], ['a great film', '1'], ['dull', '0']], true],
-    [[['mr', 'ref'], ['name[Alimentum], area[city centre]', 'There is a place in the city centre.']], true],
-    [[['review', 'stars'], ['loved every minute of it', '5'], ['not for me at all', '2']], true],
-    [[['3', 'Fears for T N pension', 'Unions representing workers'], ['4', 'The Race is On', 'SPACE.com - TORONTO']], false],
-    [[['Scientists go back to the drawing board in the lab.', 'Sci/Tech'], ['Stocks fell', 'Business']], false],
-    [[['World', 'Sports'], ['World', 'Sports']], false],
+    [
+      [
+        ['text', 'label'],
+        ['a great film', '1'],
+        ['dull', '0'],
+      ],
+      true,
+    ],
+    [
+      [
+        ['mr', 'ref'],
+        ['name[Alimentum], area[city centre]', 'There is a place in the city centre.'],
+      ],
+      true,
+    ],
+    [
+      [
+        ['review', 'stars'],
+        ['loved every minute of it', '5'],
+        ['not for me at all', '2'],
+      ],
+      true,
+    ],
+    [
+      [
+        ['3', 'Fears for T N pension', 'Unions representing workers'],
+        ['4', 'The Race is On', 'SPACE.com - TORONTO'],
+      ],
+      false,
+    ],
+    [
+      [
+        ['Scientists go back to the drawing board in the lab.', 'Sci/Tech'],
+        ['Stocks fell', 'Business'],
+      ],
+      false,
+    ],
+    [
+      [
+        ['World', 'Sports'],
+        ['World', 'Sports'],
+      ],
+      false,
+    ],
     [[['text', 'label']], true],
     [[['the only example here', 'pos']], false],
   ])('%j → %s', (rows, expected) => {

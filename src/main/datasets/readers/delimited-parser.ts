@@ -19,10 +19,7 @@ export interface DelimitedParserOptions {
   maxRecordChars?: number;
 }
 
-type ParseResult =
-  | { kind: 'ok'; fields: string[]; end: number; newlines: number }
-  | { kind: 'more' }
-  | { kind: 'error'; message: string; newlines: number };
+type ParseResult = { kind: 'ok'; fields: string[]; end: number; newlines: number } | { kind: 'more' } | { kind: 'error'; message: string; newlines: number };
 
 const DEFAULT_MAX_RECORD_CHARS = 4 << 20;
 
@@ -81,7 +78,8 @@ export class DelimitedParser {
       }
       let result = parseRecord(buf, this.pos, this.delim, final);
       if (result.kind === 'more' && buf.length - this.pos > this.maxRecordChars) {
-        result = { kind: 'error', message: `a record longer than ${this.maxRecordChars.toLocaleString('en')} characters (a quote never closed, or a missing newline?)`, newlines: 0 };
+        const message = `a record longer than ${this.maxRecordChars.toLocaleString('en')} characters (a quote never closed, or a missing newline?)`;
+        result = { kind: 'error', message, newlines: 0 };
       }
       if (result.kind === 'more') break;
       if (result.kind === 'ok') {

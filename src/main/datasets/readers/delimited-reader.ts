@@ -63,7 +63,11 @@ class RowShaper {
     const first = records[0];
     if (first.fields.length > MAX_COLUMNS) {
       // Every row would be an object of that many keys: refuse the file before holding any.
-      throw new ApiError('bad_file', `the first row has ${first.fields.length.toLocaleString('en')} fields; at most ${MAX_COLUMNS.toLocaleString('en')} columns are supported (wrong delimiter?)`, { line: first.line });
+      throw new ApiError(
+        'bad_file',
+        `the first row has ${first.fields.length.toLocaleString('en')} fields; at most ${MAX_COLUMNS.toLocaleString('en')} columns are supported (wrong delimiter?)`,
+        { line: first.line },
+      );
     }
     const header = this.opts.header ?? detectHeader(records.map((r) => r.fields));
     this.header = header;

@@ -3,11 +3,55 @@
 
 /** Column names common in public datasets (lower-case). */
 export const KNOWN_COLUMN_NAMES = new Set([
-  'text', 'label', 'labels', 'sentence', 'sentence1', 'sentence2', 'question', 'question1', 'question2', 'answer',
-  'premise', 'hypothesis', 'title', 'description', 'content', 'review', 'document', 'passage', 'context',
-  'prompt', 'completion', 'response', 'instruction', 'input', 'output', 'target', 'source', 'src', 'tgt',
-  'mr', 'ref', 'reference', 'idx', 'id', 'class', 'category', 'topic', 'intent', 'sentiment', 'gold_label',
-  'messages', 'conversations', 'story', 'summary', 'query', 'score', 'rating', 'stars', 'name',
+  'text',
+  'label',
+  'labels',
+  'sentence',
+  'sentence1',
+  'sentence2',
+  'question',
+  'question1',
+  'question2',
+  'answer',
+  'premise',
+  'hypothesis',
+  'title',
+  'description',
+  'content',
+  'review',
+  'document',
+  'passage',
+  'context',
+  'prompt',
+  'completion',
+  'response',
+  'instruction',
+  'input',
+  'output',
+  'target',
+  'source',
+  'src',
+  'tgt',
+  'mr',
+  'ref',
+  'reference',
+  'idx',
+  'id',
+  'class',
+  'category',
+  'topic',
+  'intent',
+  'sentiment',
+  'gold_label',
+  'messages',
+  'conversations',
+  'story',
+  'summary',
+  'query',
+  'score',
+  'rating',
+  'stars',
+  'name',
 ]);
 
 const NUMERIC = /^\s*[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?\s*$/;
@@ -29,7 +73,7 @@ export function detectHeader(records: string[][]): boolean {
   if (new Set(first.map((c) => c.trim().toLowerCase())).size !== first.length) return false;
   const data = records.slice(1);
   // Alone, a row of identifier-like names can only be a header (text,label), never an example.
-  if (data.length === 0) return first.every((c) => /^[A-Za-z_][\w.\-]*$/.test(c.trim()));
+  if (data.length === 0) return first.every((c) => /^[A-Za-z_][\w.-]*$/.test(c.trim()));
   let votes = 0;
   first.forEach((name, col) => {
     const cells = data.map((r) => r[col]).filter((c): c is string => c !== undefined);

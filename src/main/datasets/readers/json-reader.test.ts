@@ -37,12 +37,16 @@ describe('JsonRecordScanner', () => {
 
   it('gives the same rows however the text is cut', () => {
     fc.assert(
-      fc.property(fc.array(fc.dictionary(fc.string({ maxLength: 5 }), fc.oneof(fc.string({ maxLength: 8 }), fc.integer(), fc.boolean())), { maxLength: 6 }), fc.array(fc.nat(400), { maxLength: 6 }), (records, cuts) => {
-        const text = JSON.stringify(records, null, 1);
-        const rows = scan(text, cuts).filter((e) => e.type === 'row');
-        expect(rows.map((e) => (e.type === 'row' ? e.row.values : null))).toEqual(records);
-        expect(summary(scan(text, cuts))).toEqual(summary(scan(text)));
-      }),
+      fc.property(
+        fc.array(fc.dictionary(fc.string({ maxLength: 5 }), fc.oneof(fc.string({ maxLength: 8 }), fc.integer(), fc.boolean())), { maxLength: 6 }),
+        fc.array(fc.nat(400), { maxLength: 6 }),
+        (records, cuts) => {
+          const text = JSON.stringify(records, null, 1);
+          const rows = scan(text, cuts).filter((e) => e.type === 'row');
+          expect(rows.map((e) => (e.type === 'row' ? e.row.values : null))).toEqual(records);
+          expect(summary(scan(text, cuts))).toEqual(summary(scan(text)));
+        },
+      ),
     );
   });
 
@@ -56,9 +60,16 @@ describe('JsonRecordScanner', () => {
   });
 
   it('reports missing commas, non-object records, a missing ] and a non-JSON start', () => {
-    expect(summary(scan('[{"a":1} {"a":2}]'))).toEqual([['row', 1, { a: 1 }], ['unparseable', 1], ['row', 1, { a: 2 }]]);
+    expect(summary(scan('[{"a":1} {"a":2}]'))).toEqual([
+      ['row', 1, { a: 1 }],
+      ['unparseable', 1],
+      ['row', 1, { a: 2 }],
+    ]);
     expect(summary(scan('[1]'))).toEqual([['wrong_type', 1]]);
-    expect(summary(scan('[{"a":1},\n'))).toEqual([['row', 1, { a: 1 }], ['unparseable', 2]]);
+    expect(summary(scan('[{"a":1},\n'))).toEqual([
+      ['row', 1, { a: 1 }],
+      ['unparseable', 2],
+    ]);
     expect(summary(scan('hello'))).toEqual([['unparseable', 1]]);
     expect(summary(scan('{"a": 1}'))).toEqual([['unparseable', 1]]);
     expect(summary(scan(''))).toEqual([]);

@@ -25,7 +25,8 @@ export async function* splitLines(chunks: AsyncIterable<string>, maxLineChars = 
   let line = 0;
   const finish = (last: string): NumberedLine => {
     const chars = pendingChars + last.length;
-    const out: NumberedLine = isSkipping || chars > maxLineChars ? { line: ++line, text: '', tooLongChars: chars } : { line: ++line, text: pending.length ? pending.join('') + last : last };
+    const out: NumberedLine =
+      isSkipping || chars > maxLineChars ? { line: ++line, text: '', tooLongChars: chars } : { line: ++line, text: pending.length ? pending.join('') + last : last };
     pending = [];
     pendingChars = 0;
     isSkipping = false;

@@ -25,7 +25,11 @@ export async function* readText(chunks: AsyncIterable<string>, mode: TextMode): 
   let isSkipping = false;
   const flush = (): ReaderEvent | null => {
     const event: ReaderEvent | null = isSkipping
-      ? parseError(startLine, `a document of more than ${MAX_LINE_CHARS.toLocaleString('en')} characters (no blank line between documents?); skipped to the next blank line`, ++ordinal)
+      ? parseError(
+          startLine,
+          `a document of more than ${MAX_LINE_CHARS.toLocaleString('en')} characters (no blank line between documents?); skipped to the next blank line`,
+          ++ordinal,
+        )
       : lines.length > 0
         ? { type: 'row', row: { ordinal: ++ordinal, line: startLine, values: { text: lines.join('\n') } } }
         : null;

@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import type { Example, FieldMapping, InspectResult, PreviewRow, PromptTemplate, TaskKind } from '@shared/contract/datasets';
 import { ApiError } from '@shared/errors';
-import { plainCause } from '../../app/system-errors';
+import { plainCause } from '../../platform/system-errors';
 import { openDataset, type OpenedDataset } from '../readers/open-dataset';
 import type { RawRow, ReaderEvent } from '../readers/reader-events';
 import type { SplitItem } from '../splits/make-split';
@@ -80,7 +80,6 @@ export async function scanDataset(file: string, opts: ScanOptions = {}, hooks: S
   progress.totalBytes = opened.sniff.bytes;
   // Whatever happens below, the reader (and its open file) is closed.
   try {
-
     // ---- peek: enough rows to detect the header, columns and task ----
     const events = opened.events;
     const held: ReaderEvent[] = [];
@@ -120,7 +119,9 @@ export async function scanDataset(file: string, opts: ScanOptions = {}, hooks: S
       else {
         ({ task, mapping } = detection);
         const absent = FIXED_COLUMNS.has(opened.format) ? Object.entries(mapping).filter(([, c]) => !columns!.includes(c)) : [];
-        for (const [role, column] of absent) issues.error('mapping', file, `no column ${JSON.stringify(column)} for ${role} (columns: ${listColumns(columns!)})`, { line: 1, field: role });
+        for (const [role, column] of absent) {
+          issues.error('mapping', file, `no column ${JSON.stringify(column)} for ${role} (columns: ${listColumns(columns!)})`, { line: 1, field: role });
+        }
         if (absent.length === 0) {
           renderer = new ExampleRenderer({ ...opts, task, mapping, labels, columns: FIXED_COLUMNS.has(opened.format) ? columns : undefined });
         }

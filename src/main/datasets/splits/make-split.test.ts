@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { ApiError } from '@shared/errors';
 import { inspectDataset, makeSplit } from '../../services/dataset-service';
 import { tempDir } from '../testing/test-data';
-import { computeSplit, type SplitItem } from './make-split';
+import { computeSplit, splitExamples, type SplitItem } from './make-split';
 import { checkSplit } from './split-file';
 
 const SHA = 'a'.repeat(64);
@@ -34,7 +34,10 @@ describe('computeSplit', () => {
         const split = computeSplit(data, { seed, evalFraction }, SHA);
         const all = [...split.trainIds, ...split.evalIds];
         expect(new Set(all).size).toBe(data.length);
-        for (const [label, n] of [['a', na], ['b', nb]] as const) {
+        for (const [label, n] of [
+          ['a', na],
+          ['b', nb],
+        ] as const) {
           const inEval = split.evalIds.filter((id) => data[Number(id) - 1].label === label).length;
           expect(inEval).toBe(Math.max(1, Math.round(n * evalFraction)) === n ? n - 1 : Math.max(1, Math.round(n * evalFraction)));
         }
@@ -69,6 +72,35 @@ describe('computeSplit', () => {
   });
 });
 
+describe('frozen ids', () => {
+  /** Twelve examples with distinct content; every third is labelled b, the rest a. */
+  const twelve = Array.from({ length: 12 }, (_, i) => ({ id: String(i + 1), label: i % 3 === 0 ? 'b' : 'a', key: i }));
+
+  it('a dataset split gives exactly these ids for its seed (a change of generator or algorithm shows here)', () => {
+    expect(computeSplit(twelve, { seed: 7, evalFraction: 0.25 }, SHA)).toMatchObject({ trainIds: ['1', '2', '5', '6', '7', '8', '9', '10', '11'], evalIds: ['3', '4', '12'] });
+    const unlabelled = twelve.map(({ id, key }) => ({ id, key }));
+    expect(computeSplit(unlabelled, { seed: 7, evalFraction: 0.25, testFraction: 0.25 }, SHA)).toMatchObject({
+      trainIds: ['2', '4', '5', '7', '9', '10'],
+      evalIds: ['6', '8', '12'],
+      testIds: ['1', '3', '11'],
+    });
+    expect(computeSplit(twelve, { seed: 7, method: 'kshot', k: 2 }, SHA)).toMatchObject({ trainIds: ['3', '4', '7', '12'], evalIds: ['1', '2', '5', '6', '8', '9', '10', '11'] });
+  });
+
+  it("a run's split gives the ids it gave before the two split modules became one (published runs reproduce)", () => {
+    // Values from engine/train/split.ts as it was (commit 136f6fc).
+    expect(splitExamples(twelve, { splitSeed: 0, evalSplit: 0.25, kPerClass: null, seed: 0 })).toEqual({
+      trainIds: ['2', '3', '4', '5', '7', '8', '10', '11', '12'],
+      evalIds: ['1', '6', '9'],
+    });
+    expect(splitExamples(twelve, { splitSeed: 0, evalSplit: 0.25, kPerClass: 2, seed: 3 })).toEqual({ trainIds: ['2', '4', '10', '12'], evalIds: ['1', '6', '9'] });
+  });
+
+  it('refuses a seed that is not an integer in one line', () => {
+    expect(() => computeSplit(twelve, { seed: 1.5 }, SHA)).toThrowError(/^the split seed must be an integer, got 1.5$/);
+  });
+});
+
 describe('split files', () => {
   it('flags ids in both sides, repeated content, unknown ids and another file', () => {
     const data = [
@@ -76,7 +108,10 @@ describe('split files', () => {
       { id: '2', key: 2, line: 3 },
       { id: '3', key: 1, line: 4 },
     ];
-    const problems = checkSplit({ sourceSha256: 'b'.repeat(64), seed: 0, method: 'file', trainIds: ['1', '2'], evalIds: ['2', '3', '9'] }, data, SHA, { dataset: 'd.csv', split: 's.json' });
+    const problems = checkSplit({ sourceSha256: 'b'.repeat(64), seed: 0, method: 'file', trainIds: ['1', '2'], evalIds: ['2', '3', '9'] }, data, SHA, {
+      dataset: 'd.csv',
+      split: 's.json',
+    });
     expect(problems.map((p) => [p.kind, p.file, p.line])).toEqual([
       ['bad_split', 's.json', undefined],
       ['bad_split', 's.json', undefined],

@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import type { DatasetIssue, Split } from '@shared/contract/datasets';
 import { ApiError } from '@shared/errors';
-import { plainCause } from '../../app/system-errors';
+import { plainCause } from '../../platform/system-errors';
 import { deepFreeze, type SplitItem } from './make-split';
 
 export interface LocatedSplitItem extends SplitItem {
@@ -49,7 +49,13 @@ export function checkSplit(split: Split, items: LocatedSplitItem[], sourceSha256
     problems.push(p);
   };
   if (split.sourceSha256 !== sourceSha256) {
-    issue('bad_split', files.split, `the split was made for a different file (sha256 ${split.sourceSha256.slice(0, 12)}…, this file ${sourceSha256.slice(0, 12)}…)`, undefined, 'sourceSha256');
+    issue(
+      'bad_split',
+      files.split,
+      `the split was made for a different file (sha256 ${split.sourceSha256.slice(0, 12)}…, this file ${sourceSha256.slice(0, 12)}…)`,
+      undefined,
+      'sourceSha256',
+    );
   }
   const byId = new Map(items.map((i) => [i.id, i]));
   const sides = { trainIds: split.trainIds, evalIds: split.evalIds, testIds: split.testIds ?? [] };

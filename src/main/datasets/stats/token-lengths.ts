@@ -57,7 +57,7 @@ export class TokenLengthStats {
       text = prompt + target;
     }
     this.budget -= text.length;
-    const tokens = tokenizer.encode(text, true).length;
+    const tokens = tokenizer.encode(text, { addSpecialTokens: true }).length;
     this.add(tokens);
     return tokens;
   }

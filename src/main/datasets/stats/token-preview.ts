@@ -17,7 +17,7 @@ export function tokenPreview(tokenizer: DatasetTokenizer, example: { prompt: str
   if (opts.contextLength !== undefined && ids.length > opts.contextLength) {
     ({ ids, promptLength } = truncate(ids, promptLength, opts.contextLength, opts.truncation ?? 'left'));
   }
-  const text = (id: number): string => tokenizer.tokenText?.(id) ?? tokenizer.decode([id]);
+  const text = (id: number): string => tokenizer.decode([id], { skipSpecialTokens: false });
   return {
     tokens: ids.map((id, i) => ({ id, text: text(id), isPrompt: i < promptLength })),
     promptTokens: promptLength,

@@ -8,17 +8,14 @@
 // always trained. With EOS on (the trainer's addEos, default on) the model's EOS id follows the target of
 // every unlabelled example (completion, instruction, chat, text) as one more trained token; labelled
 // (classification) examples never get it (appendsEos: the trainer's encode.ts uses the same rule).
+import type { TextTokenizer } from '../../engine/io/tokenizer';
 
-/** What the dataset code needs from a tokenizer (the engine's loaders provide one per model). */
-export interface DatasetTokenizer {
-  /** addSpecial: add the model's BOS (or other) special tokens, as at training time. Default true. */
-  encode(text: string, addSpecial?: boolean): number[];
-  decode(ids: number[]): string;
-  /** The token's own string (e.g. "▁the"), when the tokenizer can say; else decode([id]) is shown. */
-  tokenText?(id: number): string;
-  /** The model's end-of-sequence id; without one no EOS is appended. */
-  eosTokenId?: number | null;
-}
+/**
+ * The part of the engine's TextTokenizer the dataset code calls: any loaded tokenizer is one, as it is
+ * (engine/io/load-model.ts loadTokenizer); tests may pass a smaller stand-in. Without eosTokenId no EOS is
+ * appended.
+ */
+export type DatasetTokenizer = Pick<TextTokenizer, 'encode' | 'decode'> & Partial<Pick<TextTokenizer, 'eosTokenId'>>;
 
 /** Whether `example`'s target ends with EOS when EOS is on: only unlabelled (non-classification) examples. */
 export function appendsEos(example: { label?: string }, addEos: boolean): boolean {
@@ -33,17 +30,17 @@ export interface TokenizedExample {
 
 /** `appendEos`: end the target with the tokenizer's EOS (unless it already ends with it; see appendsEos). */
 export function tokenizeExample(tokenizer: DatasetTokenizer, prompt: string, target: string, appendEos = false): TokenizedExample {
-  const joint = tokenizer.encode(prompt + target, true);
+  const joint = tokenizer.encode(prompt + target, { addSpecialTokens: true });
   const eos = tokenizer.eosTokenId ?? null;
   const ids = appendEos && eos !== null && joint[joint.length - 1] !== eos ? [...joint, eos] : joint;
   // Only special tokens (BOS) precede the text of an empty prompt: they are context, not something to learn.
-  const promptIds = tokenizer.encode(prompt, true);
+  const promptIds = tokenizer.encode(prompt, { addSpecialTokens: true });
   return { ids, promptLength: commonPrefix(joint, promptIds) };
 }
 
 /** Token count only (one encode): what length statistics need. */
 export function countTokens(tokenizer: DatasetTokenizer, prompt: string, target: string): number {
-  return tokenizer.encode(prompt + target, true).length;
+  return tokenizer.encode(prompt + target, { addSpecialTokens: true }).length;
 }
 
 function commonPrefix(a: number[], b: number[]): number {

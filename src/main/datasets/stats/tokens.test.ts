@@ -42,7 +42,7 @@ describe.skipIf(!hasTokenizer)('with the stories260K tokenizer (needs ../shared/
     const example = { prompt: 'The cat sat.\nLabel:', target: ' happy' };
     const preview = previewTokens(example, tokenizer);
     const ids = preview.tokens.map((t) => t.id);
-    expect(ids).toEqual(tokenizer.encode(example.prompt + example.target, true));
+    expect(ids).toEqual(tokenizer.encode(example.prompt + example.target));
     expect(preview.tokens[0]).toEqual({ id: 1, text: '<s>', isPrompt: true });
     expect(preview.promptTokens + preview.targetTokens).toBe(ids.length);
     const target = preview.tokens.filter((t) => !t.isPrompt);
@@ -52,7 +52,7 @@ describe.skipIf(!hasTokenizer)('with the stories260K tokenizer (needs ../shared/
 
   it('trains the boundary token when prompt and target merge into it', () => {
     const { ids, promptLength } = tokenizeExample(tokenizer, 'Once upon a ti', 'me there was');
-    const promptIds = tokenizer.encode('Once upon a ti', true);
+    const promptIds = tokenizer.encode('Once upon a ti');
     expect(ids.slice(0, promptLength)).toEqual(promptIds.slice(0, promptLength));
     expect(promptLength).toBeLessThan(promptIds.length);
   });
@@ -71,8 +71,8 @@ describe.skipIf(!hasTokenizer)('with the stories260K tokenizer (needs ../shared/
     expect(lengths.count).toBe(30);
     expect(lengths.p50).toBeLessThanOrEqual(lengths.p95);
     expect(lengths.p95).toBeLessThanOrEqual(lengths.max);
-    expect(lengths.max).toBe(Math.max(...lines.map((l) => tokenizer.encode(JSON.parse(l).text, true).length)));
-    const tooLong = lines.filter((l) => tokenizer.encode(JSON.parse(l).text, true).length > 64).length;
+    expect(lengths.max).toBe(Math.max(...lines.map((l) => tokenizer.encode(JSON.parse(l).text).length)));
+    const tooLong = lines.filter((l) => tokenizer.encode(JSON.parse(l).text).length > 64).length;
     expect(tooLong).toBeGreaterThan(0);
     expect(result.truncation).toEqual({ contextLength: 64, rule: 'left', count: tooLong });
     expect(result.warningCounts.too_long).toBe(tooLong);

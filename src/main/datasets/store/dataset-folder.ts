@@ -7,9 +7,9 @@ import { mkdir, open, readFile, rename, rm, stat, type FileHandle } from 'node:f
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { DatasetManifestSchema, SplitSchema, type DatasetManifest, type Split } from '@shared/contract/datasets';
-import { ApiError } from '@shared/errors';
-import { plainCause } from '../../app/system-errors';
-import { fsyncDir, writeJsonAtomic } from '../../registry/atomic-write';
+import { ApiError, zodIssueError } from '@shared/errors';
+import { plainCause } from '../../platform/system-errors';
+import { fsyncDir, writeJsonAtomic } from '../../platform/atomic-write';
 import type { ScannedExample } from '../scan/scan-dataset';
 
 export const DATASETS_DIR = 'datasets';
@@ -117,7 +117,7 @@ export async function readManifest(dir: string): Promise<DatasetManifest> {
     throw new ApiError('not_found', `no dataset manifest in ${dir}: ${plainCause(err)}`, { file: join(dir, MANIFEST_FILE) });
   }
   const parsed = DatasetManifestSchema.safeParse(raw);
-  if (!parsed.success) throw new ApiError('bad_file', `unreadable dataset manifest: ${parsed.error.issues[0]?.message}`, { file: join(dir, MANIFEST_FILE) });
+  if (!parsed.success) throw zodIssueError(parsed.error, 'bad_file', 'unreadable dataset manifest', { file: join(dir, MANIFEST_FILE) });
   return parsed.data;
 }
 
@@ -150,6 +150,6 @@ export async function readSplit(dir: string, name: string): Promise<Split> {
     throw new ApiError('not_found', `no split ${JSON.stringify(name)}: ${plainCause(err)}`, { file });
   }
   const parsed = SplitSchema.safeParse(raw);
-  if (!parsed.success) throw new ApiError('bad_file', `unreadable split: ${parsed.error.issues[0]?.message}`, { file });
+  if (!parsed.success) throw zodIssueError(parsed.error, 'bad_file', 'unreadable split', { file });
   return parsed.data;
 }

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { basename, join, resolve } from 'node:path';
 import type { DatasetManifest, IssueKind, Split, SplitOptions } from '@shared/contract/datasets';
 import { ApiError } from '@shared/errors';
-import { writeJsonAtomic } from '../../registry/atomic-write';
+import { writeJsonAtomic } from '../../platform/atomic-write';
 import { scanDataset } from '../scan/scan-dataset';
 import type { ScanOptions } from '../scan/scan-options';
 import { computeSplit } from '../splits/make-split';
@@ -47,7 +47,9 @@ export async function importDataset(file: string, opts: ImportOptions, homeDir: 
     const hasRowErrors = Object.keys(r.errorCounts).some((k) => ROW_KINDS.has(k as IssueKind));
     if (blocking.length > 0 || (hasRowErrors && !opts.excludeInvalid)) {
       const shown = blocking[0] ?? first!;
-      const counts = Object.entries(r.errorCounts).map(([k, n]) => `${k}: ${n}`).join(', ');
+      const counts = Object.entries(r.errorCounts)
+        .map(([k, n]) => `${k}: ${n}`)
+        .join(', ');
       const hint = blocking.length === 0 ? '; import with excludeInvalid to leave those rows out' : '';
       throw new ApiError('invalid_data', `${shown.message} (${counts}${hint})`, { file: shown.file, line: shown.line, field: shown.field });
     }
@@ -109,6 +111,18 @@ function datasetId(name: string, sha256: string, opts: ImportOptions, task: stri
       .replace(/^-+|-+$/g, '')
       .slice(0, 40)
       .replace(/-+$/g, '') || 'dataset';
-  const shaping = JSON.stringify([sha256, task, mapping, opts.template, opts.labelNames, opts.verbalizer, opts.chatTemplate, opts.excludeInvalid, opts.split, opts.truncation, opts.contextLength]);
+  const shaping = JSON.stringify([
+    sha256,
+    task,
+    mapping,
+    opts.template,
+    opts.labelNames,
+    opts.verbalizer,
+    opts.chatTemplate,
+    opts.excludeInvalid,
+    opts.split,
+    opts.truncation,
+    opts.contextLength,
+  ]);
   return `${slug}-${createHash('sha256').update(shaping).digest('hex').slice(0, 8)}`;
 }

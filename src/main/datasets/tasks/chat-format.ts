@@ -19,7 +19,7 @@ export function parseMessages(value: unknown): { messages: ChatMessage[] } | { p
   const messages: ChatMessage[] = [];
   for (let i = 0; i < value.length; i++) {
     const m = value[i] as Record<string, unknown> | null;
-    const role = m && typeof m === 'object' ? (m.role ?? (typeof m.from === 'string' ? SHAREGPT_ROLES[m.from] ?? m.from : undefined)) : undefined;
+    const role = m && typeof m === 'object' ? (m.role ?? (typeof m.from === 'string' ? (SHAREGPT_ROLES[m.from] ?? m.from) : undefined)) : undefined;
     const content = m && typeof m === 'object' ? (m.content ?? m.value) : undefined;
     if (typeof role !== 'string' || typeof content !== 'string') {
       return { kind: 'wrong_type', problem: `message ${i + 1} needs string "role" and "content" (or "from" and "value")` };

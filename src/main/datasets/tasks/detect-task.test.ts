@@ -25,7 +25,10 @@ describe('detectTask', () => {
 
   it('lets an explicit task and mapping win, filling only the gaps', () => {
     expect(detectTask({ columns: ['question', 'answer'], sample: [], task: 'text', map: { text: 'answer' } })).toEqual({ task: 'text', mapping: { text: 'answer' } });
-    expect(detectTask({ columns: ['sentence', 'label', 'topic'], sample: [], map: { label: 'topic' } })).toEqual({ task: 'classification', mapping: { text: 'sentence', label: 'topic' } });
+    expect(detectTask({ columns: ['sentence', 'label', 'topic'], sample: [], map: { label: 'topic' } })).toEqual({
+      task: 'classification',
+      mapping: { text: 'sentence', label: 'topic' },
+    });
   });
 
   it('explains what it could not find', () => {

@@ -67,7 +67,10 @@ export async function labelNamesBeside(datasetPath: string): Promise<{ names: Re
 
 /** One label name per line; line N names label N. Rejects when the file cannot be read or is empty. */
 export async function readLabelNamesFile(file: string): Promise<{ names: Record<string, string>; file: string }> {
-  const lines = (await readFile(file, 'utf8')).split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+  const lines = (await readFile(file, 'utf8'))
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter(Boolean);
   if (lines.length === 0) throw new Error(`${file} names no labels`);
   return { names: Object.fromEntries(lines.map((name, i) => [String(i + 1), name])), file };
 }

@@ -39,7 +39,10 @@ export class ExampleRenderer {
     const { required, optional } = ROLES_BY_TASK[opts.task];
     const roles = [...required, ...optional];
     const known = new Set<string>([...roles, ...EXTRA_NAMES, ...(opts.columns ?? [])]);
-    for (const [compiled, field] of [[this.prompt, 'template.prompt'], [this.target, 'template.target']] as const) {
+    for (const [compiled, field] of [
+      [this.prompt, 'template.prompt'],
+      [this.target, 'template.target'],
+    ] as const) {
       for (const name of compiled.names) {
         if (!known.has(name) && opts.columns) {
           throw new ApiError('invalid_argument', `template reads {{${name}}}, which is neither a role (${roles.join(', ')}) nor a column`, { field });

@@ -1,11 +1,11 @@
 // Where dataset tests find data outside the source tree (../shared: the real datasets and stories260K's
-// tokenizer), and a DatasetTokenizer built from tokenizer.json. Tests skip with a message when absent.
-import { existsSync, readFileSync } from 'node:fs';
+// tokenizer), and that tokenizer as the app loads it. Tests skip with a message when absent.
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Tokenizer } from '@huggingface/tokenizers';
+import { loadTokenizer } from '../../engine/io/load-model';
 import type { DatasetTokenizer } from '../stats/tokenize-example';
 
 export const repoRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../..');
@@ -28,17 +28,14 @@ export function hasStoriesTokenizer(): boolean {
   return ok;
 }
 
-/** stories260K's SentencePiece BPE (vocab 512) through @huggingface/tokenizers. */
+/**
+ * stories260K's SentencePiece BPE (vocab 512), loaded as the app and the CLI load a model's tokenizer, without
+ * its EOS id: these tests check the prompt/target rule alone (engine/train/encode-eos.test.ts covers EOS).
+ */
 export function loadStoriesTokenizer(): DatasetTokenizer {
-  const dir = join(sharedDir, 'models/stories260K-hf');
-  const json = JSON.parse(readFileSync(join(dir, 'tokenizer.json'), 'utf8'));
-  const config = JSON.parse(readFileSync(join(dir, 'tokenizer_config.json'), 'utf8'));
-  const tokenizer = new Tokenizer(json, config);
-  return {
-    encode: (text, addSpecial = true) => tokenizer.encode(text, { add_special_tokens: addSpecial }).ids,
-    decode: (ids) => tokenizer.decode(ids),
-    tokenText: (id) => tokenizer.id_to_token(id) ?? '',
-  };
+  const { tokenizer } = loadTokenizer(join(sharedDir, 'models/stories260K-hf'));
+  if (!tokenizer) throw new Error('stories260K-hf has no tokenizer.json');
+  return { encode: (text, opts) => tokenizer.encode(text, opts), decode: (ids, opts) => tokenizer.decode(ids, opts) };
 }
 
 /** A fresh temp folder, and the function that removes it. */

@@ -80,7 +80,13 @@ function encodeTexts(tokenizer: TextTokenizer, texts: readonly string[], maxLeng
 }
 
 /** α per layer and position for a Prefix-Tuning adapter (method 'prefix'). */
-export async function prefixAttentionMass(model: CausalLM, adapter: PeftAdapter, tokenizer: TextTokenizer, texts: readonly string[], opts: { maxLength?: number } = {}): Promise<PositionProfile & { prefixLength: number }> {
+export async function prefixAttentionMass(
+  model: CausalLM,
+  adapter: PeftAdapter,
+  tokenizer: TextTokenizer,
+  texts: readonly string[],
+  opts: { maxLength?: number } = {},
+): Promise<PositionProfile & { prefixLength: number }> {
   if (adapter.method !== 'prefix') throw new Error(`prefixAttentionMass needs a prefix adapter, got ${adapter.method}`);
   const maxLength = Math.min(opts.maxLength ?? 128, model.config.maxPositions);
   const acc = accumulator(model.config.layers, maxLength);
@@ -105,7 +111,13 @@ export async function prefixAttentionMass(model: CausalLM, adapter: PeftAdapter,
 }
 
 /** ‖φ(q)ᵀM‖ / ‖attn‖ per layer and position for a Prefix-Tuning+ adapter (method 'ptplus'). */
-export async function ptplusMemoryRatio(model: CausalLM, adapter: PeftAdapter, tokenizer: TextTokenizer, texts: readonly string[], opts: { maxLength?: number } = {}): Promise<PositionProfile> {
+export async function ptplusMemoryRatio(
+  model: CausalLM,
+  adapter: PeftAdapter,
+  tokenizer: TextTokenizer,
+  texts: readonly string[],
+  opts: { maxLength?: number } = {},
+): Promise<PositionProfile> {
   if (adapter.method !== 'ptplus') throw new Error(`ptplusMemoryRatio needs a ptplus adapter, got ${adapter.method}`);
   const { layers, architecture, heads, headDim } = model.config;
   const maxLength = Math.min(opts.maxLength ?? 128, model.config.maxPositions);

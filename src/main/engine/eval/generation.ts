@@ -43,7 +43,13 @@ async function greedy(model: CausalLM, tokenizer: TextTokenizer, prompts: string
 /** Greedy generation for each example's prompt, compared with its target by normalised exact match. */
 export async function exactMatch(model: CausalLM, tokenizer: TextTokenizer, examples: readonly EvalExample[], opts: GenerationOptions = {}): Promise<ExactMatchReport> {
   const longest = Math.max(1, ...examples.map((e) => tokenizer.encode(e.target, { addSpecialTokens: false }).length));
-  const generated = await greedy(model, tokenizer, examples.map((e) => e.prompt), opts.maxNewTokens ?? longest + 2, opts);
+  const generated = await greedy(
+    model,
+    tokenizer,
+    examples.map((e) => e.prompt),
+    opts.maxNewTokens ?? longest + 2,
+    opts,
+  );
   const isFirstLineOnly = opts.isFirstLineOnly ?? true;
   const predictions = examples.map((e, i) => {
     const text = isFirstLineOnly ? generated[i].replace(/^\s*\n+/, '').split('\n')[0] : generated[i];

@@ -1,5 +1,5 @@
 // Log-likelihood of target tokens given their prompts, batched: the primitive behind eval loss,
-// label-likelihood classification and perplexity.
+// label-likelihood classification (classify.ts).
 import * as tf from '@tensorflow/tfjs';
 import type { CausalLM } from '../models/causal-lm';
 import type { ModelHooks } from '../models/hooks';
@@ -31,7 +31,10 @@ export async function scoreSequences(model: CausalLM, sequences: readonly Pick<E
   for (let start = 0; start < order.length; start += opts.batchSize) {
     if (opts.signal?.aborted) throw new Error('scoring was cancelled');
     const members = order.slice(start, start + opts.batchSize).map((o) => o.i);
-    const batch = collate(members.map((i) => sequences[i]), opts.padId);
+    const batch = collate(
+      members.map((i) => sequences[i]),
+      opts.padId,
+    );
     const nll = tf.tidy(() => {
       const inputIds = tf.tensor2d(batch.inputIds, [batch.batchSize, batch.seqLen], 'int32'); // [B, T]
       const attentionMask = tf.tensor2d(batch.attentionMask, [batch.batchSize, batch.seqLen], 'int32'); // [B, T]

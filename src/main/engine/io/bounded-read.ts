@@ -44,7 +44,8 @@ export function openRegularFile(path: string): { fd: number; size: number } {
     fd = openSync(path, OPEN_FLAGS);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' || code === 'EPERM' ? 'cannot be read (permission denied)' : `cannot be opened (${code ?? (err as Error).message})`;
+    const why =
+      code === 'ENOENT' ? 'does not exist' : code === 'EACCES' || code === 'EPERM' ? 'cannot be read (permission denied)' : `cannot be opened (${code ?? (err as Error).message})`;
     throw new ApiError(code === 'ENOENT' ? 'not_found' : 'bad_file', `${basename(path)} ${why}`, { file: path });
   }
   try {
@@ -84,7 +85,8 @@ export function readBoundedText(path: string, maxBytes: number): string {
 
 function tooLarge(path: string, size: number, maxBytes: number): ApiError {
   const mib = (n: number): string => `${(n / MiB).toFixed(1)} MiB`;
-  return new ApiError('bad_file', `${basename(path)} is ${size > maxBytes * 4 ? 'far ' : ''}larger than the ${mib(maxBytes)} this kind of file may have (${mib(size)}); refusing to read it`, {
+  const far = size > maxBytes * 4 ? 'far ' : '';
+  return new ApiError('bad_file', `${basename(path)} is ${far}larger than the ${mib(maxBytes)} this kind of file may have (${mib(size)}); refusing to read it`, {
     file: path,
   });
 }

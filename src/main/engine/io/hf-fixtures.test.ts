@@ -20,7 +20,11 @@ interface Reference {
   chat_template_check?: { messages: { role: string; content: string }[]; add_generation_prompt: boolean; rendered: string; ids: number[] };
 }
 
-const fixtures = existsSync(fixturesDir) ? readdirSync(fixturesDir).filter((name) => existsSync(join(fixturesDir, name, 'reference.json'))).sort() : [];
+const fixtures = existsSync(fixturesDir)
+  ? readdirSync(fixturesDir)
+      .filter((name) => existsSync(join(fixturesDir, name, 'reference.json')))
+      .sort()
+  : [];
 if (fixtures.length === 0) console.warn(`skipping HF fixture tests: no ${fixturesDir}/*/reference.json (run tests/fixtures/models/make_models.py)`);
 
 // wasm everywhere; the native TensorFlow backend too where it loads (CI builds it: scripts/native-tf/setup.sh).
@@ -49,15 +53,17 @@ describe.skipIf(fixtures.length === 0).each(cases)('fixture %s on %s', (name, ba
     const { logits, nll } = tf.tidy(() => {
       const all = loaded.model.forward(tf.tensor2d(ref.input_ids, undefined, 'int32')); // [B, T, V]
       const [batchSize, seqLen] = all.shape;
-      const targets = tf.tensor2d(ref.input_ids.map((row) => row.slice(1)), undefined, 'int32'); // [B, T-1]
+      const targets = tf.tensor2d(
+        ref.input_ids.map((row) => row.slice(1)),
+        undefined,
+        'int32',
+      ); // [B, T-1]
       const logProbs = tf.logSoftmax(all.slice([0, 0, 0], [batchSize, seqLen - 1, -1])); // [B, T-1, V]
       const picked = logProbs.mul(tf.oneHot(targets, all.shape[2])).sum(-1).neg(); // [B, T-1]
       return { logits: all.arraySync() as number[][][], nll: picked.arraySync() as number[][] };
     });
     let maxDiff = 0;
-    ref.logits.values.forEach((rows, b) =>
-      rows.forEach((row, k) => row.forEach((v, i) => (maxDiff = Math.max(maxDiff, Math.abs(v - logits[b][ref.logits.positions[k]][i]))))),
-    );
+    ref.logits.values.forEach((rows, b) => rows.forEach((row, k) => row.forEach((v, i) => (maxDiff = Math.max(maxDiff, Math.abs(v - logits[b][ref.logits.positions[k]][i]))))));
     expect(maxDiff).toBeLessThan(1e-4);
     const nllDiff = Math.max(...ref.nll.flatMap((row, b) => row.map((v, t) => Math.abs(v - nll[b][t]))));
     expect(nllDiff).toBeLessThan(1e-4);

@@ -27,7 +27,15 @@ const CONFIG = {
 function tokenizerJson(size: number): object {
   const vocab: Record<string, number> = {};
   for (let i = 0; i < size; i++) vocab[`w${i}`] = i;
-  return { version: '1.0', added_tokens: [], normalizer: null, pre_tokenizer: { type: 'Whitespace' }, post_processor: null, decoder: null, model: { type: 'WordLevel', vocab, unk_token: 'w0' } };
+  return {
+    version: '1.0',
+    added_tokens: [],
+    normalizer: null,
+    pre_tokenizer: { type: 'Whitespace' },
+    post_processor: null,
+    decoder: null,
+    model: { type: 'WordLevel', vocab, unk_token: 'w0' },
+  };
 }
 
 let dir: string;

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { ApiError } from '@shared/errors';
 import type { CausalLM, ModelConfig } from '../models/causal-lm';
-import { architectureFor, SUPPORTED_MODEL_TYPES, type ArchitectureSpec } from '../models/registry';
+import { architectureFor, SUPPORTED_MODEL_TYPES, type ArchitectureSpec } from '../models/architectures';
 import { FILE_CAPS, readBoundedText } from './bounded-read';
 import { SafetensorsReader } from './safetensors';
 import { HfTokenizer, maxTokenId, type TextTokenizer } from './tokenizer';
@@ -219,7 +219,10 @@ export function loadHfTokenizer(dir: string, config: ModelConfig): TextTokenizer
     if (err instanceof ApiError) throw err;
     // The library's TypeErrors ("added_tokens is not iterable") mean a field of the wrong type or shape; its
     // own messages may print a field's object as "[object Object]".
-    const why = err instanceof TypeError || err instanceof RangeError || !(err instanceof Error) ? 'a field has the wrong type or shape' : err.message.replaceAll('[object Object]', 'an object');
+    const why =
+      err instanceof TypeError || err instanceof RangeError || !(err instanceof Error)
+        ? 'a field has the wrong type or shape'
+        : err.message.replaceAll('[object Object]', 'an object');
     throw new ApiError('bad_file', `cannot build the tokenizer: ${why.slice(0, MAX_MESSAGE_CHARS)}`, { file: tokenizerPath });
   }
   if (tokenizer.vocabSize > config.vocabSize) {

@@ -73,7 +73,7 @@ export class Llama2cTokenizer implements TextTokenizer {
       // never an id past its end (which the embedding lookup would read out of bounds).
       else for (const byte of utf8) tokens.push(byte + 3 < this.vocabSize ? byte + 3 : 0);
     }
-    const start = opts.addSpecialTokens ?? true ? 1 : 0;
+    const start = (opts.addSpecialTokens ?? true) ? 1 : 0;
     return [...tokens.slice(0, start), ...this.merge(tokens.slice(start))];
   }
 

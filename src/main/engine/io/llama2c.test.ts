@@ -31,7 +31,18 @@ describe.skipIf(!HAS_STORIES)('llama2.c import (stories260K)', () => {
   });
 
   it('reads the header as a tied GQA llama config', () => {
-    expect(loaded.model.config).toMatchObject({ hidden: 64, layers: 5, heads: 8, kvHeads: 4, headDim: 8, intermediate: 172, vocabSize: 512, maxPositions: 512, tiedEmbeddings: true, parameters: 260_032 });
+    expect(loaded.model.config).toMatchObject({
+      hidden: 64,
+      layers: 5,
+      heads: 8,
+      kvHeads: 4,
+      headDim: 8,
+      intermediate: 172,
+      vocabSize: 512,
+      maxPositions: 512,
+      tiedEmbeddings: true,
+      parameters: 260_032,
+    });
     expect(loaded.generation.eosTokenIds).toEqual([1]);
   });
 

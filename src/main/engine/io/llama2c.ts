@@ -57,8 +57,16 @@ export function readLlama2cWeights(path: string): { config: LlamaConfig; weights
 
     weights.set('model.embed_tokens.weight', tf.tensor(take(vocabSize * dim), [vocabSize, dim], 'float32'));
     perLayer((l) => layer(l, 'input_layernorm.weight'), [dim]);
-    perLayer((l) => layer(l, 'self_attn.q_proj.weight'), [dim, dim], (w) => interleavedToHalves(w, heads, headDim, dim));
-    perLayer((l) => layer(l, 'self_attn.k_proj.weight'), [kvDim, dim], (w) => interleavedToHalves(w, kvHeads, headDim, dim));
+    perLayer(
+      (l) => layer(l, 'self_attn.q_proj.weight'),
+      [dim, dim],
+      (w) => interleavedToHalves(w, heads, headDim, dim),
+    );
+    perLayer(
+      (l) => layer(l, 'self_attn.k_proj.weight'),
+      [kvDim, dim],
+      (w) => interleavedToHalves(w, kvHeads, headDim, dim),
+    );
     perLayer((l) => layer(l, 'self_attn.v_proj.weight'), [kvDim, dim]);
     perLayer((l) => layer(l, 'self_attn.o_proj.weight'), [dim, dim]);
     perLayer((l) => layer(l, 'post_attention_layernorm.weight'), [dim]);

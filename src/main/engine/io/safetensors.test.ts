@@ -72,11 +72,15 @@ describe('safetensors', () => {
     const bf16 = new Uint16Array([0x3f80, 0xc040]); // 1, -3
     const i64 = new BigInt64Array([5n, -7n]);
     const bytes = Buffer.concat([Buffer.from(f16.buffer), Buffer.from(bf16.buffer), Buffer.from(i64.buffer)]);
-    const path = rawFile('h.safetensors', {
-      h: { dtype: 'F16', shape: [5], data_offsets: [0, 10] },
-      b: { dtype: 'BF16', shape: [2], data_offsets: [10, 14] },
-      n: { dtype: 'I64', shape: [2], data_offsets: [14, 30] },
-    }, bytes);
+    const path = rawFile(
+      'h.safetensors',
+      {
+        h: { dtype: 'F16', shape: [5], data_offsets: [0, 10] },
+        b: { dtype: 'BF16', shape: [2], data_offsets: [10, 14] },
+        n: { dtype: 'I64', shape: [2], data_offsets: [14, 30] },
+      },
+      bytes,
+    );
     const reader = SafetensorsReader.open(path);
     const h = reader.read('h').data;
     expect(h[0]).toBe(1);

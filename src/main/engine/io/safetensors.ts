@@ -4,7 +4,7 @@
 import { closeSync, fstatSync, fsyncSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { ApiError } from '@shared/errors';
-import { injectedWriteFault } from '../../registry/atomic-write';
+import { injectedWriteFault } from '../../platform/atomic-write';
 import { openRegularFile } from './bounded-read';
 
 export type SafetensorsDtype = 'F32' | 'F16' | 'BF16' | 'I64' | 'I32';
@@ -35,7 +35,13 @@ export class SafetensorsReader {
   private fd: number | null;
   private readonly dataStart: number;
 
-  private constructor(readonly path: string, fd: number, tensors: Map<string, TensorInfo>, metadata: Record<string, string>, dataStart: number) {
+  private constructor(
+    readonly path: string,
+    fd: number,
+    tensors: Map<string, TensorInfo>,
+    metadata: Record<string, string>,
+    dataStart: number,
+  ) {
     this.fd = fd;
     this.tensors = tensors;
     this.metadata = metadata;
@@ -181,7 +187,8 @@ function f16ToF32(half: Uint16Array): Float32Array {
     const sign = h & 0x8000 ? -1 : 1;
     const exponent = (h >> 10) & 0x1f;
     const fraction = h & 0x3ff;
-    if (exponent === 0) out[i] = sign * fraction * 2 ** -24; // subnormal
+    if (exponent === 0)
+      out[i] = sign * fraction * 2 ** -24; // subnormal
     else if (exponent === 31) out[i] = fraction ? NaN : sign * Infinity;
     else out[i] = sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
   }

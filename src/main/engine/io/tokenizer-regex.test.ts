@@ -22,7 +22,13 @@ describe('tokenizer regex check', () => {
 
   it('finds patterns anywhere under normalizer, pre_tokenizer and decoder, and names the field', () => {
     const json = {
-      normalizer: { type: 'Sequence', normalizers: [{ type: 'Prepend', prepend: '▁' }, { type: 'Replace', pattern: { Regex: '(a+)+$' }, content: '' }] },
+      normalizer: {
+        type: 'Sequence',
+        normalizers: [
+          { type: 'Prepend', prepend: '▁' },
+          { type: 'Replace', pattern: { Regex: '(a+)+$' }, content: '' },
+        ],
+      },
       pre_tokenizer: { type: 'Split', pattern: { Regex: '\\s+' } },
       model: { vocab: { Regex: 1 } },
     };

@@ -13,7 +13,8 @@ export const MAX_ENCODE_CHARS = 1024 * 1024;
 /** Refuses a text longer than MAX_ENCODE_CHARS with one line (field: what the text is). */
 export function checkEncodeLength(text: string, field = 'text'): void {
   if (text.length > MAX_ENCODE_CHARS) {
-    throw new ApiError('invalid_argument', `the text is ${text.length.toLocaleString('en')} characters; a tokenizer call takes at most ${MAX_ENCODE_CHARS.toLocaleString('en')}`, { field });
+    const most = MAX_ENCODE_CHARS.toLocaleString('en');
+    throw new ApiError('invalid_argument', `the text is ${text.length.toLocaleString('en')} characters; a tokenizer call takes at most ${most}`, { field });
   }
 }
 
@@ -94,7 +95,9 @@ export class HfTokenizer implements TextTokenizer {
     let maxId = -1;
     for (const [token, id] of this.tokenizer.get_vocab(true)) {
       // A malformed file can map a token to anything; such an id would reach the embedding lookup.
-      if (!Number.isSafeInteger(id) || id < 0) throw new Error(`token ${JSON.stringify(token).slice(0, 40)} has id ${JSON.stringify(id)?.slice(0, 40)}, not a non-negative integer`);
+      if (!Number.isSafeInteger(id) || id < 0) {
+        throw new Error(`token ${JSON.stringify(token).slice(0, 40)} has id ${JSON.stringify(id)?.slice(0, 40)}, not a non-negative integer`);
+      }
       maxId = Math.max(maxId, id);
     }
     this.vocabSize = maxId + 1;

@@ -29,12 +29,7 @@ export function attentionModulePath(architecture: Architecture, layer: number): 
 }
 
 /** Input embedding tables of every family (token, and GPT-2's positions); a tied LM head reuses the first. */
-export const EMBEDDING_WEIGHTS: ReadonlySet<string> = new Set([
-  'model.embed_tokens.weight',
-  'transformer.wte.weight',
-  'transformer.wpe.weight',
-  'gpt_neox.embed_in.weight',
-]);
+export const EMBEDDING_WEIGHTS: ReadonlySet<string> = new Set(['model.embed_tokens.weight', 'transformer.wte.weight', 'transformer.wpe.weight', 'gpt_neox.embed_in.weight']);
 
 /** Untied LM heads of every family. */
 export const LM_HEAD_WEIGHTS: ReadonlySet<string> = new Set(['lm_head.weight', 'embed_out.weight']);
@@ -65,7 +60,7 @@ export function selectLayers(layers: readonly number[] | null, numLayers: number
 }
 
 // ---- initialisers (PyTorch defaults, seeded) ----
-// Seeds come from initSeed(run seed, method, tensor name) (../derive-seed), one independent stream per tensor.
+// Seeds come from initSeed(run seed, method, tensor name) (../../platform/derive-seed), one independent stream per tensor.
 
 /**
  * torch.nn.init.kaiming_uniform_(w, a=√5) on a weight [out, in], i.e. nn.Linear's default and PEFT's lora_A
@@ -127,3 +122,14 @@ export function checkEntry(name: string, entry: StateDict[string], expected: rea
 export function countVariables(variables: readonly tf.Variable[]): number {
   return variables.reduce((sum, v) => sum + v.size, 0);
 }
+
+// ---- export configs read back ----
+
+/** config[name] when `check` accepts it; else ApiError('bad_file') naming the file and the field. */
+export function configField<T>(config: Record<string, unknown>, name: string, check: (v: unknown) => boolean, file: string): T {
+  const value = config[name];
+  if (!check(value)) throw new ApiError('bad_file', `${name} is ${JSON.stringify(value)}`, { file, field: name });
+  return value as T;
+}
+
+export const isPositiveInt = (v: unknown): boolean => Number.isInteger(v) && (v as number) > 0;

@@ -59,7 +59,10 @@ describe('full fine-tuning', () => {
       expect(fullMemoryWarning(all, 2 ** 40)).toBeNull();
       expect(fullMemoryWarning(all, 1000)).toMatch(/needs about .* GiB .* only 0\.00 GiB is free/);
       // A 7B-parameter config needs ~104 GiB: weights 26 + grads 26 + moments 52.
-      const big = estimateFullMemory({ ...model.config, architecture: 'llama', hidden: 4096, intermediate: 11008, layers: 32, heads: 32, kvHeads: 32, headDim: 128, vocabSize: 32000 } as typeof model.config, fullOptions.parse({}));
+      const big = estimateFullMemory(
+        { ...model.config, architecture: 'llama', hidden: 4096, intermediate: 11008, layers: 32, heads: 32, kvHeads: 32, headDim: 128, vocabSize: 32000 } as typeof model.config,
+        fullOptions.parse({}),
+      );
       expect(big.totalBytes / 2 ** 30).toBeGreaterThan(95);
     } finally {
       model.dispose();
@@ -81,7 +84,12 @@ describe('full fine-tuning', () => {
       expect(Object.keys(tf.engine().registeredVariables).length).toBe(variablesBefore);
       expect([...model.weights.values()].some((w) => w instanceof tf.Variable)).toBe(false);
       expect(tf.memory().numTensors).toBe(before);
-      expect(maxAbsDiff(tf.tidy(() => model.forward(ids).dataSync()), trained)).toBe(0);
+      expect(
+        maxAbsDiff(
+          tf.tidy(() => model.forward(ids).dataSync()),
+          trained,
+        ),
+      ).toBe(0);
     } finally {
       ids.dispose();
       model.dispose();

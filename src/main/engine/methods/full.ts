@@ -3,23 +3,15 @@
 // weights + gradients + two Adam moments, 16 bytes per trained float32 parameter.
 import { freemem } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
-import { z } from 'zod';
 import { ApiError } from '@shared/errors';
+import { fullOptions, type FullOptions } from '@shared/methods/full-options';
 import type { CausalLM, ModelConfig } from '../models/causal-lm';
 import type { ModelHooks } from '../models/hooks';
-import { architectureFor } from '../models/registry';
+import { architectureFor } from '../models/architectures';
 import { EMBEDDING_WEIGHTS, assignStateDict, countVariables, numel, toStateDict } from './common';
 import type { AttachContext, MethodDefinition, PeftAdapter, StateDict } from './method';
 
-export const fullOptions = z.object({
-  include: z
-    .array(z.string().min(1))
-    .default([])
-    .describe("Train only weights whose Hugging Face name contains one of these strings (empty: all weights), e.g. 'self_attn', 'layers.3.'"),
-  freezeEmbeddings: z.boolean().default(false).describe('Keep the input embeddings (and a tied LM head) frozen'),
-});
-
-export type FullOptions = z.output<typeof fullOptions>;
+export { fullOptions, type FullOptions };
 
 /** Names of the weights these options train, given every weight name of the model (in its order). */
 export function selectFullWeights(names: Iterable<string>, options: FullOptions): string[] {
@@ -166,10 +158,16 @@ export const fullMethod = {
   summary: 'Trains all (or the selected) weights of the model itself; for small models.',
   options: fullOptions,
   defaultLearningRate: 1e-4,
+  learningRateGrid: [3e-5, 1e-4, 3e-4],
+  trainsBaseWeights: true,
   countParameters(config: ModelConfig, options: FullOptions): number {
     return estimateFullMemory(config, options).trainedParameters;
   },
   attach(model: CausalLM, options: FullOptions, ctx: AttachContext): FullAdapter {
     return new FullAdapterImpl(model, fullOptions.parse(options), ctx);
   },
-} satisfies MethodDefinition<typeof fullOptions>;
+  exports: {
+    // The model's own weights already hold the trained values: nothing to fold in.
+    merged: { mergedWeights: () => new Map() },
+  },
+} satisfies MethodDefinition<typeof fullOptions, FullAdapter>;

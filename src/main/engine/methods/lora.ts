@@ -4,30 +4,17 @@
 // base_model.model.<module path>.lora_A.weight [r, in] and .lora_B.weight [out, r], whatever the orientation
 // of the model's own weight (GPT-2 Conv1D stores W as [in, out]; mergedWeights() writes that layout back).
 import * as tf from '@tensorflow/tfjs';
-import { z } from 'zod';
 import { ApiError } from '@shared/errors';
+import { loraOptions, type LoraOptions } from '@shared/methods/lora-options';
 import type { Architecture, CausalLM, ModelConfig } from '../models/causal-lm';
 import type { ModelHooks } from '../models/hooks';
 import { matMul2d } from '../models/ops';
-import { architectureFor } from '../models/registry';
-import { dropoutSeed, initSeed } from '../derive-seed';
-import { EMBEDDING_WEIGHTS, LM_HEAD_WEIGHTS, assignStateDict, countVariables, kaimingUniform, toStateDict, variableScope } from './common';
+import { architectureFor } from '../models/architectures';
+import { dropoutSeed, initSeed } from '../../platform/derive-seed';
+import { EMBEDDING_WEIGHTS, LM_HEAD_WEIGHTS, assignStateDict, configField, countVariables, isPositiveInt, kaimingUniform, toStateDict, variableScope } from './common';
 import type { AttachContext, MethodDefinition, PeftAdapter, StateDict } from './method';
 
-export const loraOptions = z.object({
-  rank: z.number().int().min(1).max(1024).default(8).describe('Rank r of the update B·A'),
-  alpha: z.number().gt(0).max(4096).default(16).describe('Scale numerator α: the update is multiplied by α/r (α/√r with rsLoRA)'),
-  dropout: z.number().min(0).max(0.9).default(0.05).describe('Dropout probability on the LoRA input while training'),
-  rsLora: z.boolean().default(false).describe('Rank-stabilised LoRA: scale by α/√r instead of α/r'),
-  targets: z
-    .union([z.enum(['default', 'all-linear']), z.array(z.string().min(1)).min(1)])
-    .default('default')
-    .describe(
-      "Layers to adapt: 'default' (q_proj,v_proj for llama/mistral/qwen2; c_attn for gpt2; query_key_value for gpt_neox), 'all-linear' (every linear but the LM head), or module names matched as PEFT does (equal, or ending in '.' + name)",
-    ),
-});
-
-export type LoraOptions = z.output<typeof loraOptions>;
+export { loraOptions, type LoraOptions };
 
 /** PEFT's TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING for our families. */
 export const DEFAULT_LORA_TARGETS: Record<Architecture, string[]> = {
@@ -37,7 +24,6 @@ export const DEFAULT_LORA_TARGETS: Record<Architecture, string[]> = {
   gpt2: ['c_attn'],
   gpt_neox: ['query_key_value'],
 };
-
 
 export interface LinearModule {
   /** Hugging Face module path, as hooks.wrapLinear names it. */
@@ -217,10 +203,34 @@ export const loraMethod = {
   summary: 'Trains a low-rank update B·A beside chosen linear layers, as in PEFT.',
   options: loraOptions,
   defaultLearningRate: 3e-3,
+  learningRateGrid: [1e-3, 3e-3, 1e-2],
   countParameters(config: ModelConfig, options: LoraOptions): number {
     return resolveTargets(config, options.targets).reduce((sum, m) => sum + options.rank * (m.inDim + m.outDim), 0);
   },
   attach(model: CausalLM, options: LoraOptions, ctx: AttachContext): LoraAdapter {
     return new LoraAdapterImpl(model, loraOptions.parse(options), ctx.seed);
   },
-} satisfies MethodDefinition<typeof loraOptions>;
+  exports: {
+    // PEFT names the tensors as we do (base_model.model.<module>.lora_{A,B}.weight); GPT-2's Conv1D layers get
+    // fan_in_fan_out true from exportConfig.
+    peft: {
+      peftType: 'LORA',
+      write: (adapter: LoraAdapter) => ({ config: adapter.exportConfig(), tensors: adapter.stateDict() }),
+      readOptions(config: Record<string, unknown>, file: string): Record<string, unknown> {
+        const targets = config.target_modules;
+        if (!(targets === 'all-linear' || (Array.isArray(targets) && targets.every((t) => typeof t === 'string')))) {
+          throw new ApiError('bad_file', 'target_modules must be a list of module names', { file, field: 'target_modules' });
+        }
+        if (config.bias !== undefined && config.bias !== 'none') throw new ApiError('unsupported', `LoRA bias "${String(config.bias)}" is not supported`, { file, field: 'bias' });
+        return {
+          rank: configField<number>(config, 'r', isPositiveInt, file),
+          alpha: configField<number>(config, 'lora_alpha', (v) => typeof v === 'number', file),
+          dropout: typeof config.lora_dropout === 'number' ? config.lora_dropout : 0,
+          rsLora: config.use_rslora === true,
+          targets,
+        };
+      },
+    },
+    merged: { mergedWeights: (adapter: LoraAdapter) => adapter.mergedWeights() },
+  },
+} satisfies MethodDefinition<typeof loraOptions, LoraAdapter>;

@@ -1,11 +1,26 @@
-// The one interface every PEFT method implements, so the trainer, registry, export and UI treat them alike.
-// Adding a method = one new file in this folder that exports a MethodDefinition, plus one line in registry.ts.
+// The one interface every PEFT method implements. A method's definition carries all of its behaviour, so the
+// trainer, the export, the insights, the API and the UI ask the definition and never switch on its name:
+// options schema, default learning rate and tuning grid, parameter count, attach, virtual tokens, preparation
+// before step 0, diagnostics, and the export formats it supports with how it writes (and reads back) each.
+//
+// Adding a method: one file in this folder exporting a MethodDefinition (its options schema, pure zod, in
+// src/shared/methods/<name>-options.ts), plus its line in BUILT_IN_METHODS in registry.ts — or registerMethod(
+// definition) at run time, which holds in the calling process only (the app's training process knows the
+// built-in list). Everything else derives from the registry: methods.list, `--help`, the CLI's usage lines, the
+// export's format check, the renderer's method list and colours, and the names the API contract accepts
+// (tests/unit/sixth-method.test.ts proves it with a method defined in that file alone).
+// What this folder may import: src/shared, src/main/platform and the rest of the engine (models, io, eval, train/encode).
 import type * as tf from '@tensorflow/tfjs';
 import type { z } from 'zod';
+import type { RunDiagnostics } from '@shared/contract/calls/training';
+import type { PositionProfile } from '../eval/attention-mass';
+import type { TextTokenizer } from '../io/tokenizer';
 import type { CausalLM } from '../models/causal-lm';
 import type { ModelHooks } from '../models/hooks';
+import type { EncodedExample } from '../train/encode';
 
-export type MethodName = 'ptplus' | 'prefix' | 'prompt' | 'lora' | 'full';
+/** A method's registry name (lower-case letters, digits and dashes), checked against the registry where it matters. */
+export type MethodName = string;
 
 /** Trained tensors as saved in checkpoints and adapters (float32, row-major), keyed by our own names. */
 export type StateDict = Record<string, { shape: number[]; data: Float32Array }>;
@@ -18,6 +33,11 @@ export interface AttachContext {
   encode?: (text: string) => number[];
   /** Receives non-fatal warnings (e.g. full fine-tuning likely to exceed free memory). */
   warn?: (message: string) => void;
+  /**
+   * Saved tensors replace the initial values right after attaching (checkpoints, adapters, exports): a method
+   * may skip initialisation that needs more than the model (Prompt Tuning's init-from-text).
+   */
+  restoring?: boolean;
 }
 
 /** A method attached to one loaded model: owns its variables and the hooks that change the forward pass. */
@@ -47,7 +67,54 @@ export interface PeftAdapter {
   dispose(): void;
 }
 
-export interface MethodDefinition<Schema extends z.ZodObject = z.ZodObject> {
+/** Positions a method puts in front of the real tokens; they take room in the model's context. */
+export interface VirtualTokens {
+  count: number;
+  /** 'input': embeddings run with the input, as queries too (Prompt Tuning); 'keys': key/value pairs only (Prefix-Tuning). */
+  placement: 'input' | 'keys';
+}
+
+/** What a method's preparation before step 0 gets: the frozen base and the run's encoded training examples. */
+export interface PrepareContext {
+  model: CausalLM;
+  examples: readonly EncodedExample[];
+  padId: number;
+  log?: (message: string) => void;
+}
+
+/** A per-layer, per-position diagnostic of a trained adapter on real texts (the Train view's prefix panel). */
+export interface MethodDiagnostics<A extends PeftAdapter = PeftAdapter> {
+  kind: RunDiagnostics['kind'];
+  measure(model: CausalLM, adapter: A, tokenizer: TextTokenizer, texts: readonly string[]): Promise<PositionProfile & { prefixLength?: number }>;
+}
+
+/** An adapter-folder format (adapter_config.json + adapter_model.safetensors): what the method writes and how it reads it back. */
+export interface AdapterFileExport<A extends PeftAdapter = PeftAdapter> {
+  /** adapter_config.json's peft_type, which also names the method when the folder is read back. */
+  peftType: string;
+  /** The method's config fields (the export adds the base model path and versions) and the tensors to save. */
+  write(adapter: A): { config: Record<string, unknown>; tensors: StateDict };
+  /** Our options from a config write() produced; throws ApiError('bad_file'|'unsupported') naming `file` and the field. */
+  readOptions(config: Record<string, unknown>, file: string): Record<string, unknown>;
+}
+
+/** A merged Hugging Face model folder: the base weights with the method folded in. */
+export interface MergedExport<A extends PeftAdapter = PeftAdapter> {
+  /** Weights that differ from the loaded model's, under its names and layout; new tensors, the caller disposes them. */
+  mergedWeights(adapter: A): Map<string, tf.Tensor>;
+}
+
+/** The export formats a method supports, each with how it writes it. A format left out is refused naming the ones present. */
+export interface MethodExports<A extends PeftAdapter = PeftAdapter> {
+  /** Hugging Face PEFT's adapter folder. */
+  peft?: AdapterFileExport<A>;
+  /** A full model folder with the adapter merged into the weights. */
+  merged?: MergedExport<A>;
+  /** PrefixLab's documented PREFIX_TUNING_PLUS folder (+ Python loader). */
+  ptplus?: AdapterFileExport<A>;
+}
+
+export interface MethodDefinition<Schema extends z.ZodObject = z.ZodObject, A extends PeftAdapter = PeftAdapter> {
   name: MethodName;
   /** Shown in the UI. */
   label: string;
@@ -60,7 +127,17 @@ export interface MethodDefinition<Schema extends z.ZodObject = z.ZodObject> {
   options: Schema;
   /** Learning rate that suits this method by default (methods differ by ~300×, see docs/results.md). */
   defaultLearningRate: number;
+  /** Rates `compare --tune-lr` tries when none are given: half-decade steps around the default. */
+  learningRateGrid: readonly number[];
+  /** True when the adapter trains the model's own weights (full fine-tuning): they count once, and a session needs a private copy. */
+  trainsBaseWeights?: boolean;
   /** Trainable parameters these options would create on a model of this shape, without allocating. */
   countParameters(config: CausalLM['config'], options: z.output<Schema>): number;
-  attach(model: CausalLM, options: z.output<Schema>, ctx: AttachContext): PeftAdapter;
+  attach(model: CausalLM, options: z.output<Schema>, ctx: AttachContext): A;
+  /** Positions the method adds in front of the input (none when absent). */
+  virtualTokens?(options: z.output<Schema>): VirtualTokens;
+  /** Runs once on a new run before step 0, after attaching (never on a resume: checkpoints hold what it set). */
+  prepare?(adapter: A, ctx: PrepareContext): Promise<void>;
+  diagnostics?: MethodDiagnostics<A>;
+  exports: MethodExports<A>;
 }

@@ -62,7 +62,9 @@ describe.skipIf(!HAS_FIXTURE)('PEFT parity (fixture from make_peft_reference.py)
   };
 
   it('covers prefix (with and without projection, GQA), prompt and LoRA on LLaMA, GPT-2 and GPT-NeoX', () => {
-    expect(meta.cases.map((c) => c.name)).toEqual(expect.arrayContaining(['prefix_proj', 'prefix_noproj', 'prompt_random', 'lora_default', 'gpt2_lora_default', 'neox_lora_default']));
+    expect(meta.cases.map((c) => c.name)).toEqual(
+      expect.arrayContaining(['prefix_proj', 'prefix_noproj', 'prompt_random', 'lora_default', 'gpt2_lora_default', 'neox_lora_default']),
+    );
     if (!HAS_STORIES) console.warn('[peft.test] stories260K-hf absent: its cases are skipped');
   });
 

@@ -10,30 +10,16 @@
 // prompt_encoder.transform.{0,2}.{weight,bias}, torch Linear layout [out, in]); PEFT's saved
 // `prompt_embeddings` [p, L·2·token_dim] comes from exportPromptEmbeddings().
 import * as tf from '@tensorflow/tfjs';
-import { z } from 'zod';
+import { ApiError } from '@shared/errors';
+import { prefixOptions, type PrefixOptions } from '@shared/methods/prefix-options';
+import { prefixAttentionMass } from '../eval/attention-mass';
 import type { CausalLM, ModelConfig } from '../models/causal-lm';
 import type { ModelHooks, PrefixKeyValues } from '../models/hooks';
-import { initSeed } from '../derive-seed';
-import { assignStateDict, countVariables, kaimingUniform, linearBias, toStateDict, variableScope } from './common';
+import { initSeed } from '../../platform/derive-seed';
+import { assignStateDict, configField, countVariables, isPositiveInt, kaimingUniform, linearBias, toStateDict, variableScope } from './common';
 import type { AttachContext, MethodDefinition, PeftAdapter, StateDict } from './method';
 
-export const prefixOptions = z.object({
-  numVirtualTokens: z.number().int().min(1).max(1024).default(10).describe('Prefix length p: key/value vectors prepended in every layer'),
-  projection: z
-    .boolean()
-    .default(true)
-    .describe("Reparameterise the prefix through a 2-layer tanh MLP (Li & Liang; PEFT's prefix_projection)"),
-  encoderHiddenSize: z
-    .number()
-    .int()
-    .min(1)
-    .max(65536)
-    .nullable()
-    .default(null)
-    .describe("Hidden width of the reparameterisation MLP (null: token_dim = H_kv·head_dim, PEFT's default)"),
-});
-
-export type PrefixOptions = z.output<typeof prefixOptions>;
+export { prefixOptions, type PrefixOptions };
 
 /** PEFT's GQA-adjusted token_dim: head_dim · H_kv. */
 export function prefixTokenDim(config: ModelConfig): number {
@@ -176,6 +162,7 @@ export const prefixMethod = {
   summary: 'Trains p key/value vectors per layer that every token attends to (optionally through an MLP), as in PEFT.',
   options: prefixOptions,
   defaultLearningRate: 1e-3,
+  learningRateGrid: [1e-4, 3e-4, 1e-3, 3e-3],
   countParameters(config: ModelConfig, options: PrefixOptions): number {
     const p = options.numVirtualTokens;
     const tokenDim = prefixTokenDim(config);
@@ -187,4 +174,23 @@ export const prefixMethod = {
   attach(model: CausalLM, options: PrefixOptions, ctx: AttachContext): PrefixAdapter {
     return new PrefixAdapterImpl(model.config, prefixOptions.parse(options), ctx.seed);
   },
-} satisfies MethodDefinition<typeof prefixOptions>;
+  // Key/value pairs only, but the real tokens' positions start after them (as in PEFT).
+  virtualTokens: (options: PrefixOptions) => ({ count: options.numVirtualTokens, placement: 'keys' as const }),
+  diagnostics: { kind: 'prefix-attention-mass', measure: (model, adapter, tokenizer, texts) => prefixAttentionMass(model, adapter, tokenizer, texts) },
+  exports: {
+    peft: {
+      peftType: 'PREFIX_TUNING',
+      // We write the reparameterisation's output, which PEFT reads as a plain (unprojected) prefix.
+      write: (adapter: PrefixAdapter) => ({
+        config: { ...adapter.exportConfig(), prefix_projection: false },
+        tensors: { prompt_embeddings: adapter.exportPromptEmbeddings() },
+      }),
+      readOptions(config: Record<string, unknown>, file: string): Record<string, unknown> {
+        if (config.prefix_projection === true) {
+          throw new ApiError('unsupported', 'a projected prefix (prefix_projection true) is not a format we write', { file, field: 'prefix_projection' });
+        }
+        return { numVirtualTokens: configField<number>(config, 'num_virtual_tokens', isPositiveInt, file), projection: false };
+      },
+    },
+  },
+} satisfies MethodDefinition<typeof prefixOptions, PrefixAdapter>;

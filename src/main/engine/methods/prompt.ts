@@ -2,35 +2,15 @@
 // the token embeddings through hooks.inputPrefixEmbeddings; positions run over prompt + input and the model
 // returns logits for the real tokens only. stateDict key `prompt_embeddings` [p, D] is PEFT's saved tensor.
 import * as tf from '@tensorflow/tfjs';
-import { z } from 'zod';
 import { ApiError } from '@shared/errors';
+import { promptOptions, type PromptOptions } from '@shared/methods/prompt-options';
 import type { Architecture, CausalLM, ModelConfig } from '../models/causal-lm';
 import type { ModelHooks } from '../models/hooks';
-import { initSeed } from '../derive-seed';
-import { assignStateDict, countVariables, toStateDict, variableScope } from './common';
+import { initSeed } from '../../platform/derive-seed';
+import { assignStateDict, configField, countVariables, isPositiveInt, toStateDict, variableScope } from './common';
 import type { AttachContext, MethodDefinition, PeftAdapter, StateDict } from './method';
 
-export const promptOptions = z
-  .object({
-    numVirtualTokens: z.number().int().min(1).max(1024).default(20).describe('Number p of virtual tokens prepended to every input'),
-    init: z
-      .enum(['random', 'sample-vocab', 'text'])
-      .default('sample-vocab')
-      .describe('Initial embeddings: random normal, rows of randomly sampled vocabulary tokens, or the embeddings of initText'),
-    initText: z
-      .string()
-      .max(10_000)
-      .default('')
-      .describe("Text whose token embeddings initialise the prompt (init 'text'); repeated or truncated to p tokens as in PEFT"),
-    randomStd: z.number().gt(0).max(10).default(1).describe("Std of the random init (PEFT's nn.Embedding default is 1)"),
-  })
-  .superRefine((o, ctx) => {
-    if (o.init === 'text' && o.initText.trim() === '') {
-      ctx.addIssue({ code: 'custom', path: ['initText'], message: "init 'text' needs a non-empty initText" });
-    }
-  });
-
-export type PromptOptions = z.output<typeof promptOptions>;
+export { promptOptions, type PromptOptions };
 
 /** The input token embedding matrix [V, D] of each family. */
 export function tokenEmbeddingName(architecture: Architecture): string {
@@ -48,7 +28,9 @@ export function tokenEmbeddingName(architecture: Architecture): string {
 export function fitToLength(ids: readonly number[], length: number): number[] {
   if (ids.length === 0) throw new ApiError('invalid_argument', 'initText encodes to no tokens', { field: 'initText' });
   const reps = Math.ceil(length / ids.length);
-  return Array.from({ length: reps }, () => ids).flat().slice(0, length);
+  return Array.from({ length: reps }, () => ids)
+    .flat()
+    .slice(0, length);
 }
 
 export interface PromptAdapter extends PeftAdapter {
@@ -75,7 +57,11 @@ class PromptAdapterImpl implements PromptAdapter {
       if (!table) throw new ApiError('internal', `model has no token embedding ${tokenEmbeddingName(model.config.architecture)}`);
       let ids: tf.Tensor1D;
       if (options.init === 'sample-vocab') {
-        ids = tf.randomUniform([p], 0, vocabSize, 'float32', initSeed(ctx.seed, 'prompt', 'sample-vocab ids')).floor().minimum(vocabSize - 1).toInt() as tf.Tensor1D; // [p]
+        ids = tf
+          .randomUniform([p], 0, vocabSize, 'float32', initSeed(ctx.seed, 'prompt', 'sample-vocab ids'))
+          .floor()
+          .minimum(vocabSize - 1)
+          .toInt() as tf.Tensor1D; // [p]
       } else {
         if (!ctx.encode) throw new ApiError('invalid_argument', "init 'text' needs the model's tokenizer", { field: 'init' });
         const textIds = ctx.encode(options.initText);
@@ -139,10 +125,32 @@ export const promptMethod = {
   summary: 'Trains p virtual token embeddings prepended to every input, as in PEFT.',
   options: promptOptions,
   defaultLearningRate: 1e-1,
+  learningRateGrid: [3e-2, 1e-1, 3e-1],
   countParameters(config: ModelConfig, options: PromptOptions): number {
     return options.numVirtualTokens * config.hidden;
   },
   attach(model: CausalLM, options: PromptOptions, ctx: AttachContext): PromptAdapter {
-    return new PromptAdapterImpl(model, promptOptions.parse(options), ctx);
+    const parsed = promptOptions.parse(options);
+    // Restoring: the saved tensor replaces the initial values, so neither the tokenizer nor the vocabulary is needed.
+    return new PromptAdapterImpl(model, ctx.restoring ? { ...parsed, init: 'random' } : parsed, ctx);
   },
-} satisfies MethodDefinition<typeof promptOptions>;
+  virtualTokens: (options: PromptOptions) => ({ count: options.numVirtualTokens, placement: 'input' as const }),
+  exports: {
+    peft: {
+      peftType: 'PROMPT_TUNING',
+      write(adapter: PromptAdapter) {
+        const config = adapter.exportConfig();
+        // A TEXT init would make PEFT load a tokenizer just to build values the saved tensor replaces.
+        if (config.prompt_tuning_init === 'TEXT') {
+          config.prompt_tuning_init = 'RANDOM';
+          config.prompt_tuning_init_text = null;
+        }
+        return { config, tensors: adapter.stateDict() };
+      },
+      readOptions: (config: Record<string, unknown>, file: string) => ({
+        numVirtualTokens: configField<number>(config, 'num_virtual_tokens', isPositiveInt, file),
+        init: 'random',
+      }),
+    },
+  },
+} satisfies MethodDefinition<typeof promptOptions, PromptAdapter>;

@@ -27,7 +27,10 @@ function attach(model: LoadedModel['model'], raw: Record<string, unknown>, seed 
 function nextTokenLoss(logits: tf.Tensor3D, ids: tf.Tensor2D): tf.Scalar {
   const [batchSize, seqLen, vocab] = logits.shape;
   const predicted = logits.slice([0, 0, 0], [batchSize, seqLen - 1, vocab]).reshape([-1, vocab]); // [B·(T−1), V]
-  const targets = ids.slice([0, 1], [batchSize, seqLen - 1]).reshape([-1]).toInt(); // [B·(T−1)]
+  const targets = ids
+    .slice([0, 1], [batchSize, seqLen - 1])
+    .reshape([-1])
+    .toInt(); // [B·(T−1)]
   return tf.losses.softmaxCrossEntropy(tf.oneHot(targets, vocab), predicted) as tf.Scalar;
 }
 
@@ -63,7 +66,9 @@ describe.skipIf(!HAS_STORIES)('PT+ on stories260K (shared model; skipped when ab
   const fixtureReady = existsSync(REFERENCE) && existsSync(REFERENCE_META);
   it.skipIf(!fixtureReady)('matches the independent PyTorch reference: logits ≤ 1e-4, gradients ≤ 1e-3 relative', () => {
     const meta = JSON.parse(readFileSync(REFERENCE_META, 'utf8')) as { model_sha256: string; cases: { name: string; options: Record<string, unknown> }[] };
-    const modelHash = createHash('sha256').update(readFileSync(join(STORIES_DIR, 'model.safetensors'))).digest('hex');
+    const modelHash = createHash('sha256')
+      .update(readFileSync(join(STORIES_DIR, 'model.safetensors')))
+      .digest('hex');
     expect(modelHash, 'stories260K changed since the fixture was made: rerun make_ptplus_reference.py').toBe(meta.model_sha256);
     const model = loaded.model;
     const reader = SafetensorsReader.open(REFERENCE);
@@ -121,7 +126,15 @@ describe.skipIf(!HAS_STORIES)('PT+ on stories260K (shared model; skipped when ab
       });
       expect(state[`${root}.ptplus_memory`].data.every((v) => v === 0)).toBe(true);
       expect(adapter.trainableParamCount()).toBe(8 * 5 * 8 + 5 * 8 + 5);
-      expect(adapter.exportConfig()).toMatchObject({ peft_type: 'PREFIX_TUNING_PLUS', feature_map: 'mlp', query_rope: 'pre', per_head: true, num_layers: 5, num_attention_heads: 8, head_dim: 8 });
+      expect(adapter.exportConfig()).toMatchObject({
+        peft_type: 'PREFIX_TUNING_PLUS',
+        feature_map: 'mlp',
+        query_rope: 'pre',
+        per_head: true,
+        num_layers: 5,
+        num_attention_heads: 8,
+        head_dim: 8,
+      });
     } finally {
       adapter.dispose();
     }
@@ -134,7 +147,10 @@ describe('φ-mean centring', () => {
     const adapter = attach(model, { phiCenter: 'data-mean', featureMap: 'gelu' });
     const first = fixedIds(2, 6, 32, 1);
     const second = fixedIds(1, 4, 32, 2);
-    const mask = tf.tensor2d([[1, 1, 1, 0, 0, 0], [0, 1, 1, 1, 1, 1]]);
+    const mask = tf.tensor2d([
+      [1, 1, 1, 0, 0, 0],
+      [0, 1, 1, 1, 1, 1],
+    ]);
     const baseline = tf.memory().numTensors;
     try {
       const both = await computePhiMean(model, adapter, [{ inputIds: first, tokenMask: mask }, { inputIds: second }]);
@@ -184,9 +200,19 @@ describe('PT+ on GPT-2 and GPT-NeoX', () => {
     try {
       expect(adapter.stateDict()[key].shape).toEqual([4, 4, 4]);
       const base = tf.tidy(() => model.forward(ids).dataSync());
-      expect(maxAbsDiff(tf.tidy(() => model.forward(ids, { hooks: adapter.hooks }).dataSync()), base)).toBe(0);
+      expect(
+        maxAbsDiff(
+          tf.tidy(() => model.forward(ids, { hooks: adapter.hooks }).dataSync()),
+          base,
+        ),
+      ).toBe(0);
       perturb(adapter.trainableVariables(), 0.3, 1);
-      expect(maxAbsDiff(tf.tidy(() => model.forward(ids, { hooks: adapter.hooks }).dataSync()), base)).toBeGreaterThan(1e-3);
+      expect(
+        maxAbsDiff(
+          tf.tidy(() => model.forward(ids, { hooks: adapter.hooks }).dataSync()),
+          base,
+        ),
+      ).toBeGreaterThan(1e-3);
     } finally {
       ids.dispose();
       adapter.dispose();

@@ -15,77 +15,18 @@
 //   base_model.model.<attn>.ptplus_log_normaliser  [H, d_φ]  (normalised variant; N = exp(·) > 0)
 //   base_model.model.<attn>.ptplus_phi_mean        [H, d_φ]  (phiCenter 'data-mean'; not trainable)
 import * as tf from '@tensorflow/tfjs';
-import { z } from 'zod';
 import { ApiError } from '@shared/errors';
+import { ptplusOptions, type PtPlusOptions } from '@shared/methods/ptplus-options';
+import { ptplusMemoryRatio } from '../eval/attention-mass';
+import type { EncodedExample } from '../train/encode';
 import type { CausalLM, ModelConfig } from '../models/causal-lm';
 import type { ModelHooks, QueryViews } from '../models/hooks';
 import { batchMatMul, matMul2d } from '../models/ops';
-import { initSeed } from '../derive-seed';
-import {
-  assignStateDict,
-  attentionModulePath,
-  attentionOutputProjection,
-  countVariables,
-  kaimingUniform,
-  linearBias,
-  selectLayers,
-  toStateDict,
-  variableScope,
-} from './common';
+import { initSeed } from '../../platform/derive-seed';
+import { assignStateDict, attentionModulePath, attentionOutputProjection, countVariables, kaimingUniform, linearBias, selectLayers, toStateDict, variableScope } from './common';
 import type { AttachContext, MethodDefinition, PeftAdapter, StateDict } from './method';
 
-export const ptplusOptions = z
-  .object({
-    featureMap: z
-      .enum(['elu', 'elu+1', 'gelu', 'mlp'])
-      .default('elu')
-      .describe("Kernel feature map φ on each head's query: elu (paper default), elu+1 (positive), gelu, or a trainable kernel ReLU(W q + b)"),
-    phiDim: z
-      .number()
-      .int()
-      .min(1)
-      .max(4096)
-      .nullable()
-      .default(null)
-      .describe('Feature dimension d_φ of the mlp kernel (null: head_dim); elementwise maps always use head_dim'),
-    queryRope: z.enum(['pre', 'post']).default('pre').describe('Feed φ the query before (pre, default) or after (post) rotary position embedding'),
-    memory: z
-      .enum(['per-head', 'cross-head'])
-      .default('per-head')
-      .describe('per-head: one [d_φ, d] memory per query head (block-diagonal); cross-head: one [H·d_φ, H·d] matrix per layer'),
-    variant: z
-      .enum(['plain', 'normalised'])
-      .default('plain')
-      .describe('plain: attn + φ(q)ᵀM; normalised (ablation): λ·attn + (1−λ)·φ(q)ᵀM / φ(q)ᵀN with φ = elu+1 and trainable N > 0'),
-    lambda: z.number().gt(0).max(1).default(0.5).describe('Fixed mixing weight λ of the attention output in the normalised variant (0 < λ ≤ 1)'),
-    layers: z.array(z.number().int().min(0)).nullable().default(null).describe('Layer indices to adapt (null: every layer)'),
-    phiCenter: z
-      .enum(['none', 'data-mean'])
-      .default('none')
-      .describe('data-mean: subtract the mean of φ(q) per layer and head, measured on training prompts with the frozen base (PrefixLab extension)'),
-    memoryInitStd: z
-      .number()
-      .min(0)
-      .max(1)
-      .default(0)
-      .describe('Std of the normal init of M; 0 (default) makes the adapted model equal the base at step 0'),
-  })
-  .superRefine((o, ctx) => {
-    if (o.variant === 'normalised' && o.featureMap !== 'elu+1') {
-      ctx.addIssue({ code: 'custom', path: ['featureMap'], message: "the normalised variant needs the positive feature map 'elu+1'" });
-    }
-    if (o.variant === 'normalised' && o.memory !== 'per-head') {
-      ctx.addIssue({ code: 'custom', path: ['memory'], message: 'the normalised variant is defined per head' });
-    }
-    if (o.variant === 'normalised' && o.phiCenter !== 'none') {
-      ctx.addIssue({ code: 'custom', path: ['phiCenter'], message: 'centring φ would break the positive normaliser φ(q)ᵀN' });
-    }
-    if (o.phiDim !== null && o.featureMap !== 'mlp') {
-      ctx.addIssue({ code: 'custom', path: ['phiDim'], message: 'phiDim applies to the mlp kernel only' });
-    }
-  });
-
-export type PtPlusOptions = z.output<typeof ptplusOptions>;
+export { ptplusOptions, type PtPlusOptions };
 
 /** d_φ for these options on a model with head dim `headDim`. */
 export function phiDimOf(options: PtPlusOptions, headDim: number): number {
@@ -151,7 +92,8 @@ class PtPlusAdapterImpl implements PtPlusAdapter {
     for (const layer of this.adaptedLayers) {
       const root = `base_model.model.${attentionModulePath(config.architecture, layer)}`;
       const memoryShape = options.memory === 'per-head' ? [heads, phiDim, headDim] : [heads * phiDim, heads * headDim];
-      const memoryInit = options.memoryInitStd > 0 ? tf.randomNormal(memoryShape, 0, options.memoryInitStd, 'float32', initSeed(seed, 'ptplus', `${root}.ptplus_memory`)) : tf.zeros(memoryShape);
+      const memoryInit =
+        options.memoryInitStd > 0 ? tf.randomNormal(memoryShape, 0, options.memoryInitStd, 'float32', initSeed(seed, 'ptplus', `${root}.ptplus_memory`)) : tf.zeros(memoryShape);
       const p: LayerParams = { memory: make(`${root}.ptplus_memory`, memoryInit) };
       if (options.featureMap === 'mlp') {
         p.phiWeight = make(`${root}.ptplus_phi.weight`, kaimingUniform([phiDim, headDim], initSeed(seed, 'ptplus', `${root}.ptplus_phi.weight`))); // [d_φ, d]
@@ -306,11 +248,7 @@ export interface PhiMeanBatch {
  * frozen base (the adapter's terms are not applied). Applies it with setPhiMean when the adapter centres
  * (phiCenter 'data-mean') and returns it either way. Never disposes the batches' tensors.
  */
-export async function computePhiMean(
-  model: CausalLM,
-  adapter: PtPlusAdapter,
-  batches: Iterable<PhiMeanBatch> | AsyncIterable<PhiMeanBatch>,
-): Promise<Map<number, Float32Array>> {
+export async function computePhiMean(model: CausalLM, adapter: PtPlusAdapter, batches: Iterable<PhiMeanBatch> | AsyncIterable<PhiMeanBatch>): Promise<Map<number, Float32Array>> {
   const size = model.config.heads * adapter.phiDim;
   const sums = new Map<number, Float64Array>(adapter.adaptedLayers.map((layer) => [layer, new Float64Array(size)]));
   let tokenCount = 0;
@@ -345,9 +283,44 @@ export async function computePhiMean(
   }
   if (tokenCount <= 0) throw new ApiError('invalid_argument', 'computePhiMean saw no tokens to average over');
   const means = new Map<number, Float32Array>();
-  for (const [layer, total] of sums) means.set(layer, Float32Array.from(total, (v) => v / tokenCount));
+  for (const [layer, total] of sums)
+    means.set(
+      layer,
+      Float32Array.from(total, (v) => v / tokenCount),
+    );
   if (adapter.options.phiCenter === 'data-mean') adapter.setPhiMean(means);
   return means;
+}
+
+/**
+ * PT+ with phiCenter 'data-mean', before step 0: sets μ, the mean of φ(q) per adapted layer and head over every
+ * prompt token (positions before targetStart, BOS included) of the encoded training examples, with the frozen
+ * base (M is not applied). Returns the number of tokens averaged over.
+ */
+export async function centrePtPlus(
+  loaded: { model: CausalLM },
+  adapter: PtPlusAdapter,
+  encoded: readonly EncodedExample[],
+  padId: number,
+  log?: (message: string) => void,
+): Promise<number> {
+  const promptTokens = encoded.reduce((sum, e) => sum + e.targetStart, 0);
+  log?.(`computing φ mean over ${promptTokens} prompt tokens of ${encoded.length} training examples`);
+  const batches = [];
+  for (let i = 0; i < encoded.length; i += 16) {
+    const group = encoded.slice(i, i + 16);
+    const seqLen = Math.max(...group.map((e) => e.ids.length));
+    const ids = group.map((e) => [...e.ids, ...new Array(seqLen - e.ids.length).fill(padId)]);
+    const mask = group.map((e) => e.ids.map(() => 1).concat(new Array(seqLen - e.ids.length).fill(0)));
+    const promptMask = group.map((e) => e.ids.map((_, t) => (t < e.targetStart ? 1 : 0)).concat(new Array(seqLen - e.ids.length).fill(0)));
+    batches.push({ inputIds: tf.tensor2d(ids, undefined, 'int32'), attentionMask: tf.tensor2d(mask, undefined, 'int32'), tokenMask: tf.tensor2d(promptMask, undefined, 'int32') });
+  }
+  try {
+    await computePhiMean(loaded.model, adapter, batches);
+  } finally {
+    for (const b of batches) tf.dispose([b.inputIds, b.attentionMask, b.tokenMask]);
+  }
+  return promptTokens;
 }
 
 // ---- definition ----
@@ -358,6 +331,7 @@ export const ptplusMethod = {
   summary: "Trains a memory per layer and head whose read-out φ(q)ᵀM is added to each head's attention output; the base stays frozen.",
   options: ptplusOptions,
   defaultLearningRate: 1e-2,
+  learningRateGrid: [3e-3, 1e-2, 3e-2],
   countParameters(config: ModelConfig, options: PtPlusOptions): number {
     const layers = selectLayers(options.layers, config.layers).length;
     const phiDim = phiDimOf(options, config.headDim);
@@ -370,4 +344,26 @@ export const ptplusMethod = {
   attach(model: CausalLM, options: PtPlusOptions, ctx: AttachContext): PtPlusAdapter {
     return new PtPlusAdapterImpl(model.config, ptplusOptions.parse(options), ctx.seed);
   },
-} satisfies MethodDefinition<typeof ptplusOptions>;
+  // μ once, from the frozen base, before step 0; it is saved with every checkpoint (a resumed run restores it
+  // from there and never measures it again) and exported with the adapter.
+  async prepare(adapter: PtPlusAdapter, ctx) {
+    if (adapter.options.phiCenter === 'data-mean') await centrePtPlus(ctx, adapter, ctx.examples, ctx.padId, ctx.log);
+  },
+  diagnostics: { kind: 'ptplus-memory-ratio', measure: (model, adapter, tokenizer, texts) => ptplusMemoryRatio(model, adapter, tokenizer, texts) },
+  exports: {
+    ptplus: {
+      peftType: 'PREFIX_TUNING_PLUS',
+      write: (adapter: PtPlusAdapter) => ({ config: adapter.exportConfig(), tensors: adapter.stateDict() }),
+      readOptions: (c: Record<string, unknown>) => ({
+        featureMap: c.feature_map,
+        phiDim: c.feature_map === 'mlp' ? c.phi_dim : null,
+        queryRope: c.query_rope,
+        memory: c.per_head === false ? 'cross-head' : 'per-head',
+        variant: c.variant ?? 'plain',
+        ...(typeof c.lambda === 'number' ? { lambda: c.lambda } : {}),
+        layers: Array.isArray(c.layers) ? c.layers : null,
+        phiCenter: c.phi_center ?? 'none',
+      }),
+    },
+  },
+} satisfies MethodDefinition<typeof ptplusOptions, PtPlusAdapter>;

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { CausalLM } from '../models/causal-lm';
-import { architectureFor } from '../models/registry';
+import { architectureFor } from '../models/architectures';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '../../../..');
 export const SHARED_DIR = process.env.PREFIXLAB_SHARED ?? resolve(REPO_ROOT, '../shared');

@@ -16,14 +16,7 @@ export interface AttentionOptions {
  * query [B, H, Tq, d], key/value [B, Hkv, Tq, d] (pre-RoPE projections of this call's tokens)
  * → merged head outputs [B·Tq, H·d], ready for the output projection.
  */
-export function attention(
-  ctx: ForwardContext,
-  layer: number,
-  query: tf.Tensor4D,
-  key: tf.Tensor4D,
-  value: tf.Tensor4D,
-  opts: AttentionOptions,
-): tf.Tensor2D {
+export function attention(ctx: ForwardContext, layer: number, query: tf.Tensor4D, key: tf.Tensor4D, value: tf.Tensor4D, opts: AttentionOptions): tf.Tensor2D {
   const [batchSize, numHeads, queryLen, headDim] = query.shape;
   const numKvHeads = key.shape[1];
   const groupSize = numHeads / numKvHeads;

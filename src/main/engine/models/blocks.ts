@@ -51,7 +51,10 @@ export function layerNorm<T extends tf.Tensor>(x: T, weight: tf.Tensor1D, bias: 
       gradFunc: (dy: tf.Tensor, [xHat, r, savedWeight]: tf.Tensor[]) =>
         tf.tidy(() => {
           const g = dy.mul(savedWeight);
-          return g.sub(g.mean(-1, true)).sub(xHat.mul(g.mul(xHat).mean(-1, true))).mul(r);
+          return g
+            .sub(g.mean(-1, true))
+            .sub(xHat.mul(g.mul(xHat).mean(-1, true)))
+            .mul(r);
         }),
     };
   });
@@ -146,14 +149,25 @@ export function activate<T extends tf.Tensor>(x: T, activation: Activation): T {
 function geluDerivative(x: tf.Tensor, activation: 'gelu' | 'gelu_new'): tf.Tensor {
   if (activation === 'gelu') {
     const cdf = tf.erf(x.mul(Math.SQRT1_2)).add(1).mul(0.5); // Φ(x)
-    const pdf = x.square().mul(-0.5).exp().mul(1 / Math.sqrt(2 * Math.PI)); // φ(x)
+    const pdf = x
+      .square()
+      .mul(-0.5)
+      .exp()
+      .mul(1 / Math.sqrt(2 * Math.PI)); // φ(x)
     return cdf.add(x.mul(pdf));
   }
   const c = Math.sqrt(2 / Math.PI);
   const t = tf.tanh(x.add(x.mul(x).mul(x).mul(0.044715)).mul(c)); // tanh(u)
-  const du = x.square().mul(3 * 0.044715).add(1).mul(c); // du/dx
+  const du = x
+    .square()
+    .mul(3 * 0.044715)
+    .add(1)
+    .mul(c); // du/dx
   // 0.5·(1 + t) + 0.5·x·(1 − t²)·du/dx
-  return t.add(1).mul(0.5).add(x.mul(tf.scalar(1).sub(t.square())).mul(du).mul(0.5));
+  return t
+    .add(1)
+    .mul(0.5)
+    .add(x.mul(tf.scalar(1).sub(t.square())).mul(du).mul(0.5));
 }
 
 function activateGeneric<T extends tf.Tensor>(x: T, activation: Activation): T {

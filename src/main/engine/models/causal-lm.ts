@@ -158,7 +158,13 @@ export abstract class BaseCausalLM<C extends ModelConfig> implements CausalLM {
     const dModel = x.shape[1];
     if (opts.logitRows) {
       const seqLen = queryLen - virtualTokens;
-      const real = virtualTokens ? (x.reshape([batchSize, queryLen, dModel]).slice([0, virtualTokens, 0], [batchSize, seqLen, dModel]).reshape([batchSize * seqLen, dModel]) as tf.Tensor2D) : x; // [B·T, D]
+      // [B·T, D]: the virtual tokens' rows dropped
+      const real = virtualTokens
+        ? (x
+            .reshape([batchSize, queryLen, dModel])
+            .slice([0, virtualTokens, 0], [batchSize, seqLen, dModel])
+            .reshape([batchSize * seqLen, dModel]) as tf.Tensor2D)
+        : x;
       const rows = selectRows(real, opts.logitRows); // [N, D]
       return linear(rows, name, head, ctx.hooks).expandDims(0) as tf.Tensor3D; // [1, N, V]
     }

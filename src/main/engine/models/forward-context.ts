@@ -101,7 +101,10 @@ export function prepareForward(
   let positions: tf.Tensor2D;
   if (keyMask) {
     const visibleBefore = tf.cumsum(keyMask, 1).sub<tf.Tensor2D>(1); // [B, S]
-    positions = visibleBefore.slice([0, keyLen - queryLen], [batchSize, queryLen]).maximum(0).toInt() as tf.Tensor2D; // [B, Tq]
+    positions = visibleBefore
+      .slice([0, keyLen - queryLen], [batchSize, queryLen])
+      .maximum(0)
+      .toInt() as tf.Tensor2D; // [B, Tq]
   } else {
     positions = tf.range(pastLen + prefixLen, keyLen, 1, 'int32').expandDims(0) as tf.Tensor2D; // [1, Tq]
   }
@@ -133,10 +136,7 @@ function newTokenMask(mask: tf.Tensor2D | undefined, batchSize: number, seqLen: 
   const [rows, cols] = mask.shape;
   const fullCols = (cache?.tokenCount ?? 0) + seqLen;
   if (rows !== batchSize || (cols !== seqLen && cols !== fullCols)) {
-    throw new ApiError(
-      'invalid_argument',
-      `attentionMask has shape [${rows}, ${cols}]; expected [${batchSize}, ${seqLen}] or [${batchSize}, ${fullCols}]`,
-    );
+    throw new ApiError('invalid_argument', `attentionMask has shape [${rows}, ${cols}]; expected [${batchSize}, ${seqLen}] or [${batchSize}, ${fullCols}]`);
   }
   const columns = cols === seqLen ? mask : mask.slice([0, cols - seqLen], [batchSize, seqLen]); // [B, T]
   return columns.toFloat();

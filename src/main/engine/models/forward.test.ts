@@ -48,7 +48,14 @@ describe.each(ARCHITECTURES)('%s forward', (architecture) => {
     const cache = new KVCache(model.config.layers);
     const batched = tf.tidy(() =>
       model.forward(tf.tensor2d([[0, 0, ...short], long], undefined, 'int32'), {
-        attentionMask: tf.tensor2d([[0, 0, 1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1, 1, 1]], undefined, 'int32'),
+        attentionMask: tf.tensor2d(
+          [
+            [0, 0, 1, 1, 1, 1, 1, 1],
+            [1, 1, 1, 1, 1, 1, 1, 1],
+          ],
+          undefined,
+          'int32',
+        ),
         cache,
       }),
     ); // [2, 8, V]

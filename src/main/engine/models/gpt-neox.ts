@@ -97,8 +97,7 @@ export class GptNeoxModel extends BaseCausalLM<GptNeoxConfig> {
       let x = hidden.reshape([ctx.batchSize * ctx.queryLen, c.hidden]) as tf.Tensor2D; // [N, D]
       for (let layer = 0; layer < c.layers; layer++) {
         const p = `gpt_neox.layers.${layer}`;
-        const norm = (name: string, input: tf.Tensor2D): tf.Tensor2D =>
-          layerNorm(input, this.w(`${p}.${name}.weight`), this.w(`${p}.${name}.bias`), c.normEps); // [N, D]
+        const norm = (name: string, input: tf.Tensor2D): tf.Tensor2D => layerNorm(input, this.w(`${p}.${name}.weight`), this.w(`${p}.${name}.bias`), c.normEps); // [N, D]
         const attnOut = this.selfAttention(ctx, layer, norm('input_layernorm', x), rotary); // [N, D]
         if (c.parallelResidual) {
           x = residualAdd(residualAdd(x, attnOut), this.mlp(ctx, layer, norm('post_attention_layernorm', x))); // [N, D]

@@ -176,7 +176,10 @@ describe.each(ARCHITECTURES)('%s hooks', (architecture) => {
     const hooks: ModelHooks = {
       attentionOutputTerm: (_layer, { queryPreRope }) => {
         const [batchSize, numHeads, seqLen] = queryPreRope.shape;
-        const features = tf.elu(queryPreRope).transpose([1, 0, 2, 3]).reshape([numHeads, batchSize * seqLen, headDim]); // [H, B·T, d]
+        const features = tf
+          .elu(queryPreRope)
+          .transpose([1, 0, 2, 3])
+          .reshape([numHeads, batchSize * seqLen, headDim]); // [H, B·T, d]
         return tf.matMul(features, memory).reshape([numHeads, batchSize, seqLen, headDim]).transpose([1, 0, 2, 3]) as tf.Tensor4D; // [B, H, T, d]
       },
     };

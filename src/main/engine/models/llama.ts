@@ -32,8 +32,7 @@ export function parseLlamaConfig(raw: Record<string, unknown>, file: string): Ll
   const maxPositions = f.int('max_position_embeddings', 2048);
   const isQwen = architecture === 'qwen2';
   const attentionBias = f.bool('attention_bias', false);
-  const slidingWindow =
-    architecture === 'mistral' || (isQwen && f.bool('use_sliding_window', false)) ? (f.has('sliding_window') ? f.int('sliding_window') : null) : null;
+  const slidingWindow = architecture === 'mistral' || (isQwen && f.bool('use_sliding_window', false)) ? (f.has('sliding_window') ? f.int('sliding_window') : null) : null;
   const config: LlamaConfig = {
     architecture,
     vocabSize: f.int('vocab_size'),

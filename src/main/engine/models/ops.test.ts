@@ -44,7 +44,11 @@ function expectClose(actual: Float32Array[], expected: Float32Array[], tolerance
 function valueAndGrads(f: (...xs: tf.Tensor[]) => tf.Tensor, inputs: tf.Tensor[], seed = 99): tf.Tensor[] {
   const out = f(...inputs);
   const cotangent = tf.tensor(randomArray(out.shape, seed), out.shape);
-  const grads = tf.grads((...xs: tf.Tensor[]) => f(...xs).mul(cotangent).sum())(inputs);
+  const grads = tf.grads((...xs: tf.Tensor[]) =>
+    f(...xs)
+      .mul(cotangent)
+      .sum(),
+  )(inputs);
   return [out, ...grads];
 }
 
@@ -70,12 +74,18 @@ describe('fast ops agree with tf.matMul and the generic chain', () => {
     const shapeA = transposeA ? [3, 48, 40] : [3, 40, 48];
     const shapeB = transposeB ? [3, 36, 48] : [3, 48, 36];
     const generic = await on('cpu', () => [
-      ...valueAndGrads((x, y) => tf.matMul(x.slice([0, 0, 0], [1, -1, -1]).squeeze([0]) as tf.Tensor2D, y.slice([0, 0, 0], [1, -1, -1]).squeeze([0]) as tf.Tensor2D, transposeA, transposeB), [tf.tensor(a, shapeA), tf.tensor(b, shapeB)]),
+      ...valueAndGrads(
+        (x, y) => tf.matMul(x.slice([0, 0, 0], [1, -1, -1]).squeeze([0]) as tf.Tensor2D, y.slice([0, 0, 0], [1, -1, -1]).squeeze([0]) as tf.Tensor2D, transposeA, transposeB),
+        [tf.tensor(a, shapeA), tf.tensor(b, shapeB)],
+      ),
       tf.matMul(tf.tensor3d(a, shapeA as [number, number, number]), tf.tensor3d(b, shapeB as [number, number, number]), transposeA, transposeB),
     ]);
     for (const backend of BACKENDS) {
       const fast = await on(backend, () => [
-        ...valueAndGrads((x, y) => matMul2d(x.slice([0, 0, 0], [1, -1, -1]).squeeze([0]) as tf.Tensor2D, y.slice([0, 0, 0], [1, -1, -1]).squeeze([0]) as tf.Tensor2D, transposeA, transposeB), [tf.tensor(a, shapeA), tf.tensor(b, shapeB)]),
+        ...valueAndGrads(
+          (x, y) => matMul2d(x.slice([0, 0, 0], [1, -1, -1]).squeeze([0]) as tf.Tensor2D, y.slice([0, 0, 0], [1, -1, -1]).squeeze([0]) as tf.Tensor2D, transposeA, transposeB),
+          [tf.tensor(a, shapeA), tf.tensor(b, shapeB)],
+        ),
         batchedProduct(tf.tensor3d(a, shapeA as [number, number, number]), tf.tensor3d(b, shapeB as [number, number, number]), transposeA, transposeB),
       ]);
       expectClose(fast, generic);
@@ -122,7 +132,7 @@ describe('fast ops agree with tf.matMul and the generic chain', () => {
     const q = randomArray([batchSize, numKvHeads, rows, headDim], 8);
     const k = randomArray([batchSize, numKvHeads, keyLen, headDim], 9);
     const v = randomArray([batchSize, numKvHeads, keyLen, headDim], 10);
-    const maskValues = new Float32Array(batchSize * queryLen * keyLen).map((_, i) => ((i % keyLen) > 2 + ((i / keyLen) | 0) % queryLen ? -1e9 : 0));
+    const maskValues = new Float32Array(batchSize * queryLen * keyLen).map((_, i) => (i % keyLen > 2 + (((i / keyLen) | 0) % queryLen) ? -1e9 : 0));
     const inputs = (): tf.Tensor[] => [
       tf.tensor(q, [batchSize, numKvHeads, rows, headDim]),
       tf.tensor(k, [batchSize, numKvHeads, keyLen, headDim]),
@@ -131,7 +141,10 @@ describe('fast ops agree with tf.matMul and the generic chain', () => {
     const mask = (): tf.Tensor4D | null => (hasMask ? tf.tensor4d(maskValues, [batchSize, 1, queryLen, keyLen]) : null);
     const generic = await on('cpu', () =>
       valueAndGrads((qq, kk, vv) => {
-        let scores = tf.matMul(qq as tf.Tensor4D, kk as tf.Tensor4D, false, true).mul(0.5).reshape([batchSize, numHeads, queryLen, keyLen]);
+        let scores = tf
+          .matMul(qq as tf.Tensor4D, kk as tf.Tensor4D, false, true)
+          .mul(0.5)
+          .reshape([batchSize, numHeads, queryLen, keyLen]);
         const m = mask();
         if (m) scores = scores.add(m);
         const probs = tf.softmax(scores, -1).reshape([batchSize, numKvHeads, rows, keyLen]) as tf.Tensor4D;
@@ -154,15 +167,18 @@ describe('fast ops agree with tf.matMul and the generic chain', () => {
     const x = randomArray([2, 3, 5, 8], 11);
     const rope = { theta: 10000, rotaryDim, scaling: null };
     const generic = await on('cpu', () =>
-      valueAndGrads((input) => {
-        const tables = rotaryTables(rope, tf.tensor2d([[0, 1, 2, 3, 4]], undefined, 'int32'), 5);
-        const half = rotaryDim / 2;
-        const rotating = input.slice([0, 0, 0, 0], [2, 3, 5, rotaryDim]);
-        const rotatedHalf = tf.concat([rotating.slice([0, 0, 0, half], [2, 3, 5, half]).neg(), rotating.slice([0, 0, 0, 0], [2, 3, 5, half])], 3);
-        const sin = tables.sinSigned.slice([0, 0, 0, half], [1, 1, 5, half]);
-        const rotated = rotating.mul(tables.cos).add(rotatedHalf.mul(tf.concat([sin, sin], 3)));
-        return rotaryDim === 8 ? rotated : tf.concat([rotated, input.slice([0, 0, 0, rotaryDim], [2, 3, 5, 8 - rotaryDim])], 3);
-      }, [tf.tensor(x, [2, 3, 5, 8])]),
+      valueAndGrads(
+        (input) => {
+          const tables = rotaryTables(rope, tf.tensor2d([[0, 1, 2, 3, 4]], undefined, 'int32'), 5);
+          const half = rotaryDim / 2;
+          const rotating = input.slice([0, 0, 0, 0], [2, 3, 5, rotaryDim]);
+          const rotatedHalf = tf.concat([rotating.slice([0, 0, 0, half], [2, 3, 5, half]).neg(), rotating.slice([0, 0, 0, 0], [2, 3, 5, half])], 3);
+          const sin = tables.sinSigned.slice([0, 0, 0, half], [1, 1, 5, half]);
+          const rotated = rotating.mul(tables.cos).add(rotatedHalf.mul(tf.concat([sin, sin], 3)));
+          return rotaryDim === 8 ? rotated : tf.concat([rotated, input.slice([0, 0, 0, rotaryDim], [2, 3, 5, 8 - rotaryDim])], 3);
+        },
+        [tf.tensor(x, [2, 3, 5, 8])],
+      ),
     );
     for (const backend of BACKENDS) {
       const fast = await on(backend, () =>
@@ -180,10 +196,13 @@ describe('fast ops agree with tf.matMul and the generic chain', () => {
     const inputs = (): tf.Tensor[] => [tf.tensor2d(x, [6, 8]), tf.tensor2d(y, [6, 8])];
     const generic = await on('cpu', () => [
       ...valueAndGrads((a) => a.mul(a.square().mean(-1, true).add(1e-5).rsqrt()).mul(tf.tensor1d(w)), inputs().slice(0, 1)),
-      ...valueAndGrads((a) => {
-        const { mean, variance } = tf.moments(a, -1, true);
-        return a.sub(mean).mul(variance.add(1e-5).rsqrt()).mul(tf.tensor1d(w)).add(tf.tensor1d(b));
-      }, inputs().slice(0, 1)),
+      ...valueAndGrads(
+        (a) => {
+          const { mean, variance } = tf.moments(a, -1, true);
+          return a.sub(mean).mul(variance.add(1e-5).rsqrt()).mul(tf.tensor1d(w)).add(tf.tensor1d(b));
+        },
+        inputs().slice(0, 1),
+      ),
       ...valueAndGrads((g, u) => g.mul(tf.sigmoid(g)).mul(u), inputs()),
       ...valueAndGrads((a, c) => a.add(c).mul(a), inputs()),
     ]);
@@ -213,17 +232,29 @@ describe('fast ops agree with tf.matMul and the generic chain', () => {
 
   it('embeddingLookup of a trainable table sums the gradient of repeated ids (wasm has no unsortedSegmentSum)', async () => {
     const table = randomArray([10, 6], 21);
-    const ids = [[3, 1, 3, 9], [0, 3, 1, 7]]; // 3 three times, 1 twice; 2, 4, 5, 6, 8 never
+    const ids = [
+      [3, 1, 3, 9],
+      [0, 3, 1, 7],
+    ]; // 3 three times, 1 twice; 2, 4, 5, 6, 8 never
     const cotangent = randomArray([2, 4, 6], 22);
     const run = (lookup: (t: tf.Tensor2D, i: tf.Tensor2D) => tf.Tensor) => (): tf.Tensor[] => {
       const variable = tf.variable(tf.tensor2d(table, [10, 6]), true);
       const idTensor = tf.tensor2d(ids, [2, 4], 'int32');
-      const { value, grads } = tf.variableGrads(() => lookup(variable, idTensor).mul(tf.tensor3d(cotangent, [2, 4, 6])).sum() as tf.Scalar, [variable]);
+      const { value, grads } = tf.variableGrads(
+        () =>
+          lookup(variable, idTensor)
+            .mul(tf.tensor3d(cotangent, [2, 4, 6]))
+            .sum() as tf.Scalar,
+        [variable],
+      );
       const out = [lookup(variable, idTensor), value, grads[variable.name]!];
       variable.dispose();
       return out;
     };
-    const generic = await on('cpu', run((t, i) => tf.gather(t, i)));
+    const generic = await on(
+      'cpu',
+      run((t, i) => tf.gather(t, i)),
+    );
     for (const backend of BACKENDS) expectClose(await on(backend, run(embeddingLookup)), generic);
     // Row 3's gradient is the sum of three cotangent rows; row 2's is zero.
     expect(generic[2]!.slice(12, 18).every((v) => v === 0)).toBe(true);
@@ -231,18 +262,27 @@ describe('fast ops agree with tf.matMul and the generic chain', () => {
 
   it('selectRows and the fused cross-entropy', async () => {
     const logits = randomArray([2, 4, 6], 12);
-    const batch = collate([{ ids: [1, 2, 3, 4], targetStart: 2 }, { ids: [5, 0, 1], targetStart: 1 }], 0); // [2, 4], 4 targets
+    const batch = collate(
+      [
+        { ids: [1, 2, 3, 4], targetStart: 2 },
+        { ids: [5, 0, 1], targetStart: 1 },
+      ],
+      0,
+    ); // [2, 4], 4 targets
     const rows = Int32Array.from([6, 1, 3]);
     const generic = await on('cpu', () => [
       ...valueAndGrads((z) => tf.gather(z.reshape([8, 6]), tf.tensor1d(rows, 'int32')), [tf.tensor(logits, [2, 4, 6])]),
-      ...valueAndGrads((z) => {
-        // The previous formulation: one-hot selection and tf.logSumExp.
-        const flat = z.reshape([8, 6]) as tf.Tensor2D;
-        const select = tf.oneHot(tf.tensor1d([1, 2, 4, 5], 'int32'), 8) as tf.Tensor2D;
-        const picked = tf.matMul(select, flat);
-        const labelMask = tf.oneHot(tf.tensor1d([3, 4, 0, 1], 'int32'), 6);
-        return tf.logSumExp(picked, 1).sub(picked.mul(labelMask).sum(1));
-      }, [tf.tensor(logits, [2, 4, 6])]),
+      ...valueAndGrads(
+        (z) => {
+          // The previous formulation: one-hot selection and tf.logSumExp.
+          const flat = z.reshape([8, 6]) as tf.Tensor2D;
+          const select = tf.oneHot(tf.tensor1d([1, 2, 4, 5], 'int32'), 8) as tf.Tensor2D;
+          const picked = tf.matMul(select, flat);
+          const labelMask = tf.oneHot(tf.tensor1d([3, 4, 0, 1], 'int32'), 6);
+          return tf.logSumExp(picked, 1).sub(picked.mul(labelMask).sum(1));
+        },
+        [tf.tensor(logits, [2, 4, 6])],
+      ),
     ]);
     for (const backend of BACKENDS) {
       const fast = await on(backend, () => [
@@ -256,8 +296,14 @@ describe('fast ops agree with tf.matMul and the generic chain', () => {
 
 describe.each(['llama', 'mistral', 'gpt2', 'gpt_neox'] as TinyArchitecture[])('%s: a training gradient on wasm (and native) equals cpu', (architecture) => {
   it.each(['lora', 'ptplus', 'prefix'])('%s', async (method) => {
-    const ids = [[3, 17, 5, 22, 9, 31, 1, 12], [8, 27, 4, 2, 0, 0, 0, 0]];
-    const mask = [[1, 1, 1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 0, 0, 0, 0]];
+    const ids = [
+      [3, 17, 5, 22, 9, 31, 1, 12],
+      [8, 27, 4, 2, 0, 0, 0, 0],
+    ];
+    const mask = [
+      [1, 1, 1, 1, 1, 1, 1, 1],
+      [1, 1, 1, 1, 0, 0, 0, 0],
+    ];
     const run = async (backend: 'cpu' | 'wasm' | 'tensorflow'): Promise<Float32Array[]> => {
       await initBackend(backend);
       const before = tf.memory().numTensors;

@@ -112,7 +112,9 @@ export function batchedProduct<T extends tf.Tensor>(a: T, b: T, transposeA = fal
   const b3 = b.reshape([groups, ...b.shape.slice(-2)]) as tf.Tensor3D;
   let out: tf.Tensor3D;
   if (groups === 1) {
-    out = product(a3.reshape(a3.shape.slice(1) as [number, number]), b3.reshape(b3.shape.slice(1) as [number, number]), transposeA, transposeB).expandDims(0) as tf.Tensor3D; // [1, M, N]
+    const a2 = a3.reshape(a3.shape.slice(1) as [number, number]) as tf.Tensor2D;
+    const b2 = b3.reshape(b3.shape.slice(1) as [number, number]) as tf.Tensor2D;
+    out = product(a2, b2, transposeA, transposeB).expandDims(0) as tf.Tensor3D; // [1, M, N]
   } else {
     const input = (transposeA ? a3.transpose([1, 2, 0]) : a3.transpose([2, 1, 0])) as tf.Tensor3D; // [K, M, G]
     const filter = (transposeB ? b3.transpose([2, 0, 1]) : b3.transpose([1, 0, 2])) as tf.Tensor3D; // [K, G, N]

@@ -3,7 +3,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ApiError } from '@shared/errors';
 import type { CausalLM } from './causal-lm';
-import { architectureFor, SUPPORTED_MODEL_TYPES } from './registry';
+import { architectureFor, SUPPORTED_MODEL_TYPES } from './architectures';
 
 export function createRandomModel(rawConfig: Record<string, unknown>, seed = 0): CausalLM {
   const modelType = String(rawConfig.model_type);

@@ -47,8 +47,22 @@ describe('rope', () => {
       const tables = rotaryTables(plain, tf.tensor2d([[0, 5, 9]], undefined, 'int32'), 10);
       const rotated = applyRotary(x, tables);
       // Position 0 is the identity; dims past rotaryDim pass through.
-      expect(rotated.slice([0, 0, 0, 0], [1, 2, 1, 12]).sub(x.slice([0, 0, 0, 0], [1, 2, 1, 12])).abs().max().dataSync()[0]).toBeLessThan(1e-6);
-      expect(rotated.slice([0, 0, 0, 8], [1, 2, 3, 4]).sub(x.slice([0, 0, 0, 8], [1, 2, 3, 4])).abs().max().dataSync()[0]).toBe(0);
+      expect(
+        rotated
+          .slice([0, 0, 0, 0], [1, 2, 1, 12])
+          .sub(x.slice([0, 0, 0, 0], [1, 2, 1, 12]))
+          .abs()
+          .max()
+          .dataSync()[0],
+      ).toBeLessThan(1e-6);
+      expect(
+        rotated
+          .slice([0, 0, 0, 8], [1, 2, 3, 4])
+          .sub(x.slice([0, 0, 0, 8], [1, 2, 3, 4]))
+          .abs()
+          .max()
+          .dataSync()[0],
+      ).toBe(0);
       const norms = (t: tf.Tensor): Float32Array => t.square().sum(-1).dataSync() as Float32Array;
       norms(rotated).forEach((n, i) => expect(n).toBeCloseTo(norms(x)[i], 4));
     });

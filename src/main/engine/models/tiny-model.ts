@@ -2,14 +2,32 @@
 // 2 layers, width 16, seeded so every run sees the same weights.
 import * as tf from '@tensorflow/tfjs';
 import type { CausalLM } from './causal-lm';
-import { architectureFor } from './registry';
+import { architectureFor } from './architectures';
 
 export type TinyArchitecture = 'llama' | 'qwen2' | 'mistral' | 'gpt2' | 'gpt_neox';
 
 const BASE_CONFIGS: Record<TinyArchitecture, Record<string, unknown>> = {
   llama: { hidden_size: 16, intermediate_size: 32, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 40, max_position_embeddings: 64 },
-  qwen2: { hidden_size: 16, intermediate_size: 32, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 40, max_position_embeddings: 64, tie_word_embeddings: true },
-  mistral: { hidden_size: 16, intermediate_size: 32, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 1, vocab_size: 40, max_position_embeddings: 64, sliding_window: 6 },
+  qwen2: {
+    hidden_size: 16,
+    intermediate_size: 32,
+    num_hidden_layers: 2,
+    num_attention_heads: 4,
+    num_key_value_heads: 2,
+    vocab_size: 40,
+    max_position_embeddings: 64,
+    tie_word_embeddings: true,
+  },
+  mistral: {
+    hidden_size: 16,
+    intermediate_size: 32,
+    num_hidden_layers: 2,
+    num_attention_heads: 4,
+    num_key_value_heads: 1,
+    vocab_size: 40,
+    max_position_embeddings: 64,
+    sliding_window: 6,
+  },
   gpt2: { n_embd: 16, n_layer: 2, n_head: 4, vocab_size: 40, n_positions: 64 },
   gpt_neox: { hidden_size: 16, intermediate_size: 32, num_hidden_layers: 2, num_attention_heads: 4, vocab_size: 40, max_position_embeddings: 64, rotary_pct: 0.5 },
 };

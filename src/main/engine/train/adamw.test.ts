@@ -46,8 +46,16 @@ describe('AdamW', () => {
     const matrix = variable([0.5, -1.0, 2.0, 0.25], [2, 2], 'w');
     const bias = variable([0.3, -0.7], [2], 'b');
     const optimizer = new AdamW([matrix, bias], cfg);
-    const gradsW = [[0.1, -0.2, 0.3, 0.0], [0.05, 0.4, -0.1, 0.2], [-0.3, 0.1, 0.0, 0.5]];
-    const gradsB = [[1.0, -2.0], [0.5, 0.5], [-1.0, 0.0]];
+    const gradsW = [
+      [0.1, -0.2, 0.3, 0.0],
+      [0.05, 0.4, -0.1, 0.2],
+      [-0.3, 0.1, 0.0, 0.5],
+    ];
+    const gradsB = [
+      [1.0, -2.0],
+      [0.5, 0.5],
+      [-1.0, 0.0],
+    ];
     const lrs = [0.01, 0.02, 0.005];
     for (let s = 0; s < 3; s++) {
       const g = [tf.tensor(gradsW[s], [2, 2]), tf.tensor(gradsB[s], [2])];
@@ -78,7 +86,11 @@ describe('AdamW', () => {
 
   it('restoring saved state continues exactly as the uninterrupted optimiser', async () => {
     const start = [0.1, 0.2, -0.3, 0.4, 0.5, -0.6];
-    const grads = [[1, 2, 3, 4, 5, 6], [-1, 0.5, 0, 2, -3, 1], [0.2, 0.2, -0.2, 0.1, 0, 0.3]];
+    const grads = [
+      [1, 2, 3, 4, 5, 6],
+      [-1, 0.5, 0, 2, -3, 1],
+      [0.2, 0.2, -0.2, 0.1, 0, 0.3],
+    ];
     const straight = variable(start, [2, 3], 's');
     const first = new AdamW([straight], cfg);
     for (const g of grads) tf.tidy(() => first.step([tf.tensor(g, [2, 3])], 0.01));

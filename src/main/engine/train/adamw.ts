@@ -91,7 +91,10 @@ export class AdamW {
   /** Restores getState(); throws naming the tensor on a missing key or a shape mismatch. */
   setState(state: OptimizerState): void {
     for (let i = 0; i < this.variables.length; i++) {
-      for (const [key, target] of [[`exp_avg.${i}`, this.firstMoments[i]], [`exp_avg_sq.${i}`, this.secondMoments[i]]] as const) {
+      for (const [key, target] of [
+        [`exp_avg.${i}`, this.firstMoments[i]],
+        [`exp_avg_sq.${i}`, this.secondMoments[i]],
+      ] as const) {
         const saved = state.tensors[key];
         if (!saved) throw new Error(`optimizer state has no ${key} (checkpoint made for different trainable variables?)`);
         if (saved.shape.join(',') !== target.shape.join(',')) {

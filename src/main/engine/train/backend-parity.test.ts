@@ -41,7 +41,12 @@ async function train(backend: BackendName, method: string): Promise<Outcome> {
   // Non-zero LoRA B and PT+ memory, so the first step's gradient reaches every trainable tensor.
   const options = method === 'lora' ? { dropout: 0 } : method === 'ptplus' ? { memoryInitStd: 0.02 } : {};
   const adapter = definition.attach(model, definition.options.parse(options) as never, { seed: 5 });
-  const plan = { ...trainerOptions.parse({ batchSize: 4, maxLength: 64, evalEvery: 0, checkpointEvery: 0, warmupSteps: 0 }), learningRate: LEARNING_RATE, totalSteps: STEPS, seed: 2 };
+  const plan = {
+    ...trainerOptions.parse({ batchSize: 4, maxLength: 64, evalEvery: 0, checkpointEvery: 0, warmupSteps: 0 }),
+    learningRate: LEARNING_RATE,
+    totalSteps: STEPS,
+    seed: 2,
+  };
   const initial = adapter.stateDict();
   const trainer = new Trainer({ runId: `parity-${backend}-${method}`, model, adapter, examples: examples(), plan, padId: 0, checkpointRoot: null });
   try {
@@ -91,7 +96,9 @@ describe.skipIf(!runsHere)(`training agrees across backends: cpu vs ${backends.j
     expect(reference.losses[STEPS - 1]).not.toBe(reference.losses[0]);
     for (const backend of backends) {
       const other = await train(backend, method);
-      other.losses.forEach((loss, i) => expect(Math.abs(loss - reference.losses[i]!), `${backend} loss at step ${i + 1}`).toBeLessThan(1e-4 * Math.abs(reference.losses[i]!) + 1e-5));
+      other.losses.forEach((loss, i) =>
+        expect(Math.abs(loss - reference.losses[i]!), `${backend} loss at step ${i + 1}`).toBeLessThan(1e-4 * Math.abs(reference.losses[i]!) + 1e-5),
+      );
       expect(Object.keys(other.update).sort()).toEqual(Object.keys(reference.update).sort());
       // AdamW normalises each update to about ±lr, so a gradient that is ~0 on both backends can move a
       // weight differently by float noise alone: compare the direction of the whole update instead.

@@ -1,7 +1,7 @@
 // Batching: which examples go together each epoch (by count, or by a padded-token budget), and collating
 // a batch into right-padded ids, an attention mask, next-token labels and the loss mask.
 import type { EncodedExample } from './encode';
-import type { Rng } from './rng';
+import type { Rng } from '../../platform/rng';
 
 export interface BatchingConfig {
   /** Examples per batch (used when batchTokens is null). */

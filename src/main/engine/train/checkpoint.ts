@@ -4,14 +4,14 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { z } from 'zod';
-import { ApiError } from '@shared/errors';
-import { plainCause } from '../../app/system-errors';
-import { fsyncDir, writeJsonAtomic } from '../../registry/atomic-write';
+import { ApiError, zodIssueError } from '@shared/errors';
+import { plainCause } from '../../platform/system-errors';
+import { fsyncDir, writeJsonAtomic } from '../../platform/atomic-write';
 import { SafetensorsReader, writeSafetensors, type F32Tensor } from '../io/safetensors';
 import type { StateDict } from '../methods/method';
 import { readStateDictFile } from '../io/state-dict-file';
 import type { OptimizerState } from './adamw';
-import type { RngState } from './rng';
+import type { RngState } from '../../platform/rng';
 
 /** Where the data stream stands and everything else that is not a tensor. */
 export interface TrainerState {
@@ -128,11 +128,7 @@ export function readCheckpoint(dir: string): Checkpoint {
   }
   // Resume indexes examples and the generator with these values: a damaged file must fail here, by field.
   const parsed = TrainerStateSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const field = issue.path.join('.');
-    throw new ApiError('bad_file', `checkpoint state is damaged: ${field ? `${field}: ` : ''}${issue.message}`, { file: statePath, ...(field ? { field } : {}) });
-  }
+  if (!parsed.success) throw zodIssueError(parsed.error, 'bad_file', 'checkpoint state is damaged', { file: statePath });
   const state = parsed.data as TrainerState;
   const optimizerPath = join(dir, 'optimizer.safetensors');
   const optimizerReader = SafetensorsReader.open(optimizerPath);

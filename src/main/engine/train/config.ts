@@ -1,17 +1,11 @@
 // Trainer options (batching, optimiser, schedule, evaluation, checkpoints) with defaults and one-line docs,
 // and the parsing of `--set key=value` strings into trainer and method options.
 import { z } from 'zod';
-import { ApiError } from '@shared/errors';
+import { ApiError, zodIssueError } from '@shared/errors';
 
 export const trainerOptions = z.object({
   batchSize: z.number().int().min(1).default(8).describe('Examples per batch (ignored when batchTokens is set)'),
-  batchTokens: z
-    .number()
-    .int()
-    .min(2)
-    .nullable()
-    .default(null)
-    .describe('Padded-token budget per batch (rows × longest row); examples are packed by length. null: use batchSize'),
+  batchTokens: z.number().int().min(2).nullable().default(null).describe('Padded-token budget per batch (rows × longest row); examples are packed by length. null: use batchSize'),
   gradAccumulation: z.number().int().min(1).default(1).describe('Batches whose gradients are summed into one optimiser step'),
   maxLength: z.number().int().min(2).default(256).describe('Longest example in tokens; longer ones lose prompt tokens from the left (the target is kept)'),
   addEos: z
@@ -31,10 +25,7 @@ export const trainerOptions = z.object({
   keepCheckpoints: z.number().int().min(0).default(3).describe('Checkpoints kept on disk, newest first (0: keep all)'),
   evalBatchSize: z.number().int().min(1).default(16).describe('Examples per batch when evaluating'),
   maxEvalExamples: z.number().int().min(1).default(256).describe('Eval examples scored during training (the first N of the eval split)'),
-  evalGenerate: z
-    .boolean()
-    .default(false)
-    .describe('At the end, also generate greedily for the eval examples and report exact match (trimmed, whitespace-collapsed, case-folded)'),
+  evalGenerate: z.boolean().default(false).describe('At the end, also generate greedily for the eval examples and report exact match (trimmed, whitespace-collapsed, case-folded)'),
   splitSeed: z.number().int().default(0).describe('Seed of the train/eval split (fixed across training seeds so comparisons share one split)'),
 });
 
@@ -93,10 +84,12 @@ function coerce(raw: string, schema: AnySchema): unknown {
           return text;
         }
       }
-      return text === '' ? [] : text.split(',').map((part) => {
-        const item = part.trim();
-        return item !== '' && Number.isFinite(Number(item)) ? Number(item) : item;
-      });
+      return text === ''
+        ? []
+        : text.split(',').map((part) => {
+            const item = part.trim();
+            return item !== '' && Number.isFinite(Number(item)) ? Number(item) : item;
+          });
     case 'string':
     case 'enum':
     case 'literal':
@@ -115,11 +108,7 @@ function coerce(raw: string, schema: AnySchema): unknown {
  * a bare key goes to the method when its schema has it, else to the trainer. Unknown keys fail listing the
  * valid ones. Values are coerced to each field's type; validation (with defaults) is left to the schemas.
  */
-export function splitSettings(
-  set: Record<string, string>,
-  methodSchema: z.ZodObject,
-  methodName: string,
-): { method: Record<string, unknown>; trainer: Record<string, unknown> } {
+export function splitSettings(set: Record<string, string>, methodSchema: z.ZodObject, methodName: string): { method: Record<string, unknown>; trainer: Record<string, unknown> } {
   const methodShape = methodSchema.shape as Record<string, AnySchema>;
   const trainerShape = trainerOptions.shape as Record<string, AnySchema>;
   const method: Record<string, unknown> = {};
@@ -144,7 +133,5 @@ export function splitSettings(
 export function parseOptions<S extends AnySchema>(schema: S, value: unknown, what: string): z.output<S> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
-  const issue = result.error.issues[0];
-  const field = issue.path.join('.');
-  throw new ApiError('invalid_argument', `${what} option ${field ? `"${field}" ` : ''}is invalid: ${issue.message}`, { field: field || undefined });
+  throw zodIssueError(result.error, 'invalid_argument', `${what} option`);
 }

@@ -7,8 +7,8 @@ import { batchesPerEpoch, collate, planEpoch } from './batches';
 import { splitSettings, trainerOptions } from './config';
 import { encodeExample, truncatePair } from './encode';
 import { targetNll } from './loss';
-import { Rng } from './rng';
-import { splitExamples, useGivenSplit } from './split';
+import { Rng } from '../../platform/rng';
+import { splitExamples, useGivenSplit } from '../../datasets/splits/make-split';
 import { getMethod } from '../methods/registry';
 import { tinyModel, toyExamples } from './test-fixtures';
 import { z } from 'zod';
@@ -40,7 +40,10 @@ describe('tokenising an example', () => {
     eosTokenId: 2,
     encode: (text: string, opts?: { addSpecialTokens?: boolean }) => [
       ...(opts?.addSpecialTokens === false ? [] : [1]),
-      ...text.split(/\s+/).filter(Boolean).map((w) => w.length + 10),
+      ...text
+        .split(/\s+/)
+        .filter(Boolean)
+        .map((w) => w.length + 10),
     ],
   } as unknown as TextTokenizer;
 
@@ -120,7 +123,13 @@ describe('masked cross-entropy', () => {
   it('stays finite for huge logits (log-sum-exp is stabilised)', async () => {
     const batch = collate([{ ids: [1, 5, 6], targetStart: 2 }], 0);
     // Position 1 predicts the target token 6.
-    const logits = tf.tensor3d([[[0, 0, 0, 0, 0, 0, 0], [1e4, -1e4, 0, 5e3, 0, 0, 9e3], [3e4, 0, 0, 0, 0, 0, 0]]]);
+    const logits = tf.tensor3d([
+      [
+        [0, 0, 0, 0, 0, 0, 0],
+        [1e4, -1e4, 0, 5e3, 0, 0, 9e3],
+        [3e4, 0, 0, 0, 0, 0, 0],
+      ],
+    ]);
     const nll = Array.from(await targetNll(logits as tf.Tensor3D, batch).data());
     expect(nll).toHaveLength(1);
     expect(nll[0]).toBeCloseTo(1000, 2); // log-sum-exp ≈ 1e4 minus the label's 9e3

@@ -15,7 +15,11 @@ import { tinyModel } from './test-fixtures';
 const EOS = 2;
 
 /** Word-level stand-in (as llama2.c: BOS 1, EOS 2): each word is its length + 10; "</s>" is EOS. */
-const wordIds = (text: string): number[] => text.split(/\s+/).filter(Boolean).map((w) => (w === '</s>' ? EOS : w.length + 10));
+const wordIds = (text: string): number[] =>
+  text
+    .split(/\s+/)
+    .filter(Boolean)
+    .map((w) => (w === '</s>' ? EOS : w.length + 10));
 const tokenizer = {
   bosTokenId: 1,
   eosTokenId: EOS,
@@ -23,7 +27,7 @@ const tokenizer = {
 } as unknown as TextTokenizer;
 
 const datasetTokenizer: DatasetTokenizer = {
-  encode: (text, addSpecial = true) => [...(addSpecial ? [1] : []), ...wordIds(text)],
+  encode: (text, opts) => [...(opts?.addSpecialTokens === false ? [] : [1]), ...wordIds(text)],
   decode: (ids) => ids.map((id) => (id === EOS ? '</s>' : id === 1 ? '<s>' : 'x'.repeat(id - 10))).join(' '),
   eosTokenId: EOS,
 };

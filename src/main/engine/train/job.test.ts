@@ -8,18 +8,23 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../backend';
 import { listCheckpoints, readCheckpoint } from './checkpoint';
 import { runTrainJob, type TrainJobSpec } from './job';
-import { hasStoriesHf, storiesHf } from './test-fixtures';
+import { hasStoriesHf, MemoryRecorder, storiesHf } from './test-fixtures';
 
 const isAvailable = hasStoriesHf();
 let home: string;
 let data: string;
+let recorder: MemoryRecorder;
 
 beforeAll(async () => {
   await initBackend('cpu');
   home = mkdtempSync(join(tmpdir(), 'prefixlab-job-'));
+  recorder = new MemoryRecorder(join(home, 'runs'));
   data = join(home, 'weather.jsonl');
   const names = ['Lily', 'Tom', 'Sam', 'Mia', 'Ben', 'Anna'];
-  writeFileSync(data, names.flatMap((n) => [JSON.stringify({ text: `${n} saw the sun.`, label: 'happy' }), JSON.stringify({ text: `${n} saw the rain.`, label: 'sad' })]).join('\n') + '\n');
+  writeFileSync(
+    data,
+    names.flatMap((n) => [JSON.stringify({ text: `${n} saw the sun.`, label: 'happy' }), JSON.stringify({ text: `${n} saw the rain.`, label: 'sad' })]).join('\n') + '\n',
+  );
 });
 
 afterAll(() => {
@@ -27,7 +32,11 @@ afterAll(() => {
 });
 
 const phiMeans = (dir: string): Record<string, number[]> =>
-  Object.fromEntries(Object.entries(readCheckpoint(dir).adapter).filter(([name]) => name.endsWith('ptplus_phi_mean')).map(([name, t]) => [name, Array.from(t.data)]));
+  Object.fromEntries(
+    Object.entries(readCheckpoint(dir).adapter)
+      .filter(([name]) => name.endsWith('ptplus_phi_mean'))
+      .map(([name, t]) => [name, Array.from(t.data)]),
+  );
 
 describe.skipIf(!isAvailable)('PT+ data-mean centring in a training job (stories260K)', () => {
   const spec = (): TrainJobSpec => ({
@@ -39,19 +48,32 @@ describe.skipIf(!isAvailable)('PT+ data-mean centring in a training job (stories
     steps: 4,
     evalSplit: 2,
     lr: 0.05,
-    set: { phiCenter: 'data-mean', memoryInitStd: '0', 'train.batchSize': '4', 'train.maxLength': '32', 'train.warmupSteps': '0', 'train.evalEvery': '0', 'train.checkpointEvery': '2', 'train.keepCheckpoints': '0' },
+    set: {
+      phiCenter: 'data-mean',
+      memoryInitStd: '0',
+      'train.batchSize': '4',
+      'train.maxLength': '32',
+      'train.warmupSteps': '0',
+      'train.evalEvery': '0',
+      'train.checkpointEvery': '2',
+      'train.keepCheckpoints': '0',
+    },
   });
 
   it('measures μ once over the training prompts before step 0, and a resumed run restores it and continues the same curve', async () => {
     const straightLogs: string[] = [];
     const straightLosses: number[] = [];
-    const straight = await runTrainJob(spec(), { log: (m) => void straightLogs.push(m), onProgress: (p) => void straightLosses.push(p.trainLoss) });
+    const straight = await runTrainJob(spec(), { recorder, log: (m) => void straightLogs.push(m), onProgress: (p) => void straightLosses.push(p.trainLoss) });
     expect(straight.status).toBe('finished');
     // 10 training examples (12 less 2 held out); their prompt tokens: everything before the target.
     expect(straightLogs.filter((m) => /^computing φ mean over \d+ prompt tokens of 10 training examples$/.test(m))).toHaveLength(1);
     const straightMeans = phiMeans(straight.checkpoint!);
     expect(Object.keys(straightMeans)).toHaveLength(5);
-    expect(Object.values(straightMeans).flat().some((v) => v !== 0)).toBe(true);
+    expect(
+      Object.values(straightMeans)
+        .flat()
+        .some((v) => v !== 0),
+    ).toBe(true);
     // μ is not trained: the first checkpoint holds the same μ as the last.
     const checkpoints = listCheckpoints(join(straight.runDir, 'checkpoints'));
     expect(checkpoints.map((c) => c.step)).toEqual([2, 4]);
@@ -61,6 +83,7 @@ describe.skipIf(!isAvailable)('PT+ data-mean centring in a training job (stories
     const controller = new AbortController();
     const firstLogs: string[] = [];
     const first = await runTrainJob(spec(), {
+      recorder,
       signal: controller.signal,
       log: (m) => void firstLogs.push(m),
       onProgress: (p) => {
@@ -76,7 +99,7 @@ describe.skipIf(!isAvailable)('PT+ data-mean centring in a training job (stories
     const resumedLosses: { step: number; loss: number }[] = [];
     const resumed = await runTrainJob(
       { home, model: storiesHf, data, method: 'ptplus', seed: 5, runId: first.runId, resume: true },
-      { log: (m) => void resumedLogs.push(m), onProgress: (p) => void resumedLosses.push({ step: p.step, loss: p.trainLoss }) },
+      { recorder, log: (m) => void resumedLogs.push(m), onProgress: (p) => void resumedLosses.push({ step: p.step, loss: p.trainLoss }) },
     );
     expect(resumed.status).toBe('finished');
     expect(resumed.options).toMatchObject({ phiCenter: 'data-mean' });
@@ -104,8 +127,8 @@ describe.skipIf(!isAvailable)('a whole training job on the wasm backend (stories
       lr: 0.01,
       set: { 'train.batchSize': '4', 'train.maxLength': '32', 'train.warmupSteps': '0', 'train.evalEvery': '0', 'train.checkpointEvery': '3' },
     });
-    const onWasm = await runTrainJob(spec('wasm'));
-    const onCpu = await runTrainJob(spec('cpu'));
+    const onWasm = await runTrainJob(spec('wasm'), { recorder });
+    const onCpu = await runTrainJob(spec('cpu'), { recorder });
     expect(onWasm.backend).toBe('wasm');
     expect(onWasm.status).toBe('finished');
     expect(onWasm.checkpoint).not.toBeNull();

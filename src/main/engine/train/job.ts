@@ -1,6 +1,7 @@
 // One training run from paths to result: loads the base model and the examples, freezes the split, attaches
 // the method, writes the run manifest, trains (or resumes from the newest checkpoint), evaluates and records
-// the outcome. Runs inside the training process (worker.ts) or, for tests and the CLI, inline.
+// the outcome through the RunRecorder it is handed. Runs inside the training process
+// (services/training/worker.ts) or, for tests and the CLI, inline.
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
@@ -10,24 +11,24 @@ import { activeBackend, explainBackendFailure, initBackend, isWasmAbort, type Ba
 import { loadModel, type LoadedModel } from '../io/load-model';
 import type { TextTokenizer } from '../io/tokenizer';
 import type { MethodName, PeftAdapter } from '../methods/method';
-import { getMethod } from '../methods/registry';
-import { computePhiMean, type PtPlusAdapter } from '../methods/ptplus';
+import { getMethod, virtualTokensOf } from '../methods/registry';
 import { evaluateExamples, labelVerbalisations, type EvalReport } from '../eval/classify';
 import { exactMatch } from '../eval/generation';
-import { RunsStore } from '../../registry/runs-store';
-import { processStartTime } from '../../registry/process-identity';
-import { guardRunMemory } from '../../app/resource-guard';
+import { processStartTime } from '../../platform/process-identity';
+import { guardRunMemory } from './memory-guard';
 import { batchesPerEpoch } from './batches';
 import { listCheckpoints, readCheckpoint } from './checkpoint';
 import { parseOptions, splitSettings, trainerOptions, type TrainerOptions, type TrainerPlan } from './config';
 import { encodeExample, type EncodedExample } from './encode';
 import { isRunInterrupted } from './interruption';
+import type { RunRecorder } from './run-recorder';
 import { datasetFingerprint, modelFingerprint, readExamples, type Example } from './sources';
-import { splitExamples, useGivenSplit } from './split';
+import { splitExamples, useGivenSplit } from '../../datasets/splits/make-split';
 import { Trainer } from './trainer';
 
 /** Everything that defines a run; cloneable, so it crosses into the training process as is. */
 export interface TrainJobSpec {
+  /** The data folder; the job itself records through JobIO.recorder (the training process builds it from this). */
   home: string;
   /** HF model folder or llama2.c .bin. */
   model: string;
@@ -59,6 +60,8 @@ export interface TrainJobSpec {
 }
 
 export interface JobIO {
+  /** Where the run is recorded (the app: the registry's runs store under `home`). */
+  recorder: RunRecorder;
   /** Aborting stops the run after the current step: 'cancelled', or 'interrupted' when the reason is a RunInterrupted. */
   signal?: AbortSignal;
   onProgress?: (progress: TrainProgress) => void | Promise<void>;
@@ -81,10 +84,10 @@ interface Prepared {
   generateEval: (() => Promise<number>) | null;
 }
 
-export async function runTrainJob(spec: TrainJobSpec, io: JobIO = {}): Promise<TrainResult> {
+export async function runTrainJob(spec: TrainJobSpec, io: JobIO): Promise<TrainResult> {
   const started = performance.now();
   const backend = spec.backend ? await initBackend(spec.backend) : await activeBackend();
-  const store = new RunsStore(spec.home);
+  const store = io.recorder;
   const prepared = await prepare(spec, store, backend, io);
   const { runId, loaded, adapter, trainer, evaluator } = prepared;
   const runDir = store.runDir(runId);
@@ -104,7 +107,10 @@ export async function runTrainJob(spec: TrainJobSpec, io: JobIO = {}): Promise<T
         await store.update(runId, (m) => ({
           ...m,
           step,
-          checkpoints: [...m.checkpoints.filter((c) => c.step !== step && kept.has(c.step)), { step, dir: `checkpoints/${dir.split(/[\\/]/).pop()}`, createdAt: new Date().toISOString(), trainLoss }],
+          checkpoints: [
+            ...m.checkpoints.filter((c) => c.step !== step && kept.has(c.step)),
+            { step, dir: `checkpoints/${dir.split(/[\\/]/).pop()}`, createdAt: new Date().toISOString(), trainLoss },
+          ],
         }));
       },
     });
@@ -162,9 +168,7 @@ export async function runTrainJob(spec: TrainJobSpec, io: JobIO = {}): Promise<T
   } catch (caught) {
     const err = explainBackendFailure(caught, backend);
     const reason = err instanceof Error ? err.message : String(err);
-    await store
-      .update(runId, (m) => ({ ...m, status: 'failed', reason, endedAt: new Date().toISOString() }))
-      .catch(() => undefined);
+    await store.update(runId, (m) => ({ ...m, status: 'failed', reason, endedAt: new Date().toISOString() })).catch(() => undefined);
     isBackendDead = isWasmAbort(caught, backend);
     throw err;
   } finally {
@@ -193,7 +197,7 @@ function finalMetrics(trainLoss: number | null, report: EvalReport | null): Fina
 
 // ---- set-up ----
 
-async function prepare(spec: TrainJobSpec, store: RunsStore, backend: BackendName, io: JobIO): Promise<Prepared> {
+async function prepare(spec: TrainJobSpec, store: RunRecorder, backend: BackendName, io: JobIO): Promise<Prepared> {
   const definition = getMethod(spec.method);
   const previous = spec.resume ? store.read(requireRunId(spec)) : null;
   if (previous && previous.method !== spec.method) throw new ApiError('conflict', `run ${previous.runId} trained ${previous.method}, not ${spec.method}`, { field: 'method' });
@@ -251,11 +255,12 @@ async function prepare(spec: TrainJobSpec, store: RunsStore, backend: BackendNam
     const tokenizer = loaded.tokenizer;
     if (!tokenizer) throw new ApiError('unsupported', 'the model has no tokenizer; training needs one to encode text', { file: modelPath });
     const config = loaded.model.config;
-    // Prompt/prefix tuning put their virtual tokens in front: together they must fit the trained context
+    // Virtual tokens (prompt/prefix tuning) go in front: together they must fit the trained context
     // (GPT-2's learned positions cannot go beyond it at all).
-    const virtualTokens = typeof methodOptions.numVirtualTokens === 'number' ? methodOptions.numVirtualTokens : 0;
+    const virtualTokens = virtualTokensOf(spec.method, methodOptions).count;
     const maxLength = Math.min(options.maxLength, config.maxPositions - virtualTokens);
-    if (maxLength < 2) throw new ApiError('invalid_argument', `numVirtualTokens ${virtualTokens} leaves no room in the model's ${config.maxPositions}-token context`, { field: 'numVirtualTokens' });
+    if (maxLength < 2)
+      throw new ApiError('invalid_argument', `numVirtualTokens ${virtualTokens} leaves no room in the model's ${config.maxPositions}-token context`, { field: 'numVirtualTokens' });
     const padId = config.padTokenId ?? tokenizer.eosTokenId ?? 0;
     const encoded: EncodedExample[] = trainExamples.map((e, i) => encodeExample(tokenizer, e, i, { maxLength, addEos: options.addEos }));
     const truncated = encoded.filter((e) => e.isTruncated).length;
@@ -272,7 +277,7 @@ async function prepare(spec: TrainJobSpec, store: RunsStore, backend: BackendNam
       encode: (text) => tokenizer.encode(text, { addSpecialTokens: false }),
       warn: io.log,
     });
-    const runId = previous?.runId ?? spec.runId ?? RunsStore.newRunId(spec.method);
+    const runId = previous?.runId ?? spec.runId ?? store.newRunId(spec.method);
     const evaluator = makeEvaluator(loaded, tokenizer, adapter, evalExamples, labelVerbalisations([...trainExamples, ...evalExamples]), { ...options, maxLength }, padId);
     const trainer = new Trainer({
       runId,
@@ -302,9 +307,9 @@ async function prepare(spec: TrainJobSpec, store: RunsStore, backend: BackendNam
         return { ...rest, status: 'running', ...owner(), hostname: hostname(), backend, step: latest.step };
       });
     } else {
-      // μ once, from the frozen base, before step 0; it is saved with every checkpoint (a resumed run restores
-      // it from there and never measures it again) and exported with the adapter.
-      if (spec.method === 'ptplus' && methodOptions.phiCenter === 'data-mean') await centrePtPlus(loaded, adapter as PtPlusAdapter, encoded, padId, io.log);
+      // The method's own set-up before step 0 (PT+'s data-mean centring); what it sets is saved with every
+      // checkpoint, so a resumed run restores it from there instead.
+      await definition.prepare?.(adapter, { model: loaded.model, examples: encoded, padId, log: io.log });
       manifest = {
         version: 1,
         runId,
@@ -330,7 +335,8 @@ async function prepare(spec: TrainJobSpec, store: RunsStore, backend: BackendNam
     }
     const generateEval =
       options.evalGenerate && evalExamples.length
-        ? async () => (await exactMatch(loaded.model, tokenizer, evalExamples.slice(0, options.maxEvalExamples), { hooks: adapter!.hooks, batchSize: options.evalBatchSize })).exactMatch
+        ? async () =>
+            (await exactMatch(loaded.model, tokenizer, evalExamples.slice(0, options.maxEvalExamples), { hooks: adapter!.hooks, batchSize: options.evalBatchSize })).exactMatch
         : null;
     return { runId, loaded, tokenizer, adapter, manifest, trainer, evaluator, generateEval };
   } catch (err) {
@@ -390,36 +396,4 @@ export function planSteps(spec: Pick<TrainJobSpec, 'steps' | 'epochs' | 'budgetT
   } else steps = 3 * perEpoch;
   if (!Number.isInteger(steps) || steps < 1) throw new ApiError('invalid_argument', `the run must train at least one step (got ${steps})`, { field: 'steps' });
   return steps;
-}
-
-/**
- * PT+ with phiCenter 'data-mean': sets μ, the mean of φ(q) per adapted layer and head over every prompt token
- * (positions before targetStart, BOS included) of the encoded training examples, with the frozen base (M is
- * not applied). Returns the number of tokens averaged over.
- */
-export async function centrePtPlus(
-  loaded: LoadedModel,
-  adapter: PtPlusAdapter,
-  encoded: readonly EncodedExample[],
-  padId: number,
-  log?: (message: string) => void,
-): Promise<number> {
-  const tf = await import('@tensorflow/tfjs');
-  const promptTokens = encoded.reduce((sum, e) => sum + e.targetStart, 0);
-  log?.(`computing φ mean over ${promptTokens} prompt tokens of ${encoded.length} training examples`);
-  const batches = [];
-  for (let i = 0; i < encoded.length; i += 16) {
-    const group = encoded.slice(i, i + 16);
-    const seqLen = Math.max(...group.map((e) => e.ids.length));
-    const ids = group.map((e) => [...e.ids, ...new Array(seqLen - e.ids.length).fill(padId)]);
-    const mask = group.map((e) => e.ids.map(() => 1).concat(new Array(seqLen - e.ids.length).fill(0)));
-    const promptMask = group.map((e) => e.ids.map((_, t) => (t < e.targetStart ? 1 : 0)).concat(new Array(seqLen - e.ids.length).fill(0)));
-    batches.push({ inputIds: tf.tensor2d(ids, undefined, 'int32'), attentionMask: tf.tensor2d(mask, undefined, 'int32'), tokenMask: tf.tensor2d(promptMask, undefined, 'int32') });
-  }
-  try {
-    await computePhiMean(loaded.model, adapter, batches);
-  } finally {
-    for (const b of batches) tf.dispose([b.inputIds, b.attentionMask, b.tokenMask]);
-  }
-  return promptTokens;
 }

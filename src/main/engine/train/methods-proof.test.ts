@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../backend';
 import { allMethods } from '../methods/registry';
-import { train } from '../../services/training-service';
-import { hasStoriesHf, storiesHf } from './test-fixtures';
+import { runTrainJob } from './job';
+import { hasStoriesHf, MemoryRecorder, storiesHf } from './test-fixtures';
 
 const MAX_STEPS = 15;
 const isAvailable = hasStoriesHf();
@@ -35,23 +35,33 @@ describe.skipIf(!isAvailable)('each method reduces the training loss on stories2
     it(`${method.name} halves the train loss within ${MAX_STEPS} steps at lr ${method.defaultLearningRate}`, async () => {
       const losses: number[] = [];
       const controller = new AbortController();
-      const result = await train({
-        home,
-        model: storiesHf,
-        data,
-        method: method.name,
-        steps: MAX_STEPS,
-        seed: 0,
-        evalSplit: 0,
-        isolate: 'inline',
-        signal: controller.signal,
-        // One full batch per step, constant rate; dropout off so the curve is the method's, not the noise's.
-        set: { 'train.batchSize': '6', 'train.schedule': 'constant', 'train.warmupSteps': '0', 'train.checkpointEvery': '0', ...(method.name === 'lora' ? { dropout: '0' } : {}) },
-        onProgress: (p) => {
-          losses.push(p.trainLoss);
-          if (p.trainLoss < losses[0] / 2) controller.abort();
+      const result = await runTrainJob(
+        {
+          home,
+          model: storiesHf,
+          data,
+          method: method.name,
+          steps: MAX_STEPS,
+          seed: 0,
+          evalSplit: 0,
+          // One full batch per step, constant rate; dropout off so the curve is the method's, not the noise's.
+          set: {
+            'train.batchSize': '6',
+            'train.schedule': 'constant',
+            'train.warmupSteps': '0',
+            'train.checkpointEvery': '0',
+            ...(method.name === 'lora' ? { dropout: '0' } : {}),
+          },
         },
-      });
+        {
+          recorder: new MemoryRecorder(join(home, 'runs')),
+          signal: controller.signal,
+          onProgress: (p) => {
+            losses.push(p.trainLoss);
+            if (p.trainLoss < losses[0] / 2) controller.abort();
+          },
+        },
+      );
       expect(result.status).not.toBe('failed');
       expect(Math.min(...losses)).toBeLessThan(losses[0] / 2);
       expect(result.learningRate).toBe(method.defaultLearningRate);

@@ -10,9 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../backend';
 import { loadModel, type LoadedModel } from '../io/load-model';
 import { SafetensorsReader } from '../io/safetensors';
-import { ptplusMethod, ptplusOptions, type PtPlusAdapter } from '../methods/ptplus';
+import { centrePtPlus, ptplusMethod, ptplusOptions, type PtPlusAdapter } from '../methods/ptplus';
 import { encodeExample, type EncodedExample } from './encode';
-import { centrePtPlus } from './job';
 import { hasStoriesHf, storiesHf } from './test-fixtures';
 
 // ---- the reference: float64 LLaMA forward over one sequence ----
@@ -145,10 +144,12 @@ describe.skipIf(!isAvailable)('PT+ data-mean centring vs an independent float64 
     };
     const reader = SafetensorsReader.open(join(storiesHf, 'model.safetensors'));
     try {
-      weights = new Map([...reader.tensors.keys()].map((name) => {
-        const t = reader.read(name);
-        return [name, { shape: t.shape, data: Float64Array.from(t.data as ArrayLike<number>) }];
-      }));
+      weights = new Map(
+        [...reader.tensors.keys()].map((name) => {
+          const t = reader.read(name);
+          return [name, { shape: t.shape, data: Float64Array.from(t.data as ArrayLike<number>) }];
+        }),
+      );
     } finally {
       reader.close();
     }

@@ -1,13 +1,13 @@
 // What a run trains on, fingerprinted for its manifest: the base model's weight files and the dataset
-// (sha256), and the examples read from it through the dataset service.
+// (sha256), and the examples read from it (datasets/load-examples.ts).
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { Example } from '@shared/contract/datasets';
 import { ApiError } from '@shared/errors';
-import { fromSystemError } from '../../app/system-errors';
+import { fromSystemError } from '../../platform/system-errors';
 import { isDatasetDir, readManifest } from '../../datasets/store/dataset-folder';
-import { loadExamples } from '../../services/dataset-service';
+import { loadExamples } from '../../datasets/load-examples';
 
 export type { Example };
 

@@ -1,11 +1,17 @@
 // Shared by the trainer and evaluation tests: a tiny random LLaMA (2 layers, D = 16, vocab 64, seeded) that
-// trains in milliseconds, toy encoded examples for it, and where the shared stories260K model lives.
+// trains in milliseconds, toy encoded examples for it, where the shared stories260K model lives, and a run
+// recorder for jobs run by engine tests (the app hands jobs the registry's runs store instead).
 import * as tf from '@tensorflow/tfjs';
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ApiError } from '@shared/errors';
+import { RunManifestSchema, type RunManifest, type TrainProgress } from '@shared/contract/training';
+import { Rng } from '../../platform/rng';
 import { LlamaModel, llamaWeightShapes, parseLlamaConfig } from '../models/llama';
 import type { EncodedExample } from './encode';
+import type { RunRecorder } from './run-recorder';
 
 const repoRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../..');
 export const sharedDir = process.env.PREFIXLAB_SHARED ?? resolve(repoRoot, '../shared');
@@ -48,15 +54,65 @@ export function tinyModel(seed = 1): LlamaModel {
  * prompt's first token's parity (a learnable rule).
  */
 export function toyExamples(n: number, seed = 7): EncodedExample[] {
-  let x = seed;
-  const next = (): number => {
-    x = (x * 1103515245 + 12345) % 2 ** 31;
-    return x;
-  };
+  const rng = Rng.fromSeed(seed);
   return Array.from({ length: n }, (_, index) => {
-    const promptLen = 3 + (next() % 4);
-    const prompt = Array.from({ length: promptLen }, () => 10 + (next() % 40));
+    const promptLen = 3 + rng.int(4);
+    const prompt = Array.from({ length: promptLen }, () => 10 + rng.int(40));
     const target = prompt[0] % 2 === 0 ? 60 : 61;
     return { index, ids: [1, ...prompt, target], targetStart: promptLen + 1, isTruncated: false };
   });
+}
+
+/**
+ * A RunRecorder that keeps manifests and progress in memory and the checkpoints in `root`/<runId>/checkpoints
+ * (the trainer writes those itself); manifests are checked against the contract's schema as the registry's
+ * store checks them. One instance is one "runs folder": resume a run through the same one.
+ */
+export class MemoryRecorder implements RunRecorder {
+  readonly manifests = new Map<string, RunManifest>();
+  readonly metrics = new Map<string, TrainProgress[]>();
+
+  constructor(readonly root: string) {}
+
+  newRunId(method: string): string {
+    return `test-${method}-${randomBytes(4).toString('hex')}`;
+  }
+
+  runDir(runId: string): string {
+    return join(this.root, runId);
+  }
+
+  checkpointsDir(runId: string): string {
+    return join(this.runDir(runId), 'checkpoints');
+  }
+
+  async create(manifest: RunManifest): Promise<void> {
+    if (this.manifests.has(manifest.runId)) throw new ApiError('already_exists', `run ${manifest.runId} already exists`);
+    mkdirSync(this.checkpointsDir(manifest.runId), { recursive: true });
+    this.manifests.set(manifest.runId, RunManifestSchema.parse(manifest));
+  }
+
+  read(runId: string): RunManifest {
+    const manifest = this.manifests.get(runId);
+    if (!manifest) throw new ApiError('not_found', `run ${runId} does not exist`);
+    return structuredClone(manifest);
+  }
+
+  async update(runId: string, change: (manifest: RunManifest) => RunManifest | void): Promise<RunManifest> {
+    const current = this.read(runId);
+    const next = change(current) ?? current;
+    this.manifests.set(runId, RunManifestSchema.parse(next));
+    return next;
+  }
+
+  appendMetrics(runId: string, point: TrainProgress): void {
+    this.metrics.set(runId, [...(this.metrics.get(runId) ?? []), point]);
+  }
+
+  async truncateMetrics(runId: string, step: number): Promise<void> {
+    this.metrics.set(
+      runId,
+      (this.metrics.get(runId) ?? []).filter((p) => p.step <= step),
+    );
+  }
 }

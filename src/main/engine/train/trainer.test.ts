@@ -195,4 +195,3 @@ describe('Trainer', () => {
     expect(tf.memory().numTensors).toBe(baseline);
   });
 });
-

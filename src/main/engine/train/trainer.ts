@@ -3,7 +3,7 @@
 // checkpoints every N steps; cancellation between steps; a non-finite loss stops the run before the update.
 import * as tf from '@tensorflow/tfjs';
 import type { TrainProgress } from '@shared/contract/training';
-import { deriveSeed, SEED_PURPOSES } from '../derive-seed';
+import { deriveSeed, SEED_PURPOSES } from '../../platform/derive-seed';
 import type { PeftAdapter } from '../methods/method';
 import type { CausalLM } from '../models/causal-lm';
 import { AdamW } from './adamw';
@@ -12,7 +12,7 @@ import { listCheckpoints, pruneCheckpoints, writeCheckpoint, type Checkpoint, ty
 import { resolvedEvalEvery, resolvedWarmup, type TrainerPlan } from './config';
 import type { EncodedExample } from './encode';
 import { targetNllSum } from './loss';
-import { Rng } from './rng';
+import { Rng } from '../../platform/rng';
 import { lrAt, type ScheduleConfig } from './schedule';
 
 export interface StepEvaluation {
@@ -88,7 +88,13 @@ export class Trainer {
       { beta1: plan.beta1, beta2: plan.beta2, epsilon: plan.epsilon, weightDecay: plan.weightDecay },
       adapter.noDecayVariableNames?.() ?? new Set(),
     );
-    this.schedule = { kind: plan.schedule, peakLr: plan.learningRate, totalSteps: plan.totalSteps, warmupSteps: resolvedWarmup(plan, plan.totalSteps), minLrRatio: plan.minLrRatio };
+    this.schedule = {
+      kind: plan.schedule,
+      peakLr: plan.learningRate,
+      totalSteps: plan.totalSteps,
+      warmupSteps: resolvedWarmup(plan, plan.totalSteps),
+      minLrRatio: plan.minLrRatio,
+    };
     this.evalEvery = resolvedEvalEvery(plan, plan.totalSteps);
     this.rng = Rng.fromSeed(deriveSeed(plan.seed, SEED_PURPOSES.dataOrder));
     const order = planEpoch(examples, plan, this.rng);
@@ -227,7 +233,10 @@ export class Trainer {
       this.state.cursor = 0;
     }
     const members = this.state.order[this.state.cursor++];
-    return collate(members.map((i) => examples[i]), padId);
+    return collate(
+      members.map((i) => examples[i]),
+      padId,
+    );
   }
 
   private async trainStep(signal?: AbortSignal): Promise<{ loss: number; gradNorm: number; tokens: number; learningRate: number } | 'cancelled'> {

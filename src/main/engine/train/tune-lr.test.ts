@@ -2,7 +2,7 @@
 // from the training pool (stratified, frozen, disjoint from the test split).
 import { describe, expect, it } from 'vitest';
 import { TuneLrRequestSchema } from '@shared/contract/training';
-import { splitExamples } from './split';
+import { splitExamples } from '../../datasets/splits/make-split';
 import { carveValidationSplit, checkTuningPool, DEFAULT_LR_GRIDS, pickLearningRate, resolveGrid, validationSeed, type LrGridPoint } from './tune-lr';
 
 const point = (lr: number, valAccuracy: number | null, valLoss: number | null): LrGridPoint => ({ lr, valAccuracy, valLoss, failedRuns: 0, runIds: [] });

@@ -2,25 +2,20 @@
 // of the TRAINING pool (stratified, seeded, frozen: the test/eval split is never part of it), and the rule
 // that picks a rate from the grid (best validation accuracy; ties → lower validation loss).
 import { ApiError } from '@shared/errors';
-import { deriveSeed, SEED_PURPOSES } from '../derive-seed';
+import { deriveSeed, SEED_PURPOSES } from '../../platform/derive-seed';
 import type { MethodName } from '../methods/method';
-import { splitExamples } from './split';
+import { allMethods, getMethod } from '../methods/registry';
+import { splitExamples } from '../../datasets/splits/make-split';
 
 /**
- * Default grids: half-decade steps spanning ~1–1.5 decades around each method's default rate (PT+ 1e-2,
- * LoRA 3e-3, Prefix-Tuning 1e-3, Prompt Tuning 1e-1, full fine-tuning 1e-4).
+ * The built-in methods' default grids, by name: each definition's learningRateGrid (half-decade steps spanning
+ * ~1–1.5 decades around its default rate: PT+ 1e-2, LoRA 3e-3, Prefix-Tuning 1e-3, Prompt Tuning 1e-1, full 1e-4).
  */
-export const DEFAULT_LR_GRIDS: Readonly<Record<MethodName, readonly number[]>> = {
-  ptplus: [3e-3, 1e-2, 3e-2],
-  lora: [1e-3, 3e-3, 1e-2],
-  prefix: [1e-4, 3e-4, 1e-3, 3e-3],
-  prompt: [3e-2, 1e-1, 3e-1],
-  full: [3e-5, 1e-4, 3e-4],
-};
+export const DEFAULT_LR_GRIDS: Readonly<Record<MethodName, readonly number[]>> = Object.fromEntries(allMethods().map((m) => [m.name, m.learningRateGrid]));
 
-/** The grid a method is tuned over: the given rates (sorted, de-duplicated) or its default grid. */
+/** The grid a method is tuned over: the given rates (sorted, de-duplicated) or its definition's default grid. */
 export function resolveGrid(method: MethodName, given?: readonly number[]): number[] {
-  const grid = given ?? DEFAULT_LR_GRIDS[method];
+  const grid = given ?? getMethod(method).learningRateGrid;
   if (grid.length === 0) throw new ApiError('invalid_argument', `the learning-rate grid of ${method} is empty`, { field: 'tuneLr.grid' });
   const bad = grid.find((lr) => !Number.isFinite(lr) || lr <= 0 || lr > 10);
   if (bad !== undefined) throw new ApiError('invalid_argument', `learning rate ${bad} in the grid of ${method} is not in (0, 10]`, { field: 'tuneLr.grid' });

@@ -5,17 +5,12 @@ import type { MethodName, StateDict } from '../../engine/methods/method';
 import { getMethod, parseMethodOptions } from '../../engine/methods/registry';
 import { loadModel } from '../../engine/io/load-model';
 import { hashModelFiles, saveAdapter, type AdapterManifest } from '../../registry/adapter-store';
+import { Rng } from '../../platform/rng';
 
-/** mulberry32 + Box–Muller: the same values on every platform. */
+/** The one seeded generator (platform/rng.ts) + Box–Muller: the same values on every platform. */
 export function seededNormal(seed: number): () => number {
-  let a = seed >>> 0;
-  const uniform = (): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rng = Rng.fromSeed(seed);
+  const uniform = (): number => rng.next();
   return () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
 }
 
@@ -44,13 +39,7 @@ export function randomizeState(state: StateDict, method: MethodName, seed: numbe
 }
 
 /** Attaches `method` to the model at `modelPath`, randomises its tensors and stores it as an adapter in `home`. */
-export async function makeRandomAdapter(
-  home: string,
-  modelPath: string,
-  method: MethodName,
-  rawOptions: Record<string, unknown>,
-  seed = 7,
-): Promise<AdapterManifest> {
+export async function makeRandomAdapter(home: string, modelPath: string, method: MethodName, rawOptions: Record<string, unknown>, seed = 7): Promise<AdapterManifest> {
   const loaded = await loadModel(modelPath);
   try {
     const options = parseMethodOptions(method, rawOptions);

@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ApiError } from '@shared/errors';
-import { nodeLauncher, type LaunchedProcess, type ProcessLauncher } from '../../app/process-launcher';
+import { nodeLauncher, type LaunchedProcess, type ProcessLauncher } from '../../platform/process-launcher';
 import type { FromWorker, ToWorker, WorkerCalls, WorkerMethod } from './protocol';
 
 /** Time limits per call (ms), stated in docs/reliability.md. */

@@ -19,7 +19,12 @@ export interface WorkerCalls {
     event: Parameters<NonNullable<ScanOptions['onProgress']>>[0];
   };
   importDataset: {
-    args: { file: string; options: Omit<WorkerScanOptions, 'limitRows' | 'previewRows' | 'evalFile'> & Pick<ImportOptions, 'excludeInvalid' | 'name' | 'splitName'>; modelPath?: string; home: string };
+    args: {
+      file: string;
+      options: Omit<WorkerScanOptions, 'limitRows' | 'previewRows' | 'evalFile'> & Pick<ImportOptions, 'excludeInvalid' | 'name' | 'splitName'>;
+      modelPath?: string;
+      home: string;
+    };
     result: DatasetManifest;
     event: Parameters<NonNullable<ScanOptions['onProgress']>>[0];
   };
@@ -32,7 +37,4 @@ export type WorkerMethod = keyof WorkerCalls;
 export type ToWorker = { type: 'call'; id: number; method: WorkerMethod; args: unknown } | { type: 'cancel'; id: number };
 
 export type FromWorker =
-  | { type: 'ready' }
-  | { type: 'event'; id: number; event: unknown }
-  | { type: 'result'; id: number; value: unknown }
-  | { type: 'error'; id: number; error: ApiErrorData };
+  { type: 'ready' } | { type: 'event'; id: number; event: unknown } | { type: 'result'; id: number; value: unknown } | { type: 'error'; id: number; error: ApiErrorData };

@@ -2,33 +2,26 @@
 // (serve, Electron), so a slow or stuck call never blocks their event loop; the parent kills it on a time
 // limit. Models and tokenizers stay cached here between calls.
 import { ApiError } from '@shared/errors';
-import { toErrorData } from '../../app/system-errors';
+import { toErrorData } from '../../platform/system-errors';
 import { loadTokenizer } from '../../engine/io/load-model';
 import type { DatasetTokenizer } from '../../datasets/stats/tokenize-example';
 import { importDataset, inspectDataset, previewDataset, previewTokens } from '../dataset-service';
 import { generateText, inspectModel } from '../model-service';
-import { parentChannel } from '../../engine/train/worker-protocol';
+import { parentChannel } from '../training/worker-protocol';
 import type { FromWorker, ToWorker, WorkerCalls, WorkerMethod } from './protocol';
 
 type Handler<M extends WorkerMethod> = (args: WorkerCalls[M]['args'], emit: (event: WorkerCalls[M]['event']) => void, signal: AbortSignal) => Promise<WorkerCalls[M]['result']>;
 
 const tokenizers = new Map<string, { tokenizer: DatasetTokenizer; contextLength: number }>();
 
-/** A model's tokenizer in the datasets code's shape (weights are not read). */
+/** A model's tokenizer (weights are not read), as the dataset code takes it: the engine's, as it is. */
 function datasetTokenizer(modelPath: string): { tokenizer: DatasetTokenizer; contextLength: number } {
   const cached = tokenizers.get(modelPath);
   if (cached) return cached;
   const { tokenizer, config } = loadTokenizer(modelPath);
   if (!tokenizer) throw new ApiError('unsupported', 'this model has no tokenizer, so token lengths cannot be measured', { field: 'modelId' });
-  const entry = {
-    tokenizer: {
-      encode: (text: string, addSpecial = true) => tokenizer.encode(text, { addSpecialTokens: addSpecial }),
-      decode: (ids: number[]) => tokenizer.decode(ids, { skipSpecialTokens: false }),
-      // The preview appends EOS where the trainer does (see appendsEos).
-      eosTokenId: tokenizer.eosTokenId,
-    },
-    contextLength: config.maxPositions,
-  };
+  // Its eosTokenId makes the preview append EOS where the trainer does (see appendsEos).
+  const entry = { tokenizer, contextLength: config.maxPositions };
   tokenizers.set(modelPath, entry);
   return entry;
 }
@@ -78,10 +71,12 @@ channel.onMessage((message) => {
   const work = handler
     ? handler(message.args as never, (event) => send({ type: 'event', id: message.id, event }), controller.signal)
     : Promise.reject(new ApiError('internal', `unknown worker method ${String(message.method)}`));
-  work.then(
-    (value) => send({ type: 'result', id: message.id, value }),
-    (err: unknown) => send({ type: 'error', id: message.id, error: toErrorData(err) }),
-  ).finally(() => running.delete(message.id));
+  work
+    .then(
+      (value) => send({ type: 'result', id: message.id, value }),
+      (err: unknown) => send({ type: 'error', id: message.id, error: toErrorData(err) }),
+    )
+    .finally(() => running.delete(message.id));
 });
 // The parent went away: nothing left to serve.
 channel.onDisconnect(() => process.exit(0));

@@ -29,11 +29,13 @@ export function readChartColors(): ChartColors {
   };
 }
 
-/** The colour of a method everywhere (curves, legends, table chips), stable across views. */
-export const METHOD_ORDER = ['ptplus', 'lora', 'prefix', 'prompt', 'full'];
-export function methodColor(method: string, colors: ChartColors): string {
-  const index = METHOD_ORDER.indexOf(method);
-  return colors.series[(index >= 0 ? index : METHOD_ORDER.length) % colors.series.length];
+/**
+ * The colour of a method everywhere (curves, legends, table chips), stable across views: its place in `order`,
+ * the method list as methods.list gives it (the methods store's `names`), so a method added there gets a colour too.
+ */
+export function methodColor(method: string, colors: ChartColors, order: readonly string[]): string {
+  const index = order.indexOf(method);
+  return colors.series[(index >= 0 ? index : order.length) % colors.series.length];
 }
 
 /** Axis styling shared by every chart. */

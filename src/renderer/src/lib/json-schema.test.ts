@@ -9,7 +9,13 @@ const ptplusLike = {
     lambda: { default: 0.5, type: 'number', exclusiveMinimum: 0, maximum: 1 },
     layers: { default: null, anyOf: [{ type: 'array', items: { type: 'integer', minimum: 0, maximum: 9007199254740991 } }, { type: 'null' }] },
     rsLora: { default: false, type: 'boolean' },
-    targets: { default: 'default', anyOf: [{ type: 'string', enum: ['default', 'all-linear'] }, { minItems: 1, type: 'array', items: { type: 'string' } }] },
+    targets: {
+      default: 'default',
+      anyOf: [
+        { type: 'string', enum: ['default', 'all-linear'] },
+        { minItems: 1, type: 'array', items: { type: 'string' } },
+      ],
+    },
   },
 };
 

@@ -29,7 +29,10 @@ type Schema = Record<string, unknown>;
 const asSchema = (value: unknown): Schema => (value && typeof value === 'object' ? (value as Schema) : {});
 
 export function humanize(name: string): string {
-  const words = name.replace(/([a-z0-9])([A-Z])/g, '$1 $2').replace(/[_-]+/g, ' ').toLowerCase();
+  const words = name
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .replace(/[_-]+/g, ' ')
+    .toLowerCase();
   return words.charAt(0).toUpperCase() + words.slice(1);
 }
 

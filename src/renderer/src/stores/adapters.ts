@@ -35,7 +35,16 @@ export const useAdaptersStore = defineStore('adapters', () => {
   const entries = ref<RegistryEntry[]>([]);
   const isLoaded = ref(false);
   const error = ref<string | null>(null);
-  const filter = ref<RegistryFilter>({ model: '', dataset: '', method: '', status: '', tag: '', sort: 'created', order: 'desc', ...JSON.parse(localStorage.getItem(FILTER_KEY) ?? '{}') });
+  const filter = ref<RegistryFilter>({
+    model: '',
+    dataset: '',
+    method: '',
+    status: '',
+    tag: '',
+    sort: 'created',
+    order: 'desc',
+    ...JSON.parse(localStorage.getItem(FILTER_KEY) ?? '{}'),
+  });
   const selected = ref<{ kind: 'adapter' | 'run'; id: string } | null>(null);
   const details = ref<Details | null>(null);
   const detailsError = ref<string | null>(null);
@@ -151,7 +160,22 @@ export const useAdaptersStore = defineStore('adapters', () => {
   }
 
   return {
-    entries, isLoaded, error, filter, selected, details, detailsError, isExporting, exportResult, exportError, lastExportFolder,
-    refresh, select, label, remove, saveRunAsAdapter, exportSelected,
+    entries,
+    isLoaded,
+    error,
+    filter,
+    selected,
+    details,
+    detailsError,
+    isExporting,
+    exportResult,
+    exportError,
+    lastExportFolder,
+    refresh,
+    select,
+    label,
+    remove,
+    saveRunAsAdapter,
+    exportSelected,
   };
 });

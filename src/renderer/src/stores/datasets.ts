@@ -88,8 +88,10 @@ export const useDatasetsStore = defineStore('datasets', () => {
   watch(
     [file, options, tokenizerModelId, split, name],
     () => {
-      if (file.value) localStorage.setItem(DRAFT_KEY, JSON.stringify({ file: file.value, options: options.value, tokenizerModelId: tokenizerModelId.value, split: split.value, name: name.value }));
-      else localStorage.removeItem(DRAFT_KEY);
+      if (file.value) {
+        const draft = { file: file.value, options: options.value, tokenizerModelId: tokenizerModelId.value, split: split.value, name: name.value };
+        localStorage.setItem(DRAFT_KEY, JSON.stringify(draft));
+      } else localStorage.removeItem(DRAFT_KEY);
     },
     { deep: true },
   );
@@ -248,7 +250,10 @@ export const useDatasetsStore = defineStore('datasets', () => {
   }
 
   async function makeSplit(id: string, splitName: string, choice: SplitChoice): Promise<SplitSummary> {
-    const request = choice.method === 'kshot' ? { method: 'kshot' as const, seed: choice.seed, k: choice.k, evalFraction: choice.evalFraction } : { method: choice.method, seed: choice.seed, evalFraction: choice.evalFraction };
+    const request =
+      choice.method === 'kshot'
+        ? { method: 'kshot' as const, seed: choice.seed, k: choice.k, evalFraction: choice.evalFraction }
+        : { method: choice.method, seed: choice.seed, evalFraction: choice.evalFraction };
     const summary = await api.datasets.makeSplit({ id, name: splitName, split: request });
     await refresh();
     return summary;
@@ -259,9 +264,40 @@ export const useDatasetsStore = defineStore('datasets', () => {
   }
 
   return {
-    datasets, isLoaded, error, selectedId, selected, refresh, select, remove, makeSplit, previewTokens,
-    file, options, tokenizerModelId, inspection, preview, current, template, isInspecting, progress, inspectError, previewError,
-    split, name, excludeInvalid, isImporting, importError,
-    setUp, tearDown, openFile, closeDraft, inspect, cancelInspect, refreshPreview, setOptions, importDraft,
+    datasets,
+    isLoaded,
+    error,
+    selectedId,
+    selected,
+    refresh,
+    select,
+    remove,
+    makeSplit,
+    previewTokens,
+    file,
+    options,
+    tokenizerModelId,
+    inspection,
+    preview,
+    current,
+    template,
+    isInspecting,
+    progress,
+    inspectError,
+    previewError,
+    split,
+    name,
+    excludeInvalid,
+    isImporting,
+    importError,
+    setUp,
+    tearDown,
+    openFile,
+    closeDraft,
+    inspect,
+    cancelInspect,
+    refreshPreview,
+    setOptions,
+    importDraft,
   };
 });

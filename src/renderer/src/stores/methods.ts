@@ -1,7 +1,8 @@
-// The PEFT methods on offer (options schemas, defaults, default learning rates) and, for the comparison
-// being set up, each ticked method's options, learning rate and live cost estimate.
+// The PEFT methods on offer (options schemas, defaults, default learning rates), as methods.list gives them:
+// the renderer names no method itself, so names, labels, order and colours follow the engine's registry. For the
+// comparison being set up, each ticked method's options, learning rate and live cost estimate.
 import { defineStore } from 'pinia';
-import { ref } from 'vue';
+import { computed, ref } from 'vue';
 import type { Estimate, MethodInfo } from '@shared/contract';
 import { api } from '../api';
 import { errorMessage } from '../api/errors';
@@ -21,6 +22,8 @@ export const useMethodsStore = defineStore('methods', () => {
   const trainerDefaults = ref<Record<string, unknown>>({});
   const setups = ref<Record<string, MethodSetup>>({});
   const error = ref<string | null>(null);
+  /** Method names in list order (colours follow it: lib/charts methodColor). */
+  const names = computed(() => methods.value.map((m) => m.name));
 
   async function load(): Promise<void> {
     if (methods.value.length > 0) return;
@@ -29,11 +32,12 @@ export const useMethodsStore = defineStore('methods', () => {
       methods.value = reply.methods;
       trainerDefaults.value = reply.trainer.defaults;
       const saved = JSON.parse(localStorage.getItem(SETUP_KEY) ?? '{}') as Record<string, Partial<MethodSetup>>;
-      for (const m of reply.methods) {
+      for (const [index, m] of reply.methods.entries()) {
         const previous = saved[m.name];
         setups.value[m.name] = {
-          // Prefix-Tuning+ is what the workbench is about: ticked unless the user chose otherwise.
-          isSelected: previous?.isSelected ?? m.name === 'ptplus',
+          // The first listed method (the registry puts Prefix-Tuning+, what the workbench is about, first): ticked
+          // unless the user chose otherwise.
+          isSelected: previous?.isSelected ?? index === 0,
           options: { ...m.defaults, ...(previous?.options ?? {}) },
           learningRate: previous?.learningRate ?? m.defaultLearningRate,
           estimate: null,
@@ -67,7 +71,7 @@ export const useMethodsStore = defineStore('methods', () => {
     if (!setup) return;
     const serial = (serials[name] = (serials[name] ?? 0) + 1);
     try {
-      const result = await api.methods.estimate({ modelId, method: name as Estimate['method'], options: setup.options, batchSize, maxLength });
+      const result = await api.methods.estimate({ modelId, method: name, options: setup.options, batchSize, maxLength });
       if (serials[name] !== serial) return;
       setup.estimate = result;
       setup.estimateError = null;
@@ -77,5 +81,5 @@ export const useMethodsStore = defineStore('methods', () => {
     }
   }
 
-  return { methods, trainerDefaults, setups, error, load, persist, reset, estimate };
+  return { methods, names, trainerDefaults, setups, error, load, persist, reset, estimate };
 });

@@ -119,8 +119,27 @@ export const useModelsStore = defineStore('models', () => {
   }
 
   return {
-    models, isLoaded, error, isImporting, selectedId, selected, refresh, select, importModel, remove,
-    prompt, sampling, output, tokensPerSecond, tokenCount, lastResult, generationError, isGenerating, generate, cancelGeneration,
-    setUp, tearDown,
+    models,
+    isLoaded,
+    error,
+    isImporting,
+    selectedId,
+    selected,
+    refresh,
+    select,
+    importModel,
+    remove,
+    prompt,
+    sampling,
+    output,
+    tokensPerSecond,
+    tokenCount,
+    lastResult,
+    generationError,
+    isGenerating,
+    generate,
+    cancelGeneration,
+    setUp,
+    tearDown,
   };
 });

@@ -8,11 +8,43 @@ vi.mock('../api', () => ({ api: fake.api, transportName: 'websocket' }));
 const { useRunsStore } = await import('./runs');
 
 const point = (runId: string, step: number) => ({
-  runId, step, totalSteps: 10, epoch: 0, trainLoss: 1 / step, learningRate: 1e-3, gradNorm: 1, tokensPerSecond: 100, tokensSeen: step * 10, etaSeconds: 1,
+  runId,
+  step,
+  totalSteps: 10,
+  epoch: 0,
+  trainLoss: 1 / step,
+  learningRate: 1e-3,
+  gradNorm: 1,
+  tokensPerSecond: 100,
+  tokensSeen: step * 10,
+  etaSeconds: 1,
   memory: { numTensors: 1, numBytes: 1, rssBytes: 1 },
 });
-const item = (runId: string | null, status: string) => ({ itemId: `i-${runId}`, comparisonId: 'c1', kind: 'train', method: 'ptplus', seed: 0, status, runId, enqueuedAt: '2026-01-01T00:00:00Z' });
-const comparison = { comparisonId: 'c1', createdAt: '2026-01-01T00:00:00Z', modelId: 'm', modelName: 'm', datasetId: 'd', datasetName: 'd', splitName: 'default', methods: [{ method: 'ptplus', options: {} }], seeds: [0], steps: 10, budgetTokens: null, trainer: {}, items: [] };
+const item = (runId: string | null, status: string) => ({
+  itemId: `i-${runId}`,
+  comparisonId: 'c1',
+  kind: 'train',
+  method: 'ptplus',
+  seed: 0,
+  status,
+  runId,
+  enqueuedAt: '2026-01-01T00:00:00Z',
+});
+const comparison = {
+  comparisonId: 'c1',
+  createdAt: '2026-01-01T00:00:00Z',
+  modelId: 'm',
+  modelName: 'm',
+  datasetId: 'd',
+  datasetName: 'd',
+  splitName: 'default',
+  methods: [{ method: 'ptplus', options: {} }],
+  seeds: [0],
+  steps: 10,
+  budgetTokens: null,
+  trainer: {},
+  items: [],
+};
 
 describe('runs store: reattaching to live training after a reload', () => {
   beforeEach(() => {

@@ -1,16 +1,52 @@
 // Training runs as the Train & Compare view follows them: comparisons, the queue, run manifests and every
 // run's curve points. On mount it reads the whole state and subscribes to progress, so a reload reattaches
-// to runs still training in main.
+// to runs still training in main. It also keeps the settings of the comparison being set up (remembered across
+// reloads; each method's own options are the methods store's).
 import { defineStore } from 'pinia';
-import { computed, ref, shallowRef, triggerRef } from 'vue';
-import type { Comparison, QueueItem, RunSummary, TrainProgress } from '@shared/contract';
+import { computed, ref, shallowRef, triggerRef, watch } from 'vue';
+import type { Comparison, QueueItem, RunDiagnostics, RunSummary, TrainProgress } from '@shared/contract';
 import { api } from '../api';
 import { errorMessage } from '../api/errors';
 
 const SELECTED_KEY = 'prefixlab-selected-comparison';
+const SETTINGS_KEY = 'prefixlab-compare-settings';
 const ACTIVE: QueueItem['status'][] = ['queued', 'starting', 'running'];
 
 export type StartRequest = Parameters<typeof api.training.start>[0];
+
+/** What every run of a new comparison shares, as the setup form edits it. */
+export interface CompareSettings {
+  modelId: string;
+  datasetId: string;
+  splitName: string;
+  budget: 'steps' | 'tokens';
+  steps: number;
+  budgetTokens: number;
+  seeds: string;
+  evalEvery: number | null;
+  batchSize: number;
+  maxLength: number;
+  maxEvalExamples: number;
+  checkpointEvery: number;
+}
+
+function savedSettings(): CompareSettings {
+  return {
+    modelId: '',
+    datasetId: '',
+    splitName: '',
+    budget: 'steps',
+    steps: 100,
+    budgetTokens: 50_000,
+    seeds: '0',
+    evalEvery: null,
+    batchSize: 8,
+    maxLength: 128,
+    maxEvalExamples: 128,
+    checkpointEvery: 25,
+    ...JSON.parse(localStorage.getItem(SETTINGS_KEY) ?? '{}'),
+  };
+}
 
 export const useRunsStore = defineStore('runs', () => {
   const comparisons = ref<Comparison[]>([]);
@@ -25,6 +61,8 @@ export const useRunsStore = defineStore('runs', () => {
   /** The comparison this window launched last (the view reveals its runs when it changes). */
   const launchedComparisonId = ref<string | null>(null);
   const selectedComparisonId = ref<string | null>(localStorage.getItem(SELECTED_KEY));
+  const compareSettings = ref<CompareSettings>(savedSettings());
+  watch(compareSettings, () => localStorage.setItem(SETTINGS_KEY, JSON.stringify(compareSettings.value)), { deep: true });
 
   const selectedComparison = computed(() => comparisons.value.find((c) => c.comparisonId === selectedComparisonId.value) ?? comparisons.value[0] ?? null);
   /** Queue items of the selected comparison, with their live state. */
@@ -159,6 +197,16 @@ export const useRunsStore = defineStore('runs', () => {
     }
   }
 
+  /** Greedy continuations of each prompt by the base model and by the run's adapter; throws on failure. */
+  async function generate(runId: string, prompts: string[], maxNewTokens: number): Promise<{ prompt: string; base: string; tuned: string }[]> {
+    return (await api.training.generate({ runId, prompts, maxNewTokens })).rows;
+  }
+
+  /** The prefix-attention / memory-ratio diagnostic of a run on `texts` eval prompts; throws on failure. */
+  async function diagnostics(runId: string, texts: number): Promise<RunDiagnostics> {
+    return api.training.diagnostics({ runId, texts });
+  }
+
   /** The latest point of a run (live progress). */
   function latest(runId: string | null): TrainProgress | null {
     if (!runId) return null;
@@ -167,7 +215,32 @@ export const useRunsStore = defineStore('runs', () => {
   }
 
   return {
-    comparisons, queue, runs, metrics, logs, isLoaded, error, isStarting, launchedComparisonId, selectedComparisonId, selectedComparison, selectedItems, selectedRuns, isBusy,
-    selectComparison, refresh, loadMissingMetrics, setUp, tearDown, start, cancel, resume, removeRun, latest,
+    comparisons,
+    queue,
+    runs,
+    metrics,
+    logs,
+    isLoaded,
+    error,
+    isStarting,
+    launchedComparisonId,
+    selectedComparisonId,
+    selectedComparison,
+    selectedItems,
+    selectedRuns,
+    isBusy,
+    compareSettings,
+    selectComparison,
+    refresh,
+    loadMissingMetrics,
+    setUp,
+    tearDown,
+    start,
+    cancel,
+    resume,
+    removeRun,
+    generate,
+    diagnostics,
+    latest,
   };
 });

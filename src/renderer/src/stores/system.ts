@@ -2,7 +2,7 @@
 import { defineStore } from 'pinia';
 import { ref } from 'vue';
 import type { SystemInfo } from '@shared/contract';
-import { api } from '../api';
+import { api, transportName } from '../api';
 import { errorMessage } from '../api/errors';
 
 export type BackendChoice = SystemInfo['backend'] | 'auto';
@@ -11,6 +11,8 @@ export const useSystemStore = defineStore('system', () => {
   const info = ref<SystemInfo | null>(null);
   const error = ref<string | null>(null);
   const isSwitching = ref(false);
+  /** How this window reaches main: 'electron' (desktop) or 'websocket' (headless, `prefixlab serve`). */
+  const transport = transportName;
 
   async function refresh(): Promise<void> {
     try {
@@ -43,5 +45,5 @@ export const useSystemStore = defineStore('system', () => {
     unsubscribe = undefined;
   }
 
-  return { info, error, isSwitching, refresh, setBackend, setUp, tearDown };
+  return { info, error, isSwitching, transport, refresh, setBackend, setUp, tearDown };
 });

@@ -13,7 +13,11 @@ export function createFakeApi() {
       {
         get: (_target, method: string) => {
           const key = `${name}.${method}`;
-          if (!calls.has(key)) calls.set(key, vi.fn(async () => ({})));
+          if (!calls.has(key))
+            calls.set(
+              key,
+              vi.fn(async () => ({})),
+            );
           return calls.get(key);
         },
       },

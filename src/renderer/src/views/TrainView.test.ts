@@ -11,8 +11,19 @@ const { default: TrainView } = await import('./TrainView.vue');
 const { useRunsStore } = await import('../stores/runs');
 
 const comparison = {
-  comparisonId: 'c1', createdAt: '2026-01-01T00:00:00Z', modelId: 'm', modelName: 'm', datasetId: 'd', datasetName: 'd', splitName: 'default',
-  methods: [{ method: 'ptplus', options: {} }], seeds: [0], steps: 10, budgetTokens: null, trainer: {}, items: [],
+  comparisonId: 'c1',
+  createdAt: '2026-01-01T00:00:00Z',
+  modelId: 'm',
+  modelName: 'm',
+  datasetId: 'd',
+  datasetName: 'd',
+  splitName: 'default',
+  methods: [{ method: 'ptplus', options: {} }],
+  seeds: [0],
+  steps: 10,
+  budgetTokens: null,
+  trainer: {},
+  items: [],
 };
 const queued = { itemId: 'i1', comparisonId: 'c1', kind: 'train', method: 'ptplus', seed: 0, status: 'queued', runId: null, enqueuedAt: '2026-01-01T00:00:00Z' };
 

@@ -54,10 +54,16 @@ export const RegistryFilterSchema = z.object({
   status: z.string().optional(),
   tag: z.string().optional(),
   /** 'created' (default), 'name', 'method', 'status', or 'metric:<name>'. */
-  sort: z.string().regex(/^(created|name|method|status|metric:[A-Za-z0-9_]+)$/).optional(),
+  sort: z
+    .string()
+    .regex(/^(created|name|method|status|metric:[A-Za-z0-9_]+)$/)
+    .optional(),
   order: z.enum(['asc', 'desc']).optional(),
   /** Which kinds to list (default both). */
-  kinds: z.array(z.enum(['adapter', 'run'])).min(1).default(['adapter', 'run']),
+  kinds: z
+    .array(z.enum(['adapter', 'run']))
+    .min(1)
+    .default(['adapter', 'run']),
 });
 
 export const EntryRefSchema = z.object({ kind: z.enum(['adapter', 'run']), id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'not an id') });

@@ -50,7 +50,7 @@ export type SplitSummary = z.infer<typeof SplitSummarySchema>;
 export const DatasetEntrySchema = DatasetManifestSchema.extend({ splitSummaries: z.array(SplitSummarySchema) });
 export type DatasetEntry = z.infer<typeof DatasetEntrySchema>;
 
-export const datasetsWorkbenchCalls = {
+export const datasetsCalls = {
   'datasets.inspect': call(
     WorkbenchReadSchema.extend({ previewRows: z.number().int().min(0).max(200).default(20) }).strict(),
     InspectReplySchema,
@@ -65,7 +65,10 @@ export const datasetsWorkbenchCalls = {
     WorkbenchReadSchema.extend({
       excludeInvalid: z.boolean().optional(),
       name: z.string().min(1).max(120).optional(),
-      splitName: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/).optional(),
+      splitName: z
+        .string()
+        .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/)
+        .optional(),
     }).strict(),
     DatasetEntrySchema,
     'Store a dataset (normalised examples, manifest, split) in the app folder; invalid rows fail it unless excludeInvalid.',

@@ -50,7 +50,10 @@ export const filesCalls = {
         /** File name as dropped (the folder part is ignored). */
         name: z.string().min(1).max(255),
         /** Id returned by the first chunk's call; absent on the first chunk. */
-        uploadId: z.string().regex(/^[0-9a-f]{16,64}$/).optional(),
+        uploadId: z
+          .string()
+          .regex(/^[0-9a-f]{16,64}$/)
+          .optional(),
         /** Byte offset of this chunk; chunks arrive in order. */
         offset: z.number().int().min(0),
         /** At most UPLOAD_CHUNK_BYTES bytes, base64-encoded. */

@@ -91,7 +91,8 @@ export const trainingCalls = {
         datasetId: DatasetIdSchema,
         /** A stored split of the dataset (its seed, eval share and k per class are used). */
         splitName: z.string().min(1).max(64),
-        methods: z.array(MethodChoiceSchema).min(1).max(5),
+        /** Each registered method at most once (the handler checks names and repeats); the bound only stops a flood. */
+        methods: z.array(MethodChoiceSchema).min(1).max(64),
         seeds: z.array(z.number().int().min(0)).min(1).max(10),
         steps: z.number().int().min(1).max(1_000_000).optional(),
         budgetTokens: z.number().int().min(1).optional(),
@@ -118,11 +119,7 @@ export const trainingCalls = {
     z.object({ cancelled: z.boolean() }),
     'Cancel a queued run (it will not start) or a running one (it stops after the current step and keeps a checkpoint).',
   ),
-  'training.resume': call(
-    z.object({ runId: z.string() }).strict(),
-    QueueItemSchema,
-    'Queue a cancelled or interrupted run to continue from its newest checkpoint.',
-  ),
+  'training.resume': call(z.object({ runId: z.string() }).strict(), QueueItemSchema, 'Queue a cancelled or interrupted run to continue from its newest checkpoint.'),
   'training.generate': call(
     z.object({ runId: z.string(), prompts: z.array(z.string().min(1).max(10_000)).min(1).max(8), maxNewTokens: z.number().int().min(1).max(512).default(32) }).strict(),
     z.object({ rows: z.array(z.object({ prompt: z.string(), base: z.string(), tuned: z.string() })) }),

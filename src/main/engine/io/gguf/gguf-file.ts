@@ -72,7 +72,9 @@ export async function readGgufFile(path: string): Promise<GgufFile> {
   }
   const alignment = typeof metadata['general.alignment'] === 'number' ? metadata['general.alignment'] : 32;
   // ggml pads with a bit mask, so only powers of two are valid.
-  if (!Number.isSafeInteger(alignment) || alignment < 1 || !Number.isInteger(Math.log2(alignment))) throw bad(`general.alignment is ${alignment}, not a power of two`, 'general.alignment');
+  if (!Number.isSafeInteger(alignment) || alignment < 1 || !Number.isInteger(Math.log2(alignment))) {
+    throw bad(`general.alignment is ${alignment}, not a power of two`, 'general.alignment');
+  }
   const dataOffset = Number(parsed.tensorDataOffset);
 
   const tensors: GgufTensorInfo[] = [];

@@ -55,7 +55,9 @@ for (const model of models) {
       try {
         for (const want of model.tensors) {
           const { data } = reader.read(want.name);
-          const sha256 = createHash('sha256').update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)).digest('hex');
+          const sha256 = createHash('sha256')
+            .update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength))
+            .digest('hex');
           let sum = 0;
           for (let i = 0; i < data.length; i++) sum += data[i];
           expect({ name: want.name, sha256, sum }).toEqual({ name: want.name, sha256: want.sha256, sum: expect.closeTo(want.sum, 3) }); // numpy sums pairwise: order differs

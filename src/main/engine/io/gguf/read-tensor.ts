@@ -15,7 +15,10 @@ export class GgufTensorReader {
   private fd: number | null;
   private readonly byName: Map<string, GgufTensorInfo>;
 
-  private constructor(readonly file: GgufFile, fd: number) {
+  private constructor(
+    readonly file: GgufFile,
+    fd: number,
+  ) {
     this.fd = fd;
     this.byName = new Map(file.tensors.map((t) => [t.name, t]));
   }
@@ -40,7 +43,8 @@ export class GgufTensorReader {
       // readSync moves at most 2 GiB per call.
       const n = readSync(this.fd, bytes, done, Math.min(bytes.length - done, 1 << 30), info.offset + done);
       if (n === 0) {
-        throw new ApiError('bad_file', `file ends inside tensor ${name}'s data (byte ${info.offset + done} of ${info.offset}–${info.offset + info.byteLength}; truncated since it was opened?)`, {
+        const span = `${info.offset}–${info.offset + info.byteLength}`;
+        throw new ApiError('bad_file', `file ends inside tensor ${name}'s data (byte ${info.offset + done} of ${span}; truncated since it was opened?)`, {
           file: this.file.path,
           field: name,
         });

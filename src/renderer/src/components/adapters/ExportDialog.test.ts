@@ -22,11 +22,22 @@ describe('ExportDialog folder picker', () => {
   beforeEach(() => {
     localStorage.clear();
     setActivePinia(createPinia());
-    fake.call('files.roots').mockReset().mockResolvedValue({ roots: [{ path: HOME, label: '.prefixlab (app data)' }, { path: SHARED, label: 'shared' }] });
-    fake.call('files.list').mockReset().mockImplementation(async ({ path }: { path: string }) => {
-      if (path === '/gone') throw new Error('folder does not exist');
-      return listing(path);
-    });
+    fake
+      .call('files.roots')
+      .mockReset()
+      .mockResolvedValue({
+        roots: [
+          { path: HOME, label: '.prefixlab (app data)' },
+          { path: SHARED, label: 'shared' },
+        ],
+      });
+    fake
+      .call('files.list')
+      .mockReset()
+      .mockImplementation(async ({ path }: { path: string }) => {
+        if (path === '/gone') throw new Error('folder does not exist');
+        return listing(path);
+      });
   });
 
   it('never exported: opens in the first served folder, not the app data folder, even if the home was browsed before', async () => {

@@ -11,13 +11,37 @@ const { default: PrefixDiagnosticsPanel } = await import('./PrefixDiagnosticsPan
 type Status = 'running' | 'finished' | 'cancelled' | 'failed';
 function run(runId: string, method: string, status: Status, step: number, checkpointSteps: number[] = []) {
   return {
-    version: 1, runId, status, method, methodOptions: {}, trainer: {}, learningRate: 1e-3, seed: 0, backend: 'cpu', appVersion: '0', pid: 1, hostname: 'h',
-    startedAt: '2026-01-01T00:00:00Z', baseModel: { path: '/m', architecture: 'llama', parameters: 100, files: [] },
-    dataset: { path: '/d', sha256: 'x', kPerClass: null, splitSeed: 0, trainCount: 1, evalCount: 1 }, trainableParams: 10,
-    totalSteps: 40, step, checkpoints: checkpointSteps.map((s) => ({ step: s, dir: `checkpoints/step-${s}`, createdAt: '', trainLoss: 1 })),
+    version: 1,
+    runId,
+    status,
+    method,
+    methodOptions: {},
+    trainer: {},
+    learningRate: 1e-3,
+    seed: 0,
+    backend: 'cpu',
+    appVersion: '0',
+    pid: 1,
+    hostname: 'h',
+    startedAt: '2026-01-01T00:00:00Z',
+    baseModel: { path: '/m', architecture: 'llama', parameters: 100, files: [] },
+    dataset: { path: '/d', sha256: 'x', kPerClass: null, splitSeed: 0, trainCount: 1, evalCount: 1 },
+    trainableParams: 10,
+    totalSteps: 40,
+    step,
+    checkpoints: checkpointSteps.map((s) => ({ step: s, dir: `checkpoints/step-${s}`, createdAt: '', trainLoss: 1 })),
   };
 }
-const item = (method: string, status: string, runId: string | null) => ({ itemId: `i-${method}-${runId}`, comparisonId: 'c', kind: 'train', method, seed: 0, status, runId, enqueuedAt: '' });
+const item = (method: string, status: string, runId: string | null) => ({
+  itemId: `i-${method}-${runId}`,
+  comparisonId: 'c',
+  kind: 'train',
+  method,
+  seed: 0,
+  status,
+  runId,
+  enqueuedAt: '',
+});
 const diagnostics = { runId: 'p', method: 'ptplus', kind: 'ptplus-memory-ratio', byLayer: [[0.1, 0.2]], layerMeans: [0.15], counts: [2, 2], texts: 16 };
 
 function mountPanel(runs: ReturnType<typeof run>[], items: ReturnType<typeof item>[]) {
@@ -75,7 +99,9 @@ describe('PrefixDiagnosticsPanel says what it needs, by run state', () => {
   it('a cancelled run with a checkpoint: says so and offers to measure that checkpoint', async () => {
     const wrapper = mountPanel([run('p', 'ptplus', 'cancelled', 12, [10])], [item('ptplus', 'cancelled', 'p')]);
     await flushPromises();
-    expect(wrapper.find('[data-testid="diagnostics-ptplus-note"]').text()).toContain('Prefix-Tuning+ (seed 0) was cancelled at step 12 of 40. Resume it, or measure its last checkpoint (step 10).');
+    expect(wrapper.find('[data-testid="diagnostics-ptplus-note"]').text()).toContain(
+      'Prefix-Tuning+ (seed 0) was cancelled at step 12 of 40. Resume it, or measure its last checkpoint (step 10).',
+    );
     expect(fake.call('training.diagnostics')).not.toHaveBeenCalled();
     await wrapper.find('[data-testid="diagnostics-ptplus-measure"]').trigger('click');
     await flushPromises();

@@ -11,10 +11,25 @@ const { useRunsStore } = await import('../../stores/runs');
 
 function run(runId: string, method: string, seed: number, accuracy: number, tokensPerSecond: number) {
   return {
-    version: 1, runId, status: 'finished', method, methodOptions: {}, trainer: {}, learningRate: 1e-3, seed, backend: 'cpu', appVersion: '0', pid: 1, hostname: 'h',
-    startedAt: '2026-01-01T00:00:00Z', baseModel: { path: '/m', architecture: 'llama', parameters: 100, files: [] },
-    dataset: { path: '/d', sha256: 'x', kPerClass: null, splitSeed: 0, trainCount: 1, evalCount: 1 }, trainableParams: method === 'lora' ? 8960 : 2560,
-    totalSteps: 4, step: 4, checkpoints: [],
+    version: 1,
+    runId,
+    status: 'finished',
+    method,
+    methodOptions: {},
+    trainer: {},
+    learningRate: 1e-3,
+    seed,
+    backend: 'cpu',
+    appVersion: '0',
+    pid: 1,
+    hostname: 'h',
+    startedAt: '2026-01-01T00:00:00Z',
+    baseModel: { path: '/m', architecture: 'llama', parameters: 100, files: [] },
+    dataset: { path: '/d', sha256: 'x', kPerClass: null, splitSeed: 0, trainCount: 1, evalCount: 1 },
+    trainableParams: method === 'lora' ? 8960 : 2560,
+    totalSteps: 4,
+    step: 4,
+    checkpoints: [],
     final: { trainLoss: 1, evalLoss: 1 - accuracy, accuracy, perClassAccuracy: null, labels: null, confusion: null, exactMatch: null, evalExamples: 16 },
     result: { tokensPerSecond, peakMemoryBytes: method === 'lora' ? 2e6 : 1e6, peakRssBytes: 1, wallSeconds: method === 'lora' ? 1 : 2, tokensSeen: 10 },
   };
@@ -25,16 +40,43 @@ describe('ResultsTable', () => {
     setActivePinia(createPinia());
     const store = useRunsStore();
     store.comparisons = [
-      { comparisonId: 'c', createdAt: '', modelId: 'm', modelName: 'm', datasetId: 'd', datasetName: 'd', splitName: 's', methods: [{ method: 'ptplus', options: {} }, { method: 'lora', options: {} }], seeds: [0, 1], steps: 4, budgetTokens: null, trainer: {}, items: [] },
+      {
+        comparisonId: 'c',
+        createdAt: '',
+        modelId: 'm',
+        modelName: 'm',
+        datasetId: 'd',
+        datasetName: 'd',
+        splitName: 's',
+        methods: [
+          { method: 'ptplus', options: {} },
+          { method: 'lora', options: {} },
+        ],
+        seeds: [0, 1],
+        steps: 4,
+        budgetTokens: null,
+        trainer: {},
+        items: [],
+      },
     ];
-    store.queue = ['p0', 'p1', 'l0', 'l1'].map((id) => ({ itemId: id, comparisonId: 'c', kind: 'train' as const, method: id.startsWith('p') ? ('ptplus' as const) : ('lora' as const), seed: Number(id[1]), status: 'finished' as const, runId: id, enqueuedAt: id }));
+    store.queue = ['p0', 'p1', 'l0', 'l1'].map((id) => ({
+      itemId: id,
+      comparisonId: 'c',
+      kind: 'train' as const,
+      method: id.startsWith('p') ? ('ptplus' as const) : ('lora' as const),
+      seed: Number(id[1]),
+      status: 'finished' as const,
+      runId: id,
+      enqueuedAt: id,
+    }));
     store.runs = [run('p0', 'ptplus', 0, 0.8, 900), run('p1', 'ptplus', 1, 0.9, 1100), run('l0', 'lora', 0, 0.7, 2000), run('l1', 'lora', 1, 0.7, 2000)] as never;
     const wrapper = mount(ResultsTable);
     const ptplus = wrapper.find('[data-testid="result-ptplus"]');
     const lora = wrapper.find('[data-testid="result-lora"]');
     expect(ptplus.text()).toContain('85.0% ± 7.1%');
     expect(lora.text()).toContain('70.0% ± 0.0%');
-    const bestOf = (row: typeof ptplus) => row.findAll('td.best').map((td) => wrapper.findAll('th')[td.element.parentElement ? Array.from(td.element.parentElement.children).indexOf(td.element) : 0].text());
+    const bestOf = (row: typeof ptplus) =>
+      row.findAll('td.best').map((td) => wrapper.findAll('th')[td.element.parentElement ? Array.from(td.element.parentElement.children).indexOf(td.element) : 0].text());
     expect(bestOf(ptplus)).toEqual(['Trainable params', 'Accuracy (mean ± std)', 'Eval loss', 'Peak memory']);
     expect(bestOf(lora)).toEqual(['Train tokens/s', 'Wall time']);
     expect(ptplus.findAll('.star')).toHaveLength(4);

@@ -13,13 +13,38 @@ const { useRunsStore } = await import('../../stores/runs');
 // The reported case: the last progress event's rate (last few steps, warmed up) was 978 tok/s while the run's
 // whole-run figure, which the Results table shows, was 841.
 const latest = {
-  runId: 'p0', step: 40, totalSteps: 40, epoch: 1, trainLoss: 1, learningRate: 1e-3, gradNorm: 1, tokensPerSecond: 978, tokensSeen: 4000, etaSeconds: 0,
+  runId: 'p0',
+  step: 40,
+  totalSteps: 40,
+  epoch: 1,
+  trainLoss: 1,
+  learningRate: 1e-3,
+  gradNorm: 1,
+  tokensPerSecond: 978,
+  tokensSeen: 4000,
+  etaSeconds: 0,
   memory: { numTensors: 1, numBytes: 1024, rssBytes: 2048 },
 };
 const run = (status: string, result?: { tokensPerSecond: number }) => ({
-  version: 1, runId: 'p0', status, method: 'ptplus', methodOptions: {}, trainer: {}, learningRate: 1e-3, seed: 0, backend: 'cpu', appVersion: '0', pid: 1, hostname: 'h',
-  startedAt: '', baseModel: { path: '/m', architecture: 'llama', parameters: 100, files: [] },
-  dataset: { path: '/d', sha256: 'x', kPerClass: null, splitSeed: 0, trainCount: 1, evalCount: 1 }, trainableParams: 2560, totalSteps: 40, step: 40, checkpoints: [],
+  version: 1,
+  runId: 'p0',
+  status,
+  method: 'ptplus',
+  methodOptions: {},
+  trainer: {},
+  learningRate: 1e-3,
+  seed: 0,
+  backend: 'cpu',
+  appVersion: '0',
+  pid: 1,
+  hostname: 'h',
+  startedAt: '',
+  baseModel: { path: '/m', architecture: 'llama', parameters: 100, files: [] },
+  dataset: { path: '/d', sha256: 'x', kPerClass: null, splitSeed: 0, trainCount: 1, evalCount: 1 },
+  trainableParams: 2560,
+  totalSteps: 40,
+  step: 40,
+  checkpoints: [],
   final: { trainLoss: 1, evalLoss: 1, accuracy: 0.5, perClassAccuracy: null, labels: null, confusion: null, exactMatch: null, evalExamples: 16 },
   ...(result ? { result: { peakMemoryBytes: 1, peakRssBytes: 1, wallSeconds: 5, tokensSeen: 4000, ...result } } : {}),
 });
@@ -44,7 +69,23 @@ describe('RunProgressRow tokens/s', () => {
     expect(figure.attributes('title')).toContain('over the whole run');
 
     const store = useRunsStore();
-    store.comparisons = [{ comparisonId: 'c', createdAt: '', modelId: 'm', modelName: 'm', datasetId: 'd', datasetName: 'd', splitName: 's', methods: [{ method: 'ptplus', options: {} }], seeds: [0], steps: 40, budgetTokens: null, trainer: {}, items: [] }];
+    store.comparisons = [
+      {
+        comparisonId: 'c',
+        createdAt: '',
+        modelId: 'm',
+        modelName: 'm',
+        datasetId: 'd',
+        datasetName: 'd',
+        splitName: 's',
+        methods: [{ method: 'ptplus', options: {} }],
+        seeds: [0],
+        steps: 40,
+        budgetTokens: null,
+        trainer: {},
+        items: [],
+      },
+    ];
     store.queue = [item('finished')] as never;
     store.runs = [finished] as never;
     const table = mount(ResultsTable);

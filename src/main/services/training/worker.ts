@@ -1,11 +1,12 @@
 // Entry of the training process (a child of the app): receives one job, runs it and reports progress, the
-// result or the error. Cancel arrives as a message; the run then stops after the current step and writes a
-// checkpoint. Keeping training in its own process keeps the UI responsive and lets a native backend crash or
-// run out of memory without taking the app down.
+// result or the error; the run is recorded in the registry's runs store of spec.home. Cancel arrives as a
+// message; the run then stops after the current step and writes a checkpoint. Keeping training in its own
+// process keeps the UI responsive and lets a native backend crash or run out of memory without taking the
+// app down.
 //
 // It runs under child_process.fork (the CLI and `prefixlab serve`: Node's IPC channel, process.send) or under
 // Electron's utilityProcess.fork (the desktop app, where the RunAsNode fuse is off: process.parentPort); see
-// parentChannel in worker-protocol.ts and src/main/app/process-launcher.ts.
+// parentChannel in worker-protocol.ts and src/main/platform/process-launcher.ts.
 //
 // Messages in:  {type: 'start', spec: TrainJobSpec} · {type: 'cancel'} · {type: 'done'}
 // Messages out: {type: 'ready'} · {type: 'started', runId, runDir, totalSteps} · {type: 'progress', progress}
@@ -13,9 +14,10 @@
 //
 // From source (vitest, dev) it is forked as `node --import tsx worker.ts`; the electron-vite bundle must emit
 // it as its own main-process entry, `out/main/train-worker.js` (see worker-protocol.ts).
-import { toErrorData } from '../../app/system-errors';
-import { RunInterrupted } from './interruption';
-import type { TrainJobSpec } from './job';
+import { toErrorData } from '../../platform/system-errors';
+import { RunInterrupted } from '../../engine/train/interruption';
+import type { TrainJobSpec } from '../../engine/train/job';
+import { RunsStore } from '../../registry/runs-store';
 import { parentChannel } from './worker-protocol';
 
 const channel = parentChannel();
@@ -48,8 +50,9 @@ async function run(spec: TrainJobSpec): Promise<void> {
   const send = channel!.send;
   let code = 0;
   try {
-    const { runTrainJob } = await import('./job');
+    const { runTrainJob } = await import('../../engine/train/job');
     const result = await runTrainJob(spec, {
+      recorder: new RunsStore(spec.home),
       signal: controller.signal,
       onStart: (info) => void send({ type: 'started', ...info }),
       onProgress: (progress) => send({ type: 'progress', progress }),

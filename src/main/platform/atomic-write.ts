@@ -48,7 +48,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, o
     await handle?.close().catch(() => {});
     await rm(tmp, { force: true }).catch(() => {});
     // A write through a handle (ENOSPC, EIO) names no file and open/rename name our hidden temp file: name
-    // the file being written, so the one-line message (app/system-errors.ts) says which write failed.
+    // the file being written, so the one-line message (platform/system-errors.ts) says which write failed.
     const e = err as NodeJS.ErrnoException;
     if (typeof e?.code === 'string' && (e.path === undefined || e.path === tmp)) e.path = path;
     throw err;

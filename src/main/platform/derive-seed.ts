@@ -2,7 +2,7 @@
 // own seed, hashed from the run's seed and a name for what the stream is for. Offsets such as `seed + i`
 // made streams of neighbouring seeds coincide (LoRA seed 2's first A was seed 1's second A), so "5 seeds"
 // were not 5 independent initialisations; a hash of (seed, purpose) has no such overlaps.
-// Engine code runs in the main process (and its workers) only, so node:crypto is at hand.
+// Main-process code (and its workers) only, so node:crypto is at hand.
 import { createHash } from 'node:crypto';
 
 /**
@@ -32,6 +32,8 @@ export const SEED_PURPOSES = {
   kShot: 'split/k-shot',
   /** The learning-rate tuning's validation split, drawn from the split seed. */
   validationSplit: 'split/validation',
+  /** A dataset's stored split (`prefixlab data split`, import), drawn from its seed. */
+  datasetSplit: 'split/dataset',
 } as const;
 
 /** The seed of LoRA dropout call `call` (1, 2, …): masks differ between calls and repeat across runs. */

@@ -5,7 +5,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatApiError } from '@shared/errors';
-import { toErrorData } from '../app/system-errors';
+import { toErrorData } from './system-errors';
 import { writeFileAtomic } from './atomic-write';
 
 // A disk that fills up mid-write: FileHandle.writeFile rejects the way Node does, with no path in the error.

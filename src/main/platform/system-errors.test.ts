@@ -33,7 +33,7 @@ function errno(code: string, syscall: string, path?: string): NodeJS.ErrnoExcept
 const line = (err: unknown, path?: string): string => formatApiError(toErrorData(err, path));
 
 describe('fromSystemError', () => {
-  it('a missing file (ENOENT) names the file, without Node\'s raw text', () => {
+  it("a missing file (ENOENT) names the file, without Node's raw text", () => {
     const missing = join(tmp, 'missing.csv');
     const err = caught(() => readFileSync(missing));
     expect(isSystemError(err)).toBe(true);
@@ -46,7 +46,12 @@ describe('fromSystemError', () => {
     writeFileSync(file, 'x');
     expect(line(caught(() => readFileSync(join(file, 'inner.json'))))).toBe(`${join(file, 'inner.json')}: a part of the path is a file, not a folder (ENOTDIR)`);
     // Node's EISDIR from read names no path: the caller's path is used.
-    expect(line(caught(() => readFileSync(tmp)), tmp)).toBe(`${tmp}: is a folder, expected a file (EISDIR)`);
+    expect(
+      line(
+        caught(() => readFileSync(tmp)),
+        tmp,
+      ),
+    ).toBe(`${tmp}: is a folder, expected a file (EISDIR)`);
   });
 
   it('an existing folder (EEXIST) and a symlink loop (ELOOP)', async () => {

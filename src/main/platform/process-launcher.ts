@@ -115,7 +115,11 @@ export interface UtilityProcessLike {
 
 /** Electron's `utilityProcess` module (only fork). */
 export interface UtilityProcessModule {
-  fork(modulePath: string, args?: string[], options?: { env?: NodeJS.ProcessEnv; execArgv?: string[]; stdio?: ('pipe' | 'ignore' | 'inherit')[]; serviceName?: string }): UtilityProcessLike;
+  fork(
+    modulePath: string,
+    args?: string[],
+    options?: { env?: NodeJS.ProcessEnv; execArgv?: string[]; stdio?: ('pipe' | 'ignore' | 'inherit')[]; serviceName?: string },
+  ): UtilityProcessLike;
 }
 
 /**

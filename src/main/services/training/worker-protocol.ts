@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { TrainProgress, TrainResult } from '@shared/contract/training';
 import type { ApiErrorData } from '@shared/errors';
-import type { TrainJobSpec } from './job';
+import type { TrainJobSpec } from '../../engine/train/job';
 
 /** Parent → training process. 'done': the parent has the last message, the process may exit. */
 export type ParentMessage = { type: 'start'; spec: TrainJobSpec } | { type: 'cancel' } | { type: 'done' };
@@ -22,7 +22,7 @@ export type WorkerMessage =
 
 /**
  * How to start the training process: the bundled `train-worker.js` beside this module's bundle (the
- * electron-vite main build must list src/main/engine/train/worker.ts as entry `train-worker`), else —
+ * electron-vite main build must list src/main/services/training/worker.ts as entry `train-worker`), else —
  * running from source (vitest, tsx) — worker.ts through tsx's loader with the repo's path aliases.
  * PREFIXLAB_TRAIN_WORKER overrides the file.
  */

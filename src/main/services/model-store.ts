@@ -7,9 +7,9 @@ import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ApiError } from '@shared/errors';
 import { ModelEntrySchema, type ModelEntry } from '@shared/contract/calls/models';
-import { writeJsonAtomic } from '../registry/atomic-write';
+import { writeJsonAtomic } from '../platform/atomic-write';
 
-export class ModelRegistry {
+export class ModelStore {
   constructor(private readonly home: string) {}
 
   get dir(): string {

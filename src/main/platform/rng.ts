@@ -1,7 +1,8 @@
-// The trainer's own pseudo-random generator (xoshiro128**, seeded through splitmix32): data order and
-// splits come from it, so a seed gives the same run on every machine and its 128-bit state is saved in
-// checkpoints (tfjs's global generator can be neither seeded per run nor saved). Callers seed it with
-// deriveSeed(run seed, purpose) (../derive-seed), so the data order and each split draw their own stream.
+// The one seeded pseudo-random generator (xoshiro128**, seeded through splitmix32): data order, splits, token
+// sampling and test fixtures draw from it, so a seed gives the same result on every machine and Node version
+// (Math.random cannot promise that), and its 128-bit state is saved in checkpoints (tfjs's global generator
+// can be neither seeded per run nor saved). Callers seed it with deriveSeed(seed, purpose) (./derive-seed)
+// where one seed feeds several streams, so the data order and each split draw their own.
 
 export type RngState = [number, number, number, number];
 

@@ -101,7 +101,10 @@ export function fromSystemError(err: unknown, path?: string): unknown {
       if (refused && FOLDER_CAUSE[refused]) return make(refused, parent, FOLDER_CAUSE[refused], refused);
       if (code === 'EROFS') return make(code, parent, FOLDER_CAUSE.EROFS, code);
       if (code === 'ENOENT') {
-        const missing = resolve(where).slice(parent.length).replace(/^[\\/]+/, '').split(/[\\/]/)[0];
+        const missing = resolve(where)
+          .slice(parent.length)
+          .replace(/^[\\/]+/, '')
+          .split(/[\\/]/)[0];
         return parent === dirname(resolve(where))
           ? make('EPERM', where, `folders cannot be created in ${parent}`, code)
           : make(code, where, `the parent folder ${missing} does not exist in ${parent}`, code);

@@ -5,12 +5,12 @@
 import { freemem } from 'node:os';
 import { ApiError } from '@shared/errors';
 import type { MemoryEstimate } from '@shared/contract/calls/methods';
-import { estimateMemory } from '../handlers/methods';
-import { readModelConfig } from '../engine/io/load-model';
-import { WASM_HEAP_LIMIT_BYTES, type BackendName } from '../engine/backend';
-import type { MethodName } from '../engine/methods/method';
-import { getMethod } from '../engine/methods/registry';
-import type { ModelConfig } from '../engine/models/causal-lm';
+import { estimateMemory } from './memory-estimate';
+import { readModelConfig } from '../io/load-model';
+import { WASM_HEAP_LIMIT_BYTES, type BackendName } from '../backend';
+import type { MethodName } from '../methods/method';
+import { getMethod } from '../methods/registry';
+import type { ModelConfig } from '../models/causal-lm';
 
 /**
  * wasm heap bytes per byte of live tensors at a training step's peak (allocator fragmentation): 1.45 measured
@@ -74,7 +74,10 @@ export function checkRunMemory(config: ModelConfig, shape: RunShape, availableBy
   if (Number.isFinite(need) && need <= WARN_FRACTION * availableBytes) return verdict;
   verdict.level = Number.isFinite(need) && need <= availableBytes ? 'warn' : 'refuse';
   const parts = `weights ${gib(estimate.weightsBytes)}, activations ${gib(estimate.activationsBytes)} for ${rowsPerBatch(shape)} × ${shape.maxLength} tokens × ${config.layers} layers × width ${config.hidden}, trained values + gradients + AdamW ${gib(estimate.trainableBytes + estimate.gradientBytes + estimate.optimizerBytes)}`;
-  const head = verdict.level === 'refuse' ? `this run needs about ${gib(need)} (${parts}) but only ${gib(availableBytes)} is free` : `this run needs about ${gib(need)} (${parts}), more than ${Math.round(WARN_FRACTION * 100)}% of the ${gib(availableBytes)} free`;
+  const head =
+    verdict.level === 'refuse'
+      ? `this run needs about ${gib(need)} (${parts}) but only ${gib(availableBytes)} is free`
+      : `this run needs about ${gib(need)} (${parts}), more than ${Math.round(WARN_FRACTION * 100)}% of the ${gib(availableBytes)} free`;
   verdict.message = `${head}; ${advice(config, shape, availableBytes * WARN_FRACTION)}`;
   return verdict;
 }
@@ -109,7 +112,8 @@ function advice(config: ModelConfig, shape: RunShape, budget: number): string {
   if (shape.method === 'full' && fits({ ...shape, method: 'lora', methodOptions: getMethod('lora').options.parse({}) as Record<string, unknown> })) {
     tips.push('train LoRA instead of full fine-tuning');
   }
-  if (tips.length === 0) return `even batchSize 1 at a short maxLength does not fit: the model's weights alone need ${gib(config.parameters * 4)}; use a smaller model or a machine with more memory`;
+  if (tips.length === 0)
+    return `even batchSize 1 at a short maxLength does not fit: the model's weights alone need ${gib(config.parameters * 4)}; use a smaller model or a machine with more memory`;
   return tips.join(', or ');
 }
 
@@ -133,7 +137,8 @@ export function guardRunMemory(modelPath: string, shape: RunShape, warn?: (messa
   const free = Number.isFinite(budget) && budget > 0 ? budget : availableMemoryBytes();
   const isWasm = backend === 'wasm';
   const verdict = checkRunMemory(config, shape, memoryBudget(config, free, backend));
-  if (isWasm && verdict.message) verdict.message = `on the wasm backend (4 GiB heap, the weights kept in two layouts): ${verdict.message}, or install the native backend (@tensorflow/tfjs-node)`;
+  if (isWasm && verdict.message)
+    verdict.message = `on the wasm backend (4 GiB heap, the weights kept in two layouts): ${verdict.message}, or install the native backend (@tensorflow/tfjs-node)`;
   if (verdict.level === 'refuse') {
     const field = shape.method === 'full' && /LoRA/.test(verdict.message ?? '') ? 'method' : shape.batchTokens ? 'batchTokens' : 'batchSize';
     throw new ApiError('out_of_memory', verdict.message!, { field });

@@ -1,0 +1,53 @@
+// The methods on offer as the API shows them — the engine's registry as forms (each method's options as JSON
+// Schema with defaults, plus the trainer's) — and what one configuration would cost on a model, without
+// allocating anything. Everything comes from the method definitions; nothing here names a method.
+import { z } from 'zod';
+import type { Estimate, MethodInfo } from '@shared/contract/calls/methods';
+import { readModelConfig } from '../engine/io/load-model';
+import { allMethods, getMethod, methodOptionsJsonSchema, parseMethodOptions } from '../engine/methods/registry';
+import { parseOptions, trainerOptions } from '../engine/train/config';
+import { estimateMemory } from '../engine/train/memory-estimate';
+
+/** Every registered method, in list order, and the trainer's options. */
+export function listMethods(): { methods: MethodInfo[]; trainer: { optionsSchema: Record<string, unknown>; defaults: Record<string, unknown> } } {
+  return {
+    methods: allMethods().map((m) => ({
+      name: m.name,
+      label: m.label,
+      summary: m.summary,
+      defaultLearningRate: m.defaultLearningRate,
+      optionsSchema: methodOptionsJsonSchema(m.name),
+      defaults: parseMethodOptions(m.name, {}),
+    })),
+    trainer: {
+      optionsSchema: z.toJSONSchema(trainerOptions, { io: 'input' }) as Record<string, unknown>,
+      defaults: trainerOptions.parse({}) as Record<string, unknown>,
+    },
+  };
+}
+
+/** Trainable parameters and the memory estimate of `method` with `rawOptions` on the model at `modelPath`. */
+export function estimateMethod(modelPath: string, method: string, rawOptions: unknown, batchSize: number, maxLength: number): Estimate {
+  const { config } = readModelConfig(modelPath);
+  const options = parseMethodOptions(method, rawOptions);
+  const trainableParams = getMethod(method).countParameters(config, options as never);
+  return {
+    method,
+    trainableParams,
+    baseParams: config.parameters,
+    trainableFraction: config.parameters > 0 ? trainableParams / config.parameters : 0,
+    memory: estimateMemory(config, trainableParams, method, options, batchSize, maxLength),
+    options,
+  };
+}
+
+/** A run's method choices and trainer options, validated (defaults filled in) before anything is queued. */
+export function validateRunOptions<Choice extends { method: string; options?: unknown }>(
+  trainer: Record<string, unknown>,
+  methods: readonly Choice[],
+): { trainer: Record<string, unknown>; methods: (Choice & { options: Record<string, unknown> })[] } {
+  return {
+    trainer: parseOptions(trainerOptions, trainer, 'trainer') as Record<string, unknown>,
+    methods: methods.map((choice) => ({ ...choice, options: parseMethodOptions(choice.method, choice.options) })),
+  };
+}
