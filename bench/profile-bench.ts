@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendName } from '../src/main/engine/backend';
 import { getMethod, parseMethodOptions } from '../src/main/engine/methods/registry';
 import { Trainer } from '../src/main/engine/train/trainer';
-import { trainerOptions } from '../src/main/engine/train/config';
+import { trainerOptions } from '../src/shared/trainer-options';
 import { SHAPES } from './shapes';
 import { buildModel, BATCH, syntheticExamples } from './train-bench';
 import { fmt, printTable } from './report';

@@ -10,7 +10,7 @@ import type { CausalLM } from '../src/main/engine/models/causal-lm';
 import { prefixTokenDim } from '../src/main/engine/methods/prefix';
 import { getMethod, parseMethodOptions } from '../src/main/engine/methods/registry';
 import { Trainer } from '../src/main/engine/train/trainer';
-import { trainerOptions } from '../src/main/engine/train/config';
+import { trainerOptions } from '../src/shared/trainer-options';
 import type { EncodedExample } from '../src/main/engine/train/encode';
 import { SHAPES, type ShapeSpec } from './shapes';
 import { torchReference } from './torch-reference';

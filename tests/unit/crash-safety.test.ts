@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { listCheckpoints, pruneCheckpoints, readCheckpoint } from '../../src/main/engine/train/checkpoint';
 import { createAdapterFromRun } from '../../src/main/registry/adapter-store';
-import { runTrainJob } from '../../src/main/engine/train/job';
+import { runTrainJobFromFlags as runTrainJob } from '../../src/main/cli/testing/requests-from-flags';
 import { writeJsonAtomic } from '../../src/main/platform/atomic-write';
 import { RunsStore } from '../../src/main/registry/runs-store';
 import { classificationJsonl, FIXTURE_MODEL } from '../fuzz/lib/home-fixture';

@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isOwnerAlive, isPidAlive, processStartTime } from '../../src/main/platform/process-identity';
 import { RunsStore } from '../../src/main/registry/runs-store';
-import { resume } from '../../src/main/services/training-service';
+import { resume } from '../../src/main/services/training/train';
 
 const REPO = resolve(import.meta.dirname, '../..');
 const MODEL = join(REPO, 'tests/fixtures/models/llama-gqa');

@@ -11,7 +11,7 @@ import { parseGpt2Config } from '../../src/main/engine/models/gpt2';
 import { parseLlamaConfig } from '../../src/main/engine/models/llama';
 import { readModelConfig } from '../../src/main/engine/io/load-model';
 import { getMethod } from '../../src/main/engine/methods/registry';
-import { runTrainJob } from '../../src/main/engine/train/job';
+import { runTrainJobFromFlags as runTrainJob } from '../../src/main/cli/testing/requests-from-flags';
 import { RunsStore } from '../../src/main/registry/runs-store';
 import { classificationJsonl, FIXTURE_MODEL } from '../fuzz/lib/home-fixture';
 

@@ -25,7 +25,7 @@ import { methodOptionsHelp } from '../../src/main/cli/method-help';
 import { readAdapterState } from '../../src/main/registry/adapter-store';
 import { exportFormatsFor } from '../../src/main/services/export-service';
 import { runDiagnostics } from '../../src/main/services/run-insights';
-import { train } from '../../src/main/services/training-service';
+import { trainFromFlags as train } from '../../src/main/cli/testing/requests-from-flags';
 
 // ---- the sixth method: a trainable scalar gate on chosen linear layers, y = (1 + g)·W x, g = 0 at init ----
 

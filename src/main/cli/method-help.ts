@@ -2,7 +2,7 @@
 // type, limits and default, read from the same JSON Schema the app's forms are drawn from (never restated).
 import { z } from 'zod';
 import { allMethods, methodOptionsJsonSchema } from '../engine/methods/registry';
-import { trainerOptions } from '../engine/train/config';
+import { trainerOptions } from '@shared/trainer-options';
 
 type Schema = Record<string, unknown>;
 

@@ -1,5 +1,5 @@
-// training.* handlers: a comparison request becomes run plans (model path, the dataset's examples and split,
-// options as the trainer's --set strings) for the run queue; the rest reads runs and their insights.
+// training.* handlers: a comparison request becomes a typed ComparePlan (one RunSpec per method, on the dataset's
+// stored split) for the run queue; the rest reads runs and their insights.
 import type { Handlers } from '@shared/contract';
 import { ApiError } from '@shared/errors';
 import type { AppContext } from '../app/context';
@@ -7,17 +7,12 @@ import { datasetDir, readManifest, readSplit } from '../services/stored-datasets
 import { validateRunOptions } from '../services/method-service';
 import { removeEntry, runManifest, runMetrics, runSummaries } from '../services/registry-service';
 import { generateBaseVsTuned, runDiagnostics } from '../services/run-insights';
+import { comparePlanOf } from '../services/training/compare';
 
 type TrainingHandlers = Pick<
   Handlers<AppContext>,
   'training.start' | 'training.state' | 'training.metrics' | 'training.cancel' | 'training.resume' | 'training.generate' | 'training.diagnostics' | 'training.removeRun'
 >;
-
-/** An option value as a `--set` string the trainer coerces back (lists and objects as JSON). */
-function asSetValue(value: unknown): string {
-  if (typeof value === 'string') return value;
-  return JSON.stringify(value);
-}
 
 export const trainingHandlers: TrainingHandlers = {
   'training.start': async (req, ctx) => {
@@ -25,13 +20,24 @@ export const trainingHandlers: TrainingHandlers = {
     const dir = datasetDir(ctx.options.home, req.datasetId);
     const dataset = await readManifest(dir);
     const split = await readSplit(dir, req.splitName);
-    const { trainer, methods } = validateRunOptions({ ...req.trainer, splitSeed: split.seed }, req.methods);
-    const trainerSet = Object.fromEntries(Object.keys({ ...req.trainer, splitSeed: 0 }).map((key) => [`train.${key}`, asSetValue(trainer[key])]));
+    const { methods } = validateRunOptions({ ...req.trainer, splitSeed: split.seed }, req.methods);
     const seen = new Set<string>();
     for (const m of methods) {
       if (seen.has(m.method)) throw new ApiError('invalid_argument', `${m.method} is listed twice`, { field: 'methods' });
       seen.add(m.method);
     }
+    // The split's seed is the data's (RunSpec data.split.seed), not a trainer option.
+    const trainer = { ...req.trainer };
+    delete trainer.splitSeed;
+    const plan = comparePlanOf({
+      modelPath: model.path,
+      dataPath: dir,
+      datasetId: dataset.id,
+      split: { name: req.splitName, seed: split.seed, trainIds: split.trainIds, evalIds: split.evalIds },
+      methods,
+      seeds: req.seeds,
+      trainer: { ...trainer, ...(req.steps !== undefined ? { steps: req.steps } : {}), ...(req.budgetTokens !== undefined ? { budgetTokens: req.budgetTokens } : {}) },
+    });
     return ctx.runs.enqueue(
       {
         modelId: model.id,
@@ -45,20 +51,7 @@ export const trainingHandlers: TrainingHandlers = {
         budgetTokens: req.budgetTokens ?? null,
         trainer: { ...req.trainer, splitSeed: split.seed },
       },
-      (method) => {
-        const choice = methods.find((m) => m.method === method)!;
-        const methodSet = Object.fromEntries(Object.entries(choice.options).map(([k, v]) => [k, asSetValue(v)]));
-        return {
-          modelPath: model.path,
-          dataPath: dir,
-          // The stored split as is: the same train and eval examples for every method and seed.
-          split: { trainIds: split.trainIds, evalIds: split.evalIds },
-          set: { ...methodSet, ...trainerSet },
-          steps: req.steps,
-          budgetTokens: req.budgetTokens,
-          learningRate: choice.learningRate,
-        };
-      },
+      plan,
     );
   },
 

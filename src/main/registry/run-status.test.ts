@@ -9,7 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RunManifest } from '@shared/contract/training';
 import { runCli } from '../cli/run-cli';
 import { listRuns, removeEntry, showRun } from '../services/registry-service';
-import { resume } from '../services/training-service';
+import { resume } from '../services/training/train';
 import { processStartTime } from '../platform/process-identity';
 import { RunsStore } from './runs-store';
 

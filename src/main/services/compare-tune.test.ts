@@ -12,7 +12,8 @@ import { readExamples } from '../engine/train/sources';
 import { hasStoriesHf, storiesHf } from '../engine/train/test-fixtures';
 import { pickLearningRate } from '../engine/train/tune-lr';
 import { RunsStore } from '../registry/runs-store';
-import { compare, type RunTag } from './training-service';
+import { compareFromFlags as compare } from '../cli/testing/requests-from-flags';
+import type { RunTag } from './training/compare';
 
 const seen = vi.hoisted(() => ({ phase: 'none' as string, encodedPrompts: [] as { phase: string; prompt: string }[], scoredIds: [] as { phase: string; id: string }[] }));
 

@@ -5,7 +5,8 @@ import { z } from 'zod';
 import type { Estimate, MethodInfo } from '@shared/contract/calls/methods';
 import { readModelConfig } from '../engine/io/load-model';
 import { allMethods, getMethod, methodOptionsJsonSchema, parseMethodOptions } from '../engine/methods/registry';
-import { parseOptions, trainerOptions } from '../engine/train/config';
+import { trainerOptions } from '@shared/trainer-options';
+import { parseOptions } from '../engine/train/config';
 import { estimateMemory } from '../engine/train/memory-estimate';
 
 /** Every registered method, in list order, and the trainer's options. */

@@ -48,7 +48,9 @@ export function adapterFromRun(home: string, runId: string, opts: { name?: strin
 /** A run manifest without its id lists (thousands of example ids per run), counted instead. */
 export function summariseRun(m: RunManifest): RunSummary {
   const { trainIds, evalIds, ...dataset } = m.dataset;
-  return { ...m, dataset: { ...dataset, trainCount: trainIds.length, evalCount: evalIds.length } };
+  const rest = { ...m };
+  delete rest.runSpec; // its frozen split repeats the id lists
+  return { ...rest, dataset: { ...dataset, trainCount: trainIds.length, evalCount: evalIds.length } };
 }
 
 /** Every readable run, newest first, summarised. */

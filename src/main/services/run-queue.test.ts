@@ -4,26 +4,29 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { QueueItem } from '@shared/contract/calls/training';
 
-// The training service is replaced by runs that end when the test says so.
+// The training service is replaced by runs that end when the test says so (the queue reaches it through the
+// comparison orchestrator, training/compare.ts).
 const started: { method: string; seed: number; signal?: AbortSignal; finish: (status: string) => void }[] = [];
-vi.mock('./training-service', () => ({
+vi.mock('./training/train', () => ({
   recoverInterruptedRuns: async () => [],
   resume: vi.fn(),
   train: vi.fn(
-    (req: { method: string; seed: number; signal?: AbortSignal; onStart?: (i: { runId: string }) => void }) =>
+    (req: { spec: { method: { name: string }; seed: number }; signal?: AbortSignal; onStart?: (i: { runId: string }) => void }) =>
       new Promise((resolve) => {
-        const runId = `run-${req.method}-${req.seed}`;
+        const { name: method } = req.spec.method;
+        const { seed } = req.spec;
+        const runId = `run-${method}-${seed}`;
         req.onStart?.({ runId });
-        started.push({ method: req.method, seed: req.seed, signal: req.signal, finish: (status) => resolve({ runId, status }) });
+        started.push({ method, seed, signal: req.signal, finish: (status) => resolve({ runId, status }) });
       }),
   ),
 }));
 const { RunQueue } = await import('./run-queue');
+const { comparePlanOf } = await import('./training/compare');
 
 let home: string;
 let snapshots: QueueItem[][];
 const events = () => ({ onQueue: (items: QueueItem[]) => snapshots.push(items), onProgress: () => undefined, onLog: () => undefined });
-const plan = () => ({ modelPath: '/m', dataPath: '/d', set: {}, steps: 4 });
 const comparison = (methods: ('ptplus' | 'lora')[], seeds: number[]) => ({
   modelId: 'm',
   modelName: 'm',
@@ -36,6 +39,20 @@ const comparison = (methods: ('ptplus' | 'lora')[], seeds: number[]) => ({
   budgetTokens: null,
   trainer: {},
 });
+/** The comparison record and its plan (what training.start hands the queue). */
+const withPlan = (methods: ('ptplus' | 'lora')[], seeds: number[]) =>
+  [
+    comparison(methods, seeds),
+    comparePlanOf({
+      modelPath: '/m',
+      dataPath: '/d',
+      datasetId: 'd',
+      split: { name: 'default', seed: 0, trainIds: ['a'], evalIds: ['b'] },
+      methods: methods.map((method) => ({ method })),
+      seeds,
+      trainer: { steps: 4 },
+    }),
+  ] as const;
 const statusOf = (items: QueueItem[]) => items.map((i) => `${i.method}/${i.seed}:${i.status}`);
 
 beforeEach(() => {
@@ -48,7 +65,7 @@ afterEach(() => rmSync(home, { recursive: true, force: true }));
 describe('run queue', () => {
   it('trains one run at a time, seeds outermost, in the order the methods were given', async () => {
     const queue = new RunQueue(home, events(), 'inline');
-    await queue.enqueue(comparison(['ptplus', 'lora'], [0, 1]), plan);
+    await queue.enqueue(...withPlan(['ptplus', 'lora'], [0, 1]));
     await vi.waitFor(() => expect(started).toHaveLength(1));
     expect(statusOf(await queue.items())).toEqual(['ptplus/0:running', 'lora/0:queued', 'ptplus/1:queued', 'lora/1:queued']);
     started[0].finish('finished');
@@ -59,7 +76,7 @@ describe('run queue', () => {
 
   it('cancelling a queued run skips it; cancelling the running one aborts it and the queue moves on', async () => {
     const queue = new RunQueue(home, events(), 'inline');
-    const c = await queue.enqueue(comparison(['ptplus', 'lora'], [0]), plan);
+    const c = await queue.enqueue(...withPlan(['ptplus', 'lora'], [0]));
     await vi.waitFor(() => expect(started).toHaveLength(1));
     expect(await queue.cancel(c.items[1].itemId)).toBe(true);
     expect(await queue.cancel(c.items[0].itemId)).toBe(true);
@@ -72,7 +89,7 @@ describe('run queue', () => {
 
   it('a restarted process shows what never ran as skipped and what was running as interrupted', async () => {
     const queue = new RunQueue(home, events(), 'inline');
-    await queue.enqueue(comparison(['ptplus', 'lora'], [0]), plan);
+    await queue.enqueue(...withPlan(['ptplus', 'lora'], [0]));
     await vi.waitFor(() => expect(started).toHaveLength(1));
     const reopened = new RunQueue(home, events(), 'inline');
     expect(statusOf(await reopened.items())).toEqual(['ptplus/0:interrupted', 'lora/0:skipped']);

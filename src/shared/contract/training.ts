@@ -3,6 +3,7 @@
 // Plain zod: the renderer, the CLI and main share it.
 import { z } from 'zod';
 import { MethodNameSchema } from '../methods/method-name';
+import { StoredRunSpecSchema } from '../run-spec';
 
 // Any name of a method's shape: the list itself is the engine's registry (methods.list); handlers check names against it.
 export { MethodNameSchema };
@@ -104,7 +105,7 @@ export const TrainResultSchema = z.object({
 export type TrainResult = z.infer<typeof TrainResultSchema>;
 
 /**
- * Per-method learning-rate tuning of a comparison (`prefixlab compare --tune-lr`, training-service compare's
+ * Per-method learning-rate tuning of a comparison (`prefixlab compare --tune-lr`, services/training/compare.ts's ComparePlan
  * tuneLr): a validation split is carved out of the training pool (never the eval/test split), each method trains
  * over its grid, and the rate with the best validation accuracy (ties → lower validation loss) runs every seed.
  */
@@ -245,5 +246,7 @@ export const RunManifestSchema = z.object({
   checkpoints: z.array(CheckpointEntrySchema),
   final: FinalMetricsSchema.optional(),
   result: z.object({ tokensPerSecond: z.number(), peakMemoryBytes: z.number(), peakRssBytes: z.number(), wallSeconds: z.number(), tokensSeen: z.number().int() }).optional(),
+  /** The run as it was asked for (src/shared/run-spec.ts); runs started before it existed have none. */
+  runSpec: StoredRunSpecSchema.optional(),
 });
 export type RunManifest = z.infer<typeof RunManifestSchema>;

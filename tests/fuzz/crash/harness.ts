@@ -14,13 +14,14 @@ import { createAppContext } from '../../../src/main/app/context';
 import { SafetensorsReader } from '../../../src/main/engine/io/safetensors';
 import { listCheckpoints, readCheckpoint } from '../../../src/main/engine/train/checkpoint';
 import type { TrainJobSpec } from '../../../src/main/engine/train/job';
+import { jobSpecFromFlags } from '../../../src/main/cli/testing/requests-from-flags';
 import { Rng } from '../../../src/main/platform/rng';
 import { handlers } from '../../../src/main/handlers';
 import { readAdapterManifest } from '../../../src/main/registry/adapter-store';
 import { readIndex } from '../../../src/main/registry/index-store';
 import { RunsStore } from '../../../src/main/registry/runs-store';
 import { createDispatcher } from '../../../src/main/rpc/dispatch';
-import { recoverInterruptedRuns } from '../../../src/main/services/training-service';
+import { recoverInterruptedRuns } from '../../../src/main/services/training/train';
 import { classificationJsonl, FIXTURE_MODEL } from '../lib/home-fixture';
 
 export const CHECKPOINT_EVERY = 2;
@@ -282,19 +283,21 @@ export async function runCrashHarness(opts: CrashOptions): Promise<CrashReport> 
       } else {
         const resume: boolean = current?.resumable === true;
         const runId: string = resume ? current!.runId : RunsStore.newRunId('lora');
-        const spec: TrainJobSpec = resume
-          ? { home, model: FIXTURE_MODEL, data: dataFile, method: 'lora', seed: 1, runId, resume: true, backend: 'cpu' }
-          : {
-              home,
-              model: FIXTURE_MODEL,
-              data: dataFile,
-              method: 'lora',
-              seed: 1,
-              steps: RUN_STEPS,
-              runId,
-              backend: 'cpu',
-              set: { batchSize: '4', maxLength: '32', checkpointEvery: String(CHECKPOINT_EVERY), keepCheckpoints: '2', evalEvery: '0', maxEvalExamples: '4' },
-            };
+        const spec: TrainJobSpec = jobSpecFromFlags(
+          resume
+            ? { home, model: FIXTURE_MODEL, data: dataFile, method: 'lora', seed: 1, runId, resume: true, backend: 'cpu' }
+            : {
+                home,
+                model: FIXTURE_MODEL,
+                data: dataFile,
+                method: 'lora',
+                seed: 1,
+                steps: RUN_STEPS,
+                runId,
+                backend: 'cpu',
+                set: { batchSize: '4', maxLength: '32', checkpointEvery: String(CHECKPOINT_EVERY), keepCheckpoints: '2', evalEvery: '0', maxEvalExamples: '4' },
+              },
+        );
         const child = spawnChild(bundles.worker, childEnv);
         killedRunId = runId;
         const kill = (): void => {

@@ -8,7 +8,7 @@ import { createAppContext } from '../../../src/main/app/context';
 import { handlers } from '../../../src/main/handlers';
 import { readIndex } from '../../../src/main/registry/index-store';
 import { createDispatcher } from '../../../src/main/rpc/dispatch';
-import { train } from '../../../src/main/services/training-service';
+import { trainFromFlags as train } from '../../../src/main/cli/testing/requests-from-flags';
 
 export const REPO = resolve(import.meta.dirname, '../../..');
 /** The smallest fixture model with a tokenizer (2 layers, D = 64, vocab 384, ~0.5 MB). */

@@ -6,30 +6,38 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { CompareResult, CompareRow, TrainResult } from '@shared/contract/training';
-import type { CompareRequest, TrainRequest } from '../../services/training-service';
+import type { CompareRequest } from '../../services/training/compare';
+import type { TrainRequest } from '../../services/training/train';
 import { runCli } from '../run-cli';
-import { formatCompareTable, parseLrGrid, splitPerMethod } from './train';
+import { splitPerMethod } from '../run-spec-flags';
+import { formatCompareTable, parseLrGrid } from './train';
 import { capture } from '../cli-harness';
 
 const calls = vi.hoisted(() => ({ train: [] as unknown[], compare: [] as unknown[] }));
 
-vi.mock('../../services/training-service', async (importOriginal) => {
-  const actual = await importOriginal<typeof import('../../services/training-service')>();
+vi.mock('../../services/training/train', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('../../services/training/train')>();
   return {
     ...actual,
     train: async (req: TrainRequest) => {
       calls.train.push(req);
-      return fakeRun(req.method, req.lr ?? 0.01);
+      return fakeRun(req.spec.method.name, req.spec.trainer.learningRate ?? 0.01);
     },
+  };
+});
+vi.mock('../../services/training/compare', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('../../services/training/compare')>();
+  return {
+    ...actual,
     compare: async (req: CompareRequest) => {
       calls.compare.push(req);
-      const rows: CompareRow[] = req.methods.map((method) => ({ ...fakeRow(method), lr: req.lrPerMethod?.[method] ?? 0.01 }));
-      return { rows, runs: [], seeds: req.seeds, steps: 1, budgetTokens: null, evalExamples: 0 } satisfies CompareResult;
+      const rows: CompareRow[] = req.plan.methods.map((m) => ({ ...fakeRow(m.name), lr: m.learningRate ?? 0.01 }));
+      return { rows, runs: [], seeds: req.plan.seeds, steps: 1, budgetTokens: null, evalExamples: 0 } satisfies CompareResult;
     },
   };
 });
 
-function fakeRun(method: TrainRequest['method'], learningRate: number): TrainResult {
+function fakeRun(method: string, learningRate: number): TrainResult {
   return {
     runId: 'run-1',
     runDir: '/tmp/run-1',
@@ -94,12 +102,13 @@ describe('prefixlab train: learning rate', () => {
     const viaSet = await cli([...TRAIN, '--set', 'lr=4e-3', '--set', 'featureMap=gelu']);
     expect(viaSet.code).toBe(0);
     const [first, second] = calls.train as TrainRequest[];
-    expect(first.lr).toBe(0.003);
-    expect(second.lr).toBe(0.004);
-    expect(second.set).toEqual({ featureMap: 'gelu' });
+    expect(first.spec.trainer.learningRate).toBe(0.003);
+    expect(second.spec.trainer.learningRate).toBe(0.004);
+    expect(second.spec.method.options).toMatchObject({ featureMap: 'gelu' });
+    expect(second.spec.method.options).not.toHaveProperty('lr');
     const none = await cli(TRAIN);
     expect(none.code).toBe(0);
-    expect((calls.train[2] as TrainRequest).lr).toBeUndefined();
+    expect((calls.train[2] as TrainRequest).spec.trainer.learningRate).toBeUndefined();
   });
 
   it('refuses a non-number, a non-positive rate, and --lr disagreeing with --set lr', async () => {
@@ -131,11 +140,11 @@ describe('prefixlab compare: rates and tuning flags', () => {
     ]);
     expect(code).toBe(0);
     const req = calls.compare[0] as CompareRequest;
-    expect(req.tuneLr).toEqual({ grid: { ptplus: [3e-3, 1e-2], lora: [1e-3, 3e-3] }, steps: 20, valSplit: 0.25, seeds: [1, 2] });
+    expect(req.plan.tuneLr).toEqual({ grid: { ptplus: [3e-3, 1e-2], lora: [1e-3, 3e-3] }, steps: 20, valSplit: 0.25, seeds: [1, 2] });
     expect(req.isolate).toBeUndefined();
     expect(JSON.parse(readFileSync(join(home, 'c.json'), 'utf8')).rows).toHaveLength(2);
     await cli([...COMPARE, '--tune-lr', '--in-process']);
-    expect((calls.compare[1] as CompareRequest).tuneLr).toEqual({ grid: undefined, steps: undefined, valSplit: undefined, seeds: undefined });
+    expect((calls.compare[1] as CompareRequest).plan.tuneLr).toEqual({ grid: undefined, steps: undefined, valSplit: undefined, seeds: undefined });
     expect((calls.compare[1] as CompareRequest).isolate).toBe('inline');
   });
 
@@ -151,8 +160,11 @@ describe('prefixlab compare: rates and tuning flags', () => {
   it("--set METHOD.lr=X and --lr-per-method fix a method's rate; --set lr=X fixes every method's", async () => {
     await cli([...COMPARE, '--set', 'lora.lr=2e-3', '--set', 'lora.rank=4', '--lr-per-method', 'ptplus=0.02']);
     const req = calls.compare[0] as CompareRequest;
-    expect(req.lrPerMethod).toEqual({ lora: 0.002, ptplus: 0.02 });
-    expect(req.setPerMethod).toEqual({ lora: { rank: '4' } });
+    expect(Object.fromEntries(req.plan.methods.map((m) => [m.name, m.learningRate]))).toEqual({ lora: 0.002, ptplus: 0.02 });
+    expect(req.plan.methods.map((m) => [m.name, m.options.rank])).toEqual([
+      ['ptplus', undefined],
+      ['lora', 4],
+    ]);
     expect(splitPerMethod({ lr: '0.05', batchSize: '4' }, ['ptplus', 'lora'])).toEqual({ shared: { batchSize: '4' }, perMethod: {}, lrPerMethod: { ptplus: 0.05, lora: 0.05 } });
     expect(parseLrGrid(undefined, ['ptplus'])).toBeUndefined();
   });

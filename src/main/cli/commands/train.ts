@@ -1,6 +1,6 @@
 // `prefixlab train` and `prefixlab compare`: one method, or several on the same frozen split, seeds and
 // token budget, optionally each at a learning rate tuned on a validation split carved from the training data
-// (`--tune-lr`). Ctrl-C cancels: the run stops after the current step and keeps its last checkpoint.
+// (`--tune-lr`). The flags become a RunSpec / ComparePlan (../run-spec-flags.ts); Ctrl-C cancels: the run stops after the current step and keeps its last checkpoint.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { ApiError } from '@shared/errors';
@@ -9,8 +9,10 @@ import type { Command, OptionSpec, ParsedArgs } from '../command';
 import { bootstrap } from '../bootstrap';
 import { parseFloatFlag, parseIdList, parseIntFlag, parseList, parseSetFlags, requireString } from '../parse';
 import { createProgressPrinter, describeProgress } from '../progress-line';
-import type { CompareRow } from '@shared/contract/training';
-import { compare, train, type TuneLrRequest } from '../../services/training-service';
+import type { CompareRow, TuneLrRequest } from '@shared/contract/training';
+import { compare } from '../../services/training/compare';
+import { train } from '../../services/training/train';
+import { comparePlanFromFlags, runSpecFromFlags, splitPerMethod } from '../run-spec-flags';
 import { isMethodName, METHOD_NAMES } from '../../engine/methods/registry';
 import { methodOptionsHelp } from '../method-help';
 
@@ -76,10 +78,7 @@ export const trainCommand: Command = {
     if (lr !== undefined && !(lr > 0))
       throw new ApiError('invalid_argument', `the learning rate must be positive, got ${lr}`, { field: args.values.lr !== undefined ? '--lr' : '--set lr' });
     delete set.lr;
-    const controller = cancelOnSigint(io.log);
-    const printer = createProgressPrinter();
-    const result = await train({
-      home: app.options.home,
+    const spec = runSpecFromFlags({
       model: resolve(requireString(args.values.model, '--model')),
       data: resolve(requireString(args.values.data, '--data')),
       method: methodName(requireString(args.values.method, '--method'), '--method'),
@@ -89,6 +88,12 @@ export const trainCommand: Command = {
       kPerClass: parseIntFlag(args.values['k-per-class'], '--k-per-class', { min: 1 }),
       evalSplit: parseFloatFlag(args.values['eval-split'], '--eval-split'),
       lr,
+    });
+    const controller = cancelOnSigint(io.log);
+    const printer = createProgressPrinter();
+    const result = await train({
+      home: app.options.home,
+      spec,
       signal: controller.signal,
       onStart: ({ runId, totalSteps }) => io.log(`run ${runId}: ${totalSteps} steps`),
       onProgress: (p) => printer.update(describeProgress(p)),
@@ -113,29 +118,6 @@ function parseLrPerMethod(value: unknown): Partial<Record<MethodName, number>> |
     out[methodName(String(name), '--lr-per-method')] = parseFloatFlag(lr, '--lr-per-method');
   }
   return out;
-}
-
-/**
- * `--set lora.rank=4` goes to LoRA only; `--set batchSize=4` to every run; `--set lora.lr=3e-3` is the same as
- * `--lr-per-method lora=3e-3` (and a bare `--set lr=X` gives every method that rate).
- */
-export function splitPerMethod(set: Record<string, string>, methods: MethodName[]) {
-  const shared: Record<string, string> = {};
-  const perMethod: Partial<Record<MethodName, Record<string, string>>> = {};
-  const lrPerMethod: Partial<Record<MethodName, number>> = {};
-  for (const [key, value] of Object.entries(set)) {
-    const dot = key.indexOf('.');
-    const prefix = dot > 0 ? key.slice(0, dot) : '';
-    if (isMethodName(prefix)) {
-      if (!methods.includes(prefix)) throw new ApiError('invalid_argument', `--set ${key}: ${prefix} is not among --methods`, { field: '--set' });
-      const name = key.slice(dot + 1);
-      if (name === 'lr') lrPerMethod[prefix] = parseFloatFlag(value, `--set ${key}`) as number;
-      else (perMethod[prefix] ??= {})[name] = value;
-    } else if (key === 'lr') {
-      for (const method of methods) lrPerMethod[method] ??= parseFloatFlag(value, '--set lr') as number;
-    } else shared[key] = value;
-  }
-  return { shared, perMethod, lrPerMethod };
 }
 
 /**
@@ -219,11 +201,7 @@ export const compareCommand: Command = {
     const { shared, perMethod, lrPerMethod } = splitPerMethod(parseSetFlags(args.values.set), methods);
     const explicitLr = { ...lrPerMethod, ...parseLrPerMethod(args.values['lr-per-method']) };
     const tuneLr = tuneLrOptions(args, methods);
-    const controller = cancelOnSigint(io.log);
-    const printer = createProgressPrinter();
-    let peakLr = 0;
-    const result = await compare({
-      home: app.options.home,
+    const plan = comparePlanFromFlags({
       model: resolve(requireString(args.values.model, '--model')),
       data: resolve(requireString(args.values.data, '--data')),
       methods,
@@ -231,14 +209,23 @@ export const compareCommand: Command = {
       ...budget(args),
       kPerClass: parseIntFlag(args.values['k-per-class'], '--k-per-class', { min: 1 }),
       evalSplit: parseFloatFlag(args.values['eval-split'], '--eval-split'),
-      lrPerMethod: Object.keys(explicitLr).length ? explicitLr : undefined,
+      lrPerMethod: explicitLr,
       tuneLr,
       set: shared,
       setPerMethod: perMethod,
+    });
+    const controller = cancelOnSigint(io.log);
+    const printer = createProgressPrinter();
+    let peakLr = 0;
+    const result = await compare({
+      home: app.options.home,
+      plan,
       // One process for every run: no per-run start-up (faster for many short runs), no isolation.
       isolate: args.values['in-process'] ? 'inline' : undefined,
       signal: controller.signal,
-      onRunStart: ({ lr }) => (peakLr = lr),
+      onRunStart: ({ lr }) => {
+        peakLr = lr;
+      },
       onRunProgress: ({ method, seed, phase }, p) => printer.update(describeProgress(p, `${method} ${phase === 'tune' ? `tuning lr ${peakLr} ` : ''}seed ${seed} `)),
       onLog: (message) => io.log(message),
     });

@@ -4,7 +4,8 @@
 // before step 0, diagnostics, and the export formats it supports with how it writes (and reads back) each.
 //
 // Adding a method: one file in this folder exporting a MethodDefinition (its options schema, pure zod, in
-// src/shared/methods/<name>-options.ts), plus its line in BUILT_IN_METHODS in registry.ts — or registerMethod(
+// src/shared/methods/<name>-options.ts), plus its line in BUILT_IN_METHODS in registry.ts and, to type its options
+// in the RunSpec, in BUILT_IN_BRANCHES in src/shared/run-spec.ts (then `npm run gen:run-spec-schema`) — or registerMethod(
 // definition) at run time, which holds in the calling process only (the app's training process knows the
 // built-in list). Everything else derives from the registry: methods.list, `--help`, the CLI's usage lines, the
 // export's format check, the renderer's method list and colours, and the names the API contract accepts

@@ -8,7 +8,7 @@ import { initBackend, probeBackends, type BackendName } from '../backend';
 import { loadModel } from '../io/load-model';
 import type { StateDict } from '../methods/method';
 import { METHOD_NAMES, getMethod } from '../methods/registry';
-import { trainerOptions } from './config';
+import { trainerOptions } from '@shared/trainer-options';
 import type { EncodedExample } from './encode';
 import { hasStoriesHf, storiesHf } from './test-fixtures';
 import { Trainer } from './trainer';

@@ -8,7 +8,7 @@ import { initBackend } from '../backend';
 import { evaluateExamples } from '../eval/classify';
 import type { TextTokenizer } from '../io/tokenizer';
 import { collate } from './batches';
-import { trainerOptions } from './config';
+import { trainerOptions } from '@shared/trainer-options';
 import { encodeExample } from './encode';
 import { tinyModel } from './test-fixtures';
 

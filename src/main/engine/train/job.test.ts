@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../backend';
 import { listCheckpoints, readCheckpoint } from './checkpoint';
-import { runTrainJob, type TrainJobSpec } from './job';
+import { runTrainJobFromFlags as runTrainJob, type JobFlags as TrainJobSpec } from '../../cli/testing/requests-from-flags';
 import { hasStoriesHf, MemoryRecorder, storiesHf } from './test-fixtures';
 
 const isAvailable = hasStoriesHf();

@@ -1,16 +1,18 @@
-// One training run from paths to result: loads the base model and the examples, freezes the split, attaches
-// the method, writes the run manifest, trains (or resumes from the newest checkpoint), evaluates and records
-// the outcome through the RunRecorder it is handed. Runs inside the training process
+// One training run from its RunSpec (src/shared/run-spec.ts) to result: loads the base model and the examples,
+// freezes the split, attaches the method, writes the run manifest (the RunSpec in it), trains (or resumes from the
+// newest checkpoint), evaluates and records the outcome through the RunRecorder it is handed. Runs inside the training process
 // (services/training/worker.ts) or, for tests and the CLI, inline.
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import type { FinalMetrics, RunManifest, TrainProgress, TrainResult } from '@shared/contract/training';
+import type { RunSpec, TrainerSpec } from '@shared/run-spec';
+import { trainerOptions, type TrainerOptions } from '@shared/trainer-options';
 import { ApiError } from '@shared/errors';
 import { activeBackend, explainBackendFailure, initBackend, isWasmAbort, type BackendName } from '../backend';
 import { loadModel, type LoadedModel } from '../io/load-model';
 import type { TextTokenizer } from '../io/tokenizer';
-import type { MethodName, PeftAdapter } from '../methods/method';
+import type { PeftAdapter } from '../methods/method';
 import { getMethod, virtualTokensOf } from '../methods/registry';
 import { evaluateExamples, labelVerbalisations, type EvalReport } from '../eval/classify';
 import { exactMatch } from '../eval/generation';
@@ -18,38 +20,21 @@ import { processStartTime } from '../../platform/process-identity';
 import { guardRunMemory } from './memory-guard';
 import { batchesPerEpoch } from './batches';
 import { listCheckpoints, readCheckpoint } from './checkpoint';
-import { parseOptions, splitSettings, trainerOptions, type TrainerOptions, type TrainerPlan } from './config';
+import { parseOptions, type TrainerPlan } from './config';
 import { encodeExample, type EncodedExample } from './encode';
 import { isRunInterrupted } from './interruption';
 import type { RunRecorder } from './run-recorder';
+import { parseRunSpec } from './run-spec';
 import { datasetFingerprint, modelFingerprint, readExamples, type Example } from './sources';
 import { splitExamples, useGivenSplit } from '../../datasets/splits/make-split';
 import { Trainer } from './trainer';
 
-/** Everything that defines a run; cloneable, so it crosses into the training process as is. */
+/** A run to start or resume; cloneable, so it crosses into the training process as is. */
 export interface TrainJobSpec {
   /** The data folder; the job itself records through JobIO.recorder (the training process builds it from this). */
   home: string;
-  /** HF model folder or llama2.c .bin. */
-  model: string;
-  /** Dataset file (any format the dataset service reads) or an imported dataset's folder. */
-  data: string;
-  method: MethodName;
-  /** `--set key=value` pairs: method options, or trainer options (bare or as train.key). */
-  set?: Record<string, string>;
-  /** Optimiser steps; else epochs; else budgetTokens; else 3 epochs. */
-  steps?: number;
-  epochs?: number;
-  /** Train until this many real tokens are seen (converted to steps up front). */
-  budgetTokens?: number;
-  seed: number;
-  kPerClass?: number;
-  /** Share (< 1) or count (≥ 1) of examples held out for eval (default 0.2); ignored with `split`. */
-  evalSplit?: number;
-  /** A frozen split to use as is (e.g. a stored split of the dataset service); kPerClass then draws from its train ids. */
-  split?: { trainIds: string[]; evalIds: string[] };
-  /** Peak learning rate (default: the method's defaultLearningRate). */
-  lr?: number;
+  /** What to train (checked against the method registry here); a resume reads its run's manifest instead. */
+  runSpec?: RunSpec;
   /** Backend to start in this process; absent: keep the active one. */
   backend?: BackendName | 'auto';
   appVersion?: string;
@@ -148,7 +133,7 @@ export async function runTrainJob(spec: TrainJobSpec, io: JobIO): Promise<TrainR
       runDir,
       status,
       ...(reason ? { reason } : {}),
-      method: spec.method,
+      method: manifest.method,
       options: manifest.methodOptions,
       trainer: manifest.trainer,
       learningRate: manifest.learningRate,
@@ -198,24 +183,23 @@ function finalMetrics(trainLoss: number | null, report: EvalReport | null): Fina
 // ---- set-up ----
 
 async function prepare(spec: TrainJobSpec, store: RunRecorder, backend: BackendName, io: JobIO): Promise<Prepared> {
-  const definition = getMethod(spec.method);
   const previous = spec.resume ? store.read(requireRunId(spec)) : null;
-  if (previous && previous.method !== spec.method) throw new ApiError('conflict', `run ${previous.runId} trained ${previous.method}, not ${spec.method}`, { field: 'method' });
-
-  // Options: a resumed run reuses exactly what it started with.
-  let methodRaw: Record<string, unknown>;
-  let trainerRaw: Record<string, unknown>;
-  if (previous) {
-    methodRaw = previous.methodOptions;
-    trainerRaw = previous.trainer;
-  } else {
-    ({ method: methodRaw, trainer: trainerRaw } = splitSettings(spec.set ?? {}, definition.options, spec.method));
+  if (!previous && !spec.runSpec) throw new ApiError('invalid_argument', 'a new run needs its run spec', { field: 'runSpec' });
+  const runSpec = previous ? null : parseRunSpec(spec.runSpec as RunSpec);
+  const methodName = previous?.method ?? (runSpec as RunSpec).method.name;
+  if (previous && spec.runSpec && previous.method !== spec.runSpec.method.name) {
+    throw new ApiError('conflict', `run ${previous.runId} trained ${previous.method}, not ${spec.runSpec.method.name}`, { field: 'method' });
   }
-  const methodOptions = parseOptions(definition.options, methodRaw, spec.method) as Record<string, unknown>;
+  const definition = getMethod(methodName);
+
+  // Options: a resumed run reuses exactly what it started with (old manifests have no runSpec, only these).
+  const methodRaw = previous ? previous.methodOptions : (runSpec as RunSpec).method.options;
+  const trainerRaw = previous ? previous.trainer : { ...(runSpec as RunSpec).trainer, splitSeed: (runSpec as RunSpec).data.split.seed };
+  const methodOptions = parseOptions(definition.options, methodRaw, methodName) as Record<string, unknown>;
   const options = parseOptions(trainerOptions, trainerRaw, 'trainer');
 
-  const modelPath = resolve(previous?.baseModel.path ?? spec.model);
-  const dataPath = resolve(previous?.dataset.path ?? spec.data);
+  const modelPath = resolve(previous?.baseModel.path ?? (runSpec as RunSpec).model.path);
+  const dataPath = resolve(previous?.dataset.path ?? (runSpec as RunSpec).data.path);
   // One clear line (not a raw ENOENT from hashing) when a path is wrong or, for a resume, has moved away.
   const whose = previous ? `run ${previous.runId}'s ` : '';
   if (!existsSync(modelPath)) throw new ApiError('not_found', `${whose}base model does not exist`, { file: modelPath });
@@ -231,12 +215,13 @@ async function prepare(spec: TrainJobSpec, store: RunRecorder, backend: BackendN
   }
 
   const examples = await readExamples(dataPath);
-  const seed = previous?.seed ?? spec.seed;
-  const split = previous
-    ? { trainIds: previous.dataset.trainIds, evalIds: previous.dataset.evalIds }
-    : spec.split
-      ? useGivenSplit(examples, spec.split, spec.kPerClass ?? null, seed)
-      : splitExamples(examples, { splitSeed: options.splitSeed, evalSplit: spec.evalSplit ?? 0.2, kPerClass: spec.kPerClass ?? null, seed });
+  const seed = previous?.seed ?? (runSpec as RunSpec).seed;
+  const splitSpec = runSpec?.data.split;
+  const split = !splitSpec
+    ? { trainIds: (previous as RunManifest).dataset.trainIds, evalIds: (previous as RunManifest).dataset.evalIds }
+    : splitSpec.frozen
+      ? useGivenSplit(examples, splitSpec.frozen, splitSpec.kPerClass, seed)
+      : splitExamples(examples, { splitSeed: options.splitSeed, evalSplit: splitSpec.evalSplit, kPerClass: splitSpec.kPerClass, seed });
   const byId = new Map(examples.map((e) => [e.id, e]));
   const pick = (ids: string[]): Example[] =>
     ids.map((id) => {
@@ -248,7 +233,7 @@ async function prepare(spec: TrainJobSpec, store: RunRecorder, backend: BackendN
   const evalExamples = pick(split.evalIds);
 
   // Refuse a run that cannot fit (or warn near the limit) before the weights are loaded.
-  guardRunMemory(modelPath, { method: spec.method, methodOptions, batchSize: options.batchSize, batchTokens: options.batchTokens, maxLength: options.maxLength }, io.log, backend);
+  guardRunMemory(modelPath, { method: methodName, methodOptions, batchSize: options.batchSize, batchTokens: options.batchTokens, maxLength: options.maxLength }, io.log, backend);
   const loaded = await loadModel(modelPath);
   let adapter: PeftAdapter | null = null;
   try {
@@ -257,7 +242,7 @@ async function prepare(spec: TrainJobSpec, store: RunRecorder, backend: BackendN
     const config = loaded.model.config;
     // Virtual tokens (prompt/prefix tuning) go in front: together they must fit the trained context
     // (GPT-2's learned positions cannot go beyond it at all).
-    const virtualTokens = virtualTokensOf(spec.method, methodOptions).count;
+    const virtualTokens = virtualTokensOf(methodName, methodOptions).count;
     const maxLength = Math.min(options.maxLength, config.maxPositions - virtualTokens);
     if (maxLength < 2)
       throw new ApiError('invalid_argument', `numVirtualTokens ${virtualTokens} leaves no room in the model's ${config.maxPositions}-token context`, { field: 'numVirtualTokens' });
@@ -268,8 +253,8 @@ async function prepare(spec: TrainJobSpec, store: RunRecorder, backend: BackendN
     const empty = encoded.find((e) => e.targetStart >= e.ids.length);
     if (empty) throw new ApiError('invalid_argument', `example ${trainExamples[empty.index].id} has an empty target; nothing to train on`, { field: 'target' });
 
-    const totalSteps = previous?.totalSteps ?? planSteps(spec, encoded, options);
-    const learningRate = previous?.learningRate ?? spec.lr ?? definition.defaultLearningRate;
+    const totalSteps = previous?.totalSteps ?? planSteps((runSpec as RunSpec).trainer, encoded, options);
+    const learningRate = previous?.learningRate ?? runSpec?.trainer.learningRate ?? definition.defaultLearningRate;
     const plan: TrainerPlan = { ...options, maxLength, learningRate, totalSteps, seed };
 
     adapter = definition.attach(loaded.model, methodOptions as never, {
@@ -277,7 +262,7 @@ async function prepare(spec: TrainJobSpec, store: RunRecorder, backend: BackendN
       encode: (text) => tokenizer.encode(text, { addSpecialTokens: false }),
       warn: io.log,
     });
-    const runId = previous?.runId ?? spec.runId ?? store.newRunId(spec.method);
+    const runId = previous?.runId ?? spec.runId ?? store.newRunId(methodName);
     const evaluator = makeEvaluator(loaded, tokenizer, adapter, evalExamples, labelVerbalisations([...trainExamples, ...evalExamples]), { ...options, maxLength }, padId);
     const trainer = new Trainer({
       runId,
@@ -314,7 +299,7 @@ async function prepare(spec: TrainJobSpec, store: RunRecorder, backend: BackendN
         version: 1,
         runId,
         status: 'running',
-        method: spec.method,
+        method: methodName,
         methodOptions,
         trainer: options as unknown as Record<string, unknown>,
         learningRate,
@@ -325,11 +310,13 @@ async function prepare(spec: TrainJobSpec, store: RunRecorder, backend: BackendN
         hostname: hostname(),
         startedAt: new Date().toISOString(),
         baseModel: { path: modelPath, architecture: config.architecture, parameters: config.parameters, files: modelFiles },
-        dataset: { path: dataPath, sha256: dataSha, kPerClass: spec.kPerClass ?? null, splitSeed: options.splitSeed, trainIds: split.trainIds, evalIds: split.evalIds },
+        dataset: { path: dataPath, sha256: dataSha, kPerClass: splitSpec?.kPerClass ?? null, splitSeed: options.splitSeed, trainIds: split.trainIds, evalIds: split.evalIds },
         trainableParams: adapter.trainableParamCount(),
         totalSteps,
         step: 0,
         checkpoints: [],
+        // The whole run as it was asked for (the fields above are what it resolved to).
+        runSpec: runSpec as RunSpec,
       };
       await store.create(manifest);
     }
@@ -385,7 +372,7 @@ function requireRunId(spec: TrainJobSpec): string {
 }
 
 /** Optimiser steps for steps | epochs | budgetTokens (default 3 epochs). */
-export function planSteps(spec: Pick<TrainJobSpec, 'steps' | 'epochs' | 'budgetTokens'>, encoded: readonly EncodedExample[], options: TrainerOptions): number {
+export function planSteps(spec: Pick<TrainerSpec, 'steps' | 'epochs' | 'budgetTokens'>, encoded: readonly EncodedExample[], options: TrainerOptions): number {
   const perEpoch = Math.max(1, Math.ceil(batchesPerEpoch(encoded, options) / options.gradAccumulation));
   let steps: number;
   if (spec.steps !== undefined) steps = spec.steps;

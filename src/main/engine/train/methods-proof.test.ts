@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../backend';
 import { allMethods } from '../methods/registry';
-import { runTrainJob } from './job';
+import { runTrainJobFromFlags as runTrainJob } from '../../cli/testing/requests-from-flags';
 import { hasStoriesHf, MemoryRecorder, storiesHf } from './test-fixtures';
 
 const MAX_STEPS = 15;

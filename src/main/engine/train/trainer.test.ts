@@ -11,7 +11,8 @@ import { initBackend } from '../backend';
 import type { PeftAdapter } from '../methods/method';
 import { getMethod } from '../methods/registry';
 import { listCheckpoints, readCheckpoint } from './checkpoint';
-import { trainerOptions, type TrainerPlan } from './config';
+import { trainerOptions } from '@shared/trainer-options';
+import type { TrainerPlan } from './config';
 import { tinyModel, toyExamples } from './test-fixtures';
 import { Trainer, type TrainerInit } from './trainer';
 

@@ -3,6 +3,7 @@
 // the queue as training.queue snapshots. Run manifests and metrics are the trainer's own shapes (../training.ts).
 import { z } from 'zod';
 import { call } from '../define';
+import { trainerOptionsPatch } from '../../trainer-options';
 import { MethodNameSchema, RunManifestSchema, TrainProgressSchema } from '../training';
 import { DatasetIdSchema } from './datasets';
 import { ModelIdSchema } from './models';
@@ -70,8 +71,8 @@ export const RunDiagnosticsSchema = z.object({
 });
 export type RunDiagnostics = z.infer<typeof RunDiagnosticsSchema>;
 
-/** A run manifest without its id lists (thousands of example ids per run), counted instead. */
-export const RunSummarySchema = RunManifestSchema.omit({ dataset: true }).extend({
+/** A run manifest without its id lists (thousands of example ids per run, also in its runSpec's frozen split), counted instead. */
+export const RunSummarySchema = RunManifestSchema.omit({ dataset: true, runSpec: true }).extend({
   dataset: z.object({
     path: z.string(),
     sha256: z.string(),
@@ -96,8 +97,8 @@ export const trainingCalls = {
         seeds: z.array(z.number().int().min(0)).min(1).max(10),
         steps: z.number().int().min(1).max(1_000_000).optional(),
         budgetTokens: z.number().int().min(1).optional(),
-        /** Trainer options for every run (batchSize, maxLength, evalEvery, …); invalid ones fail naming the field. */
-        trainer: z.record(z.string(), z.unknown()).default({}),
+        /** Trainer options for every run (batchSize, maxLength, evalEvery, …; the rest take their defaults); unknown or invalid ones fail naming the field. */
+        trainer: trainerOptionsPatch.default({}),
       })
       .strict()
       .refine((r) => (r.steps === undefined) !== (r.budgetTokens === undefined), { message: 'give exactly one of steps or budgetTokens', path: ['steps'] }),
