@@ -61,4 +61,13 @@ describe('prefixlab compare flags → ComparePlan', () => {
     expect(() => comparePlanFromFlags({ ...base, methods: ['lora'], seeds: [1], set: { rank: '4' } })).toThrow(/unknown option "train.rank"/);
     expect(() => splitPerMethod({ 'lora.rank': '4' }, ['ptplus'])).toThrow(/lora is not among --methods/);
   });
+
+  it('a union option takes the branch its value fits: LoRA targets as a name, a keyword or a comma list', async () => {
+    const { coerceSetValue } = await import('./run-spec-flags');
+    const { loraOptions } = await import('@shared/methods/lora-options');
+    const targets = loraOptions.shape.targets;
+    expect(coerceSetValue('q_proj,v_proj', targets)).toEqual(['q_proj', 'v_proj']);
+    expect(coerceSetValue('all-linear', targets)).toBe('all-linear');
+    expect(coerceSetValue('c_attn', targets)).toEqual(['c_attn']);
+  });
 });

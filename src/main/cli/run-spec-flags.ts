@@ -16,20 +16,28 @@ import { parseFloatFlag } from './parse';
 type AnySchema = z.ZodType;
 
 /** The innermost schema under optional/default/nullable wrappers, and whether null is allowed. */
-function baseOf(schema: AnySchema): { kind: string; isNullable: boolean } {
-  let current = schema as unknown as { _zod: { def: { type: string; innerType?: AnySchema } } };
+function baseOf(schema: AnySchema): { kind: string; isNullable: boolean; options?: AnySchema[] } {
+  let current = schema as unknown as { _zod: { def: { type: string; innerType?: AnySchema; options?: AnySchema[] } } };
   let isNullable = false;
   while (['optional', 'default', 'nullable', 'prefault', 'readonly', 'catch'].includes(current._zod.def.type)) {
     if (current._zod.def.type === 'nullable') isNullable = true;
     current = current._zod.def.innerType as unknown as typeof current;
   }
-  return { kind: current._zod.def.type, isNullable };
+  return { kind: current._zod.def.type, isNullable, options: current._zod.def.options };
 }
 
 /** Converts one `--set` string to the type its field expects (numbers, booleans, null, lists). */
-function coerce(raw: string, schema: AnySchema): unknown {
-  const { kind, isNullable } = baseOf(schema);
+export function coerceSetValue(raw: string, schema: AnySchema): unknown {
+  const { kind, isNullable, options } = baseOf(schema);
   const text = raw.trim();
+  // A union (LoRA's targets: 'default' | 'all-linear' | a list of names) takes the first branch the value fits.
+  if (kind === 'union' && options) {
+    for (const option of options) {
+      const value = coerceSetValue(raw, option);
+      if (option.safeParse(value).success) return value;
+    }
+    return raw;
+  }
   if (isNullable && (text === 'null' || text === 'none' || text === '')) return null;
   switch (kind) {
     case 'number':
@@ -79,8 +87,8 @@ export function splitSettings(set: Record<string, string>, methodSchema: z.ZodOb
   for (const [key, raw] of Object.entries(set)) {
     const explicitTrainer = key.startsWith('train.');
     const name = explicitTrainer ? key.slice('train.'.length) : key;
-    if (!explicitTrainer && Object.hasOwn(methodShape, name)) method[name] = coerce(raw, methodShape[name]);
-    else if (Object.hasOwn(trainerShape, name)) trainer[name] = coerce(raw, trainerShape[name]);
+    if (!explicitTrainer && Object.hasOwn(methodShape, name)) method[name] = coerceSetValue(raw, methodShape[name]);
+    else if (Object.hasOwn(trainerShape, name)) trainer[name] = coerceSetValue(raw, trainerShape[name]);
     else {
       throw new ApiError(
         'invalid_argument',
