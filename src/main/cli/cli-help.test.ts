@@ -39,7 +39,9 @@ describe('prefixlab CLI: mistakes and help', () => {
     expect(stderr.trim().split('\n')).toHaveLength(1);
     expect(stderr).toMatch(/^prefixlab: unknown command "trian"; did you mean "train"\?; commands: serve, info, model inspect, .*train, compare, .*export \(prefixlab --help\)$/m);
     expect((await cli(['trian', 'M'])).stderr).toMatch(/unknown command "trian";/);
-    expect((await cli(['model', 'inspekt', 'DIR'])).stderr).toMatch(/^prefixlab: unknown command "model inspekt"; did you mean "model inspect"\? \(model has: model inspect\)$/m);
+    expect((await cli(['model', 'inspekt', 'DIR'])).stderr).toMatch(
+      /^prefixlab: unknown command "model inspekt"; did you mean "model inspect"\? \(model has: model inspect, model list\)$/m,
+    );
     expect((await cli(['data'])).stderr).toMatch(/^prefixlab: "data" needs one of: data inspect, data import, data split$/m);
     expect((await cli(['--json', 'info'])).stderr).toMatch(/^prefixlab: expected a command before the options, got "--json"; commands: /m);
   });

@@ -1,5 +1,5 @@
 // Model operations for the CLI and the app (`prefixlab model inspect`, `logits`, `generate`): load a model
-// by path (HF folder or llama2.c .bin), keep it cached per process, and return plain data only.
+// by path (HF folder, llama2.c .bin or GGUF file), keep it cached per process, and return plain data only.
 import * as tf from '@tensorflow/tfjs';
 import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -8,7 +8,7 @@ import { ApiError } from '@shared/errors';
 import { activeBackend, initBackend, type BackendName } from '../engine/backend';
 import { formatChat, type ChatMessage } from '../engine/chat';
 import { generate } from '../engine/generate';
-import { loadModel, readModelConfig, type LoadedModel, type ModelFormat } from '../engine/io/load-model';
+import { GGUF_NO_TOKENIZER, loadModel, readModelHeader, type LoadedModel, type ModelFormat } from '../engine/io/load-model';
 import { weightBytes } from '../engine/io/model-files';
 import type { ModelConfig } from '../engine/models/causal-lm';
 
@@ -24,12 +24,14 @@ export interface ModelInspection {
   kvHeads: number;
   headDim: number;
   vocab: number;
-  /** dtype of the weights on disk (they are computed in float32). */
-  dtype: ModelConfig['sourceDtype'];
+  /** dtype of the weights on disk (they are computed in float32); for GGUF the GGML type holding most values, e.g. Q4_1. */
+  dtype: string;
   tiedEmbeddings: boolean;
   /** Trained context length in tokens. */
   context: number;
   memoryBytesFloat32: number;
+  /** GGUF only: tensor count per GGML type, e.g. { Q4_1: 210, F32: 61, Q8_0: 1 }. */
+  quantization?: Record<string, number>;
 }
 
 /**
@@ -60,18 +62,19 @@ export async function readModelCard(path: string, inspect: (path: string) => Pro
 
 function hasTokenizer(path: string, format: ModelFormat): boolean {
   if (format === 'hf') return existsSync(join(path, 'tokenizer.json'));
+  if (format === 'gguf') return false; // its tokenizer.ggml.* metadata is not read yet
   return ['tok512.bin', 'tokenizer.bin'].some((name) => existsSync(join(dirname(path), name)));
 }
 
 /** The name an imported model gets unless one is given: its folder's or file's name. */
 export function defaultModelName(path: string): string {
   const isFile = existsSync(path) && statSync(path).isFile();
-  return isFile ? basename(path).replace(/\.bin$/, '') : basename(path);
+  return isFile ? basename(path).replace(/\.(bin|gguf)$/i, '') : basename(path);
 }
 
 /** Reads config and weight headers (no weights are loaded) and validates every tensor's presence and shape. */
 export async function inspectModel(path: string): Promise<ModelInspection> {
-  const { format, config } = readModelConfig(resolve(path));
+  const { format, config, quantization, fileType } = await readModelHeader(resolve(path));
   return {
     format,
     architecture: config.architecture,
@@ -82,10 +85,11 @@ export async function inspectModel(path: string): Promise<ModelInspection> {
     kvHeads: config.kvHeads,
     headDim: config.headDim,
     vocab: config.vocabSize,
-    dtype: config.sourceDtype,
+    dtype: fileType ?? config.sourceDtype,
     tiedEmbeddings: config.tiedEmbeddings,
     context: config.maxPositions,
     memoryBytesFloat32: weightBytes(config),
+    ...(quantization ? { quantization } : {}),
   };
 }
 
@@ -199,7 +203,9 @@ export async function generateText(req: GenerateTextRequest): Promise<GenerateTe
   const { model, tokenizer, generation } = loaded;
   const sources = [req.prompt !== undefined, req.messages !== undefined, req.promptIds !== undefined].filter(Boolean).length;
   if (sources !== 1) throw new ApiError('invalid_argument', 'give exactly one of prompt, messages or promptIds', { field: 'prompt' });
-  if (!req.promptIds && !tokenizer) throw new ApiError('unsupported', 'this model has no tokenizer; pass promptIds', { field: 'prompt' });
+  if (!req.promptIds && !tokenizer) {
+    throw new ApiError('unsupported', loaded.format === 'gguf' ? GGUF_NO_TOKENIZER : 'this model has no tokenizer; pass promptIds', { field: 'prompt' });
+  }
 
   let promptIds: number[];
   if (req.promptIds) promptIds = checkIds(req.promptIds, model.config.vocabSize, 'promptIds');

@@ -2,7 +2,7 @@
 import type { Command } from '../command';
 import { infoCommand } from './info';
 import { serveCommand } from './serve';
-import { generateCommand, logitsCommand, modelInspectCommand } from './model';
+import { generateCommand, logitsCommand, modelInspectCommand, modelListCommand } from './model';
 import { compareCommand, trainCommand } from './train';
 import { dataImportCommand, dataInspectCommand, dataSplitCommand } from './data';
 import { adaptersListCommand, adaptersShowCommand, exportCommand, runsListCommand, runsShowCommand } from './registry';
@@ -12,6 +12,7 @@ export const COMMANDS: Command[] = [
   serveCommand,
   infoCommand,
   modelInspectCommand,
+  modelListCommand,
   logitsCommand,
   generateCommand,
   dataInspectCommand,

@@ -1,9 +1,77 @@
-// `prefixlab model inspect`, `prefixlab logits`, `prefixlab generate`: the engine from the command line.
+// `prefixlab model list`, `model inspect`, `logits`, `generate`: the engine from the command line.
 import { ApiError } from '@shared/errors';
 import type { Command } from '../command';
 import { bootstrap } from '../bootstrap';
 import { parseFloatFlag, parseIdList, parseIntFlag, requireString } from '../parse';
 import { generateText, inspectModel, lastLogits } from '../../services/model-service';
+import { discoverModels, type DiscoveredModel } from '../../services/model-discovery';
+import { ModelStore } from '../../services/model-store';
+import { resolveHome } from '../../app/home';
+
+export const modelListCommand: Command = {
+  name: 'model list',
+  summary: 'List imported models, or (--discover) models in the Hugging Face cache, Ollama, LM Studio and given folders',
+  usage: 'prefixlab model list [--discover [--folder DIR …]] [--json]',
+  options: { discover: { type: 'boolean' }, folder: { type: 'string', multiple: true } },
+  async run(args) {
+    const folders = (args.values.folder as string[] | undefined) ?? [];
+    if (!args.values.discover) {
+      if (folders.length > 0) throw new ApiError('invalid_argument', '--folder adds a folder to discovery; use it with --discover', { field: '--folder' });
+      const models = await new ModelStore(resolveHome(args.values.home as string | undefined)).list();
+      const text = models.length
+        ? table(
+            ['id', 'name', 'format', 'parameters', 'path'],
+            models.map((m) => [m.id, m.name, m.format, formatCount(m.card.parameters), m.path]),
+          )
+        : 'no imported models (prefixlab model list --discover finds models on this machine)';
+      return { json: { models }, text };
+    }
+    const result = await discoverModels({ folders });
+    const good = result.models.filter((m) => !m.error);
+    const broken = result.models.filter((m) => m.error);
+    const lines = [
+      good.length
+        ? table(
+            ['source', 'name', 'format', 'architecture', 'parameters', 'quantization', 'size', 'path'],
+            good.map((m) => [m.source, m.name, m.format, m.architecture ?? '?', formatCount(m.parameters), formatTypes(m), formatBytes(m.sizeBytes), m.path]),
+          )
+        : 'no models found (looked in the Hugging Face cache, Ollama and LM Studio stores, and any --folder)',
+      ...(broken.length ? ['', `${broken.length} broken:`, ...broken.map((m) => `  ${m.source} ${m.name}: ${m.error}`)] : []),
+      ...result.warnings.map((w) => `warning: ${w}`),
+    ];
+    return { json: result, text: lines.join('\n') };
+  },
+};
+
+/** Left-aligned columns, two spaces apart. */
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  return [header, ...rows].map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ')).join('\n');
+}
+
+function formatCount(n: number | null): string {
+  if (n === null) return '?';
+  if (n >= 1e9) return `${(n / 1e9).toFixed(1)}B`;
+  if (n >= 1e6) return `${(n / 1e6).toFixed(1)}M`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(1)}K`;
+  return String(n);
+}
+
+function formatBytes(n: number | null): string {
+  if (n === null) return '?';
+  if (n >= 2 ** 30) return `${(n / 2 ** 30).toFixed(1)} GiB`;
+  if (n >= 2 ** 20) return `${(n / 2 ** 20).toFixed(1)} MiB`;
+  return `${(n / 2 ** 10).toFixed(1)} KiB`;
+}
+
+/** Storage types, most tensors first: "Q4_K/F32/Q6_K". */
+function formatTypes(m: DiscoveredModel): string {
+  if (!m.quantization) return '?';
+  return Object.entries(m.quantization)
+    .sort((a, b) => b[1] - a[1])
+    .map(([type]) => type)
+    .join('/');
+}
 
 export const modelInspectCommand: Command = {
   name: 'model inspect',

@@ -1,11 +1,12 @@
-// One entry point for every model format: a Hugging Face folder, or a llama2.c .bin checkpoint with its
-// tokenizer (tok512.bin / tokenizer.bin) beside it.
-import { existsSync, statSync } from 'node:fs';
+// One entry point for every model format: a Hugging Face folder, a llama2.c .bin checkpoint with its
+// tokenizer (tok512.bin / tokenizer.bin) beside it, or a GGUF file.
+import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ApiError } from '@shared/errors';
 import type { CausalLM, ModelConfig } from '../models/causal-lm';
 import { LlamaModel } from '../models/llama';
 import { inspectHfFolder, loadHfFolder, loadHfTokenizer, readHfConfig } from './hf-folder';
+import { inspectGguf, loadGguf } from './gguf/gguf-model';
 import { readLlama2cConfig, readLlama2cWeights } from './llama2c';
 import { Llama2cTokenizer } from './llama2c-tokenizer';
 import { checkMemory, type GenerationDefaults, type LoadOptions } from './model-files';
@@ -13,13 +14,13 @@ import type { TextTokenizer } from './tokenizer';
 
 export type { GenerationDefaults, LoadOptions } from './model-files';
 
-export type ModelFormat = 'hf' | 'llama2c';
+export type ModelFormat = 'hf' | 'llama2c' | 'gguf';
 
 export interface LoadedModel {
   path: string;
   format: ModelFormat;
   model: CausalLM;
-  /** null when the folder has no tokenizer.json (ids still work). */
+  /** null when the folder has no tokenizer.json, and for GGUF files for now (ids still work). */
   tokenizer: TextTokenizer | null;
   generation: GenerationDefaults;
   dispose(): void;
@@ -37,14 +38,50 @@ export function detectFormat(path: string): ModelFormat {
       file: join(path, 'config.json'),
     });
   }
+  if (path.toLowerCase().endsWith('.gguf') || hasGgufMagic(path)) return 'gguf';
   if (path.endsWith('.bin')) return 'llama2c';
-  throw new ApiError('unsupported', 'expected a Hugging Face model folder or a llama2.c .bin checkpoint', { file: path });
+  throw new ApiError('unsupported', 'expected a Hugging Face model folder, a GGUF file or a llama2.c .bin checkpoint', { file: path });
 }
 
-/** The normalised config without loading weights (validates the files). */
+/** A GGUF file starts with the bytes "GGUF" whatever it is called (Ollama's blobs have no extension). */
+function hasGgufMagic(path: string): boolean {
+  const head = Buffer.alloc(4);
+  let fd: number | null = null;
+  try {
+    fd = openSync(path, 'r');
+    return readSync(fd, head, 0, 4, 0) === 4 && head.toString('latin1') === 'GGUF';
+  } catch {
+    return false; // unreadable: the format's own reader says why
+  } finally {
+    if (fd !== null) closeSync(fd);
+  }
+}
+
+const GGUF_NEEDS_ASYNC = 'this operation cannot read GGUF files yet (model inspect, logits and generate --prompt-ids can)';
+/** Where text is needed and the model is a GGUF file. */
+export const GGUF_NO_TOKENIZER = 'tokenizer from GGUF metadata is not implemented yet; pass token ids instead';
+
+/** The normalised config without loading weights (validates the files). HF folders and llama2.c only: GGUF headers are read asynchronously (readModelHeader). */
 export function readModelConfig(path: string): { format: ModelFormat; config: ModelConfig } {
   const format = detectFormat(path);
+  if (format === 'gguf') throw new ApiError('unsupported', GGUF_NEEDS_ASYNC, { file: path });
   return { format, config: format === 'hf' ? inspectHfFolder(path).config : readLlama2cConfig(path) };
+}
+
+export interface ModelHeader {
+  format: ModelFormat;
+  config: ModelConfig;
+  /** GGUF: tensor count per GGML type. */
+  quantization?: Record<string, number>;
+  /** GGUF: the GGML type holding most values (config.sourceDtype names only float types). */
+  fileType?: string;
+}
+
+/** Like readModelConfig, for every format. */
+export async function readModelHeader(path: string): Promise<ModelHeader> {
+  if (detectFormat(path) !== 'gguf') return readModelConfig(path);
+  const { config, quantization, mainType } = await inspectGguf(path);
+  return { format: 'gguf', config, quantization, fileType: mainType };
 }
 
 export async function loadModel(path: string, opts: LoadOptions = {}): Promise<LoadedModel> {
@@ -52,6 +89,10 @@ export async function loadModel(path: string, opts: LoadOptions = {}): Promise<L
   if (format === 'hf') {
     const { model, tokenizer, generation } = loadHfFolder(path, opts);
     return { path, format, model, tokenizer, generation, dispose: () => model.dispose() };
+  }
+  if (format === 'gguf') {
+    const { model, generation } = await loadGguf(path, opts);
+    return { path, format, model, tokenizer: null, generation, dispose: () => model.dispose() };
   }
   const config = readLlama2cConfig(path);
   checkMemory(config, path, opts.maxBytes);
@@ -66,6 +107,7 @@ export async function loadModel(path: string, opts: LoadOptions = {}): Promise<L
 /** Only the tokenizer of a model (no weights are read): dataset statistics need nothing more. */
 export function loadTokenizer(path: string): { tokenizer: TextTokenizer | null; config: ModelConfig } {
   const format = detectFormat(path);
+  if (format === 'gguf') throw new ApiError('unsupported', GGUF_NO_TOKENIZER, { file: path });
   if (format === 'hf') {
     const { config } = readHfConfig(path);
     return { tokenizer: loadHfTokenizer(path, config), config };

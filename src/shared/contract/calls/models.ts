@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import { call } from '../define';
 
-export const ModelFormatSchema = z.enum(['hf', 'llama2c']);
+export const ModelFormatSchema = z.enum(['hf', 'llama2c', 'gguf']);
 export type ModelFormat = z.infer<typeof ModelFormatSchema>;
 
 /** What the Models view shows about an architecture; read from the config without loading weights. */
