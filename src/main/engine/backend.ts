@@ -38,8 +38,16 @@ async function tryRegister(name: BackendName): Promise<BackendStatus> {
         throw new Error('the CUDA build of the native backend is already loaded');
       }
       let target = pkg;
+      let installedWithoutBinding = false;
       try {
         requireNative.resolve(pkg);
+        // npm keeps the package when its install script could not download libtensorflow (offline). Requiring
+        // it would register its kernels before the binding fails (and the next candidate would print ~150
+        // "already registered" lines): treat it as absent and look for a local build.
+        if (!nativeBindingOf(pkg)) {
+          installedWithoutBinding = true;
+          throw new Error('no native binding');
+        }
       } catch {
         // Not installed. The CPU build may come from a local build instead (scripts/native-tf/setup.sh):
         // $PREFIXLAB_TFJS_NODE (a package folder), else .native/node_modules/@tensorflow/tfjs-node in the
@@ -65,11 +73,16 @@ async function tryRegister(name: BackendName): Promise<BackendStatus> {
         });
         if (!found) {
           throw new Error(
-            env ? `PREFIXLAB_TFJS_NODE=${env} is not a loadable ${pkg} package folder` : `${pkg} is not installed (its install downloads libtensorflow; see docs/performance.md)`,
+            env
+              ? `PREFIXLAB_TFJS_NODE=${env} is not a loadable ${pkg} package folder`
+              : installedWithoutBinding
+                ? `${pkg} is installed without its native binding (its install could not download libtensorflow; see docs/performance.md)`
+                : `${pkg} is not installed (its install downloads libtensorflow; see docs/performance.md)`,
           );
         }
         target = found;
       }
+      if (!nativeBindingOf(target)) throw new Error(`${target} has no compiled native binding (lib/napi-v*/tfjs_binding.node)`);
       // Loading the binding registers the 'tensorflow' backend with the tfjs-core it resolves.
       // libtensorflow logs CPU-feature and oneDNN notices at start-up; keep warnings and errors only.
       process.env.TF_CPP_MIN_LOG_LEVEL ??= '1';
@@ -88,6 +101,22 @@ async function tryRegister(name: BackendName): Promise<BackendStatus> {
   }
   statuses.set(name, status);
   return status;
+}
+
+/** The compiled tfjs binding (lib/napi-vN/tfjs_binding.node) of the tfjs-node package `target` resolves to, if any. */
+function nativeBindingOf(target: string): string | undefined {
+  const fs = requireNative('node:fs') as typeof import('node:fs');
+  const path = requireNative('node:path') as typeof import('node:path');
+  let dir = path.dirname(requireNative.resolve(target));
+  // The entry is lib/index.js or dist/index.js: the package root holds package.json.
+  while (!fs.existsSync(path.join(dir, 'package.json')) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  const lib = path.join(dir, 'lib');
+  if (!fs.existsSync(lib)) return undefined;
+  return fs
+    .readdirSync(lib)
+    .filter((name) => name.startsWith('napi-v'))
+    .map((name) => path.join(lib, name, 'tfjs_binding.node'))
+    .find((file) => fs.existsSync(file));
 }
 
 /** Probes every candidate once; the result lists each backend with the reason it cannot be used. */
