@@ -1,6 +1,7 @@
 // One entry point for every model format: a Hugging Face folder, a llama2.c .bin checkpoint with its
 // tokenizer (tok512.bin / tokenizer.bin) beside it, or a GGUF file.
-import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, existsSync, readSync, statSync } from 'node:fs';
+import { openRegularFile } from './bounded-read';
 import { dirname, join } from 'node:path';
 import { ApiError } from '@shared/errors';
 import type { CausalLM, ModelConfig } from '../models/causal-lm';
@@ -48,7 +49,8 @@ function hasGgufMagic(path: string): boolean {
   const head = Buffer.alloc(4);
   let fd: number | null = null;
   try {
-    fd = openSync(path, 'r');
+    // Regular files only, opened non-blocking: a FIFO named like a checkpoint must not hang the sniff.
+    fd = openRegularFile(path).fd;
     return readSync(fd, head, 0, 4, 0) === 4 && head.toString('latin1') === 'GGUF';
   } catch {
     return false; // unreadable: the format's own reader says why
