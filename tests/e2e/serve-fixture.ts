@@ -24,10 +24,12 @@ export interface ServeHandle {
   process: ChildProcess;
 }
 
-export async function startServe(extraArgs: string[] = []): Promise<ServeHandle> {
+/** `env`: variables set for serve on top of this process's (e.g. a fake HOME and model stores for discovery). */
+export async function startServe(extraArgs: string[] = [], env: Record<string, string> = {}): Promise<ServeHandle> {
   const home = mkdtempSync(join(tmpdir(), 'prefixlab-e2e-'));
   const child = spawn(process.execPath, [join(repoRoot, 'bin/prefixlab.js'), 'serve', '--port', '0', '--json', '--home', home, ...extraArgs], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
   });
   let stderr = '';
   child.stderr!.on('data', (chunk) => (stderr += String(chunk)));

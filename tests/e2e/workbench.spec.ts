@@ -1,11 +1,15 @@
 // The workbench end to end, in one `prefixlab serve` and one browser page shared by serial steps: import
 // stories260K and generate; import SST-2 and read its statistics; compare Prefix-Tuning+ and LoRA on a tiny
 // budget with live curves, cancel and resume one run, read the results; the Adapters view; a reload that
-// reattaches. Screenshots of every view go to test-results/screenshots/.
+// reattaches; last, the models found on this computer (serve runs with a fake HOME whose Hugging Face cache and
+// Ollama store hold the tiny fixture models) imported with one click, and a chat. Screenshots of every view go
+// to test-results/screenshots/.
 import type { Browser, Page } from '@playwright/test';
 import { chromium } from '@playwright/test';
-import { existsSync, mkdirSync, realpathSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { makeFakeStores, type FakeStores } from './fake-model-stores';
 import { chromiumExecutable, expect, rootArgs, sharedDir, startServe, stopServe, test, type ServeHandle } from './serve-fixture';
 
 const modelDir = join(sharedDir, 'models/stories260K-hf');
@@ -16,6 +20,8 @@ const SHOTS = 'test-results/screenshots';
 test.describe.configure({ mode: 'serial' });
 
 let serve: ServeHandle;
+let storesDir: string;
+let stores: FakeStores;
 let browser: Browser;
 let page: Page;
 const consoleErrors: string[] = [];
@@ -45,7 +51,9 @@ async function shoot(name: string): Promise<void> {
 test.beforeAll(async () => {
   test.skip(missing.length > 0, `shared files missing: ${missing.join(', ')}`);
   mkdirSync(SHOTS, { recursive: true });
-  serve = await startServe(rootArgs(sharedDir));
+  storesDir = mkdtempSync(join(tmpdir(), 'prefixlab-e2e-stores-'));
+  stores = makeFakeStores(storesDir);
+  serve = await startServe(rootArgs(sharedDir), stores.env);
   browser = await chromium.launch({ executablePath: chromiumExecutable(), args: ['--no-sandbox', '--disable-gpu'] });
   page = await (await browser.newContext({ viewport: { width: 1360, height: 860 } })).newPage();
   page.on('console', (msg) => msg.type() === 'error' && consoleErrors.push(msg.text()));
@@ -56,6 +64,7 @@ test.beforeAll(async () => {
 test.afterAll(async () => {
   await browser?.close();
   if (serve) stopServe(serve);
+  if (storesDir) rmSync(storesDir, { recursive: true, force: true });
 });
 
 test('Models: import stories260K, read its card, stream a generation', async () => {
@@ -257,5 +266,54 @@ test('state survives a reload, and the dark theme renders every view', async () 
   }
   await page.getByTestId('nav-settings').click();
   await page.locator('#theme-select').selectOption('light');
+  expect(consoleErrors).toEqual([]);
+});
+
+test('Models: found on this computer, imported with one click, and a chat through the template', async () => {
+  await page.getByTestId('nav-models').click();
+  const found = page.getByTestId('found-table');
+  const llama = found.locator('[data-testid="found-row"][data-name="prefixlab/llama-gqa"]');
+  await expect(llama.getByTestId('found-source')).toHaveText('Hugging Face cache');
+  await expect(llama.getByTestId('found-family')).toHaveText('llama');
+  await expect(llama.getByTestId('found-quantization')).toHaveText('F32 ×21');
+  await expect(llama).toContainText(stores.llamaSnapshot);
+  const broken = found.locator('[data-testid="found-row"][data-name="missing-blob:latest"]');
+  await expect(broken.getByTestId('found-source')).toHaveText('Ollama');
+  await expect(broken.getByTestId('found-reason')).toContainText('this manifest names is missing');
+  await expect(broken.getByTestId('found-import')).toHaveCount(0);
+
+  // One click: registered in place (the cache lies outside the served folders), its card opens.
+  await llama.getByTestId('found-import').click();
+  await expect(llama.getByTestId('found-open')).toBeVisible();
+  await expect(page.getByTestId('model-card')).toContainText('prefixlab/llama-gqa');
+  await expect(page.getByTestId('model-card')).toContainText(stores.llamaSnapshot);
+  await expect(page.getByTestId('model-card-layers')).toHaveText('2');
+  await expect(page.getByTestId('gen-chat-toggle')).toHaveCount(0); // no chat template
+
+  const qwen = found.locator('[data-testid="found-row"][data-name="prefixlab/qwen2-chat"]');
+  await qwen.getByTestId('found-import').click();
+  await expect(qwen.getByTestId('found-open')).toBeVisible();
+  await expect(page.getByTestId('model-card')).toContainText('qwen2');
+  await page.getByTestId('gen-chat-toggle').check();
+  await page.getByTestId('gen-max-tokens').fill('6');
+  await page.getByTestId('gen-temperature').fill('0');
+  await page.getByTestId('chat-input').fill('Once upon a time');
+  await page.getByTestId('chat-send').click();
+  const messages = page.getByTestId('chat-message');
+  await expect(messages).toHaveCount(2);
+  await expect(messages.nth(0)).toHaveAttribute('data-role', 'user');
+  await expect(messages.nth(0)).toContainText('Once upon a time');
+  await expect(messages.nth(1)).toHaveAttribute('data-role', 'assistant');
+  await expect(page.getByTestId('gen-stats')).toContainText('stopped by');
+  await page.getByTestId('chat-input').fill('And then?');
+  await page.getByTestId('chat-send').click();
+  await expect(messages).toHaveCount(4);
+  await shoot('models-found');
+  await page.getByTestId('chat-clear').click();
+  await expect(messages).toHaveCount(0);
+
+  // Rescan marks both as imported.
+  await page.getByTestId('found-rescan').click();
+  await expect(found.getByTestId('found-open')).toHaveCount(2);
   expect(consoleErrors).toEqual([]);
 });

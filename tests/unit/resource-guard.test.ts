@@ -64,11 +64,11 @@ describe('resource guard', () => {
     expect(verdict.message).toMatch(/train LoRA instead of full fine-tuning/);
   });
 
-  it('refuses before any tensor is allocated, as an out_of_memory ApiError naming the field', () => {
+  it('refuses before any tensor is allocated, as an out_of_memory ApiError naming the field', async () => {
     const before = tf.memory().numTensors;
     process.env.PREFIXLAB_MEMORY_BUDGET_BYTES = String(1024 * 1024);
     try {
-      guardRunMemory(FIXTURE_MODEL, { method: 'lora', methodOptions: lora, batchSize: 8, maxLength: 256 });
+      await guardRunMemory(FIXTURE_MODEL, { method: 'lora', methodOptions: lora, batchSize: 8, maxLength: 256 });
       expect.unreachable();
     } catch (err) {
       expect(err).toBeInstanceOf(ApiError);

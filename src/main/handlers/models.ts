@@ -1,11 +1,35 @@
-// models.* handlers: the model registry (import/list/remove), architecture cards, and streamed generation.
-import type { Handlers } from '@shared/contract';
+// models.* handlers: the model registry (import/list/remove), discovery of the models users' tools keep,
+// architecture cards, and streamed generation.
+import type { DiscoveredModel, Handlers } from '@shared/contract';
 import { ApiError } from '@shared/errors';
 import type { AppContext } from '../app/context';
 import { defaultModelName, readModelCard } from '../services/model-service';
 import { removeEntry } from '../services/registry-service';
 
-type ModelsHandlers = Pick<Handlers<AppContext>, 'models.list' | 'models.inspect' | 'models.import' | 'models.remove' | 'models.generate' | 'models.cancelGeneration'>;
+type ModelsHandlers = Pick<
+  Handlers<AppContext>,
+  'models.list' | 'models.inspect' | 'models.import' | 'models.discover' | 'models.cancelDiscovery' | 'models.remove' | 'models.generate' | 'models.cancelGeneration'
+>;
+
+/**
+ * Paths the last discovery scan of each app found readable. Stores such as the Hugging Face cache usually lie
+ * outside the folders a client may name, but what the app found there itself may be imported: a client can
+ * only pick among these paths, never name a new one.
+ */
+const discovered = new WeakMap<AppContext, Set<string>>();
+
+/** Runs `work` with an AbortController registered under the id (the matching cancel call aborts it). */
+async function cancellable<T>(ctx: AppContext, id: string | undefined, field: string, work: (signal?: AbortSignal) => Promise<T>): Promise<T> {
+  if (!id) return work();
+  if (ctx.cancellables.has(id)) throw new ApiError('conflict', 'a job with this id is already running', { field });
+  const controller = new AbortController();
+  ctx.cancellables.set(id, controller);
+  try {
+    return await work(controller.signal);
+  } finally {
+    ctx.cancellables.delete(id);
+  }
+}
 
 export const modelsHandlers: ModelsHandlers = {
   'models.list': async (_req, ctx) => ({ models: await ctx.models.list() }),
@@ -16,11 +40,30 @@ export const modelsHandlers: ModelsHandlers = {
   },
 
   'models.import': async (req, ctx) => {
-    const path = ctx.paths.check(req.path, 'path');
+    const path = discovered.get(ctx)?.has(req.path) ? req.path : ctx.paths.check(req.path, 'path');
     const existing = await ctx.models.findByPath(path);
     if (existing) return existing;
     const { format, card } = await readModelCard(path, (p) => ctx.modelWorker.call('inspectModel', { path: p }));
     return ctx.models.add({ name: req.name ?? defaultModelName(path), path, format, card });
+  },
+
+  'models.discover': async (req, ctx) => {
+    // User folders are confined like every other client path; the stores come from the app's own environment.
+    const folders = req.folders.map((folder, i) => ctx.paths.check(folder, `folders.${i}`));
+    return cancellable(ctx, req.discoveryId, 'discoveryId', async (signal) => {
+      // In the model worker: a huge or hostile folder tree never blocks this event loop, and has a time limit.
+      const result = await ctx.modelWorker.call('discoverModels', { folders }, { signal });
+      discovered.set(ctx, new Set(result.models.filter((m) => !m.error).map((m) => m.path)));
+      const imported = new Map((await ctx.models.list()).map((entry) => [entry.path, entry.id]));
+      const models: DiscoveredModel[] = result.models.map((m) => (imported.has(m.path) ? { ...m, importedId: imported.get(m.path) } : m));
+      return { models, warnings: result.warnings };
+    });
+  },
+
+  'models.cancelDiscovery': async (req, ctx) => {
+    const controller = ctx.cancellables.get(req.discoveryId);
+    controller?.abort();
+    return { cancelled: controller !== undefined };
   },
 
   'models.remove': async (req, ctx) => {
@@ -52,7 +95,7 @@ export const modelsHandlers: ModelsHandlers = {
         'generate',
         {
           model: entry.path,
-          prompt: req.prompt,
+          ...(req.messages ? { messages: req.messages } : { prompt: req.prompt ?? '' }),
           maxNewTokens: req.maxNewTokens,
           greedy: req.temperature === 0,
           temperature: req.temperature > 0 ? req.temperature : undefined,

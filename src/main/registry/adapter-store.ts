@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, copyF
 import { basename, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { ApiError } from '@shared/errors';
+import type { ModelFormat } from '@shared/contract/calls/models';
 import { SafetensorsReader, writeSafetensors, type F32Tensor } from '../engine/io/safetensors';
 import { listCheckpoints } from '../engine/train/checkpoint';
 import { readStateDictFile } from '../engine/io/state-dict-file';
@@ -29,8 +30,10 @@ export interface FileHash {
 }
 
 export interface BaseModelRef {
-  /** Folder (HF) or .bin file (llama2.c), absolute. */
+  /** Folder (HF), .bin file (llama2.c) or .gguf file, absolute. */
   path: string;
+  /** How the base is read (absent in records made before formats were recorded). */
+  format?: ModelFormat;
   architecture: string;
   parameters?: number;
   /** Weight and config files with their sha256. */
@@ -216,7 +219,13 @@ export async function createAdapterFromRun(home: string, runId: string, opts: { 
     options: (run.methodOptions ?? {}) as Record<string, unknown>,
     runId,
     checkpointStep: chosen.step,
-    baseModel: { path: String(base.path), architecture: String(base.architecture), parameters: base.parameters, files: base.files ?? [] },
+    baseModel: {
+      path: String(base.path),
+      ...(base.format ? { format: base.format } : {}),
+      architecture: String(base.architecture),
+      parameters: base.parameters,
+      files: base.files ?? [],
+    },
     dataset: (run.dataset ?? null) as DatasetRef | null,
     seed: typeof run.seed === 'number' ? run.seed : null,
     learningRate: typeof run.learningRate === 'number' ? run.learningRate : null,

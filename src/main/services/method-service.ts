@@ -3,7 +3,7 @@
 // allocating anything. Everything comes from the method definitions; nothing here names a method.
 import { z } from 'zod';
 import type { Estimate, MethodInfo } from '@shared/contract/calls/methods';
-import { readModelConfig } from '../engine/io/load-model';
+import { readModelHeader } from '../engine/io/load-model';
 import { allMethods, getMethod, methodOptionsJsonSchema, parseMethodOptions } from '../engine/methods/registry';
 import { trainerOptions } from '@shared/trainer-options';
 import { parseOptions } from '../engine/train/config';
@@ -27,9 +27,9 @@ export function listMethods(): { methods: MethodInfo[]; trainer: { optionsSchema
   };
 }
 
-/** Trainable parameters and the memory estimate of `method` with `rawOptions` on the model at `modelPath`. */
-export function estimateMethod(modelPath: string, method: string, rawOptions: unknown, batchSize: number, maxLength: number): Estimate {
-  const { config } = readModelConfig(modelPath);
+/** Trainable parameters and the memory estimate of `method` with `rawOptions` on the model at `modelPath` (any format: a GGUF base counts as float32). */
+export async function estimateMethod(modelPath: string, method: string, rawOptions: unknown, batchSize: number, maxLength: number): Promise<Estimate> {
+  const { config } = await readModelHeader(modelPath);
   const options = parseMethodOptions(method, rawOptions);
   const trainableParams = getMethod(method).countParameters(config, options as never);
   return {

@@ -32,6 +32,7 @@ describe.skipIf(!HAS_STORIES)('model service (stories260K)', () => {
       tiedEmbeddings: true,
       context: 512,
       memoryBytesFloat32: 260_032 * 4,
+      chatTemplate: false,
     });
     expect(await inspectModel(stories.llama2c)).toEqual({ ...hf, format: 'llama2c' });
     expect(tf.memory().numTensors).toBe(0);

@@ -8,8 +8,10 @@ import { ApiError } from '@shared/errors';
 import { activeBackend, initBackend, type BackendName } from '../engine/backend';
 import { formatChat, type ChatMessage } from '../engine/chat';
 import { generate } from '../engine/generate';
-import { GGUF_NO_TOKENIZER, loadModel, readModelHeader, type LoadedModel, type ModelFormat } from '../engine/io/load-model';
+import { loadModel, readModelHeader, type LoadedModel, type ModelFormat } from '../engine/io/load-model';
 import { weightBytes } from '../engine/io/model-files';
+import { readJson } from '../engine/io/hf-folder';
+import { pickChatTemplate } from '../engine/io/tokenizer';
 import type { ModelConfig } from '../engine/models/causal-lm';
 
 export type BackendChoice = BackendName | 'auto';
@@ -32,6 +34,10 @@ export interface ModelInspection {
   memoryBytesFloat32: number;
   /** GGUF only: tensor count per GGML type, e.g. { Q4_1: 210, F32: 61, Q8_0: 1 }. */
   quantization?: Record<string, number>;
+  /** Whether the model carries a chat template, where the reader reports it (the card falls back on tokenizer_config.json). */
+  chatTemplate?: boolean;
+  /** GGUF only: whether the file carries a tokenizer (tokenizer.ggml.*). */
+  hasTokenizer?: boolean;
 }
 
 /**
@@ -55,14 +61,26 @@ export async function readModelCard(path: string, inspect: (path: string) => Pro
       dtype: info.dtype,
       memoryFloat32Bytes: info.memoryBytesFloat32,
       tiedEmbeddings: info.tiedEmbeddings,
-      hasTokenizer: hasTokenizer(path, info.format),
+      hasTokenizer: info.hasTokenizer ?? hasTokenizer(path, info.format),
+      hasChatTemplate: info.chatTemplate ?? hasHfChatTemplate(path, info.format),
     },
   };
 }
 
+/** A Hugging Face folder's chat template: chat_template.jinja, or chat_template in tokenizer_config.json (a bounded read). */
+function hasHfChatTemplate(path: string, format: ModelFormat): boolean {
+  if (format !== 'hf') return false;
+  if (existsSync(join(path, 'chat_template.jinja'))) return true;
+  try {
+    return pickChatTemplate(readJson(join(path, 'tokenizer_config.json'), false)?.chat_template) !== null;
+  } catch {
+    return false; // an unreadable tokenizer_config.json fails where the tokenizer is loaded, with its reason
+  }
+}
+
 function hasTokenizer(path: string, format: ModelFormat): boolean {
   if (format === 'hf') return existsSync(join(path, 'tokenizer.json'));
-  if (format === 'gguf') return false; // its tokenizer.ggml.* metadata is not read yet
+  if (format === 'gguf') return false; // inspectModel reports it (tokenizer.ggml.* metadata)
   return ['tok512.bin', 'tokenizer.bin'].some((name) => existsSync(join(dirname(path), name)));
 }
 
@@ -74,7 +92,7 @@ export function defaultModelName(path: string): string {
 
 /** Reads config and weight headers (no weights are loaded) and validates every tensor's presence and shape. */
 export async function inspectModel(path: string): Promise<ModelInspection> {
-  const { format, config, quantization, fileType } = await readModelHeader(resolve(path));
+  const { format, config, quantization, fileType, hasTokenizer: ggufTokenizer, chatTemplate } = await readModelHeader(resolve(path));
   return {
     format,
     architecture: config.architecture,
@@ -90,6 +108,8 @@ export async function inspectModel(path: string): Promise<ModelInspection> {
     context: config.maxPositions,
     memoryBytesFloat32: weightBytes(config),
     ...(quantization ? { quantization } : {}),
+    ...(ggufTokenizer !== undefined ? { hasTokenizer: ggufTokenizer } : {}),
+    chatTemplate: chatTemplate ?? hasHfChatTemplate(resolve(path), format),
   };
 }
 
@@ -204,7 +224,7 @@ export async function generateText(req: GenerateTextRequest): Promise<GenerateTe
   const sources = [req.prompt !== undefined, req.messages !== undefined, req.promptIds !== undefined].filter(Boolean).length;
   if (sources !== 1) throw new ApiError('invalid_argument', 'give exactly one of prompt, messages or promptIds', { field: 'prompt' });
   if (!req.promptIds && !tokenizer) {
-    throw new ApiError('unsupported', loaded.format === 'gguf' ? GGUF_NO_TOKENIZER : 'this model has no tokenizer; pass promptIds', { field: 'prompt' });
+    throw new ApiError('unsupported', 'this model has no tokenizer; pass promptIds', { field: 'prompt' });
   }
 
   let promptIds: number[];

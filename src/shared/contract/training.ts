@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { MethodNameSchema } from '../methods/method-name';
 import { StoredRunSpecSchema } from '../run-spec';
+import { ModelFormatSchema } from './calls/models';
 
 // Any name of a method's shape: the list itself is the engine's registry (methods.list); handlers check names against it.
 export { MethodNameSchema };
@@ -226,6 +227,8 @@ export const RunManifestSchema = z.object({
   endedAt: z.string().optional(),
   baseModel: z.object({
     path: z.string(),
+    /** How the base was read (a GGUF file: dequantized to float32); runs recorded before it have none. */
+    format: ModelFormatSchema.optional(),
     architecture: z.string(),
     parameters: z.number().int(),
     files: z.array(FileHashSchema),

@@ -12,7 +12,7 @@ export const loraOptions = z.object({
     .union([z.enum(['default', 'all-linear']), z.array(z.string().min(1)).min(1)])
     .default('default')
     .describe(
-      "Layers to adapt: 'default' (q_proj,v_proj for llama/mistral/qwen2; c_attn for gpt2; query_key_value for gpt_neox), 'all-linear' (every linear but the LM head), or module names matched as PEFT does (equal, or ending in '.' + name)",
+      "Layers to adapt: 'default' (q_proj,v_proj for llama/mistral/qwen2/qwen3; qkv_proj for phi3; c_attn for gpt2; query_key_value for gpt_neox), 'all-linear' (every linear but the LM head), or module names matched as PEFT does (equal, or ending in '.' + name)",
     ),
 });
 

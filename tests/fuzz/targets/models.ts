@@ -225,7 +225,7 @@ export const tokenizerTarget = defineTarget<TokenizerCase>({
     writeFileSync(join(dir, 'config.json'), readFileSync(join(MODELS, c.fixture, 'config.json')));
     let tokenizer;
     try {
-      tokenizer = loadTokenizer(dir).tokenizer;
+      tokenizer = (await loadTokenizer(dir)).tokenizer;
     } catch (err) {
       return rejected(judgeError(err, { needsFile: true }));
     }

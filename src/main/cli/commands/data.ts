@@ -18,19 +18,19 @@ const READ_OPTIONS: OptionSpec = {
   'context-length': { type: 'string' },
 };
 
-function tokenizerFor(modelPath: string): { tokenizer: DatasetTokenizer; contextLength: number } {
-  const { tokenizer, config } = loadTokenizer(resolve(modelPath));
+async function tokenizerFor(modelPath: string): Promise<{ tokenizer: DatasetTokenizer; contextLength: number }> {
+  const { tokenizer, config } = await loadTokenizer(resolve(modelPath));
   if (!tokenizer) throw new ApiError('unsupported', 'this model has no tokenizer, so token lengths cannot be measured', { field: '--model' });
   return { tokenizer, contextLength: config.maxPositions };
 }
 
-function readOptions(args: ParsedArgs, onProgress?: ScanOptions['onProgress']): ScanOptions {
+async function readOptions(args: ParsedArgs, onProgress?: ScanOptions['onProgress']): Promise<ScanOptions> {
   const task = args.values.task as string | undefined;
   if (task !== undefined && !TaskKindSchema.safeParse(task).success) {
     throw new ApiError('invalid_argument', `unknown task "${task}" (use ${TaskKindSchema.options.join(', ')})`, { field: '--task' });
   }
   const options: ScanOptions = { task: task as TaskKind | undefined, map: parseSetFlags(args.values.map, '--map'), onProgress };
-  if (args.values.model) Object.assign(options, tokenizerFor(args.values.model as string));
+  if (args.values.model) Object.assign(options, await tokenizerFor(args.values.model as string));
   const contextLength = parseIntFlag(args.values['context-length'], '--context-length', { min: 1 });
   if (contextLength !== undefined) options.contextLength = contextLength;
   return options;
@@ -71,7 +71,7 @@ export const dataInspectCommand: Command = {
     const printer = createProgressPrinter();
     const result = await inspectDataset(
       file,
-      readOptions(args, (p) => printer.update(`${p.phase} ${p.totalBytes ? Math.round((100 * p.bytesRead) / p.totalBytes) : 0}% · ${p.rows.toLocaleString('en-US')} rows`)),
+      await readOptions(args, (p) => printer.update(`${p.phase} ${p.totalBytes ? Math.round((100 * p.bytesRead) / p.totalBytes) : 0}% · ${p.rows.toLocaleString('en-US')} rows`)),
     );
     printer.done();
     return { json: result, text: summarise(result), exitCode: result.exitCode };
@@ -87,7 +87,7 @@ export const dataImportCommand: Command = {
     const file = resolve(requireString(args.positionals[0], 'FILE'));
     const manifest = await importDataset(
       file,
-      { ...readOptions(args), name: args.values.name as string | undefined, excludeInvalid: args.values['exclude-invalid'] === true },
+      { ...(await readOptions(args)), name: args.values.name as string | undefined, excludeInvalid: args.values['exclude-invalid'] === true },
       resolveHome(args.values.home as string | undefined),
     );
     return { json: manifest, text: `imported ${file} as dataset ${(manifest as { id: string }).id}` };

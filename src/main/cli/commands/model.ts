@@ -4,6 +4,7 @@ import type { Command } from '../command';
 import { bootstrap } from '../bootstrap';
 import { parseFloatFlag, parseIdList, parseIntFlag, requireString } from '../parse';
 import { generateText, inspectModel, lastLogits } from '../../services/model-service';
+import { readChatMessages } from '../../engine/chat';
 import { discoverModels, type DiscoveredModel } from '../../services/model-discovery';
 import { ModelStore } from '../../services/model-store';
 import { resolveHome } from '../../app/home';
@@ -75,8 +76,8 @@ function formatTypes(m: DiscoveredModel): string {
 
 export const modelInspectCommand: Command = {
   name: 'model inspect',
-  summary: 'Read a model folder (or llama2.c .bin) and print its architecture card',
-  usage: 'prefixlab model inspect DIR [--json]',
+  summary: 'Read a model folder (or a llama2.c .bin, or a GGUF file) and print its architecture card',
+  usage: 'prefixlab model inspect DIR|FILE.gguf [--json]',
   options: {},
   async run(args) {
     const dir = requireString(args.positionals[0], 'DIR');
@@ -85,6 +86,7 @@ export const modelInspectCommand: Command = {
       `${card.architecture} (${card.format}) · ${card.parameters.toLocaleString('en-US')} parameters · ${card.dtype} on disk`,
       `  layers ${card.layers} · hidden ${card.hidden} · heads ${card.heads} (KV ${card.kvHeads}) · head dim ${card.headDim}`,
       `  vocab ${card.vocab} · context ${card.context} · tied embeddings ${card.tiedEmbeddings ? 'yes' : 'no'} · ${(card.memoryBytesFloat32 / 2 ** 20).toFixed(1)} MiB at float32`,
+      `  chat template ${card.chatTemplate ? 'yes' : 'no'}`,
     ].join('\n');
     return { json: card, text };
   },
@@ -110,13 +112,15 @@ export const logitsCommand: Command = {
 
 export const generateCommand: Command = {
   name: 'generate',
-  summary: 'Generate text from a prompt (greedy or sampled), streaming tokens',
+  summary: 'Generate text from a prompt or a chat (greedy or sampled), streaming tokens',
   usage:
-    'prefixlab generate --model DIR (--prompt TEXT | --prompt-ids 1,2,3) --max-new-tokens N [--greedy] [--temperature T] [--top-k K] [--top-p P] [--repetition-penalty R] [--seed S] [--stop STR …] [--backend NAME] [--json]',
+    'prefixlab generate --model DIR (--prompt TEXT [--chat] | --messages FILE | --prompt-ids 1,2,3) --max-new-tokens N [--greedy] [--temperature T] [--top-k K] [--top-p P] [--repetition-penalty R] [--seed S] [--stop STR …] [--backend NAME] [--json]',
   options: {
     model: { type: 'string' },
     prompt: { type: 'string' },
     'prompt-ids': { type: 'string' },
+    chat: { type: 'boolean' },
+    messages: { type: 'string' },
     'max-new-tokens': { type: 'string', default: '64' },
     greedy: { type: 'boolean' },
     temperature: { type: 'string' },
@@ -130,14 +134,21 @@ export const generateCommand: Command = {
     await bootstrap(args);
     const model = requireString(args.values.model, '--model');
     const promptIds = parseIdList(args.values['prompt-ids'], '--prompt-ids');
-    const prompt = args.values.prompt as string | undefined;
-    if ((prompt === undefined) === (promptIds === undefined)) {
-      throw new ApiError('invalid_argument', 'give exactly one of --prompt TEXT or --prompt-ids 1,2,3', { field: '--prompt' });
+    const text = args.values.prompt as string | undefined;
+    const messagesFile = args.values.messages as string | undefined;
+    if ([text, messagesFile, promptIds].filter((v) => v !== undefined).length !== 1) {
+      throw new ApiError('invalid_argument', 'give exactly one of --prompt TEXT, --messages FILE or --prompt-ids 1,2,3', { field: '--prompt' });
     }
+    const chat = args.values.chat === true;
+    if (chat && text === undefined) throw new ApiError('invalid_argument', '--chat formats --prompt TEXT as a user turn; give --prompt', { field: '--chat' });
+    // --chat: the text as one user turn of the model's chat template, with the generation prompt; --messages: a whole conversation.
+    const messages = messagesFile !== undefined ? readChatMessages(messagesFile) : chat ? [{ role: 'user' as const, content: text! }] : undefined;
+    const prompt = messages ? undefined : text;
     const temperature = parseFloatFlag(args.values.temperature, '--temperature');
     const result = await generateText({
       model,
       prompt,
+      messages,
       promptIds,
       maxNewTokens: parseIntFlag(args.values['max-new-tokens'], '--max-new-tokens', { min: 0, max: 100_000 })!,
       greedy: args.values.greedy === true ? true : temperature !== undefined && temperature > 0 ? false : undefined,

@@ -1,14 +1,18 @@
 // The dataset code takes the engine's tokenizer as it is (no adapter per caller): the token preview of a
 // loaded model's tokenizer shows special tokens by name and appends its EOS where the trainer does.
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { loadTokenizer } from '../../engine/io/load-model';
+import type { TextTokenizer } from '../../engine/io/tokenizer';
 import { encodeExample } from '../../engine/train/encode';
 import { previewTokens } from '../../services/dataset-service';
 import { hasStoriesTokenizer, sharedDir } from '../testing/test-data';
 
 describe.skipIf(!hasStoriesTokenizer())('the engine tokenizer in the dataset code (needs ../shared/models)', () => {
-  const { tokenizer } = loadTokenizer(join(sharedDir, 'models/stories260K-hf'));
+  let tokenizer: TextTokenizer | null;
+  beforeAll(async () => {
+    ({ tokenizer } = await loadTokenizer(join(sharedDir, 'models/stories260K-hf')));
+  });
 
   it('previews BOS and EOS by name, and the ids the trainer encodes', () => {
     const example = { prompt: 'Once upon a time', target: ' there was a dog.' };

@@ -5,7 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadTokenizer } from '../../engine/io/load-model';
+import { loadHfTokenizer, readHfConfig } from '../../engine/io/hf-folder';
 import type { DatasetTokenizer } from '../stats/tokenize-example';
 
 export const repoRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../../..');
@@ -33,7 +33,8 @@ export function hasStoriesTokenizer(): boolean {
  * its EOS id: these tests check the prompt/target rule alone (engine/train/encode-eos.test.ts covers EOS).
  */
 export function loadStoriesTokenizer(): DatasetTokenizer {
-  const { tokenizer } = loadTokenizer(join(sharedDir, 'models/stories260K-hf'));
+  const dir = join(sharedDir, 'models/stories260K-hf');
+  const tokenizer = loadHfTokenizer(dir, readHfConfig(dir).config); // what loadTokenizer does for a Hugging Face folder, synchronously
   if (!tokenizer) throw new Error('stories260K-hf has no tokenizer.json');
   return { encode: (text, opts) => tokenizer.encode(text, opts), decode: (ids, opts) => tokenizer.decode(ids, opts) };
 }

@@ -8,6 +8,7 @@ import type { CausalLM, ModelConfig } from '../models/causal-lm';
 import { LlamaModel } from '../models/llama';
 import { inspectHfFolder, loadHfFolder, loadHfTokenizer, readHfConfig } from './hf-folder';
 import { inspectGguf, loadGguf } from './gguf/gguf-model';
+import { ggufChatTemplate, hasGgufTokenizer, tokenizerFromGguf } from './gguf/gguf-tokenizer';
 import { readLlama2cConfig, readLlama2cWeights } from './llama2c';
 import { Llama2cTokenizer } from './llama2c-tokenizer';
 import { checkMemory, type GenerationDefaults, type LoadOptions } from './model-files';
@@ -21,7 +22,7 @@ export interface LoadedModel {
   path: string;
   format: ModelFormat;
   model: CausalLM;
-  /** null when the folder has no tokenizer.json, and for GGUF files for now (ids still work). */
+  /** null when the folder has no tokenizer.json, or the GGUF file no tokenizer.ggml.model (ids still work). */
   tokenizer: TextTokenizer | null;
   generation: GenerationDefaults;
   dispose(): void;
@@ -59,9 +60,7 @@ function hasGgufMagic(path: string): boolean {
   }
 }
 
-const GGUF_NEEDS_ASYNC = 'this operation cannot read GGUF files yet (model inspect, logits and generate --prompt-ids can)';
-/** Where text is needed and the model is a GGUF file. */
-export const GGUF_NO_TOKENIZER = 'tokenizer from GGUF metadata is not implemented yet; pass token ids instead';
+const GGUF_NEEDS_ASYNC = 'this operation cannot read GGUF files yet (model inspect, logits, generate and data inspect can)';
 
 /** The normalised config without loading weights (validates the files). HF folders and llama2.c only: GGUF headers are read asynchronously (readModelHeader). */
 export function readModelConfig(path: string): { format: ModelFormat; config: ModelConfig } {
@@ -77,13 +76,16 @@ export interface ModelHeader {
   quantization?: Record<string, number>;
   /** GGUF: the GGML type holding most values (config.sourceDtype names only float types). */
   fileType?: string;
+  /** GGUF: whether the file carries a tokenizer (tokenizer.ggml.model) and a chat template (tokenizer.chat_template). */
+  hasTokenizer?: boolean;
+  chatTemplate?: boolean;
 }
 
 /** Like readModelConfig, for every format. */
 export async function readModelHeader(path: string): Promise<ModelHeader> {
   if (detectFormat(path) !== 'gguf') return readModelConfig(path);
-  const { config, quantization, mainType } = await inspectGguf(path);
-  return { format: 'gguf', config, quantization, fileType: mainType };
+  const { config, quantization, mainType, file } = await inspectGguf(path);
+  return { format: 'gguf', config, quantization, fileType: mainType, hasTokenizer: hasGgufTokenizer(file), chatTemplate: ggufChatTemplate(file) !== null };
 }
 
 export async function loadModel(path: string, opts: LoadOptions = {}): Promise<LoadedModel> {
@@ -93,8 +95,10 @@ export async function loadModel(path: string, opts: LoadOptions = {}): Promise<L
     return { path, format, model, tokenizer, generation, dispose: () => model.dispose() };
   }
   if (format === 'gguf') {
+    // The tokenizer first: a bad one is refused before any weight is read.
+    const { tokenizer } = await ggufTokenizerAndConfig(path);
     const { model, generation } = await loadGguf(path, opts);
-    return { path, format, model, tokenizer: null, generation, dispose: () => model.dispose() };
+    return { path, format, model, tokenizer, generation, dispose: () => model.dispose() };
   }
   const config = readLlama2cConfig(path);
   checkMemory(config, path, opts.maxBytes);
@@ -106,10 +110,23 @@ export async function loadModel(path: string, opts: LoadOptions = {}): Promise<L
   return { path, format, model, tokenizer, generation, dispose: () => model.dispose() };
 }
 
+/** A GGUF file's tokenizer with the model's config (one header read), its ids checked against the vocabulary. */
+async function ggufTokenizerAndConfig(path: string): Promise<{ tokenizer: TextTokenizer | null; config: ModelConfig }> {
+  const { config, file } = await inspectGguf(path);
+  const tokenizer = tokenizerFromGguf(file);
+  if (tokenizer && tokenizer.vocabSize > config.vocabSize) {
+    throw new ApiError('bad_file', `tokenizer has ids up to ${tokenizer.vocabSize - 1} but the model's vocabulary has ${config.vocabSize} rows`, {
+      file: path,
+      field: 'tokenizer.ggml.tokens',
+    });
+  }
+  return { tokenizer, config };
+}
+
 /** Only the tokenizer of a model (no weights are read): dataset statistics need nothing more. */
-export function loadTokenizer(path: string): { tokenizer: TextTokenizer | null; config: ModelConfig } {
+export async function loadTokenizer(path: string): Promise<{ tokenizer: TextTokenizer | null; config: ModelConfig }> {
   const format = detectFormat(path);
-  if (format === 'gguf') throw new ApiError('unsupported', GGUF_NO_TOKENIZER, { file: path });
+  if (format === 'gguf') return ggufTokenizerAndConfig(path);
   if (format === 'hf') {
     const { config } = readHfConfig(path);
     return { tokenizer: loadHfTokenizer(path, config), config };

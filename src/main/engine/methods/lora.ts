@@ -23,6 +23,11 @@ export const DEFAULT_LORA_TARGETS: Record<Architecture, string[]> = {
   qwen2: ['q_proj', 'v_proj'],
   gpt2: ['c_attn'],
   gpt_neox: ['query_key_value'],
+  gemma3_text: ['q_proj', 'v_proj'],
+  qwen3: ['q_proj', 'v_proj'],
+  // Not in PEFT's mapping (it has no phi3 entry): the fused attention projection, as PEFT's defaults for the
+  // other fused-qkv families (gpt2 c_attn, gpt_neox query_key_value, codegen qkv_proj).
+  phi3: ['qkv_proj'],
 };
 
 export interface LinearModule {

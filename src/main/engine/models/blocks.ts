@@ -33,6 +33,15 @@ export function rmsNorm<T extends tf.Tensor>(x: T, weight: tf.Tensor1D, eps: num
   return op(x) as T;
 }
 
+/**
+ * Gemma's RMSNorm, x / sqrt(mean(x²) + eps) · (1 + weight): its checkpoints store the scale minus one.
+ * A trainable weight (full fine-tuning) takes the generic chain so that 1 + weight gets its gradient.
+ */
+export function gemmaRmsNorm<T extends tf.Tensor>(x: T, weight: tf.Tensor1D, eps: number): T {
+  if (isTrainable(weight)) return x.mul(x.square().mean(-1, true).add(eps).rsqrt()).mul(weight.add(1));
+  return rmsNorm(x, weight.add(1) as tf.Tensor1D, eps);
+}
+
 /** LayerNorm over the last axis. x [.., D] → [.., D] */
 export function layerNorm<T extends tf.Tensor>(x: T, weight: tf.Tensor1D, bias: tf.Tensor1D, eps: number): T {
   if (isTrainable(weight) || isTrainable(bias)) {

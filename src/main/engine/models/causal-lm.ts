@@ -7,7 +7,7 @@ import type { KVCache } from './kv-cache';
 import { linear } from './blocks';
 import { isTrainable, keepsTransposedWeights, selectRows, shareWasmIdentity, type LinearWeights } from './ops';
 
-export type Architecture = 'llama' | 'mistral' | 'qwen2' | 'gpt2' | 'gpt_neox';
+export type Architecture = 'llama' | 'mistral' | 'qwen2' | 'gpt2' | 'gpt_neox' | 'gemma3_text' | 'qwen3' | 'phi3';
 
 export interface ModelConfig {
   /** The Hugging Face model_type this model was built from. */

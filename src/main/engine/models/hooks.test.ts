@@ -8,7 +8,7 @@ import type { ModelHooks } from './hooks';
 import { KVCache } from './kv-cache';
 import { createTinyModel, type TinyArchitecture } from './tiny-model';
 
-const ARCHITECTURES: TinyArchitecture[] = ['llama', 'qwen2', 'gpt2', 'gpt_neox'];
+const ARCHITECTURES: TinyArchitecture[] = ['llama', 'qwen2', 'gpt2', 'gpt_neox', 'gemma3_text', 'qwen3', 'phi3'];
 const IDS = [[4, 9, 13, 2, 30, 7]];
 const PREFIX_LEN = 3;
 
@@ -122,7 +122,9 @@ describe.each(ARCHITECTURES)('%s hooks', (architecture) => {
   it('inputPrefixEmbeddings: returns real-token logits; positions run over prompt + input', () => {
     const promptIds = [21, 6];
     const embedName = [...model.weights.keys()][0]; // the token embedding comes first in every family
-    const promptEmbeddings = tf.tidy(() => tf.gather(model.weights.get(embedName)!, promptIds).expandDims(0)) as tf.Tensor3D; // [1, 2, D]
+    // Gemma scales token embeddings by √D in its embedding module (transformers' Gemma3TextScaledWordEmbedding): a real token enters as its scaled row.
+    const embedScale = architecture === 'gemma3_text' ? Math.sqrt(model.config.hidden) : 1;
+    const promptEmbeddings = tf.tidy(() => tf.gather(model.weights.get(embedName)!, promptIds).mul(embedScale).expandDims(0)) as tf.Tensor3D; // [1, 2, D]
     const prompted = run(model, { inputPrefixEmbeddings: () => promptEmbeddings });
     expect(prompted.shape).toEqual(base.shape);
     // Virtual tokens equal to real embeddings behave exactly like those tokens in the input.
@@ -145,6 +147,9 @@ describe.each(ARCHITECTURES)('%s hooks', (architecture) => {
       qwen2: 'model.layers.1.mlp.down_proj',
       gpt2: 'transformer.h.0.attn.c_attn',
       gpt_neox: 'gpt_neox.layers.1.attention.query_key_value',
+      gemma3_text: 'model.layers.1.mlp.gate_proj',
+      qwen3: 'model.layers.0.self_attn.k_proj',
+      phi3: 'model.layers.1.mlp.gate_up_proj',
     }[architecture as 'llama'];
     expect(names).toContain(expected);
     const changed = run(model, { wrapLinear: (name, x, baseLinear) => (name === expected ? baseLinear(x).add(0.1) : baseLinear(x)) });

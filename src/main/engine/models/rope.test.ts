@@ -68,3 +68,70 @@ describe('rope', () => {
     });
   });
 });
+
+describe('rope longrope (Phi-3)', () => {
+  const short = [1, 1.5, 2, 4];
+  const long = [1, 3, 8, 16];
+  const phi3Fields = (extra: Record<string, unknown> = {}): ConfigFields =>
+    new ConfigFields(
+      { max_position_embeddings: 131072, original_max_position_embeddings: 4096, rope_scaling: { type: 'longrope', short_factor: short, long_factor: long }, ...extra },
+      'config.json',
+    );
+
+  it('parses the factors; the attention factor follows max / original positions as transformers does', () => {
+    expect(parseRopeScaling(phi3Fields(), 131072, { rotaryDim: 8 })).toEqual({
+      type: 'longrope',
+      shortFactor: short,
+      longFactor: long,
+      originalMaxPositions: 4096,
+      attentionFactor: Math.sqrt(1 + Math.log(32) / Math.log(4096)),
+    });
+    // Phi3Config's default original_max_position_embeddings (4096) applies when config.json omits it.
+    const noOriginal = new ConfigFields({ rope_scaling: { type: 'longrope', short_factor: short, long_factor: long } }, 'config.json');
+    expect(parseRopeScaling(noOriginal, 8192, { originalMaxPositions: 4096 })).toMatchObject({
+      originalMaxPositions: 4096,
+      attentionFactor: Math.sqrt(1 + Math.log(2) / Math.log(4096)),
+    });
+    // Without one anywhere: original = max_position_embeddings, factor from rope_scaling; attention_factor wins when given.
+    expect(parseRopeScaling(noOriginal, 8192)).toMatchObject({ originalMaxPositions: 8192, attentionFactor: 1 });
+    const given = new ConfigFields({ rope_scaling: { type: 'longrope', short_factor: short, long_factor: long, attention_factor: 1.25 } }, 'config.json');
+    expect(parseRopeScaling(given, 8192)).toMatchObject({ attentionFactor: 1.25 });
+  });
+
+  it('refuses missing or mis-sized factor lists naming rope_scaling, and still refuses unknown types', () => {
+    const bad =
+      (scaling: Record<string, unknown>): (() => unknown) =>
+      () =>
+        parseRopeScaling(new ConfigFields({ rope_scaling: scaling }, 'config.json'), 4096, { rotaryDim: 8 });
+    expect(bad({ type: 'longrope', long_factor: long })).toThrow(/rope_scaling longrope needs short_factor/);
+    expect(bad({ type: 'longrope', short_factor: short, long_factor: [1, 2] })).toThrow(/long_factor has 2 entries; this model's 8 rotary dims need 4/);
+    expect(bad({ type: 'longrope', short_factor: [1, -1, 1, 1], long_factor: long })).toThrow(/short_factor, a list of positive numbers/);
+    expect(bad({ type: 'yarn', factor: 4 })).toThrow(/type 'yarn' is not supported \(supported: linear, dynamic, llama3, longrope\)/);
+  });
+
+  it('divides frequencies by the short factors up to the original context and by the long ones beyond it', () => {
+    const scaling = parseRopeScaling(phi3Fields(), 131072, { rotaryDim: 8 });
+    const rope: RopeConfig = { ...plain, scaling };
+    const base = inverseFrequencies(plain, 10);
+    const within = inverseFrequencies(rope, 4096);
+    const beyond = inverseFrequencies(rope, 4097);
+    base.forEach((f, i) => {
+      expect(within[i]).toBeCloseTo(f / short[i], 7); // float32
+      expect(beyond[i]).toBeCloseTo(f / long[i], 7);
+    });
+  });
+
+  it('scales cos and sin by the attention factor', () => {
+    const scaling = parseRopeScaling(phi3Fields(), 131072, { rotaryDim: 8 });
+    const factor = Math.sqrt(1 + Math.log(32) / Math.log(4096));
+    tf.tidy(() => {
+      const tables = rotaryTables({ ...plain, scaling }, tf.tensor2d([[0, 3]], undefined, 'int32'), 2);
+      const plainTables = rotaryTables(plain, tf.tensor2d([[0, 3]], undefined, 'int32'), 2);
+      const cos = tables.cos.dataSync();
+      expect(cos[0]).toBeCloseTo(factor, 6); // position 0: cos 0 = 1, times the factor
+      // Position 3, frequency 0 (factor 1 in both lists): the plain value times the factor.
+      expect(cos[8]).toBeCloseTo(plainTables.cos.dataSync()[8] * factor, 6);
+      expect(tables.sinSigned.dataSync()[12]).toBeCloseTo(plainTables.sinSigned.dataSync()[12] * factor, 6);
+    });
+  });
+});

@@ -63,19 +63,27 @@ export class AdamW {
     const biasCorrection1 = 1 - beta1 ** this.stepCount;
     const biasCorrection2 = 1 - beta2 ** this.stepCount;
     const stepSize = learningRate / biasCorrection1;
-    tf.tidy(() => {
-      for (let i = 0; i < this.variables.length; i++) {
-        const param = this.variables[i];
-        const grad = gradScale === 1 ? grads[i] : grads[i].mul(gradScale);
-        const m = this.firstMoments[i].mul(beta1).add(grad.mul(1 - beta1));
-        const v = this.secondMoments[i].mul(beta2).add(grad.square().mul(1 - beta2));
-        this.firstMoments[i].assign(m);
-        this.secondMoments[i].assign(v);
-        const decayed = this.isDecayed[i] && weightDecay > 0 ? param.mul(1 - learningRate * weightDecay) : param;
-        const denom = v.sqrt().div(Math.sqrt(biasCorrection2)).add(epsilon);
-        param.assign(decayed.sub(m.div(denom).mul(stepSize)));
+    // One variable at a time, in small tidied stages: the update's temporaries stay a few copies of one
+    // variable, not a dozen copies of every variable held until one tidy over the loop ends (that made full
+    // fine-tuning of SmolLM2-135M abort the 4 GiB wasm heap). Same operations in the same order.
+    for (let i = 0; i < this.variables.length; i++) {
+      const param = this.variables[i];
+      const m = this.firstMoments[i];
+      const v = this.secondMoments[i];
+      const grad = gradScale === 1 ? grads[i] : tf.tidy(() => grads[i].mul(gradScale));
+      try {
+        assignFrom(m, () => m.mul(beta1).add(grad.mul(1 - beta1)));
+        assignFrom(v, () => v.mul(beta2).add(grad.square().mul(1 - beta2)));
+      } finally {
+        if (grad !== grads[i]) grad.dispose();
       }
-    });
+      const denom = tf.tidy(() => v.sqrt().div(Math.sqrt(biasCorrection2)).add(epsilon));
+      const update = tf.tidy(() => m.div(denom).mul(stepSize));
+      denom.dispose();
+      const isDecayed = this.isDecayed[i] && weightDecay > 0;
+      assignFrom(param, () => (isDecayed ? param.mul(1 - learningRate * weightDecay) : param).sub(update));
+      update.dispose();
+    }
   }
 
   /** Moments copied out (float32) with the step count. */
@@ -111,6 +119,13 @@ export class AdamW {
   dispose(): void {
     for (const v of [...this.firstMoments, ...this.secondMoments]) v.dispose();
   }
+}
+
+/** variable ← value(), the value's temporaries freed at once (the variable keeps the result's buffer). */
+function assignFrom(variable: tf.Variable, value: () => tf.Tensor): void {
+  const next = tf.tidy(value);
+  variable.assign(next);
+  next.dispose();
 }
 
 /** "model0/model.layers.0.x" → "model.layers.0.x" (variable scopes differ between processes). */

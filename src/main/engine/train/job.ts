@@ -233,7 +233,12 @@ async function prepare(spec: TrainJobSpec, store: RunRecorder, backend: BackendN
   const evalExamples = pick(split.evalIds);
 
   // Refuse a run that cannot fit (or warn near the limit) before the weights are loaded.
-  guardRunMemory(modelPath, { method: methodName, methodOptions, batchSize: options.batchSize, batchTokens: options.batchTokens, maxLength: options.maxLength }, io.log, backend);
+  await guardRunMemory(
+    modelPath,
+    { method: methodName, methodOptions, batchSize: options.batchSize, batchTokens: options.batchTokens, maxLength: options.maxLength },
+    io.log,
+    backend,
+  );
   const loaded = await loadModel(modelPath);
   let adapter: PeftAdapter | null = null;
   try {
@@ -309,7 +314,7 @@ async function prepare(spec: TrainJobSpec, store: RunRecorder, backend: BackendN
         ...owner(),
         hostname: hostname(),
         startedAt: new Date().toISOString(),
-        baseModel: { path: modelPath, architecture: config.architecture, parameters: config.parameters, files: modelFiles },
+        baseModel: { path: modelPath, format: loaded.format, architecture: config.architecture, parameters: config.parameters, files: modelFiles },
         dataset: { path: dataPath, sha256: dataSha, kPerClass: splitSpec?.kPerClass ?? null, splitSeed: options.splitSeed, trainIds: split.trainIds, evalIds: split.evalIds },
         trainableParams: adapter.trainableParamCount(),
         totalSteps,

@@ -6,7 +6,7 @@ import { freemem } from 'node:os';
 import { ApiError } from '@shared/errors';
 import type { MemoryEstimate } from '@shared/contract/calls/methods';
 import { estimateMemory } from './memory-estimate';
-import { readModelConfig } from '../io/load-model';
+import { readModelHeader } from '../io/load-model';
 import { WASM_HEAP_LIMIT_BYTES, type BackendName } from '../backend';
 import type { MethodName } from '../methods/method';
 import { getMethod } from '../methods/registry';
@@ -129,10 +129,12 @@ export function memoryBudget(config: ModelConfig, free: number, backend?: Backen
 
 /**
  * Called by the training job before it loads anything: refuses (out_of_memory, naming the field to change)
- * or passes a warning to `warn`. PREFIXLAB_MEMORY_BUDGET_BYTES overrides the free memory (tests).
+ * or passes a warning to `warn`. PREFIXLAB_MEMORY_BUDGET_BYTES overrides the free memory (tests). Reads only
+ * the model's header, of any format (a GGUF file's is read asynchronously); a GGUF base is counted as the
+ * float32 weights it is dequantized to.
  */
-export function guardRunMemory(modelPath: string, shape: RunShape, warn?: (message: string) => void, backend?: BackendName): MemoryVerdict {
-  const { config } = readModelConfig(modelPath);
+export async function guardRunMemory(modelPath: string, shape: RunShape, warn?: (message: string) => void, backend?: BackendName): Promise<MemoryVerdict> {
+  const { config } = await readModelHeader(modelPath);
   const budget = Number(process.env.PREFIXLAB_MEMORY_BUDGET_BYTES);
   const free = Number.isFinite(budget) && budget > 0 ? budget : availableMemoryBytes();
   const isWasm = backend === 'wasm';

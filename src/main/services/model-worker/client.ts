@@ -17,6 +17,8 @@ export const DEFAULT_LIMITS_MS: Record<WorkerMethod, number> = {
   generate: 15 * 60_000,
   scanDataset: 30 * 60_000,
   importDataset: 30 * 60_000,
+  /** Headers only, at most 20,000 folder entries per store: seconds even on a slow disk. */
+  discoverModels: 2 * 60_000,
   previewTokens: 60_000,
   spin: 60_000,
 };

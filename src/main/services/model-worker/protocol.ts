@@ -3,6 +3,7 @@
 import type { InspectResult, TokenPreview } from '@shared/contract/datasets';
 import type { ApiErrorData } from '@shared/errors';
 import type { ModelInspection, GenerateTextRequest, GenerateTextResult } from '../model-service';
+import type { DiscoveryResult } from '../model-discovery';
 import type { ImportOptions, ScanOptions } from '../dataset-service';
 import type { DatasetManifest } from '@shared/contract/datasets';
 import type { TokenPreviewOptions } from '../../datasets/stats/token-preview';
@@ -28,6 +29,8 @@ export interface WorkerCalls {
     result: DatasetManifest;
     event: Parameters<NonNullable<ScanOptions['onProgress']>>[0];
   };
+  /** Finds models in the tools' stores (this process's environment and home) and the given folders. */
+  discoverModels: { args: { folders: string[] }; result: DiscoveryResult; event: never };
   previewTokens: { args: { modelPath: string; example: { prompt: string; target: string; label?: string }; options: TokenPreviewOptions }; result: TokenPreview; event: never };
   /** Test hook: busy-waits `ms` milliseconds on the worker's thread (a stand-in for a stuck model call). */
   spin: { args: { ms: number }; result: { spun: number }; event: never };

@@ -7,6 +7,7 @@ import { loadTokenizer } from '../../engine/io/load-model';
 import type { DatasetTokenizer } from '../../datasets/stats/tokenize-example';
 import { importDataset, inspectDataset, previewDataset, previewTokens } from '../dataset-service';
 import { generateText, inspectModel } from '../model-service';
+import { discoverModels } from '../model-discovery';
 import { parentChannel } from '../training/worker-protocol';
 import type { FromWorker, ToWorker, WorkerCalls, WorkerMethod } from './protocol';
 
@@ -15,10 +16,10 @@ type Handler<M extends WorkerMethod> = (args: WorkerCalls[M]['args'], emit: (eve
 const tokenizers = new Map<string, { tokenizer: DatasetTokenizer; contextLength: number }>();
 
 /** A model's tokenizer (weights are not read), as the dataset code takes it: the engine's, as it is. */
-function datasetTokenizer(modelPath: string): { tokenizer: DatasetTokenizer; contextLength: number } {
+async function datasetTokenizer(modelPath: string): Promise<{ tokenizer: DatasetTokenizer; contextLength: number }> {
   const cached = tokenizers.get(modelPath);
   if (cached) return cached;
-  const { tokenizer, config } = loadTokenizer(modelPath);
+  const { tokenizer, config } = await loadTokenizer(modelPath);
   if (!tokenizer) throw new ApiError('unsupported', 'this model has no tokenizer, so token lengths cannot be measured', { field: 'modelId' });
   // Its eosTokenId makes the preview append EOS where the trainer does (see appendsEos).
   const entry = { tokenizer, contextLength: config.maxPositions };
@@ -26,9 +27,9 @@ function datasetTokenizer(modelPath: string): { tokenizer: DatasetTokenizer; con
   return entry;
 }
 
-function withTokenizer<T extends { contextLength?: number }>(options: T, modelPath: string | undefined): T & { tokenizer?: DatasetTokenizer } {
+async function withTokenizer<T extends { contextLength?: number }>(options: T, modelPath: string | undefined): Promise<T & { tokenizer?: DatasetTokenizer }> {
   if (!modelPath) return options;
-  const { tokenizer, contextLength } = datasetTokenizer(modelPath);
+  const { tokenizer, contextLength } = await datasetTokenizer(modelPath);
   return { ...options, tokenizer, contextLength: options.contextLength ?? contextLength };
 }
 
@@ -36,11 +37,12 @@ const handlers: { [M in WorkerMethod]: Handler<M> } = {
   inspectModel: async ({ path }) => inspectModel(path),
   generate: async (req, emit, signal) => generateText({ ...req, signal, onToken: (token) => emit(token) }),
   scanDataset: async ({ kind, file, options, modelPath }, emit, signal) => {
-    const full = { ...withTokenizer(options, modelPath), signal, onProgress: emit };
+    const full = { ...(await withTokenizer(options, modelPath)), signal, onProgress: emit };
     return kind === 'inspect' ? inspectDataset(file, full) : previewDataset(file, full);
   },
-  importDataset: async ({ file, options, modelPath, home }, emit, signal) => importDataset(file, { ...withTokenizer(options, modelPath), signal, onProgress: emit }, home),
-  previewTokens: async ({ modelPath, example, options }) => previewTokens(example, datasetTokenizer(modelPath).tokenizer, options),
+  importDataset: async ({ file, options, modelPath, home }, emit, signal) => importDataset(file, { ...(await withTokenizer(options, modelPath)), signal, onProgress: emit }, home),
+  discoverModels: async ({ folders }) => discoverModels({ folders }),
+  previewTokens: async ({ modelPath, example, options }) => previewTokens(example, (await datasetTokenizer(modelPath)).tokenizer, options),
   spin: async ({ ms }) => {
     const end = Date.now() + ms;
     while (Date.now() < end) {

@@ -1,13 +1,25 @@
-// Imported models and the generation playground: list/import/remove, the selected model's card, and one
-// streamed generation at a time (tokens arrive as models.token events, filtered by our generation id).
+// Imported models and the generation playground: list/import/remove, the selected model's card, the models
+// found on this computer (models.discover, imported with one click), and one streamed generation at a time
+// (tokens arrive as models.token events, filtered by our generation id), as a continuation or a chat turn.
 import { defineStore } from 'pinia';
-import { computed, ref } from 'vue';
-import type { GenerationResult, ModelEntry, Sampling } from '@shared/contract';
+import { computed, ref, toRaw } from 'vue';
+import type { ChatMessage, DiscoveredModel, GenerationResult, ModelEntry, Sampling } from '@shared/contract';
 import { api } from '../api';
 import { errorMessage } from '../api/errors';
 import { randomId } from '../lib/format';
 
 const SELECTED_KEY = 'prefixlab-selected-model';
+/** Folders the user added to discovery (besides the tools' stores), remembered across reloads. */
+const FOLDERS_KEY = 'prefixlab-discovery-folders';
+
+function storedFolders(): string[] {
+  try {
+    const value: unknown = JSON.parse(localStorage.getItem(FOLDERS_KEY) ?? '[]');
+    return Array.isArray(value) ? value.filter((f): f is string => typeof f === 'string') : [];
+  } catch {
+    return [];
+  }
+}
 
 export const useModelsStore = defineStore('models', () => {
   const models = ref<ModelEntry[]>([]);
@@ -28,6 +40,8 @@ export const useModelsStore = defineStore('models', () => {
   }
 
   function select(id: string): void {
+    // A conversation belongs to the model it was held with.
+    if (id !== selected.value?.id) clearChat();
     selectedId.value = id;
     localStorage.setItem(SELECTED_KEY, id);
   }
@@ -53,8 +67,83 @@ export const useModelsStore = defineStore('models', () => {
       await api.models.remove({ id });
       if (selectedId.value === id) selectedId.value = null;
       await refresh();
+      found.value = found.value.map((m) => (m.importedId === id ? { ...m, importedId: undefined } : m));
     } catch (err) {
       error.value = errorMessage(err);
+    }
+  }
+
+  // ---- found on this computer ----
+
+  const found = ref<DiscoveredModel[]>([]);
+  const foundWarnings = ref<string[]>([]);
+  /** Whether a scan has finished since the view opened (the list is empty before, not "nothing found"). */
+  const hasScanned = ref(false);
+  const discoveryId = ref<string | null>(null);
+  const isDiscovering = computed(() => discoveryId.value !== null);
+  const discoveryError = ref<string | null>(null);
+  const extraFolders = ref<string[]>(storedFolders());
+  /** The found model being imported, and the last import that failed (shown on its row). */
+  const importingPath = ref<string | null>(null);
+  const foundImportError = ref<{ path: string; message: string } | null>(null);
+
+  async function discover(): Promise<void> {
+    if (isDiscovering.value) return;
+    const id = randomId('scan');
+    discoveryId.value = id;
+    discoveryError.value = null;
+    try {
+      const result = await api.models.discover({ folders: extraFolders.value, discoveryId: id });
+      found.value = result.models;
+      foundWarnings.value = result.warnings;
+      hasScanned.value = true;
+    } catch (err) {
+      discoveryError.value = errorMessage(err);
+    } finally {
+      discoveryId.value = null;
+    }
+  }
+
+  async function cancelDiscovery(): Promise<void> {
+    if (!discoveryId.value) return;
+    try {
+      await api.models.cancelDiscovery({ discoveryId: discoveryId.value });
+    } catch (err) {
+      discoveryError.value = errorMessage(err);
+    }
+  }
+
+  function saveFolders(folders: string[]): void {
+    extraFolders.value = folders;
+    localStorage.setItem(FOLDERS_KEY, JSON.stringify(folders));
+  }
+
+  async function addFolder(path: string): Promise<void> {
+    if (!extraFolders.value.includes(path)) saveFolders([...extraFolders.value, path]);
+    await discover();
+  }
+
+  async function removeFolder(path: string): Promise<void> {
+    saveFolders(extraFolders.value.filter((f) => f !== path));
+    await discover();
+  }
+
+  /** One click: registers the found model as the import panel does (read in place, never copied), under the store's name for it. */
+  async function importFound(model: DiscoveredModel): Promise<ModelEntry | null> {
+    if (model.error || importingPath.value) return null;
+    importingPath.value = model.path;
+    foundImportError.value = null;
+    try {
+      const entry = await importModel(model.path, model.name.slice(0, 120));
+      if (!entry) {
+        foundImportError.value = { path: model.path, message: error.value ?? 'the import failed' };
+        error.value = null; // shown on the row, not under the import panel
+        return null;
+      }
+      found.value = found.value.map((m) => (m.path === model.path ? { ...m, importedId: entry.id } : m));
+      return entry;
+    } finally {
+      importingPath.value = null;
     }
   }
 
@@ -70,6 +159,13 @@ export const useModelsStore = defineStore('models', () => {
   const generationError = ref<string | null>(null);
   const isGenerating = computed(() => generationId.value !== null);
 
+  // Chat mode: the conversation so far; each send appends the user's turn, then the model's answer.
+  const chatMode = ref(false);
+  const conversation = ref<ChatMessage[]>([]);
+  const chatInput = ref('');
+  /** The chat toggle is offered when the selected model's card says it has a chat template. */
+  const canChat = computed(() => selected.value?.card.hasTokenizer === true && selected.value.card.hasChatTemplate === true);
+
   let unsubscribe: (() => void) | undefined;
   function setUp(): void {
     unsubscribe ??= api.on('models.token', (token) => {
@@ -79,15 +175,17 @@ export const useModelsStore = defineStore('models', () => {
       tokensPerSecond.value = token.tokensPerSecond;
     });
     void refresh();
+    if (!hasScanned.value) void discover();
   }
   function tearDown(): void {
     unsubscribe?.();
     unsubscribe = undefined;
   }
 
-  async function generate(): Promise<void> {
+  /** Streams one generation of the selected model; its final result, or null when it failed (the reason in generationError). */
+  async function runGeneration(input: { prompt: string } | { messages: ChatMessage[] }): Promise<GenerationResult | null> {
     const model = selected.value;
-    if (!model || isGenerating.value) return;
+    if (!model || isGenerating.value) return null;
     const id = randomId('gen');
     generationId.value = id;
     output.value = '';
@@ -96,17 +194,48 @@ export const useModelsStore = defineStore('models', () => {
     lastResult.value = null;
     generationError.value = null;
     try {
-      const result = await api.models.generate({ modelId: model.id, prompt: prompt.value, generationId: id, ...sampling.value });
+      const result = await api.models.generate({ modelId: model.id, ...input, generationId: id, ...sampling.value });
       // The final text is authoritative (stop strings cut, partial characters completed).
       output.value = result.text;
       tokenCount.value = result.generatedTokens;
       tokensPerSecond.value = result.tokensPerSecond;
       lastResult.value = result;
+      return result;
     } catch (err) {
       generationError.value = errorMessage(err);
+      return null;
     } finally {
       generationId.value = null;
     }
+  }
+
+  async function generate(): Promise<void> {
+    await runGeneration({ prompt: prompt.value });
+  }
+
+  /** Sends the typed message as the user's turn; the answer joins the conversation (a failed turn is taken back, its text kept in the box). */
+  async function sendChat(): Promise<void> {
+    const content = chatInput.value.trim();
+    if (!content || isGenerating.value || !selected.value) return;
+    const turn: ChatMessage = { role: 'user', content };
+    conversation.value = [...conversation.value, turn];
+    chatInput.value = '';
+    const result = await runGeneration({ messages: conversation.value });
+    if (result) {
+      conversation.value = [...conversation.value, { role: 'assistant', content: result.text }];
+      output.value = '';
+    } else {
+      // The array holds reactive proxies of its items: compare the raw turn.
+      conversation.value = conversation.value.filter((m) => toRaw(m) !== turn);
+      chatInput.value = content;
+    }
+  }
+
+  function clearChat(): void {
+    conversation.value = [];
+    output.value = '';
+    lastResult.value = null;
+    generationError.value = null;
   }
 
   async function cancelGeneration(): Promise<void> {
@@ -139,6 +268,25 @@ export const useModelsStore = defineStore('models', () => {
     isGenerating,
     generate,
     cancelGeneration,
+    chatMode,
+    conversation,
+    chatInput,
+    canChat,
+    sendChat,
+    clearChat,
+    found,
+    foundWarnings,
+    hasScanned,
+    isDiscovering,
+    discoveryError,
+    extraFolders,
+    importingPath,
+    foundImportError,
+    discover,
+    cancelDiscovery,
+    addFolder,
+    removeFolder,
+    importFound,
     setUp,
     tearDown,
   };

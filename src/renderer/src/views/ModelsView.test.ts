@@ -18,6 +18,7 @@ describe('ModelsView with no models', () => {
       { path: '/home/ada', label: 'ada' },
     ];
     fake.call('models.list').mockResolvedValue({ models: [] });
+    fake.call('models.discover').mockResolvedValue({ models: [], warnings: [] });
     fake.call('files.roots').mockResolvedValue({ roots });
     fake.call('files.list').mockResolvedValue({ path: '/home/ada', parent: null, entries: [], truncated: false });
     const wrapper = mount(ModelsView);

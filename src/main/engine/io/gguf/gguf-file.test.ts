@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiError, formatApiError } from '@shared/errors';
+import { oneLineError } from './testing/one-line-error';
 import { readGgufFile } from './gguf-file';
 import { GgufTensorReader } from './read-tensor';
 import { writeTinyGguf, type TinyGguf } from './tiny-gguf-writer';
@@ -55,20 +55,6 @@ function spec(version: 1 | 2 | 3 = 3): TinyGguf {
       { name: 'h.weight', shape: [2, 2], typeId: 1, data: new Uint8Array([0x00, 0x3c, 0x00, 0xc0, 0x00, 0x00, 0x01, 0x00]) },
     ],
   };
-}
-
-/** The ApiError `promise` rejects with, checked to be one line that names `path`. */
-async function oneLineError(promise: Promise<unknown>, path: string): Promise<ApiError> {
-  const err = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ApiError);
-  const line = formatApiError((err as ApiError).toJSON());
-  expect(line).not.toContain('\n');
-  expect(line).toContain(path);
-  expect(line).not.toMatch(/ENOENT|EISDIR|at .*\.ts:\d+/);
-  return err as ApiError;
 }
 
 describe('readGgufFile', () => {

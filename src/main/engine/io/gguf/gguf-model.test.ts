@@ -8,11 +8,13 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiError, formatApiError } from '@shared/errors';
+import { oneLine } from './testing/one-line-error';
 import { createTinyModel } from '../../models/tiny-model';
 import type { CausalLM } from '../../models/causal-lm';
 import { generateText, unloadModels } from '../../../services/model-service';
-import { GGUF_NO_TOKENIZER, loadModel, loadTokenizer, readModelConfig, readModelHeader } from '../load-model';
+import { loadModel, loadTokenizer, readModelConfig, readModelHeader } from '../load-model';
 import { unpermuteRows } from './gguf-llama';
+import { SUPPORTED_GGUF_ARCHITECTURES } from './gguf-model';
 import { writeTinyGguf, type TinyTensor, type TinyValue } from './tiny-gguf-writer';
 
 let dir: string;
@@ -107,18 +109,6 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   return max;
 }
 
-async function oneLine(promise: Promise<unknown>, path: string): Promise<string> {
-  const err = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ApiError);
-  const line = formatApiError((err as ApiError).toJSON());
-  expect(line).not.toContain('\n');
-  expect(line).toContain(path);
-  return line;
-}
-
 describe('unpermuteRows', () => {
   it('undoes llama.cpp’s Q/K permutation', () => {
     const data = Float32Array.from({ length: 3 * 8 * 5 }, (_, i) => i);
@@ -175,7 +165,9 @@ describe('a llama GGUF file', () => {
     const path = write('arch.gguf', toGguf(reference, { architecture: 'falcon' }));
     reference.dispose();
     const line = await oneLine(loadModel(path), path);
-    expect(line).toMatch(/architecture "falcon", which is not supported \(supported: llama\)/);
+    // The list grows with each architecture registered in gguf-model.ts; llama is always first.
+    expect(line).toContain(`architecture "falcon", which is not supported (supported: ${SUPPORTED_GGUF_ARCHITECTURES.join(', ')})`);
+    expect(SUPPORTED_GGUF_ARCHITECTURES[0]).toBe('llama');
   });
 
   it('refuses a missing tensor, naming it', async () => {
@@ -196,16 +188,40 @@ describe('a llama GGUF file', () => {
     expect(await oneLine(readModelHeader(heads), heads)).toMatch(/llama\.attention\.head_count_kv \(3\) does not divide attention\.head_count \(4\)/);
   });
 
-  it('says in one line where text or a synchronous config read is asked of it', async () => {
+  it('says in one line where text or a synchronous config read is asked of a file without a tokenizer', async () => {
     const reference = createTinyModel('llama', { seed: 3 });
     const path = write('text.gguf', toGguf(reference));
     reference.dispose();
-    expect(await oneLine((async () => loadTokenizer(path))(), path)).toContain(GGUF_NO_TOKENIZER);
+    expect((await loadTokenizer(path)).tokenizer).toBeNull();
     expect(await oneLine((async () => readModelConfig(path))(), path)).toMatch(/cannot read GGUF files yet/);
     const generated = await generateText({ model: path, prompt: 'hello', maxNewTokens: 2 }).catch((e: unknown) => e);
     expect(generated).toBeInstanceOf(ApiError);
-    expect(formatApiError((generated as ApiError).toJSON())).toBe(`prompt: ${GGUF_NO_TOKENIZER}`);
+    expect(formatApiError((generated as ApiError).toJSON())).toBe('prompt: this model has no tokenizer; pass promptIds');
     expect((await generateText({ model: path, promptIds: [3, 4], maxNewTokens: 2, greedy: true })).ids).toHaveLength(2);
+    await unloadModels(path);
+  });
+
+  it('reads the tokenizer from tokenizer.ggml.* metadata, so text works', async () => {
+    const reference = createTinyModel('llama', { seed: 3 });
+    const tokens = ['<|endoftext|>', 'h', 'e', 'l', 'o', 'Ġ', 'he', 'll', 'hell', 'hello', ...Array.from({ length: 30 }, (_, i) => `x${i}`)];
+    const path = write(
+      'tokenizer.gguf',
+      toGguf(reference, {
+        metadata: {
+          'tokenizer.ggml.model': { type: 'string', value: 'gpt2' },
+          'tokenizer.ggml.pre': { type: 'string', value: 'smollm' },
+          'tokenizer.ggml.tokens': { type: 'string[]', value: tokens },
+          'tokenizer.ggml.merges': { type: 'string[]', value: ['h e', 'l l', 'he ll', 'hell o'] },
+          'tokenizer.ggml.eos_token_id': { type: 'u32', value: 0 },
+          'tokenizer.ggml.bos_token_id': { type: 'u32', value: 0 },
+        },
+      }),
+    );
+    reference.dispose();
+    const { tokenizer } = await loadTokenizer(path);
+    expect(tokenizer!.encode('hello hell')).toEqual([9, 5, 8]);
+    expect((await loadModel(path)).tokenizer!.decode([9, 5, 8])).toBe('hello hell');
+    expect((await generateText({ model: path, prompt: 'hello', maxNewTokens: 2, greedy: true })).promptIds).toEqual([9]);
     await unloadModels(path);
   });
 });

@@ -4,11 +4,22 @@
 import * as tf from '@tensorflow/tfjs';
 import { ApiError } from '@shared/errors';
 import type { CausalLM, ModelConfig } from '../../models/causal-lm';
+import { gemma3WeightShapes, type Gemma3Config } from '../../models/gemma3';
+import { GptNeoxModel, gptNeoxWeightShapes, type GptNeoxConfig } from '../../models/gpt-neox';
+import { Gpt2Model, gpt2WeightShapes, type Gpt2Config } from '../../models/gpt2';
 import { LlamaModel, llamaWeightShapes, type LlamaConfig } from '../../models/llama';
+import { Phi3Model, phi3WeightShapes, type Phi3Config } from '../../models/phi3';
+import { Qwen3Model, qwen3WeightShapes, type Qwen3Config } from '../../models/qwen3';
 import { checkLayerCount, checkMemory, type GenerationDefaults, type LoadOptions } from '../model-files';
 import { assertDequantizable } from './dequantize';
 import { readGgufFile, type GgufFile } from './gguf-file';
-import { llamaConfigFromGguf, llamaWeightSources, unpermuteRows, type GgufWeightSource } from './gguf-llama';
+import { createGemma3FromGguf, gemma3ConfigFromGguf, gemma3WeightSources } from './gguf-gemma3';
+import { gpt2ConfigFromGguf, gpt2WeightSources } from './gguf-gpt2';
+import { gptNeoxConfigFromGguf, gptNeoxWeightSources } from './gguf-gptneox';
+import { ggufShapeOf, toHfLayout, type GgufWeightSource } from './gguf-layout';
+import { llamaConfigFromGguf, llamaWeightSources } from './gguf-llama';
+import { phi3ConfigFromGguf, phi3WeightSources } from './gguf-phi3';
+import { qwen2ConfigFromGguf, qwen2WeightSources, qwen3ConfigFromGguf, qwen3WeightSources } from './gguf-qwen';
 import { GgufTensorReader } from './read-tensor';
 
 interface GgufArchitecture<C extends ModelConfig> {
@@ -25,7 +36,58 @@ const llama: GgufArchitecture<LlamaConfig> = {
   create: (config, weights) => new LlamaModel(config, weights),
 };
 
-const ARCHITECTURES: Record<string, GgufArchitecture<ModelConfig>> = { llama: llama as unknown as GgufArchitecture<ModelConfig> };
+const qwen2: GgufArchitecture<LlamaConfig> = {
+  config: qwen2ConfigFromGguf,
+  weightShapes: llamaWeightShapes,
+  weightSources: qwen2WeightSources,
+  create: (config, weights) => new LlamaModel(config, weights),
+};
+
+const qwen3: GgufArchitecture<Qwen3Config> = {
+  config: qwen3ConfigFromGguf,
+  weightShapes: qwen3WeightShapes,
+  weightSources: qwen3WeightSources,
+  create: (config, weights) => new Qwen3Model(config, weights),
+};
+
+const phi3: GgufArchitecture<Phi3Config> = {
+  config: phi3ConfigFromGguf,
+  weightShapes: phi3WeightShapes,
+  weightSources: phi3WeightSources,
+  create: (config, weights) => new Phi3Model(config, weights),
+};
+
+const gpt2: GgufArchitecture<Gpt2Config> = {
+  config: gpt2ConfigFromGguf,
+  weightShapes: gpt2WeightShapes,
+  weightSources: gpt2WeightSources,
+  create: (config, weights) => new Gpt2Model(config, weights),
+};
+
+const gptneox: GgufArchitecture<GptNeoxConfig> = {
+  config: gptNeoxConfigFromGguf,
+  weightShapes: gptNeoxWeightShapes,
+  weightSources: gptNeoxWeightSources,
+  create: (config, weights) => new GptNeoxModel(config, weights),
+};
+
+const gemma3: GgufArchitecture<Gemma3Config> = {
+  config: gemma3ConfigFromGguf,
+  weightShapes: gemma3WeightShapes,
+  weightSources: gemma3WeightSources,
+  create: createGemma3FromGguf,
+};
+
+/** general.architecture → its mapping (llama.cpp's architecture names: gguf-py constants.py MODEL_ARCH_NAMES). */
+const ARCHITECTURES: Record<string, GgufArchitecture<ModelConfig>> = {
+  llama: llama as unknown as GgufArchitecture<ModelConfig>,
+  qwen2: qwen2 as unknown as GgufArchitecture<ModelConfig>,
+  qwen3: qwen3 as unknown as GgufArchitecture<ModelConfig>,
+  phi3: phi3 as unknown as GgufArchitecture<ModelConfig>,
+  gpt2: gpt2 as unknown as GgufArchitecture<ModelConfig>,
+  gptneox: gptneox as unknown as GgufArchitecture<ModelConfig>,
+  gemma3: gemma3 as unknown as GgufArchitecture<ModelConfig>,
+};
 
 /** general.architecture values we can load. */
 export const SUPPORTED_GGUF_ARCHITECTURES = Object.keys(ARCHITECTURES);
@@ -39,6 +101,8 @@ export interface GgufModelInfo {
   mainType: string;
   /** HF weight name → where it is in the file. */
   sources: Map<string, GgufWeightSource>;
+  /** HF weight name → its HF shape. */
+  shapes: Map<string, number[]>;
   create(weights: Map<string, tf.Tensor>): CausalLM;
 }
 
@@ -62,10 +126,9 @@ export async function inspectGguf(path: string): Promise<GgufModelInfo> {
     if (!source || !info) {
       throw new ApiError('bad_file', `GGUF file has no tensor ${source?.tensor ?? name} (for ${name}, shape [${shape.join(', ')}])`, { file: path, field: source?.tensor ?? name });
     }
-    // GGUF lists ne0 (the contiguous dimension) first: [in, out] for a matrix that HF stores as [out, in].
-    const hfShape = [...info.shape].reverse();
-    if (hfShape.length !== shape.length || hfShape.some((d, i) => d !== shape[i])) {
-      throw new ApiError('bad_file', `tensor ${info.name} has shape [${info.shape.join(', ')}], but the metadata implies [${[...shape].reverse().join(', ')}]`, {
+    const expected = ggufShapeOf(source, shape);
+    if (info.shape.length !== expected.length || info.shape.some((d, i) => d !== expected[i])) {
+      throw new ApiError('bad_file', `tensor ${info.name} has shape [${info.shape.join(', ')}], but the metadata implies [${expected.join(', ')}]`, {
         file: path,
         field: info.name,
       });
@@ -79,7 +142,7 @@ export async function inspectGguf(path: string): Promise<GgufModelInfo> {
     values[t.type] = (values[t.type] ?? 0) + t.elements;
   }
   const mainType = Object.keys(values).reduce((a, b) => (values[b] > values[a] ? b : a));
-  return { file, config, quantization, mainType, sources, create: (weights) => spec.create(config, weights) };
+  return { file, config, quantization, mainType, sources, shapes, create: (weights) => spec.create(config, weights) };
 }
 
 export interface GgufModel {
@@ -95,11 +158,10 @@ export async function loadGguf(path: string, opts: LoadOptions = {}): Promise<Gg
   const weights = new Map<string, tf.Tensor>();
   const reader = GgufTensorReader.open(info.file);
   try {
-    for (const [name, source] of info.sources) {
+    for (const [name, shape] of info.shapes) {
+      const source = info.sources.get(name)!; // inspectGguf checked every weight has one
       const { info: tensor, data } = reader.read(source.tensor);
-      const shape = [...tensor.shape].reverse();
-      const values = source.permuteHeads ? unpermuteRows(data, source.permuteHeads, shape[1]) : data;
-      weights.set(name, tf.tensor(values, shape, 'float32'));
+      weights.set(name, tf.tensor(toHfLayout(source, data, tensor.shape), shape, 'float32'));
     }
   } catch (err) {
     for (const w of weights.values()) w.dispose();

@@ -55,6 +55,8 @@ describe.skipIf(!present)(`GGUF ${reference.model} against transformers' GGUF lo
       context: 8192,
       memoryBytesFloat32: 134_515_008 * 4,
       quantization: { Q4_1: 210, F32: 61, Q8_0: 1 },
+      hasTokenizer: true,
+      chatTemplate: true,
     });
   });
 

@@ -11,6 +11,7 @@ export type TinyValue =
   | { type: 'string'; value: string }
   | { type: 'string[]'; value: string[] }
   | { type: 'i32[]'; value: number[] }
+  | { type: 'f32[]'; value: number[] }
   | { type: 'u64[]'; value: bigint[] };
 
 export interface TinyTensor {
@@ -158,6 +159,12 @@ function writeValue(out: Bytes, v: TinyValue): void {
       out.u32(VALUE_TYPE.i32);
       out.size(v.value.length);
       for (const x of v.value) out.i32(x);
+      return;
+    case 'f32[]':
+      out.u32(VALUE_TYPE.array);
+      out.u32(VALUE_TYPE.f32);
+      out.size(v.value.length);
+      for (const x of v.value) out.f32(x);
       return;
     case 'u64[]':
       out.u32(VALUE_TYPE.array);
