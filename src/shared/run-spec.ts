@@ -4,7 +4,7 @@
 // app's handler from a comparison request; services and the engine pass it on as it is.
 //
 // Shape: { version: 1, engine: 'tfjs', model: {path}, data: {path, datasetId?, split: {seed, evalSplit, kPerClass,
-// name?, frozen?: {trainIds, evalIds}}}, method: {name, options}, trainer: {...trainer options but splitSeed,
+// name?, frozen?: {trainIds, evalIds}}, evalPath?}, method: {name, options}, trainer: {...trainer options but splitSeed,
 // learningRate?, steps? | epochs? | budgetTokens?}, seed }.
 //
 // `method` is a discriminated union on its name: the five built-in methods with their typed options
@@ -38,6 +38,11 @@ export const DataSpecSchema = z.object({
   path: z.string().min(1).describe('Dataset file (any format the dataset service reads) or an imported dataset folder'),
   datasetId: z.string().optional().describe("The imported dataset's id, when it is one (the app)"),
   split: SplitSpecSchema.prefault({}),
+  evalPath: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("The user's own test file, read with the training data's task, mapping and template; scored at evalEvery and at the end, never trained on nor used to tune"),
 });
 
 /** The trainer's options (its split seed lives in data.split) plus the learning rate and how long to train. */

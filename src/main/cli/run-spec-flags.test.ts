@@ -6,6 +6,16 @@ import { comparePlanFromFlags, runSpecFromFlags, splitPerMethod } from './run-sp
 const base = { model: '/m', data: '/d.jsonl' };
 
 describe('prefixlab train flags → RunSpec', () => {
+  it('--eval-data is data.evalPath; without --eval-split (or a frozen split) nothing of the training file is held out', () => {
+    expect(runSpecFromFlags({ ...base, method: 'lora', evalData: '/t.tsv' }).data).toMatchObject({ evalPath: '/t.tsv', split: { evalSplit: 0 } });
+    expect(runSpecFromFlags({ ...base, method: 'lora', evalData: '/t.tsv', evalSplit: 0.3 }).data).toMatchObject({ evalPath: '/t.tsv', split: { evalSplit: 0.3 } });
+    const frozen = { trainIds: ['1'], evalIds: ['2'] };
+    expect(runSpecFromFlags({ ...base, method: 'lora', evalData: '/t.tsv', split: frozen }).data.split).toMatchObject({ evalSplit: 0.2, frozen });
+    expect(runSpecFromFlags({ ...base, method: 'lora' }).data).not.toHaveProperty('evalPath');
+    const plan = comparePlanFromFlags({ ...base, methods: ['lora', 'ptplus'], seeds: [1], evalData: '/t.tsv' });
+    expect(plan.base.data).toMatchObject({ evalPath: '/t.tsv', split: { evalSplit: 0 } });
+  });
+
   it('bare keys go to the method when it has them, else to the trainer; train.KEY always to the trainer', () => {
     const spec = runSpecFromFlags({
       ...base,

@@ -117,6 +117,11 @@ export interface RunFlags {
   /** A frozen split to use as is. */
   split?: { trainIds: string[]; evalIds: string[] };
   lr?: number;
+  /**
+   * `--eval-data FILE`: the user's own test file, scored at evalEvery and at the end, never trained on. Without
+   * `--eval-split` (or a frozen split) nothing of the training file is held out: evalSplit 0.
+   */
+  evalData?: string;
 }
 
 /** The RunSpec input of `flags`, before the schema fills defaults (trainer: the method's run-time split seed apart). */
@@ -130,10 +135,11 @@ function runSpecInput(flags: RunFlags): RunSpecInput {
       path: flags.data,
       split: {
         ...(splitSeed !== undefined ? { seed: splitSeed as number } : {}),
-        ...(flags.evalSplit !== undefined ? { evalSplit: flags.evalSplit } : {}),
+        ...(flags.evalSplit !== undefined ? { evalSplit: flags.evalSplit } : flags.evalData !== undefined && !flags.split ? { evalSplit: 0 } : {}),
         ...(flags.kPerClass !== undefined ? { kPerClass: flags.kPerClass } : {}),
         ...(flags.split ? { frozen: flags.split } : {}),
       },
+      ...(flags.evalData !== undefined ? { evalPath: flags.evalData } : {}),
     },
     method: { name: flags.method, options: method },
     trainer: { ...trainerRest, ...Object.fromEntries(Object.entries(budget).filter(([, v]) => v !== undefined)) } as RunSpecInput['trainer'],

@@ -25,9 +25,13 @@ import { copyPtplusLoader } from './ptplus-loader';
 import { EXPORT_MARKER_FILE, removeExportFiles, replaceableExport, writeExportMarker, type ExportMarker } from './export-marker';
 import { checkClear, guardedPaths, isInside, realPathOf } from './protected-paths';
 import { resolveExportSource } from './source';
+import { detectFormat } from '../engine/io/load-model';
+import { writeGgufLoraExport, type LlamaCppParity } from './gguf/gguf-lora-export';
+import { writeMergedGgufExport } from './gguf/merged-gguf';
+import { QUANT_TYPES } from './gguf/quantize';
 
 export type ExportFormat = keyof MethodExports;
-export const EXPORT_FORMATS: readonly ExportFormat[] = ['peft', 'merged', 'ptplus'];
+export const EXPORT_FORMATS: readonly ExportFormat[] = ['peft', 'merged', 'ptplus', 'gguf-lora', 'gguf'];
 
 /** Formats `method` can be exported to: those its definition writes (exports), in EXPORT_FORMATS order. */
 export function exportFormatsOf(method: MethodName): ExportFormat[] {
@@ -48,6 +52,8 @@ export interface ExportRequest {
   force?: boolean;
   /** Folders outDir must not be or contain (`prefixlab serve --root`, the app's picked folders). */
   roots?: readonly string[];
+  /** gguf-lora: the adapter tensors' type (default f32); gguf: the merged model's weights (f16 default, or q8_0). */
+  quant?: 'f32' | 'f16' | 'q8_0';
 }
 
 export { EXPORT_MARKER_FILE };
@@ -58,7 +64,9 @@ export interface ExportResult {
   outDir: string;
   /** File and folder names in outDir (the marker file included). */
   files: string[];
-  parity: { maxAbsDiff: number; inputs: number[][]; ok: boolean };
+  parity: { maxAbsDiff: number; inputs: number[][]; ok: boolean; llamaCpp?: LlamaCppParity };
+  /** GGUF exports: the command that registers the export with Ollama (its Modelfile is in outDir). */
+  ollamaCommand?: string;
 }
 
 // ---- checks before any work ----
@@ -126,8 +134,28 @@ export async function exportAdapter(req: ExportRequest): Promise<ExportResult> {
   const source = resolveExportSource(req.home, req.id);
   const allowed = exportFormatsOf(source.method);
   if (!allowed.includes(req.format)) {
-    const has = allowed.length > 0 ? `export as ${allowed.join(' or ')}` : 'have no export format';
-    throw new ApiError('unsupported', `${source.method} adapters ${has}, not ${req.format}`, { field: 'format' });
+    const has = allowed.length > 0 ? `export as ${listOr(allowed)}` : 'have no export format';
+    // llama.cpp's (and so Ollama's and LM Studio's) adapters are LoRA only: say why a GGUF adapter is impossible.
+    const why = req.format === 'gguf-lora' ? ` (llama.cpp's GGUF adapters are LoRA only: a ${source.method} adapter has no GGUF equivalent)` : '';
+    throw new ApiError('unsupported', `${source.method} adapters ${has}, not ${req.format}${why}`, { field: 'format' });
+  }
+  if (req.format === 'gguf-lora' && detectFormat(source.baseModelPath) !== 'gguf') {
+    throw new ApiError(
+      'unsupported',
+      `gguf-lora needs a GGUF base model, and ${source.baseModelPath} is not one: train on the model's GGUF file, or export this adapter with --format peft`,
+      { field: 'format', file: source.baseModelPath },
+    );
+  }
+  if (req.format === 'gguf' && detectFormat(source.baseModelPath) !== 'gguf') {
+    throw new ApiError(
+      'unsupported',
+      `--format gguf needs a GGUF base model, and ${source.baseModelPath} is not one: export with --format merged (then llama.cpp's convert_hf_to_gguf.py), or train on the model's GGUF file`,
+      { field: 'format', file: source.baseModelPath },
+    );
+  }
+  const quants: Partial<Record<ExportFormat, readonly string[]>> = { 'gguf-lora': ['f32', 'f16'], gguf: QUANT_TYPES };
+  if (req.quant !== undefined && !quants[req.format]?.includes(req.quant)) {
+    throw new ApiError('invalid_argument', `--quant ${String(req.quant)} does not apply here (gguf-lora takes f32 or f16; gguf takes f16 or q8_0)`, { field: 'quant' });
   }
   // Real paths throughout: a symlinked home or outDir is compared, and replaced, as what it points to.
   const outDir = realPathOf(req.outDir);
@@ -146,7 +174,25 @@ export async function exportAdapter(req: ExportRequest): Promise<ExportResult> {
 
     // Write, then read back what was written.
     let actual: Float32Array[];
-    if (req.format === 'merged') {
+    /** What the reload is compared with: the in-app logits, or (F16 tensors) the in-app adapter rounded to F16. */
+    let reference = expected;
+    let llamaCpp: LlamaCppParity | undefined;
+    let ollamaCommand: string | undefined;
+    if (req.format === 'gguf-lora') {
+      const written = await writeGgufLoraExport({ dir: temp, outDir, base, source, inApp, inputs, expected, type: req.quant === 'f16' ? 'F16' : 'F32' });
+      attached.push(...written.attached);
+      actual = written.actual;
+      reference = written.reference ?? expected;
+      llamaCpp = written.llamaCpp;
+      ollamaCommand = written.ollamaCommand;
+    } else if (req.format === 'gguf') {
+      const written = await writeMergedGgufExport({ dir: temp, outDir, base, source, inApp, inputs, expected, quant: req.quant === 'q8_0' ? 'q8_0' : 'f16' });
+      loaded.push(...written.loaded);
+      actual = written.actual;
+      reference = written.reference;
+      llamaCpp = written.llamaCpp;
+      ollamaCommand = written.ollamaCommand;
+    } else if (req.format === 'merged') {
       await writeMergedFolder(temp, base, inApp);
       const reloaded = await loadBaseModel(temp);
       loaded.push(reloaded);
@@ -161,7 +207,7 @@ export async function exportAdapter(req: ExportRequest): Promise<ExportResult> {
       actual = await logitsOf(base, inputs, reloaded.adapter);
     }
 
-    const worst = maxAbsDiff(expected, actual);
+    const worst = maxAbsDiff(reference, actual);
     if (!(worst <= PARITY_TOLERANCE)) {
       throw new ApiError(
         'parity_failed',
@@ -182,13 +228,14 @@ export async function exportAdapter(req: ExportRequest): Promise<ExportResult> {
       expected,
       base.model.config.vocabSize,
     );
+    if (llamaCpp) Object.assign(parity, { llamaCpp });
     await writeJsonAtomic(join(temp, PARITY_FILE), parity);
     if (req.format === 'ptplus') copyPtplusLoader(temp);
     await writeExportMarker(temp, { format: req.format, source: source.id });
     await fsyncDir(temp);
     const files = readdirSync(temp).sort();
     swapIntoPlace(temp, outDir, req.force === true);
-    return { format: req.format, outDir, files, parity: { maxAbsDiff: worst, inputs, ok: true } };
+    return { format: req.format, outDir, files, parity: { maxAbsDiff: worst, inputs, ok: true, ...(llamaCpp ? { llamaCpp } : {}) }, ...(ollamaCommand ? { ollamaCommand } : {}) };
   } catch (err) {
     rmSync(temp, { recursive: true, force: true });
     // A write that failed inside the hidden temp folder (a full disk) is reported against outDir.
@@ -225,4 +272,9 @@ function swapIntoPlace(temp: string, outDir: string, force: boolean): void {
   } catch (err) {
     throw fromSystemError(err, outDir);
   }
+}
+
+/** 'a', 'a or b', 'a, b or c'. */
+function listOr(items: readonly string[]): string {
+  return items.length <= 1 ? items.join('') : `${items.slice(0, -1).join(', ')} or ${items[items.length - 1]}`;
 }

@@ -174,7 +174,9 @@ describe('exportAdapter', () => {
       writeFileSync(join(home, 'runs', 'run-live', 'manifest.json'), JSON.stringify({ runId: 'run-live', status: 'running', method: 'lora' }));
       await expect(exportAdapter({ home, id: 'run-live', format: 'peft', outDir: join(out, 'x2') })).rejects.toThrow('run run-live is running; only finished runs can be exported');
       await expect(exportAdapter({ home, id: loraId, format: 'onnx' as ExportFormat, outDir: join(out, 'x3') })).rejects.toThrow(/unknown export format "onnx"/);
-      await expect(exportAdapter({ home, id: loraId, format: 'ptplus', outDir: join(out, 'x4') })).rejects.toThrow('lora adapters export as peft or merged, not ptplus');
+      await expect(exportAdapter({ home, id: loraId, format: 'ptplus', outDir: join(out, 'x4') })).rejects.toThrow(
+        'lora adapters export as peft, merged, gguf-lora or gguf, not ptplus',
+      );
       for (const name of ['x1', 'x2', 'x3', 'x4']) expect(existsSync(join(out, name))).toBe(false);
     });
 

@@ -4,7 +4,7 @@ import type { Handlers } from '@shared/contract';
 import type { AdapterEntry, RegistryEntry, RunEntry } from '@shared/contract/calls/adapters';
 import { ApiError } from '@shared/errors';
 import type { AppContext } from '../app/context';
-import { exportAdapter, exportFormatsFor } from '../services/export-service';
+import { exportAdapter, exportFormatsFor, type ExportFormat } from '../services/export-service';
 import { adapterFromRun, listAdapters, listRuns, notes, removeEntry, rename, showAdapter, showRun, tag, type IndexedAdapter, type IndexedRun } from '../services/registry-service';
 
 type AdaptersHandlers = Pick<Handlers<AppContext>, 'adapters.list' | 'adapters.show' | 'adapters.label' | 'adapters.remove' | 'adapters.createFromRun' | 'adapters.export'>;
@@ -20,7 +20,7 @@ function runEntry(r: IndexedRun): RunEntry {
 }
 
 /** Formats an entry can be exported to; an unfinished run has none. */
-function formatsOf(home: string, id: string): ('peft' | 'merged' | 'ptplus')[] {
+function formatsOf(home: string, id: string): ExportFormat[] {
   try {
     return [...exportFormatsFor(home, id).formats];
   } catch {
@@ -83,6 +83,6 @@ export const adaptersHandlers: AdaptersHandlers = {
     const outDir = ctx.paths.check(req.outDir, 'outDir');
     // Served and picked folders: an export may go inside one, never replace or swallow one.
     const roots = [...(ctx.options.roots ?? []), ...ctx.paths.allowedRoots()];
-    return exportAdapter({ home: ctx.options.home, id: req.id, format: req.format, outDir, force: req.force, roots });
+    return exportAdapter({ home: ctx.options.home, id: req.id, format: req.format, outDir, force: req.force, roots, quant: req.quant });
   },
 };

@@ -2,7 +2,7 @@
 // either. Write a temp file beside the target, fsync it, rename it over the target, then fsync the folder
 // so the rename itself survives a power cut.
 import { randomBytes } from 'node:crypto';
-import { open, rename, rm } from 'node:fs/promises';
+import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 export interface AtomicWriteOptions {
@@ -26,20 +26,24 @@ export function injectedWriteFault(path: string): NodeJS.ErrnoException | null {
   return err;
 }
 
-/** Replace `path` with `data` atomically (same-folder temp file + fsync + rename + folder fsync). */
-export async function writeFileAtomic(path: string, data: string | Uint8Array, opts: AtomicWriteOptions = {}): Promise<void> {
+/**
+ * Replace `path` atomically with what `fill` writes through the handle of a same-folder temp file, which is then
+ * fsynced and renamed over `path` (and the folder fsynced). On any failure the temp file is removed and the
+ * error names `path`. `fill` may stream (large exports); it receives the injected-fault seam's error, if any,
+ * to raise after writing part of its data.
+ */
+export async function writeAtomicWith(
+  path: string,
+  fill: (handle: FileHandle, fault: NodeJS.ErrnoException | null) => Promise<void>,
+  opts: AtomicWriteOptions = {},
+): Promise<void> {
   const dir = dirname(path);
   // Same folder: rename is only atomic within one file system.
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  let handle;
+  let handle: FileHandle | undefined;
   try {
     handle = await open(tmp, 'wx', opts.mode ?? 0o644);
-    const fault = injectedWriteFault(path);
-    if (fault) {
-      await handle.writeFile(typeof data === 'string' ? data.slice(0, data.length >> 1) : data.subarray(0, data.length >> 1));
-      throw fault;
-    }
-    await handle.writeFile(data);
+    await fill(handle, injectedWriteFault(path));
     await handle.sync();
     await handle.close();
     handle = undefined;
@@ -54,6 +58,21 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, o
     throw err;
   }
   await fsyncDir(dir);
+}
+
+/** Replace `path` with `data` atomically (same-folder temp file + fsync + rename + folder fsync). */
+export async function writeFileAtomic(path: string, data: string | Uint8Array, opts: AtomicWriteOptions = {}): Promise<void> {
+  await writeAtomicWith(
+    path,
+    async (handle, fault) => {
+      if (fault) {
+        await handle.writeFile(typeof data === 'string' ? data.slice(0, data.length >> 1) : data.subarray(0, data.length >> 1));
+        throw fault;
+      }
+      await handle.writeFile(data);
+    },
+    opts,
+  );
 }
 
 /** JSON with two-space indent and a final newline, written atomically. */

@@ -95,6 +95,12 @@ export function numericMetrics(raw: unknown): Record<string, number> {
   return out;
 }
 
+/** A run's test-file block (`--eval-data`) as testAccuracy, testEvalLoss, … (its trainLoss is the run's own). */
+function testMetrics(raw: unknown): Record<string, number> {
+  const { trainLoss: _trainLoss, ...rest } = numericMetrics(raw);
+  return Object.fromEntries(Object.entries(rest).map(([key, value]) => [`test${key[0].toUpperCase()}${key.slice(1)}`, value]));
+}
+
 // ---- per kind ----
 
 function modelSummary(id: string, raw: Record<string, unknown>, dir: string): IndexedModel {
@@ -156,7 +162,7 @@ function runSummary(id: string, raw: Record<string, unknown>, dir: string): Inde
     step: num(raw.step) ?? 0,
     totalSteps: num(raw.totalSteps) ?? 0,
     endedAt: str(raw.endedAt),
-    metrics: numericMetrics(raw.final),
+    metrics: { ...numericMetrics(raw.final), ...testMetrics(raw.finalTest) },
     pid: num(raw.pid),
     pidStartTime: num(raw.pidStartTime),
     hostname: str(raw.hostname),

@@ -13,6 +13,9 @@ import { weightBytes } from '../engine/io/model-files';
 import { readJson } from '../engine/io/hf-folder';
 import { pickChatTemplate } from '../engine/io/tokenizer';
 import type { ModelConfig } from '../engine/models/causal-lm';
+import type { ModelHooks } from '../engine/models/hooks';
+import { loadBaseModel, type AttachedAdapter } from '../export/engine-session';
+import { attachAdapter, checkAdapterBase, resolveAdapter, type ResolvedAdapter } from './adapter-session';
 
 export type BackendChoice = BackendName | 'auto';
 
@@ -161,29 +164,94 @@ export async function unloadModels(path?: string): Promise<void> {
   }
 }
 
+// ---- a model with an optional adapter ----
+
+/** `--adapter`: a registry adapter or run id (looked up in `home`), a PEFT folder or a PT+ export folder. */
+export interface AdapterChoice {
+  adapter?: string;
+  /** The data folder registry ids are looked up in. */
+  home?: string;
+}
+
+export interface ModelSession {
+  loaded: LoadedModel;
+  backend: BackendName;
+  /** The adapter's hooks (undefined without one). */
+  hooks?: ModelHooks;
+  /** The adapter as attached (method, options after defaults) and what it was resolved from. */
+  adapter?: { method: AttachedAdapter['adapter']['method']; options: Record<string, unknown>; resolved: ResolvedAdapter };
+  /** Frees the adapter (and a model loaded for it alone). */
+  release(): void;
+}
+
+/**
+ * The model at `path`, with the adapter attached when one is chosen (checked against the model first).
+ * Hook-based methods share the cached model; full fine-tuning rewrites the weights it attaches to, so it gets
+ * a model of its own, freed by release().
+ */
+export async function openModel(path: string, choice: AdapterChoice = {}, backendChoice?: BackendChoice): Promise<ModelSession> {
+  if (choice.adapter === undefined) {
+    const { loaded, backend } = await getModel(path, backendChoice);
+    return { loaded, backend, release: () => undefined };
+  }
+  if (!choice.home) throw new ApiError('invalid_argument', 'an adapter id needs the data folder', { field: 'home' });
+  const adapter = resolveAdapter(choice.home, choice.adapter);
+  await checkAdapterBase(adapter, path);
+  let loaded: LoadedModel;
+  let backend: BackendName;
+  const isOwnModel = adapter.method === 'full';
+  if (isOwnModel) {
+    backend = await useBackend(backendChoice);
+    loaded = await loadBaseModel(resolve(path));
+  } else {
+    ({ loaded, backend } = await getModel(path, backendChoice));
+  }
+  try {
+    const attached = attachAdapter(loaded, adapter, path);
+    return {
+      loaded,
+      backend,
+      hooks: attached.adapter.hooks,
+      adapter: { method: attached.adapter.method, options: attached.options, resolved: adapter },
+      release: () => {
+        attached.adapter.dispose();
+        if (isOwnModel) loaded.dispose();
+      },
+    };
+  } catch (err) {
+    if (isOwnModel) loaded.dispose();
+    throw err;
+  }
+}
+
 // ---- logits ----
 
-export interface LastLogitsRequest {
+export interface LastLogitsRequest extends AdapterChoice {
   model: string;
   ids: number[];
   backend?: BackendChoice;
 }
 
-/** Logits of the last position after feeding `ids` (exactly these ids: no BOS is added). */
+/** Logits of the last position after feeding `ids` (exactly these ids: no BOS is added), with the adapter if one is chosen. */
 export async function lastLogits(req: LastLogitsRequest): Promise<{ backend: BackendName; logits: number[] }> {
-  const { loaded, backend } = await getModel(req.model, req.backend);
-  const ids = checkIds(req.ids, loaded.model.config.vocabSize, 'ids');
-  const logits = tf.tidy(() => loaded.model.forward(tf.tensor2d([ids], [1, ids.length], 'int32'), { logits: 'last' })); // [1, 1, V]
+  const session = await openModel(req.model, req, req.backend);
   try {
-    return { backend, logits: Array.from(await logits.data()) };
+    const { loaded, backend, hooks } = session;
+    const ids = checkIds(req.ids, loaded.model.config.vocabSize, 'ids');
+    const logits = tf.tidy(() => loaded.model.forward(tf.tensor2d([ids], [1, ids.length], 'int32'), { logits: 'last', hooks })); // [1, 1, V]
+    try {
+      return { backend, logits: Array.from(await logits.data()) };
+    } finally {
+      logits.dispose();
+    }
   } finally {
-    logits.dispose();
+    session.release();
   }
 }
 
 // ---- generation ----
 
-export interface GenerateTextRequest {
+export interface GenerateTextRequest extends AdapterChoice {
   model: string;
   /** Text to continue; encoded with the tokenizer's special tokens (BOS when the model wants it). */
   prompt?: string;
@@ -219,7 +287,15 @@ export async function generateText(req: GenerateTextRequest): Promise<GenerateTe
   if (!Number.isInteger(req.maxNewTokens) || req.maxNewTokens < 0) {
     throw new ApiError('invalid_argument', 'maxNewTokens must be a non-negative integer', { field: 'maxNewTokens' });
   }
-  const { loaded, backend } = await getModel(req.model, req.backend);
+  const session = await openModel(req.model, req, req.backend);
+  try {
+    return await generateWith(session, req);
+  } finally {
+    session.release();
+  }
+}
+
+async function generateWith({ loaded, backend, hooks }: ModelSession, req: GenerateTextRequest): Promise<GenerateTextResult> {
   const { model, tokenizer, generation } = loaded;
   const sources = [req.prompt !== undefined, req.messages !== undefined, req.promptIds !== undefined].filter(Boolean).length;
   if (sources !== 1) throw new ApiError('invalid_argument', 'give exactly one of prompt, messages or promptIds', { field: 'prompt' });
@@ -250,6 +326,7 @@ export async function generateText(req: GenerateTextRequest): Promise<GenerateTe
     topP: req.topP,
     repetitionPenalty: req.repetitionPenalty,
     seed: req.seed,
+    hooks,
     eosTokenIds: generation.eosTokenIds,
     stopStrings: tokenizer ? req.stopStrings : undefined,
     decode,

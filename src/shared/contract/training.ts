@@ -37,6 +37,9 @@ export const TrainProgressSchema = z.object({
   evalLoss: z.number().optional(),
   /** Label-likelihood accuracy on the eval split (classification data); only on steps that evaluated. */
   evalAccuracy: z.number().optional(),
+  /** The same two on the run's test file (RunSpec data.evalPath, `--eval-data`); only on steps that evaluated. */
+  testLoss: z.number().optional(),
+  testAccuracy: z.number().optional(),
   /** Learning rate used for this step. */
   learningRate: z.number(),
   /** Global L2 norm of the gradient before clipping. */
@@ -101,7 +104,10 @@ export const TrainResultSchema = z.object({
   wallSeconds: z.number(),
   /** Folder of the last complete checkpoint, or null. */
   checkpoint: z.string().nullable(),
+  /** The held-out split's metrics; with a test file and nothing held out (evalSplit 0), the test file's. */
   final: FinalMetricsSchema,
+  /** The test file's metrics (RunSpec data.evalPath, `--eval-data`); absent without one. */
+  finalTest: FinalMetricsSchema.optional(),
 });
 export type TrainResult = z.infer<typeof TrainResultSchema>;
 
@@ -165,6 +171,10 @@ export const CompareRowSchema = z.object({
   tuning: LrTuningSchema.optional(),
   /** Method options that differ from the method's defaults (e.g. {phiCenter: 'data-mean'}), to tell rows apart. */
   options: z.record(z.string(), z.unknown()).optional(),
+  /** With a test file (`--eval-data`): mean and sample std of its accuracy, and mean test loss, over the finished seeds. */
+  testAccuracyMean: z.number().nullable().optional(),
+  testAccuracyStd: z.number().nullable().optional(),
+  testEvalLoss: z.number().nullable().optional(),
 });
 export type CompareRow = z.infer<typeof CompareRowSchema>;
 
@@ -241,6 +251,8 @@ export const RunManifestSchema = z.object({
     splitSeed: z.number().int(),
     trainIds: z.array(z.string()),
     evalIds: z.array(z.string()),
+    /** The test file (`--eval-data`): scored, never trained on; its examples as read with the training data's mapping. */
+    evalData: z.object({ path: z.string(), sha256: z.string(), examples: z.number().int() }).optional(),
   }),
   trainableParams: z.number().int(),
   totalSteps: z.number().int(),
@@ -248,6 +260,8 @@ export const RunManifestSchema = z.object({
   step: z.number().int(),
   checkpoints: z.array(CheckpointEntrySchema),
   final: FinalMetricsSchema.optional(),
+  /** The test file's metrics (dataset.evalData). */
+  finalTest: FinalMetricsSchema.optional(),
   result: z.object({ tokensPerSecond: z.number(), peakMemoryBytes: z.number(), peakRssBytes: z.number(), wallSeconds: z.number(), tokensSeen: z.number().int() }).optional(),
   /** The run as it was asked for (src/shared/run-spec.ts); runs started before it existed have none. */
   runSpec: StoredRunSpecSchema.optional(),

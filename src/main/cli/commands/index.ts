@@ -5,6 +5,7 @@ import { serveCommand } from './serve';
 import { generateCommand, logitsCommand, modelInspectCommand, modelListCommand } from './model';
 import { compareCommand, trainCommand } from './train';
 import { dataImportCommand, dataInspectCommand, dataSplitCommand } from './data';
+import { evalCommand } from './eval';
 import { adaptersListCommand, adaptersShowCommand, exportCommand, runsListCommand, runsShowCommand } from './registry';
 
 // train and compare take method options (--set key=value): their --help lists them from the schemas (details).
@@ -20,6 +21,7 @@ export const COMMANDS: Command[] = [
   dataSplitCommand,
   trainCommand,
   compareCommand,
+  evalCommand,
   runsListCommand,
   runsShowCommand,
   adaptersListCommand,

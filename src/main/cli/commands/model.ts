@@ -95,13 +95,14 @@ export const modelInspectCommand: Command = {
 export const logitsCommand: Command = {
   name: 'logits',
   summary: 'Print the last position’s logits for a list of token ids',
-  usage: 'prefixlab logits --model DIR --ids 1,2,3 [--backend NAME] [--json]',
-  options: { model: { type: 'string' }, ids: { type: 'string' } },
+  usage: 'prefixlab logits --model DIR --ids 1,2,3 [--adapter ID|DIR] [--backend NAME] [--json]',
+  options: { model: { type: 'string' }, ids: { type: 'string' }, adapter: { type: 'string' } },
   async run(args) {
     await bootstrap(args);
+    const home = resolveHome(args.values.home as string | undefined);
     const model = requireString(args.values.model, '--model');
     const ids = parseIdList(requireString(args.values.ids, '--ids'), '--ids')!;
-    const { logits, backend } = await lastLogits({ model, ids });
+    const { logits, backend } = await lastLogits({ model, ids, adapter: args.values.adapter as string | undefined, home });
     const top = logits
       .map((v, i) => [i, v] as const)
       .sort((a, b) => b[1] - a[1])
@@ -114,7 +115,7 @@ export const generateCommand: Command = {
   name: 'generate',
   summary: 'Generate text from a prompt or a chat (greedy or sampled), streaming tokens',
   usage:
-    'prefixlab generate --model DIR (--prompt TEXT [--chat] | --messages FILE | --prompt-ids 1,2,3) --max-new-tokens N [--greedy] [--temperature T] [--top-k K] [--top-p P] [--repetition-penalty R] [--seed S] [--stop STR …] [--backend NAME] [--json]',
+    'prefixlab generate --model DIR [--adapter ID|DIR] (--prompt TEXT [--chat] | --messages FILE | --prompt-ids 1,2,3) --max-new-tokens N [--greedy] [--temperature T] [--top-k K] [--top-p P] [--repetition-penalty R] [--seed S] [--stop STR …] [--backend NAME] [--json]',
   options: {
     model: { type: 'string' },
     prompt: { type: 'string' },
@@ -129,9 +130,11 @@ export const generateCommand: Command = {
     'repetition-penalty': { type: 'string' },
     seed: { type: 'string' },
     stop: { type: 'string', multiple: true },
+    adapter: { type: 'string' },
   },
   async run(args, io) {
     await bootstrap(args);
+    const home = resolveHome(args.values.home as string | undefined);
     const model = requireString(args.values.model, '--model');
     const promptIds = parseIdList(args.values['prompt-ids'], '--prompt-ids');
     const text = args.values.prompt as string | undefined;
@@ -147,6 +150,8 @@ export const generateCommand: Command = {
     const temperature = parseFloatFlag(args.values.temperature, '--temperature');
     const result = await generateText({
       model,
+      adapter: args.values.adapter as string | undefined,
+      home,
       prompt,
       messages,
       promptIds,

@@ -95,9 +95,9 @@ export const adaptersShowCommand: Command = {
 
 export const exportCommand: Command = {
   name: 'export',
-  summary: 'Export an adapter or finished run (PEFT, merged weights, Prefix-Tuning+), checked by reload parity',
-  usage: `prefixlab export ID --format ${EXPORT_FORMATS.join('|')} --out DIR [--force] [--json]`,
-  options: { format: { type: 'string' }, out: { type: 'string' }, force: { type: 'boolean', default: false } },
+  summary: 'Export an adapter or finished run (PEFT, merged weights, Prefix-Tuning+, llama.cpp GGUF LoRA), checked by reload parity (and by llama.cpp for GGUF)',
+  usage: `prefixlab export ID --format ${EXPORT_FORMATS.join('|')} --out DIR [--quant f32|f16 (gguf-lora) | f16|q8_0 (gguf)] [--force] [--json]`,
+  options: { format: { type: 'string' }, out: { type: 'string' }, force: { type: 'boolean', default: false }, quant: { type: 'string' } },
   async run(args) {
     const id = requireString(args.positionals[0], 'ID');
     const format = requireString(args.values.format, '--format');
@@ -106,8 +106,14 @@ export const exportCommand: Command = {
     }
     const outDir = resolve(requireString(args.values.out, '--out'));
     const app = await bootstrap(args);
-    const result = await exportAdapter({ home: app.options.home, id, format: format as ExportFormat, outDir, force: args.values.force === true });
-    const text = `exported ${id} as ${result.format} to ${result.outDir} (${result.files.length} files); reload parity max |Δlogit| = ${result.parity.maxAbsDiff.toExponential(2)} ${result.parity.ok ? 'OK' : 'FAILED'}`;
+    const quant = args.values.quant === undefined ? undefined : (String(args.values.quant) as 'f32' | 'f16' | 'q8_0');
+    const result = await exportAdapter({ home: app.options.home, id, format: format as ExportFormat, outDir, force: args.values.force === true, quant });
+    let text = `exported ${id} as ${result.format} to ${result.outDir} (${result.files.length} files); reload parity max |Δlogit| = ${result.parity.maxAbsDiff.toExponential(2)} ${result.parity.ok ? 'OK' : 'FAILED'}`;
+    const cpp = result.parity.llamaCpp;
+    if (cpp && 'skipped' in cpp) text += `\nllama.cpp check skipped: ${cpp.skipped}`;
+    else if (cpp)
+      text += `\nllama.cpp check: top-1 agreement ${(100 * cpp.top1Agreement).toFixed(0)}% of ${cpp.positions} positions, max |Δ log p| ${cpp.maxAbsLogProbDiff.toFixed(3)} ${cpp.ok ? 'OK' : 'FAILED'}`;
+    if (result.ollamaCommand) text += `\nOllama: ${result.ollamaCommand}`;
     return { json: result, text };
   },
 };

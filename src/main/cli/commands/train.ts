@@ -25,7 +25,14 @@ const COMMON_OPTIONS: OptionSpec = {
   'budget-tokens': { type: 'string' },
   'k-per-class': { type: 'string' },
   'eval-split': { type: 'string' },
+  'eval-data': { type: 'string' },
 };
+
+/** `--eval-data FILE`: the user's own test file (scored, never trained on), as an absolute path. */
+function evalData(args: ParsedArgs): string | undefined {
+  const value = args.values['eval-data'];
+  return value === undefined ? undefined : resolve(requireString(value, '--eval-data'));
+}
 
 function methodName(value: string, flag: string): MethodName {
   if (!isMethodName(value)) throw new ApiError('invalid_argument', `unknown method "${value}" (use ${METHOD_NAMES.join(', ')})`, { field: flag });
@@ -62,7 +69,7 @@ export const trainCommand: Command = {
   get usage() {
     return (
       `prefixlab train --model DIR --data FILE --method ${METHOD_NAMES.join('|')} [--set key=value …] [--steps N | --epochs N | --budget-tokens N] ` +
-      '[--lr X] [--seed S] [--k-per-class K] [--eval-split F] [--backend NAME] [--home DIR] [--json]'
+      '[--lr X] [--seed S] [--k-per-class K] [--eval-split F] [--eval-data FILE] [--backend NAME] [--home DIR] [--json]'
     );
   },
   options: { ...COMMON_OPTIONS, method: { type: 'string' }, seed: { type: 'string' }, lr: { type: 'string' } },
@@ -87,6 +94,7 @@ export const trainCommand: Command = {
       seed: parseIntFlag(args.values.seed, '--seed') ?? 0,
       kPerClass: parseIntFlag(args.values['k-per-class'], '--k-per-class', { min: 1 }),
       evalSplit: parseFloatFlag(args.values['eval-split'], '--eval-split'),
+      evalData: evalData(args),
       lr,
     });
     const controller = cancelOnSigint(io.log);
@@ -104,10 +112,16 @@ export const trainCommand: Command = {
     const text = [
       `run ${result.runId} ${result.status}${result.reason ? ` (${result.reason})` : ''}: ${result.method}, ${result.trainableParams.toLocaleString('en-US')} trainable parameters, ${result.steps} steps at lr ${result.learningRate}`,
       `  train loss ${final.trainLoss?.toFixed(4) ?? '—'} · eval loss ${final.evalLoss?.toFixed(4) ?? '—'} · accuracy ${final.accuracy !== undefined && final.accuracy !== null ? (final.accuracy * 100).toFixed(1) + '%' : '—'} · ${result.tokensPerSecond.toFixed(0)} tok/s · peak ${(result.peakMemoryBytes / 2 ** 20).toFixed(1)} MiB`,
+      ...(result.finalTest ? [`  eval data: ${describeMetrics(result.finalTest)}`] : []),
     ].join('\n');
     return { json: result, text, exitCode: result.status === 'failed' ? 1 : 0 };
   },
 };
+
+/** "loss 0.1234 · accuracy 75.0% · 8 examples" for a metrics block. */
+function describeMetrics(m: { evalLoss: number | null; accuracy: number | null; evalExamples: number }): string {
+  return `loss ${m.evalLoss?.toFixed(4) ?? '—'} · accuracy ${m.accuracy !== null ? (m.accuracy * 100).toFixed(1) + '%' : '—'} · ${m.evalExamples} examples`;
+}
 
 /** `--lr-per-method lora=3e-3,ptplus=1e-2`. */
 function parseLrPerMethod(value: unknown): Partial<Record<MethodName, number>> | undefined {
@@ -175,7 +189,7 @@ export const compareCommand: Command = {
   summary: 'Compare methods on the same frozen split, seeds and token budget; prints a table and writes JSON',
   get usage() {
     return (
-      `prefixlab compare --model DIR --data FILE --methods M,M,… (M: ${METHOD_NAMES.join('|')}) [--seeds 1,2,3,4,5] [--k-per-class K] ` +
+      `prefixlab compare --model DIR --data FILE --methods M,M,… (M: ${METHOD_NAMES.join('|')}) [--seeds 1,2,3,4,5] [--k-per-class K] [--eval-split F] [--eval-data FILE] ` +
       '[--budget-tokens N | --steps N | --epochs N] [--set key=value …] [--set METHOD.key=value …] [--lr-per-method m=lr,…] ' +
       '[--tune-lr [--lr-grid r1,r2,… | --lr-grid METHOD=r1,r2,… …] [--tune-steps N] [--tune-val F|N] [--tune-seeds S,…]] [--in-process] [--out FILE] [--json]'
     );
@@ -209,6 +223,7 @@ export const compareCommand: Command = {
       ...budget(args),
       kPerClass: parseIntFlag(args.values['k-per-class'], '--k-per-class', { min: 1 }),
       evalSplit: parseFloatFlag(args.values['eval-split'], '--eval-split'),
+      evalData: evalData(args),
       lrPerMethod: explicitLr,
       tuneLr,
       set: shared,
@@ -250,10 +265,25 @@ export function formatLrGrid(tuning: NonNullable<CompareRow['tuning']>): string 
 }
 
 export function formatCompareTable(
-  rows: Pick<CompareRow, 'method' | 'trainableParams' | 'accuracyMean' | 'accuracyStd' | 'evalLoss' | 'tokensPerSecond' | 'peakMemoryBytes' | 'lr' | 'tuning' | 'options'>[],
+  rows: (Pick<CompareRow, 'method' | 'trainableParams' | 'accuracyMean' | 'accuracyStd' | 'evalLoss' | 'tokensPerSecond' | 'peakMemoryBytes' | 'lr' | 'tuning' | 'options'> &
+    Partial<Pick<CompareRow, 'testAccuracyMean' | 'testAccuracyStd'>>)[],
 ): string {
   const isTuned = rows.some((r) => r.tuning);
-  const header = ['method', 'trainable', isTuned ? 'lr (tuned)' : 'lr', 'accuracy', 'eval loss', 'tok/s', 'peak mem', ...(isTuned ? ['lr grid: val acc %'] : [])];
+  // `--eval-data`: the test file's accuracy gets its own column.
+  const isTested = rows.some((r) => r.testAccuracyMean !== undefined);
+  const pct = (mean: number | null | undefined, std: number | null | undefined): string =>
+    mean === null || mean === undefined ? '—' : `${(mean * 100).toFixed(1)} ± ${((std ?? 0) * 100).toFixed(1)}%`;
+  const header = [
+    'method',
+    'trainable',
+    isTuned ? 'lr (tuned)' : 'lr',
+    'accuracy',
+    ...(isTested ? ['test accuracy'] : []),
+    'eval loss',
+    'tok/s',
+    'peak mem',
+    ...(isTuned ? ['lr grid: val acc %'] : []),
+  ];
   const body = rows.map((r) => [
     r.method +
       (r.options
@@ -263,7 +293,8 @@ export function formatCompareTable(
         : ''),
     r.trainableParams.toLocaleString('en-US'),
     String(r.lr),
-    r.accuracyMean === null ? '—' : `${(r.accuracyMean * 100).toFixed(1)} ± ${((r.accuracyStd ?? 0) * 100).toFixed(1)}%`,
+    pct(r.accuracyMean, r.accuracyStd),
+    ...(isTested ? [pct(r.testAccuracyMean, r.testAccuracyStd)] : []),
     r.evalLoss === null ? '—' : r.evalLoss.toFixed(4),
     r.tokensPerSecond.toFixed(0),
     `${(r.peakMemoryBytes / 2 ** 20).toFixed(1)} MiB`,

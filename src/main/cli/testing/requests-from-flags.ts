@@ -6,7 +6,7 @@ import { compare, type CompareRequest } from '../../services/training/compare';
 import { train, type TrainRequest } from '../../services/training/train';
 import { comparePlanFromFlags, runSpecFromFlags, type CompareFlags, type RunFlags } from '../run-spec-flags';
 
-const RUN_FLAGS = ['model', 'data', 'method', 'set', 'steps', 'epochs', 'budgetTokens', 'seed', 'kPerClass', 'evalSplit', 'split', 'lr'] as const;
+const RUN_FLAGS = ['model', 'data', 'method', 'set', 'steps', 'epochs', 'budgetTokens', 'seed', 'kPerClass', 'evalSplit', 'split', 'lr', 'evalData'] as const;
 const COMPARE_FLAGS = [
   'model',
   'data',
@@ -22,6 +22,7 @@ const COMPARE_FLAGS = [
   'evalSplit',
   'split',
   'tuneLr',
+  'evalData',
 ] as const;
 
 function pick<T extends object>(value: T, keys: readonly string[]): { picked: Record<string, unknown>; rest: Record<string, unknown> } {

@@ -169,5 +169,6 @@ export const fullMethod = {
   exports: {
     // The model's own weights already hold the trained values: nothing to fold in.
     merged: { mergedWeights: () => new Map() },
+    gguf: { mergedWeights: () => new Map() },
   },
 } satisfies MethodDefinition<typeof fullOptions, FullAdapter>;

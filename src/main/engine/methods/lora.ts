@@ -237,5 +237,27 @@ export const loraMethod = {
       },
     },
     merged: { mergedWeights: (adapter: LoraAdapter) => adapter.mergedWeights() },
+    gguf: { mergedWeights: (adapter: LoraAdapter) => adapter.mergedWeights() },
+    'gguf-lora': {
+      loraPairs(adapter: LoraAdapter) {
+        const state = adapter.stateDict();
+        const pairs = adapter.modules.map((m) => {
+          const key = `base_model.model.${m.name}`;
+          return { module: m.name, inDim: m.inDim, outDim: m.outDim, a: state[`${key}.lora_A.weight`].data, b: state[`${key}.lora_B.weight`].data };
+        });
+        return { rank: adapter.options.rank, scale: adapter.scale, pairs };
+      },
+      stateFromPairs(pairs: ReadonlyMap<string, { a: Float32Array; b: Float32Array }>, adapter: LoraAdapter): StateDict {
+        const state: StateDict = {};
+        for (const m of adapter.modules) {
+          const pair = pairs.get(m.name);
+          if (!pair) throw new ApiError('bad_file', `the GGUF adapter has no LoRA pair for ${m.name}`, { field: m.name });
+          const key = `base_model.model.${m.name}`;
+          state[`${key}.lora_A.weight`] = { shape: [adapter.options.rank, m.inDim], data: pair.a };
+          state[`${key}.lora_B.weight`] = { shape: [m.outDim, adapter.options.rank], data: pair.b };
+        }
+        return state;
+      },
+    },
   },
 } satisfies MethodDefinition<typeof loraOptions, LoraAdapter>;

@@ -105,6 +105,21 @@ export interface MergedExport<A extends PeftAdapter = PeftAdapter> {
   mergedWeights(adapter: A): Map<string, tf.Tensor>;
 }
 
+/**
+ * llama.cpp's GGUF LoRA adapter (convert_lora_to_gguf.py's layout): the method as low-rank pairs on linear
+ * layers, y = W x + scale·B·A·x. The export maps each module to the base GGUF file's tensor and its row order.
+ */
+export interface GgufLoraExport<A extends PeftAdapter = PeftAdapter> {
+  loraPairs(adapter: A): {
+    rank: number;
+    scale: number;
+    /** module: the HF module path (`<module>.weight` is the base weight); a [rank, inDim] and b [outDim, rank], row-major. */
+    pairs: { module: string; inDim: number; outDim: number; a: Float32Array; b: Float32Array }[];
+  };
+  /** The adapter's state from pairs read back (module → a, b as loraPairs gave them), for the reload check. */
+  stateFromPairs(pairs: ReadonlyMap<string, { a: Float32Array; b: Float32Array }>, adapter: A): StateDict;
+}
+
 /** The export formats a method supports, each with how it writes it. A format left out is refused naming the ones present. */
 export interface MethodExports<A extends PeftAdapter = PeftAdapter> {
   /** Hugging Face PEFT's adapter folder. */
@@ -113,6 +128,10 @@ export interface MethodExports<A extends PeftAdapter = PeftAdapter> {
   merged?: MergedExport<A>;
   /** PrefixLab's documented PREFIX_TUNING_PLUS folder (+ Python loader). */
   ptplus?: AdapterFileExport<A>;
+  /** llama.cpp's LoRA adapter (adapter.gguf) for a GGUF base, with an Ollama Modelfile. */
+  'gguf-lora'?: GgufLoraExport<A>;
+  /** One complete GGUF model (model.gguf, F16 or Q8_0) with the adapter merged in, for a GGUF base. */
+  gguf?: MergedExport<A>;
 }
 
 export interface MethodDefinition<Schema extends z.ZodObject = z.ZodObject, A extends PeftAdapter = PeftAdapter> {

@@ -25,9 +25,9 @@ import { encodeExample, type EncodedExample } from './encode';
 import { isRunInterrupted } from './interruption';
 import type { RunRecorder } from './run-recorder';
 import { parseRunSpec } from './run-spec';
-import { datasetFingerprint, modelFingerprint, readExamples, type Example } from './sources';
+import { datasetFingerprint, modelFingerprint, readEvalExamples, readExamples, sha256File, type Example } from './sources';
 import { splitExamples, useGivenSplit } from '../../datasets/splits/make-split';
-import { Trainer } from './trainer';
+import { Trainer, type StepEvaluation } from './trainer';
 
 /** A run to start or resume; cloneable, so it crosses into the training process as is. */
 export interface TrainJobSpec {
@@ -67,6 +67,9 @@ interface Prepared {
   evaluator: (step: number) => Promise<EvalReport | null>;
   /** Exact match of greedy generations on the eval split (with evalGenerate). */
   generateEval: (() => Promise<number>) | null;
+  /** The same two for the test file (RunSpec data.evalPath); null without one. */
+  testEvaluator: ((step: number) => Promise<EvalReport | null>) | null;
+  generateTest: (() => Promise<number>) | null;
 }
 
 export async function runTrainJob(spec: TrainJobSpec, io: JobIO): Promise<TrainResult> {
@@ -106,9 +109,15 @@ export async function runTrainJob(spec: TrainJobSpec, io: JobIO): Promise<TrainR
     const status: TrainResult['status'] = interruption ? 'interrupted' : outcome.status;
     const reason = interruption ? `${interruption.message} after step ${outcome.step}; resume the run to continue from its last checkpoint` : outcome.reason;
     // A failed run's adapter is not worth scoring; neither is one cancelled before its first step.
-    const report = status === 'failed' || interruption || outcome.step === 0 ? null : await evaluator(outcome.step);
-    const final = finalMetrics(outcome.lastTrainLoss, report);
+    const isScored = !(status === 'failed' || interruption || outcome.step === 0);
+    const report = isScored ? await evaluator(outcome.step) : null;
+    let final = finalMetrics(outcome.lastTrainLoss, report);
     if (report && prepared.generateEval) final.exactMatch = await prepared.generateEval();
+    // The test file's own block; with nothing held out from the training file, it is the run's `final` too.
+    const testReport = isScored && prepared.testEvaluator ? await prepared.testEvaluator(outcome.step) : null;
+    const finalTest = prepared.testEvaluator ? finalMetrics(outcome.lastTrainLoss, testReport) : undefined;
+    if (finalTest && testReport && prepared.generateTest) finalTest.exactMatch = await prepared.generateTest();
+    if (finalTest && final.evalExamples === 0) final = { ...finalTest };
     const wallSeconds = (performance.now() - started) / 1000;
     const peakRssBytes = process.resourceUsage().maxRSS * 1024;
     const result = {
@@ -125,6 +134,7 @@ export async function runTrainJob(spec: TrainJobSpec, io: JobIO): Promise<TrainR
       step: outcome.step,
       endedAt: new Date().toISOString(),
       final,
+      ...(finalTest ? { finalTest } : {}),
       result,
     }));
     const lastCheckpoint = listCheckpoints(store.checkpointsDir(runId)).pop()?.dir ?? null;
@@ -149,6 +159,7 @@ export async function runTrainJob(spec: TrainJobSpec, io: JobIO): Promise<TrainR
       wallSeconds,
       checkpoint: lastCheckpoint,
       final,
+      ...(finalTest ? { finalTest } : {}),
     };
   } catch (caught) {
     const err = explainBackendFailure(caught, backend);
@@ -232,6 +243,20 @@ async function prepare(spec: TrainJobSpec, store: RunRecorder, backend: BackendN
   const trainExamples = pick(split.trainIds);
   const evalExamples = pick(split.evalIds);
 
+  // The user's test file: read like the training data, scored only (never in trainExamples, never tuned on).
+  const testPathRaw = previous ? previous.dataset.evalData?.path : (runSpec as RunSpec).data.evalPath;
+  const testPath = testPathRaw !== undefined ? resolve(testPathRaw) : null;
+  const testExamples = testPath ? await readEvalExamples(testPath, dataPath) : [];
+  const testSha = testPath ? await sha256File(testPath) : null;
+  if (previous?.dataset.evalData && previous.dataset.evalData.sha256 !== testSha) {
+    throw new ApiError('conflict', 'the eval data file changed since the run started; cannot resume', { file: testPath ?? undefined });
+  }
+  if (testPath) {
+    const trained = new Set(trainExamples.map((e) => `${e.prompt}\u0000${e.target}`));
+    const repeated = testExamples.filter((e) => trained.has(`${e.prompt}\u0000${e.target}`)).length;
+    if (repeated) io.log?.(`${repeated} of ${testExamples.length} examples of the eval data ${testPath} repeat a training example; their scores overstate generalisation`);
+  }
+
   // Refuse a run that cannot fit (or warn near the limit) before the weights are loaded.
   await guardRunMemory(
     modelPath,
@@ -269,6 +294,10 @@ async function prepare(spec: TrainJobSpec, store: RunRecorder, backend: BackendN
     });
     const runId = previous?.runId ?? spec.runId ?? store.newRunId(methodName);
     const evaluator = makeEvaluator(loaded, tokenizer, adapter, evalExamples, labelVerbalisations([...trainExamples, ...evalExamples]), { ...options, maxLength }, padId);
+    // The test file's labels join the candidates only so each of its rows has its true label among them.
+    const testEvaluator = testPath
+      ? makeEvaluator(loaded, tokenizer, adapter, testExamples, labelVerbalisations([...trainExamples, ...evalExamples, ...testExamples]), { ...options, maxLength }, padId)
+      : null;
     const trainer = new Trainer({
       runId,
       model: loaded.model,
@@ -279,7 +308,13 @@ async function prepare(spec: TrainJobSpec, store: RunRecorder, backend: BackendN
       checkpointRoot: store.checkpointsDir(runId),
       evaluate: async (step) => {
         const report = await evaluator(step);
-        return report ? { evalLoss: report.evalLoss, evalAccuracy: report.classification?.accuracy } : {};
+        const test = testEvaluator ? await testEvaluator(step) : null;
+        const out: StepEvaluation = {};
+        // Nothing held out of the training file: the curve's eval points are the test file's.
+        const shown = report ?? test;
+        if (shown) Object.assign(out, { evalLoss: shown.evalLoss, evalAccuracy: shown.classification?.accuracy });
+        if (test) Object.assign(out, { testLoss: test.evalLoss, testAccuracy: test.classification?.accuracy });
+        return out;
       },
     });
 
@@ -315,7 +350,15 @@ async function prepare(spec: TrainJobSpec, store: RunRecorder, backend: BackendN
         hostname: hostname(),
         startedAt: new Date().toISOString(),
         baseModel: { path: modelPath, format: loaded.format, architecture: config.architecture, parameters: config.parameters, files: modelFiles },
-        dataset: { path: dataPath, sha256: dataSha, kPerClass: splitSpec?.kPerClass ?? null, splitSeed: options.splitSeed, trainIds: split.trainIds, evalIds: split.evalIds },
+        dataset: {
+          path: dataPath,
+          sha256: dataSha,
+          kPerClass: splitSpec?.kPerClass ?? null,
+          splitSeed: options.splitSeed,
+          trainIds: split.trainIds,
+          evalIds: split.evalIds,
+          ...(testPath && testSha ? { evalData: { path: testPath, sha256: testSha, examples: testExamples.length } } : {}),
+        },
         trainableParams: adapter.trainableParamCount(),
         totalSteps,
         step: 0,
@@ -325,12 +368,11 @@ async function prepare(spec: TrainJobSpec, store: RunRecorder, backend: BackendN
       };
       await store.create(manifest);
     }
-    const generateEval =
-      options.evalGenerate && evalExamples.length
-        ? async () =>
-            (await exactMatch(loaded.model, tokenizer, evalExamples.slice(0, options.maxEvalExamples), { hooks: adapter!.hooks, batchSize: options.evalBatchSize })).exactMatch
+    const generateOn = (scored: Example[]) =>
+      options.evalGenerate && scored.length
+        ? async () => (await exactMatch(loaded.model, tokenizer, scored.slice(0, options.maxEvalExamples), { hooks: adapter!.hooks, batchSize: options.evalBatchSize })).exactMatch
         : null;
-    return { runId, loaded, tokenizer, adapter, manifest, trainer, evaluator, generateEval };
+    return { runId, loaded, tokenizer, adapter, manifest, trainer, evaluator, generateEval: generateOn(evalExamples), testEvaluator, generateTest: generateOn(testExamples) };
   } catch (err) {
     adapter?.dispose();
     loaded.dispose();

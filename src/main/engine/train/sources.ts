@@ -8,6 +8,8 @@ import { ApiError } from '@shared/errors';
 import { fromSystemError } from '../../platform/system-errors';
 import { isDatasetDir, readManifest } from '../../datasets/store/dataset-folder';
 import { loadExamples } from '../../datasets/load-examples';
+import { scanDataset } from '../../datasets/scan/scan-dataset';
+import type { ScanOptions } from '../../datasets/scan/scan-options';
 
 export type { Example };
 
@@ -45,6 +47,49 @@ export async function readExamples(path: string): Promise<Example[]> {
   if (!existsSync(path)) throw new ApiError('not_found', 'dataset does not exist', { file: path });
   const examples = await loadExamples(path);
   if (examples.length === 0) throw new ApiError('bad_file', 'the dataset has no examples', { file: path });
+  return examples;
+}
+
+/**
+ * How the training data was read: its task, field mapping, template and label names/verbaliser, so a test file
+ * (`--eval-data`) is read exactly the same way. An imported dataset keeps them in its manifest; a source file's
+ * are detected again from its first rows (detection only looks at those), the rest of the file left unread.
+ */
+export async function trainingReadOptions(dataPath: string): Promise<ScanOptions> {
+  if (await isDatasetDir(dataPath)) {
+    const m = await readManifest(dataPath);
+    return {
+      task: m.task,
+      map: m.mapping,
+      ...(m.template ? { template: m.template } : {}),
+      ...(m.labelNames ? { labelNames: m.labelNames, labelNamesFile: false } : {}),
+      ...(m.verbalizer ? { verbalizer: m.verbalizer } : {}),
+      ...(m.chatTemplate ? { chatTemplate: m.chatTemplate } : {}),
+    };
+  }
+  const { result, template, labelNames } = await scanDataset(dataPath, { previewRows: 0, limitRows: DETECTION_ROWS, duplicates: 'ignore' });
+  if (!result.task) return {};
+  return {
+    task: result.task,
+    map: result.mapping,
+    ...(template ? { template } : {}),
+    // Numeric labels named by a classes.txt beside the training file keep those names in the test file too.
+    ...(labelNames ? { labelNames, labelNamesFile: false } : {}),
+  };
+}
+
+/** Rows task detection reads (scan-dataset's sample); enough to resolve the training file's mapping. */
+const DETECTION_ROWS = 200;
+
+/**
+ * The examples of a test file (`--eval-data`), read with the training data's task, mapping and template; a bad
+ * row fails naming the test file and its line. Ids are the test file's own (they may repeat training ids).
+ */
+export async function readEvalExamples(evalPath: string, dataPath: string): Promise<Example[]> {
+  if (!existsSync(evalPath)) throw new ApiError('not_found', 'eval data file does not exist', { file: evalPath });
+  if (statSync(evalPath).isDirectory()) throw new ApiError('bad_file', 'eval data must be a file (a test set in any dataset format), not a folder', { file: evalPath });
+  const examples = await loadExamples(evalPath, { read: await trainingReadOptions(dataPath) });
+  if (examples.length === 0) throw new ApiError('bad_file', 'the eval data file has no examples', { file: evalPath });
   return examples;
 }
 

@@ -18,6 +18,9 @@ import { lrAt, type ScheduleConfig } from './schedule';
 export interface StepEvaluation {
   evalLoss?: number;
   evalAccuracy?: number;
+  /** The run's test file (`--eval-data`), scored beside the eval split. */
+  testLoss?: number;
+  testAccuracy?: number;
 }
 
 export interface TrainerInit {
@@ -332,6 +335,8 @@ export class Trainer {
     };
     if (evaluation.evalLoss !== undefined) progress.evalLoss = evaluation.evalLoss;
     if (evaluation.evalAccuracy !== undefined) progress.evalAccuracy = evaluation.evalAccuracy;
+    if (evaluation.testLoss !== undefined) progress.testLoss = evaluation.testLoss;
+    if (evaluation.testAccuracy !== undefined) progress.testAccuracy = evaluation.testAccuracy;
     return progress;
   }
 }

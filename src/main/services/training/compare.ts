@@ -238,7 +238,8 @@ async function compareRun(req: CompareRequest, tag: RunTag, spec: RunSpec): Prom
 const TUNING_TRAINER = { evalEvery: 0, checkpointEvery: 0, keepCheckpoints: 1, evalGenerate: false } satisfies Partial<TrainerSpec>;
 
 async function tuneLearningRates(req: CompareRequest, tune: TuneLrRequest): Promise<NonNullable<ComparisonRuns['tuning']>> {
-  const { plan } = req;
+  // The test file (data.evalPath) is never read while tuning: tuning runs score the validation split only.
+  const plan = tuningPlanOf(req.plan);
   const grids = new Map(plan.methods.filter((m) => m.learningRate === undefined).map((m) => [m, resolveGrid(m.name, tune.grid?.[m.name])] as const));
   if (tune.steps !== undefined && (!Number.isInteger(tune.steps) || tune.steps < 1)) {
     throw new ApiError('invalid_argument', `tuning steps must be a positive integer, got ${tune.steps}`, { field: 'tuneLr.steps' });
@@ -297,6 +298,13 @@ async function tuneLearningRates(req: CompareRequest, tune: TuneLrRequest): Prom
   };
 }
 
+/** The plan the tuning runs use: the comparison's, less its test file (data.evalPath). */
+export function tuningPlanOf(plan: ComparePlan): ComparePlan {
+  const data = { ...plan.base.data };
+  delete data.evalPath;
+  return { ...plan, base: { ...plan.base, data } };
+}
+
 function mean(values: number[]): number | null {
   return values.length ? values.reduce((a, b) => a + b, 0) / values.length : null;
 }
@@ -320,6 +328,16 @@ function summarise(method: MethodName, results: TrainResult[], failedRuns: numbe
   const options = nonDefaultOptions(method, results[0]?.options);
   const accuracies = finished.map((r) => r.final.accuracy).filter((a): a is number => a !== null);
   const evalLosses = finished.map((r) => r.final.evalLoss).filter((l): l is number => l !== null);
+  // Runs with a test file (`--eval-data`) add its accuracy and loss, over the same finished seeds.
+  const tested = finished.flatMap((r) => (r.finalTest ? [r.finalTest] : []));
+  const testAccuracies = tested.map((t) => t.accuracy).filter((a): a is number => a !== null);
+  const test = tested.length
+    ? {
+        testAccuracyMean: mean(testAccuracies),
+        testAccuracyStd: sampleStd(testAccuracies),
+        testEvalLoss: mean(tested.map((t) => t.evalLoss).filter((l): l is number => l !== null)),
+      }
+    : {};
   return {
     method,
     trainableParams: results[0]?.trainableParams ?? 0,
@@ -332,5 +350,6 @@ function summarise(method: MethodName, results: TrainResult[], failedRuns: numbe
     lr: results[0]?.learningRate ?? lr ?? getMethod(method).defaultLearningRate,
     failedRuns,
     ...(Object.keys(options).length ? { options } : {}),
+    ...test,
   };
 }

@@ -3,6 +3,7 @@
 import { defineStore } from 'pinia';
 import { ref, watch } from 'vue';
 import type { RegistryEntry } from '@shared/contract';
+import type { ExportFormatName } from '@shared/contract/calls/adapters';
 import { api } from '../api';
 import { errorMessage } from '../api/errors';
 
@@ -143,7 +144,7 @@ export const useAdaptersStore = defineStore('adapters', () => {
     }
   }
 
-  async function exportSelected(format: 'peft' | 'merged' | 'ptplus', outDir: string, force: boolean): Promise<void> {
+  async function exportSelected(format: ExportFormatName, outDir: string, force: boolean): Promise<void> {
     if (!selected.value) return;
     isExporting.value = true;
     exportError.value = null;

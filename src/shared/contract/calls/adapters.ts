@@ -68,7 +68,8 @@ export const RegistryFilterSchema = z.object({
 
 export const EntryRefSchema = z.object({ kind: z.enum(['adapter', 'run']), id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'not an id') });
 
-export const ExportFormatSchema = z.enum(['peft', 'merged', 'ptplus']);
+export const ExportFormatSchema = z.enum(['peft', 'merged', 'ptplus', 'gguf-lora', 'gguf']);
+export type ExportFormatName = z.infer<typeof ExportFormatSchema>;
 
 export const LabelsSchema = z.object({ name: z.string().optional(), tags: z.array(z.string()), notes: z.string() });
 
@@ -112,13 +113,42 @@ export const adaptersCalls = {
     "Save a run's last checkpoint as an adapter with the run's provenance.",
   ),
   'adapters.export': call(
-    z.object({ id: z.string(), format: ExportFormatSchema, outDir: z.string(), force: z.boolean().default(false) }).strict(),
+    z
+      .object({
+        id: z.string(),
+        format: ExportFormatSchema,
+        outDir: z.string(),
+        force: z.boolean().default(false),
+        /** gguf-lora: the adapter tensors' type (default f32); gguf: the merged weights' type (default f16). */
+        quant: z.enum(['f32', 'f16', 'q8_0']).optional(),
+      })
+      .strict(),
     z.object({
       format: ExportFormatSchema,
       outDir: z.string(),
       files: z.array(z.string()),
       /** Logits of the reloaded export vs the in-app model on a few inputs. */
-      parity: z.object({ maxAbsDiff: z.number(), inputs: z.array(z.array(z.number())), ok: z.boolean() }),
+      parity: z.object({
+        maxAbsDiff: z.number(),
+        inputs: z.array(z.array(z.number())),
+        ok: z.boolean(),
+        /** GGUF exports: llama.cpp itself (node-llama-cpp) with the export vs the in-app model; `skipped` where it cannot run. */
+        llamaCpp: z
+          .union([
+            z.object({
+              runtime: z.string(),
+              positions: z.number(),
+              top1Agreement: z.number(),
+              maxAbsLogProbDiff: z.number(),
+              thresholds: z.object({ minTop1Agreement: z.number(), maxAbsLogProbDiff: z.number() }),
+              ok: z.boolean(),
+            }),
+            z.object({ ok: z.literal(true), skipped: z.string() }),
+          ])
+          .optional(),
+      }),
+      /** GGUF exports: the command that registers it with Ollama (`ollama create NAME -f DIR/Modelfile`). */
+      ollamaCommand: z.string().optional(),
     }),
     'Write an adapter or finished run as PEFT, merged weights or Prefix-Tuning+, then reload it and compare logits.',
   ),

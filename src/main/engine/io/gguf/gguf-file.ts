@@ -125,7 +125,7 @@ function plainValue(value: GgufValue): GgufValue {
 }
 
 /** A fetch that answers the parser's `Range: bytes=a-b` requests from `fd` (clamped to the file). */
-function descriptorFetch(fd: number, size: number, path: string): typeof fetch {
+export function descriptorFetch(fd: number, size: number, path: string): typeof fetch {
   return (async (_input: unknown, init?: RequestInit) => {
     const range = /^bytes=(\d+)-(\d+)$/.exec(new Headers(init?.headers).get('range') ?? '');
     if (!range) throw new ApiError('internal', 'GGUF parser asked for something other than a byte range', { file: path });

@@ -76,3 +76,53 @@ export function unpermuteRows(data: Float32Array, heads: number, cols: number): 
   }
   return out;
 }
+
+/**
+ * llama.cpp's permute (LlamaModel.permute) on a row-major [heads·headDim, cols] matrix, the inverse of
+ * unpermuteRows: within each head, HF row s·headDim/2 + j goes to GGUF row 2j + s. The GGUF LoRA export uses
+ * it on lora_b's rows, so that B·A lands on the permuted rows of the base weight it adapts.
+ */
+export function permuteRows(data: Float32Array, heads: number, cols: number): Float32Array {
+  const rows = data.length / cols;
+  if (!Number.isInteger(rows) || rows % heads !== 0 || (rows / heads) % 2 !== 0) {
+    throw new Error(`cannot permute ${data.length} values as [${heads} heads × even head size, ${cols}]`);
+  }
+  const headDim = rows / heads;
+  const half = headDim / 2;
+  const out = new Float32Array(data.length);
+  for (let h = 0; h < heads; h++) {
+    for (let j = 0; j < half; j++) {
+      for (let s = 0; s < 2; s++) {
+        const from = (h * headDim + s * half + j) * cols;
+        out.set(data.subarray(from, from + cols), (h * headDim + 2 * j + s) * cols);
+      }
+    }
+  }
+  return out;
+}
+
+/** GPTNeoXModel.modify_tensors, the inverse of regroupNeoxQkv: HF rows [heads, 3, headDim] → GGUF rows [3, heads, headDim]. */
+export function groupNeoxQkv(data: Float32Array, heads: number, cols: number): Float32Array {
+  const rows = data.length / cols;
+  if (!Number.isInteger(rows) || rows % (3 * heads) !== 0) throw new Error(`cannot group ${data.length} values as [${heads} heads × 3 × head size, ${cols}]`);
+  const block = (rows / (3 * heads)) * cols;
+  const out = new Float32Array(data.length);
+  for (let part = 0; part < 3; part++) {
+    for (let h = 0; h < heads; h++) {
+      const from = (h * 3 + part) * block;
+      out.set(data.subarray(from, from + block), (part * heads + h) * block);
+    }
+  }
+  return out;
+}
+
+/**
+ * The rows of a matrix whose rows are the HF weight's output rows (a LoRA's B [out, r]) put in the order the
+ * converter gave the base weight's rows in the GGUF file (the inverse of toHfLayout's row changes). A transposed
+ * GPT-2 Conv1D weight needs nothing: B·A is [out, in] like the converted weight.
+ */
+export function toGgufRowOrder(source: GgufWeightSource, data: Float32Array, cols: number): Float32Array {
+  if (source.permuteHeads) return permuteRows(data, source.permuteHeads, cols);
+  if (source.neoxQkvHeads) return groupNeoxQkv(data, source.neoxQkvHeads, cols);
+  return data;
+}

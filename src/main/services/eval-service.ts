@@ -1,0 +1,194 @@
+// `prefixlab eval`: scores a model (optionally with an adapter) on a dataset file with the code training evaluates
+// with — engine/eval's evaluateExamples (eval loss and label-likelihood classification) and exactMatch (greedy
+// generation) — and the settings a run evaluates with (maxLength, addEos, evalBatchSize: the adapter's run's,
+// else the trainer defaults), so `eval` on a run's own eval split reproduces its `final` block. Rows are read as
+// training reads them (datasets/load-examples.ts); `split` narrows them to the eval ids of a run's frozen split or
+// of a split file, and labels are then verbalised from that split's train and eval rows, as the training job does.
+import { existsSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import type { Example, TaskKind } from '@shared/contract/datasets';
+import { ApiError } from '@shared/errors';
+import { trainerOptions, type TrainerOptions } from '@shared/trainer-options';
+import { evaluateExamples, labelVerbalisations } from '../engine/eval/classify';
+import { exactMatch, type ExactMatchReport } from '../engine/eval/generation';
+import { virtualTokensOf } from '../engine/methods/registry';
+import { parseOptions } from '../engine/train/config';
+import { datasetFingerprint } from '../engine/train/sources';
+import { loadExamples } from '../datasets/load-examples';
+import { readSplitFile } from '../datasets/splits/split-file';
+import { writeFileAtomic } from '../platform/atomic-write';
+import { isValidId } from '../registry/layout';
+import { RunsStore } from '../registry/runs-store';
+import { openModel, type BackendChoice } from './model-service';
+
+export interface EvalRequest {
+  /** The data folder (registry adapter and run ids). */
+  home: string;
+  model: string;
+  /** Registry adapter or run id, PEFT folder or PT+ export (as `--adapter` on logits). */
+  adapter?: string;
+  data: string;
+  /** How to read the file, as `data inspect` takes it. */
+  task?: TaskKind;
+  map?: Record<string, string>;
+  /** Score only the eval ids of this split: a run id (its frozen split; the file must be its dataset) or a split file. */
+  split?: string;
+  /** Score the first N rows only (default: all; with a run's split, the run's maxEvalExamples as training does). */
+  limit?: number;
+  /** Also generate greedily for classification rows (always done for rows without labels, and with a run's split when the run did). */
+  generate?: boolean;
+  /** One JSON line per row, written atomically. */
+  out?: string;
+  backend?: BackendChoice;
+  signal?: AbortSignal;
+}
+
+export interface EvalRow {
+  id: string;
+  prompt: string;
+  target: string;
+  /** The predicted label (classification), else the greedy generation's first line. */
+  prediction: string | null;
+  correct: boolean | null;
+  /** Classification: label → mean log-probability per token of its verbalisation; else null. */
+  scores: Record<string, number> | null;
+  label?: string;
+  /** With generation on a classification row: the greedy continuation. */
+  generated?: string;
+}
+
+export interface EvalResult {
+  rows: number;
+  accuracy: number | null;
+  exactMatch: number | null;
+  /** exp(evalLoss). */
+  perplexity: number | null;
+  /** Mean NLL per target token of the rows' own targets. */
+  evalLoss: number | null;
+  perClassAccuracy: Record<string, number> | null;
+  /** Rows = true label, columns = predicted, in `labels` order. */
+  confusion: number[][] | null;
+  labels: string[] | null;
+  /** The predictions file written (--out), else null. */
+  out: string | null;
+}
+
+interface Selection {
+  scored: Example[];
+  /** The rows labels are verbalised from. */
+  labelled: Example[];
+  /** Evaluation settings of the run whose split this is (if any). */
+  trainer: Record<string, unknown> | null;
+  isRunSplit: boolean;
+}
+
+async function selectRows(req: EvalRequest, data: string, examples: Example[]): Promise<Selection> {
+  if (req.split === undefined) return { scored: examples, labelled: examples, trainer: null, isRunSplit: false };
+  const splitPath = resolve(req.split);
+  let ids: { trainIds: readonly string[]; evalIds: readonly string[] };
+  let trainer: Record<string, unknown> | null = null;
+  let isRunSplit = false;
+  if (existsSync(splitPath)) {
+    ids = await readSplitFile(splitPath, '');
+  } else if (isValidId(req.split)) {
+    const run = new RunsStore(req.home).read(req.split);
+    if (run.dataset.sha256 !== (await datasetFingerprint(data))) {
+      throw new ApiError('conflict', `run ${req.split} was split from ${run.dataset.path}, not from this file (the sha256 differs)`, { file: data });
+    }
+    ids = run.dataset;
+    trainer = run.trainer;
+    isRunSplit = true;
+  } else {
+    throw new ApiError('not_found', 'no such split file', { file: splitPath });
+  }
+  const byId = new Map(examples.map((e) => [e.id, e]));
+  const pick = (list: readonly string[]): Example[] =>
+    list.map((id) => {
+      const e = byId.get(id);
+      if (!e) throw new ApiError('conflict', `row ${id} of the split is not in the dataset`, { file: data });
+      return e;
+    });
+  const scored = pick(ids.evalIds);
+  if (scored.length === 0) throw new ApiError('invalid_argument', 'the split has no eval rows', { field: 'split' });
+  return { scored, labelled: [...pick(ids.trainIds), ...scored], trainer, isRunSplit };
+}
+
+function checkOut(out: string): string {
+  const path = resolve(out);
+  if (existsSync(path) && statSync(path).isDirectory()) throw new ApiError('invalid_argument', 'is a folder; give a file for the predictions', { file: path });
+  if (!existsSync(dirname(path))) throw new ApiError('not_found', 'the folder for the predictions file does not exist', { file: dirname(path) });
+  return path;
+}
+
+export async function evaluateFile(req: EvalRequest): Promise<EvalResult> {
+  const data = resolve(req.data);
+  const out = req.out !== undefined ? checkOut(req.out) : null;
+  if (!existsSync(data)) throw new ApiError('not_found', 'dataset does not exist', { file: data });
+  const examples = await loadExamples(data, { read: { task: req.task, map: req.map } });
+  if (examples.length === 0) throw new ApiError('bad_file', 'the dataset has no examples', { file: data });
+  const selection = await selectRows(req, data, examples);
+
+  const session = await openModel(req.model, { adapter: req.adapter, home: req.home }, req.backend);
+  try {
+    const { loaded, hooks } = session;
+    const tokenizer = loaded.tokenizer;
+    if (!tokenizer) throw new ApiError('unsupported', 'the model has no tokenizer; evaluation needs one to encode text', { file: resolve(req.model) });
+    // The settings the run evaluated with: its split's run, else the adapter's run, else the defaults.
+    const options: TrainerOptions = parseOptions(trainerOptions, selection.trainer ?? session.adapter?.resolved.trainer ?? {}, 'trainer');
+    const config = loaded.model.config;
+    const virtualTokens = session.adapter ? virtualTokensOf(session.adapter.method, session.adapter.options).count : 0;
+    const maxLength = Math.min(options.maxLength, config.maxPositions - virtualTokens);
+    const limit = req.limit ?? (selection.isRunSplit ? options.maxEvalExamples : undefined);
+    const scored = limit !== undefined ? selection.scored.slice(0, limit) : selection.scored;
+    const report = await evaluateExamples(loaded.model, tokenizer, scored, {
+      hooks,
+      maxLength,
+      addEos: options.addEos,
+      batchSize: options.evalBatchSize,
+      padId: config.padTokenId ?? tokenizer.eosTokenId ?? 0,
+      verbalisations: labelVerbalisations(selection.labelled),
+      signal: req.signal,
+    });
+    const c = report.classification;
+    const generated: ExactMatchReport | null =
+      req.generate || !c || (selection.isRunSplit && options.evalGenerate)
+        ? await exactMatch(loaded.model, tokenizer, scored, { hooks, batchSize: options.evalBatchSize, signal: req.signal })
+        : null;
+
+    if (out) {
+      const lines = scored.map((e, i) => JSON.stringify(rowOf(e, i, c, generated)) + '\n');
+      await writeFileAtomic(out, lines.join(''));
+    }
+    const evalLoss = Number.isFinite(report.evalLoss) ? report.evalLoss : null;
+    return {
+      rows: scored.length,
+      accuracy: c?.accuracy ?? null,
+      exactMatch: generated?.exactMatch ?? null,
+      perplexity: evalLoss === null ? null : Math.exp(evalLoss),
+      evalLoss,
+      perClassAccuracy: c?.perClassAccuracy ?? null,
+      confusion: c?.confusion ?? null,
+      labels: c?.labels ?? null,
+      out,
+    };
+  } finally {
+    session.release();
+  }
+}
+
+function rowOf(e: Example, i: number, c: NonNullable<Awaited<ReturnType<typeof evaluateExamples>>['classification']> | null, generated: ExactMatchReport | null): EvalRow {
+  const g = generated?.predictions[i];
+  const row: EvalRow = { id: e.id, prompt: e.prompt, target: e.target, prediction: null, correct: null, scores: null };
+  if (e.label !== undefined) row.label = e.label;
+  const p = c?.predictions[i];
+  if (c && p) {
+    row.prediction = p.predicted;
+    row.correct = p.predicted === p.label;
+    row.scores = Object.fromEntries(c.labels.map((label, k) => [label, p.scores[k]]));
+    if (g) row.generated = g.generated;
+  } else if (g) {
+    row.prediction = g.generated;
+    row.correct = g.isMatch;
+  }
+  return row;
+}
