@@ -12,7 +12,8 @@ export const ApiErrorSchema = z.object({
 export type ApiErrorData = z.infer<typeof ApiErrorSchema>;
 
 /** Error codes used across services. New codes may be added; clients treat unknown ones as 'internal'. */
-export type ErrorCode = 'invalid_argument' | 'not_found' | 'already_exists' | 'bad_file' | 'unsupported' | 'out_of_memory' | 'cancelled' | 'conflict' | 'forbidden' | 'internal';
+export type ErrorCode =
+  'invalid_argument' | 'not_found' | 'already_exists' | 'bad_file' | 'unsupported' | 'out_of_memory' | 'cancelled' | 'conflict' | 'forbidden' | 'timeout' | 'internal';
 
 export class ApiError extends Error {
   readonly code: ErrorCode | string;

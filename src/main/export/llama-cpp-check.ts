@@ -5,7 +5,12 @@
 // the vocabulary. llama.cpp computes with the quantised weights (and rounds activations for quantised
 // products) where our engine dequantises to float32, so the thresholds come from measurement
 // (docs/export.md): GGUF_CHECK_THRESHOLDS.
+import { basename } from 'node:path';
 import type { Token } from 'node-llama-cpp';
+import { ApiError } from '@shared/errors';
+
+/** The longest a check may take (SmolLM2-135M: about 20 s on 2 cores); past it the export is refused, never left waiting. */
+export const LLAMA_CPP_CHECK_TIME_LIMIT_MS = 10 * 60_000;
 
 export interface LlamaCppCheckThresholds {
   /** Minimum share of positions with the same most likely token. */
@@ -163,9 +168,20 @@ export async function llamaCppCheck(opts: {
   vocabSize: number;
   /** Default: the loosest set ('low-bit'); pass thresholdsFor(the base's mainType). */
   thresholds?: LlamaCppCheckThresholds;
+  /** Default LLAMA_CPP_CHECK_TIME_LIMIT_MS. */
+  timeLimitMs?: number;
 }): Promise<LlamaCppCheck> {
   const thresholds = opts.thresholds ?? GGUF_CHECK_THRESHOLDS['low-bit'];
-  const theirs = await llamaCppLogProbs(opts);
+  const limit = opts.timeLimitMs ?? LLAMA_CPP_CHECK_TIME_LIMIT_MS;
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const what = `llama.cpp did not finish checking ${basename(opts.adapter ?? opts.model)} within ${limit % 60_000 === 0 ? `${limit / 60_000} min` : `${limit} ms`}; the export was not written`;
+      reject(new ApiError('timeout', what, { file: opts.adapter ?? opts.model }));
+    }, limit);
+  });
+  // On expiry llama.cpp's own work runs on in its threads and frees its model when done; the export stops here.
+  const theirs = await Promise.race([llamaCppLogProbs(opts), expired]).finally(() => clearTimeout(timer));
   const ours = opts.ourLogits.map((l) => logSoftmaxRows(l, opts.vocabSize));
   const measured = compareLogProbs(ours, theirs);
   const ok = measured.top1Agreement >= thresholds.minTop1Agreement && measured.maxAbsLogProbDiff <= thresholds.maxAbsLogProbDiff;
