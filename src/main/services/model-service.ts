@@ -10,8 +10,7 @@ import { formatChat, type ChatMessage } from '../engine/chat';
 import { generate } from '../engine/generate';
 import { loadModel, readModelHeader, type LoadedModel, type ModelFormat } from '../engine/io/load-model';
 import { weightBytes } from '../engine/io/model-files';
-import { readJson } from '../engine/io/hf-folder';
-import { pickChatTemplate } from '../engine/io/tokenizer';
+import { hasHfChatTemplate } from '../engine/io/hf-folder';
 import type { ModelConfig } from '../engine/models/causal-lm';
 import type { ModelHooks } from '../engine/models/hooks';
 import { loadBaseModel, type AttachedAdapter } from '../export/engine-session';
@@ -37,8 +36,8 @@ export interface ModelInspection {
   memoryBytesFloat32: number;
   /** GGUF only: tensor count per GGML type, e.g. { Q4_1: 210, F32: 61, Q8_0: 1 }. */
   quantization?: Record<string, number>;
-  /** Whether the model carries a chat template, where the reader reports it (the card falls back on tokenizer_config.json). */
-  chatTemplate?: boolean;
+  /** Whether the model carries a chat template (tokenizer_config.json / chat_template.jinja, or the GGUF's tokenizer.chat_template). */
+  chatTemplate: boolean;
   /** GGUF only: whether the file carries a tokenizer (tokenizer.ggml.*). */
   hasTokenizer?: boolean;
 }
@@ -65,20 +64,9 @@ export async function readModelCard(path: string, inspect: (path: string) => Pro
       memoryFloat32Bytes: info.memoryBytesFloat32,
       tiedEmbeddings: info.tiedEmbeddings,
       hasTokenizer: info.hasTokenizer ?? hasTokenizer(path, info.format),
-      hasChatTemplate: info.chatTemplate ?? hasHfChatTemplate(path, info.format),
+      hasChatTemplate: info.chatTemplate,
     },
   };
-}
-
-/** A Hugging Face folder's chat template: chat_template.jinja, or chat_template in tokenizer_config.json (a bounded read). */
-function hasHfChatTemplate(path: string, format: ModelFormat): boolean {
-  if (format !== 'hf') return false;
-  if (existsSync(join(path, 'chat_template.jinja'))) return true;
-  try {
-    return pickChatTemplate(readJson(join(path, 'tokenizer_config.json'), false)?.chat_template) !== null;
-  } catch {
-    return false; // an unreadable tokenizer_config.json fails where the tokenizer is loaded, with its reason
-  }
 }
 
 function hasTokenizer(path: string, format: ModelFormat): boolean {
@@ -112,7 +100,7 @@ export async function inspectModel(path: string): Promise<ModelInspection> {
     memoryBytesFloat32: weightBytes(config),
     ...(quantization ? { quantization } : {}),
     ...(ggufTokenizer !== undefined ? { hasTokenizer: ggufTokenizer } : {}),
-    chatTemplate: chatTemplate ?? hasHfChatTemplate(resolve(path), format),
+    chatTemplate: chatTemplate ?? (format === 'hf' && hasHfChatTemplate(resolve(path))),
   };
 }
 

@@ -9,7 +9,7 @@ import type { CausalLM, ModelConfig } from '../models/causal-lm';
 import { architectureFor, SUPPORTED_MODEL_TYPES, type ArchitectureSpec } from '../models/architectures';
 import { FILE_CAPS, readBoundedText } from './bounded-read';
 import { SafetensorsReader } from './safetensors';
-import { HfTokenizer, maxTokenId, type TextTokenizer } from './tokenizer';
+import { HfTokenizer, maxTokenId, pickChatTemplate, type TextTokenizer } from './tokenizer';
 import { checkTokenizerRegexes } from './tokenizer-regex';
 import { checkLayerCount, checkMemory, type GenerationDefaults, type LoadOptions } from './model-files';
 
@@ -193,6 +193,16 @@ function findTensor(files: WeightFiles, name: string, optionalPrefix?: string): 
 }
 
 // ---- tokenizer and generation defaults ----
+
+/** Whether the folder carries a chat template (chat_template.jinja, or chat_template in tokenizer_config.json), as loadHfTokenizer reads it. */
+export function hasHfChatTemplate(dir: string): boolean {
+  if (existsSync(join(dir, 'chat_template.jinja'))) return true;
+  try {
+    return pickChatTemplate(readJson(join(dir, 'tokenizer_config.json'), false)?.chat_template) !== null;
+  } catch {
+    return false; // an unreadable tokenizer_config.json fails where the tokenizer is loaded, with its reason
+  }
+}
 
 /** The folder's tokenizer (null without tokenizer.json), checked against the model's vocabulary. */
 export function loadHfTokenizer(dir: string, config: ModelConfig): TextTokenizer | null {
