@@ -2,11 +2,11 @@
 // export's parity check computed for the in-app model (parity.json), different from the base model's; an adapter
 // of another model and a folder that is not an adapter are one clear line each.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../engine/backend';
-import { fixturesDir } from '../engine/test-paths';
+import { fixturesDir, modelCache, realModels } from '../engine/test-paths';
 import { exportAdapter } from '../export/export-adapter';
 import { PARITY_FILE, PARITY_TOLERANCE, type ParityFile } from '../export/parity';
 import { makeRandomAdapter } from '../export/testing/random-adapter';
@@ -161,8 +161,8 @@ describe('--adapter: bad input is one line', () => {
 
 // A GGUF base (dequantized to float32): the adapter is checked against the file's sha256 and changes the logits;
 // generate --chat uses it. (Parity with export's logits is shown on the fixtures above; loading this model is slow.)
-const CACHE = process.env.PREFIXLAB_MODEL_CACHE || join(homedir(), '.cache', 'prefixlab', 'models');
-const SMOLLM2 = join(CACHE, 'SmolLM2-135M-Instruct.Q4_1.gguf');
+const CACHE = modelCache;
+const SMOLLM2 = join(CACHE, realModels.smollm2.file);
 const hasSmollm2 = existsSync(SMOLLM2);
 if (!hasSmollm2) console.warn(`skipping --adapter on SmolLM2-135M-Instruct: not in ${CACHE} (python3 scripts/models/fetch-models.py fetches it)`);
 

@@ -3,16 +3,17 @@
 // the model's own template rendered, tokenized exactly as llama.cpp tokenizes the same text with special tokens
 // parsed, and the greedy answer to "What is the capital of France?" names Paris. Bad --messages files give one line.
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli } from '../cli-harness';
 import { formatChat } from '../../engine/chat';
 import { loadTokenizer } from '../../engine/io/load-model';
 import { unloadModels } from '../../services/model-service';
+import { modelCache, realModels } from '../../engine/test-paths';
 
-const CACHE = process.env.PREFIXLAB_MODEL_CACHE || join(homedir(), '.cache', 'prefixlab', 'models');
-const SMOLLM2 = join(CACHE, 'SmolLM2-135M-Instruct.Q4_1.gguf');
+const CACHE = modelCache;
+const SMOLLM2 = join(CACHE, realModels.smollm2.file);
 const present = existsSync(SMOLLM2);
 if (!present) console.warn(`skipping chat checks on SmolLM2-135M-Instruct: ${SMOLLM2} is absent (python3 scripts/models/fetch-models.py fetches it)`);
 

@@ -6,7 +6,7 @@
 //  - an untrained LoRA (B = 0): llama.cpp with the adapter gives exactly its own base distribution.
 // Skipped, with the reason, where the model cache is absent (python3 scripts/models/fetch-models.py fetches it).
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli } from '../../cli/cli-harness';
@@ -16,12 +16,13 @@ import { getMethod, parseMethodOptions } from '../../engine/methods/registry';
 import { hashModelFiles, saveAdapter } from '../../registry/adapter-store';
 import { exportAdapter } from '../export-adapter';
 import { GGUF_CHECK_THRESHOLDS, llamaCppLogProbs } from '../llama-cpp-check';
+import { modelCache, realModels } from '../../engine/test-paths';
 
 const LOW_BIT = GGUF_CHECK_THRESHOLDS['low-bit'];
 
-const CACHE = process.env.PREFIXLAB_MODEL_CACHE || join(homedir(), '.cache', 'prefixlab', 'models');
-const MODEL = join(CACHE, 'SmolLM2-135M-Instruct.Q4_1.gguf');
-const SIZE = 98_362_432;
+const CACHE = modelCache;
+const MODEL = join(CACHE, realModels.smollm2.file);
+const SIZE = realModels.smollm2.size;
 const present = existsSync(MODEL) && statSync(MODEL).size === SIZE;
 if (!present) console.warn(`skipping gguf-lora on SmolLM2: SmolLM2-135M-Instruct.Q4_1.gguf is not in ${CACHE} (python3 scripts/models/fetch-models.py fetches it)`);
 

@@ -4,7 +4,6 @@
 // table (names, shapes, types: the converter's F32/F16-fallback rules) and bytes. The llama Q/K permutation and
 // Gemma's norms (+1) are checked on the cached real models (skipped, saying so, without them).
 import { existsSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ApiError } from '@shared/errors';
@@ -13,6 +12,7 @@ import { inspectGguf } from '../../engine/io/gguf/gguf-model';
 import { GgufTensorReader } from '../../engine/io/gguf/read-tensor';
 import { ggufTensorType, ggufTensorsOf, toGgufLayout } from './gguf-tensors';
 import { quantizeF16 } from './quantize';
+import { modelCache, realModels } from '../../engine/test-paths';
 
 const TINY = join(import.meta.dirname, '../../../../tests/fixtures/gguf/tiny');
 const ARCHS = ['qwen2', 'qwen3', 'phi3', 'gpt2', 'gptneox'];
@@ -100,9 +100,9 @@ describe('HF weights → GGUF tensors, against the converter’s tiny files', ()
   });
 });
 
-const MODELS = process.env.PREFIXLAB_MODEL_CACHE || join(homedir(), '.cache', 'prefixlab', 'models');
-const SMOL = join(MODELS, 'SmolLM2-135M-Instruct.Q4_1.gguf');
-const GEMMA = join(MODELS, 'gemma-3-270m-q4_k_m.gguf');
+const MODELS = modelCache;
+const SMOL = join(MODELS, realModels.smollm2.file);
+const GEMMA = join(MODELS, realModels.gemma3.file);
 
 describe('HF weights → GGUF tensors on real converter files', () => {
   for (const [label, path, names] of [

@@ -5,19 +5,19 @@
 // real SmolLM2-135M-Instruct Q4_1 (llama: Q/K permutation) measures the agreement quantised compute allows
 // (skipped, saying so, when it is not cached). Also: metadata copied, the Modelfile, the refusals.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../engine/backend';
 import { readGgufFile } from '../../engine/io/gguf/gguf-file';
-import { fixturesDir } from '../../engine/test-paths';
+import { fixturesDir, modelCache, realModels } from '../../engine/test-paths';
 import { EXPORT_MARKER_FILE, exportAdapter, type ExportResult } from '../export-adapter';
 import { makeRandomAdapter } from '../testing/random-adapter';
 import { mergedMetadata } from './merged-gguf';
 
 const TINY = resolve(__dirname, '../../../../tests/fixtures/gguf/tiny');
-const MODELS = process.env.PREFIXLAB_MODEL_CACHE || join(homedir(), '.cache', 'prefixlab', 'models');
-const SMOL = join(MODELS, 'SmolLM2-135M-Instruct.Q4_1.gguf');
+const MODELS = modelCache;
+const SMOL = join(MODELS, realModels.smollm2.file);
 
 let home: string;
 let out: string;

@@ -6,7 +6,7 @@
 // 32 tokens, 2 steps. Skipped, with a message, where the model cache is absent (python3
 // scripts/models/fetch-models.py fetches it).
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CompareResult } from '@shared/contract/training';
@@ -14,10 +14,11 @@ import { cli } from '../../cli/cli-harness';
 import { guardRunMemory } from '../../engine/train/memory-guard';
 import { getMethod } from '../../engine/methods/registry';
 import { estimateMethod } from '../method-service';
+import { modelCache, realModels } from '../../engine/test-paths';
 
-const CACHE = process.env.PREFIXLAB_MODEL_CACHE || join(homedir(), '.cache', 'prefixlab', 'models');
-const MODEL = join(CACHE, 'SmolLM2-135M-Instruct.Q4_1.gguf');
-const SIZE = 98_362_432; // the pinned file (scripts/models/fetch-models.py checks its sha256)
+const CACHE = modelCache;
+const MODEL = join(CACHE, realModels.smollm2.file);
+const SIZE = realModels.smollm2.size; // the pinned file (scripts/models/fetch-models.py checks its sha256)
 const PARAMETERS = 134_515_008; // `model inspect` on the file (gguf-smollm2.test.ts)
 const present = existsSync(MODEL) && statSync(MODEL).size === SIZE;
 if (!present) console.warn(`skipping training on a GGUF base: SmolLM2-135M-Instruct.Q4_1.gguf is not in ${CACHE} (python3 scripts/models/fetch-models.py fetches it)`);

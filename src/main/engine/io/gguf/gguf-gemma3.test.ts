@@ -9,14 +9,14 @@
 import * as tf from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli } from '../../../cli/cli-harness';
 import { generateText, unloadModels } from '../../../services/model-service';
 import { initBackend } from '../../backend';
 import { Gemma3Model, type Gemma3Config } from '../../models/gemma3';
-import { fixturesDir } from '../../test-paths';
+import { fixturesDir, modelCache, realModels } from '../../test-paths';
 import { loadModel } from '../load-model';
 import { loadGguf } from './gguf-model';
 import { writeTinyGguf, type TinyTensor, type TinyValue } from './tiny-gguf-writer';
@@ -157,9 +157,9 @@ interface Reference {
 const FIXTURES = join(import.meta.dirname, '../../../../../tests/fixtures/gguf');
 const reference = JSON.parse(readFileSync(join(FIXTURES, 'gemma3_references.json'), 'utf8')) as Reference;
 const logitsBytes = readFileSync(join(FIXTURES, reference.logitsFile));
-const CACHE = process.env.PREFIXLAB_MODEL_CACHE || join(homedir(), '.cache', 'prefixlab', 'models');
+const CACHE = modelCache;
 const modelPath = join(CACHE, reference.model);
-const SIZE = 253_113_024; // the pinned file (scripts/models/fetch-models.py checks its sha256)
+const SIZE = realModels.gemma3.size; // the pinned file (scripts/models/fetch-models.py checks its sha256)
 const present = existsSync(modelPath) && statSync(modelPath).size === SIZE;
 if (!present) console.warn(`skipping Gemma-3-270M GGUF logits checks: ${reference.model} is not in ${CACHE} (python3 scripts/models/fetch-models.py fetches it)`);
 

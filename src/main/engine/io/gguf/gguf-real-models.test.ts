@@ -4,11 +4,11 @@
 // bytes, recorded by tests/fixtures/gguf/make_gguf_blocks.py). Skipped, with a message, where the cache is absent.
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readGgufFile } from './gguf-file';
 import { GgufTensorReader } from './read-tensor';
+import { modelCache } from '../../test-paths';
 
 interface ModelFacts {
   file: string;
@@ -21,7 +21,7 @@ interface ModelFacts {
 
 const FIXTURE = join(import.meta.dirname, '../../../../../tests/fixtures/gguf/gguf_blocks.json');
 const models = (JSON.parse(readFileSync(FIXTURE, 'utf8')) as { models: ModelFacts[] }).models;
-const CACHE = process.env.PREFIXLAB_MODEL_CACHE || join(homedir(), '.cache', 'prefixlab', 'models');
+const CACHE = modelCache;
 
 for (const model of models) {
   const path = join(CACHE, model.file);

@@ -4,11 +4,11 @@
 // Skipped, with a message, where the model cache is absent (python3 scripts/models/fetch-models.py fetches it).
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cli } from '../../../cli/cli-harness';
 import { generateText, unloadModels } from '../../../services/model-service';
+import { modelCache, realModels } from '../../test-paths';
 
 interface Reference {
   model: string;
@@ -22,9 +22,9 @@ interface Reference {
 const FIXTURES = join(import.meta.dirname, '../../../../../tests/fixtures/gguf');
 const reference = JSON.parse(readFileSync(join(FIXTURES, 'smollm2_references.json'), 'utf8')) as Reference;
 const logitsBytes = readFileSync(join(FIXTURES, reference.logitsFile));
-const CACHE = process.env.PREFIXLAB_MODEL_CACHE || join(homedir(), '.cache', 'prefixlab', 'models');
+const CACHE = modelCache;
 const path = join(CACHE, reference.model);
-const SIZE = 98_362_432; // the pinned file (scripts/models/fetch-models.py checks its sha256)
+const SIZE = realModels.smollm2.size; // the pinned file (scripts/models/fetch-models.py checks its sha256)
 const present = existsSync(path) && statSync(path).size === SIZE;
 if (!present) console.warn(`skipping SmolLM2 GGUF logits checks: ${reference.model} is not in ${CACHE} (python3 scripts/models/fetch-models.py fetches it)`);
 

@@ -3,7 +3,7 @@
 // two real models fetched by scripts/models/fetch-models.py, over tests/fixtures/gguf/tokenizer_corpus.json; those
 // checks skip, saying why, where the model cache is absent. Tiny files written here check the bad inputs.
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { oneLine } from './testing/one-line-error';
@@ -11,10 +11,11 @@ import type { TextTokenizer } from '../tokenizer';
 import { readGgufFile } from './gguf-file';
 import { loadGgufTokenizer, tokenizerFromGguf } from './gguf-tokenizer';
 import { writeTinyGguf, type TinyValue } from './tiny-gguf-writer';
+import { modelCache, realModels } from '../../test-paths';
 
 const CORPUS = join(import.meta.dirname, '../../../../../tests/fixtures/gguf/tokenizer_corpus.json');
 const texts = (JSON.parse(readFileSync(CORPUS, 'utf8')) as { texts: { name: string; text: string }[] }).texts;
-const CACHE = process.env.PREFIXLAB_MODEL_CACHE || join(homedir(), '.cache', 'prefixlab', 'models');
+const CACHE = modelCache;
 
 let dir: string;
 beforeAll(() => {
@@ -40,8 +41,8 @@ async function llamaCppVocab(path: string): Promise<LlamaVocab> {
 }
 
 const REAL_MODELS = [
-  { file: 'SmolLM2-135M-Instruct.Q4_1.gguf', addBos: false, bos: 1 },
-  { file: 'gemma-3-270m-q4_k_m.gguf', addBos: true, bos: 2 },
+  { file: realModels.smollm2.file, addBos: false, bos: 1 },
+  { file: realModels.gemma3.file, addBos: true, bos: 2 },
 ];
 
 for (const real of REAL_MODELS) {
