@@ -139,17 +139,11 @@ export async function exportAdapter(req: ExportRequest): Promise<ExportResult> {
     const why = req.format === 'gguf-lora' ? ` (llama.cpp's GGUF adapters are LoRA only: a ${source.method} adapter has no GGUF equivalent)` : '';
     throw new ApiError('unsupported', `${source.method} adapters ${has}, not ${req.format}${why}`, { field: 'format' });
   }
-  if (req.format === 'gguf-lora' && detectFormat(source.baseModelPath) !== 'gguf') {
+  // A Hugging Face folder base is written as GGUF too (hf-base-gguf.ts); a llama2.c checkpoint has no GGUF writer.
+  if ((req.format === 'gguf-lora' || req.format === 'gguf') && detectFormat(source.baseModelPath) === 'llama2c') {
     throw new ApiError(
       'unsupported',
-      `gguf-lora needs a GGUF base model, and ${source.baseModelPath} is not one: train on the model's GGUF file, or export this adapter with --format peft`,
-      { field: 'format', file: source.baseModelPath },
-    );
-  }
-  if (req.format === 'gguf' && detectFormat(source.baseModelPath) !== 'gguf') {
-    throw new ApiError(
-      'unsupported',
-      `--format gguf needs a GGUF base model, and ${source.baseModelPath} is not one: export with --format merged (then llama.cpp's convert_hf_to_gguf.py), or train on the model's GGUF file`,
+      `--format ${req.format} needs a GGUF or Hugging Face folder base model, and ${source.baseModelPath} is a llama2.c checkpoint: export this adapter with --format peft or merged`,
       { field: 'format', file: source.baseModelPath },
     );
   }

@@ -96,11 +96,9 @@ describe('gguf-lora options and refusals', () => {
     60_000,
   );
 
-  it('refuses a LoRA whose base is a Hugging Face folder, saying what to do instead', async () => {
+  // A Hugging Face folder base is no longer refused: base.gguf is written beside the adapter (hf-base-export.test.ts).
+  it('--quant f16 does not apply to a PEFT export', async () => {
     const adapter = await makeRandomAdapter(home, join(fixturesDir, 'llama-gqa'), 'lora', { rank: 2 });
-    await expect(exportAdapter({ home, id: adapter.id, format: 'gguf-lora', outDir: join(out, 'hf') })).rejects.toThrow(
-      /gguf-lora needs a GGUF base model, and .*llama-gqa is not one: train on the model's GGUF file, or export this adapter with --format peft/,
-    );
     await expect(exportAdapter({ home, id: adapter.id, format: 'peft', outDir: join(out, 'hf-peft'), quant: 'f16' })).rejects.toThrow(/--quant f16 does not apply here/);
   }, 60_000);
 });

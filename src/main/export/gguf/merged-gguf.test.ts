@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../engine/backend';
 import { readGgufFile } from '../../engine/io/gguf/gguf-file';
-import { fixturesDir, modelCache, realModels } from '../../engine/test-paths';
+import { modelCache, realModels } from '../../engine/test-paths';
 import { EXPORT_MARKER_FILE, exportAdapter, type ExportResult } from '../export-adapter';
 import { makeRandomAdapter } from '../testing/random-adapter';
 import { mergedMetadata } from './merged-gguf';
@@ -91,14 +91,7 @@ describe('merged GGUF on the tiny fixtures', () => {
 });
 
 describe('merged GGUF refusals', () => {
-  it('a Hugging Face folder base: one line saying what to do', async () => {
-    const adapter = await makeRandomAdapter(home, join(fixturesDir, 'llama-gqa'), 'lora', { rank: 2 });
-    await expect(exportAdapter({ home, id: adapter.id, format: 'gguf', outDir: join(out, 'hf') })).rejects.toThrow(
-      /--format gguf needs a GGUF base model, and .*llama-gqa is not one: export with --format merged \(then llama\.cpp's convert_hf_to_gguf\.py\), or train on the model's GGUF file/,
-    );
-    expect(existsSync(join(out, 'hf'))).toBe(false);
-  }, 60_000);
-
+  // A Hugging Face folder base is no longer refused: its merged model.gguf is checked in hf-base-export.test.ts.
   it.skipIf(!existsSync(join(TINY, 'qwen2.gguf')))(
     'PT+ cannot be merged; --quant f32 is not a merged GGUF type',
     async () => {

@@ -6,7 +6,8 @@
 // general.file_type set to the new type. Then: read back by our loader (must equal the in-memory model with the
 // same rounded weights), an Ollama Modelfile (FROM ./model.gguf), and the check by llama.cpp itself against the
 // in-app model (unrounded), within MERGED_GGUF_THRESHOLDS.
-// A Hugging Face folder (or llama2.c) base is refused: only a GGUF base carries the tokenizer and metadata.
+// A Hugging Face folder base: the same steps, with metadata and tokenizer made from its config.json and tokenizer
+// files as llama.cpp's converter writes them (hf-base-gguf.ts, hf-gguf-metadata.ts). A llama2.c base is refused.
 import { closeSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -17,6 +18,7 @@ import { dequantize } from '../../engine/io/gguf/dequantize';
 import { descriptorFetch } from '../../engine/io/gguf/gguf-file';
 import { toHfLayout } from '../../engine/io/gguf/gguf-layout';
 import { inspectGguf, type GgufModelInfo } from '../../engine/io/gguf/gguf-model';
+import { readGgufStringArrays } from '../../engine/io/gguf/gguf-raw-strings';
 import { GgufTensorReader } from '../../engine/io/gguf/read-tensor';
 import type { LoadedModel } from '../../engine/io/load-model';
 import { getMethod } from '../../engine/methods/registry';
@@ -25,6 +27,7 @@ import { loadBaseModel, logitsOf, type AttachedAdapter } from '../engine-session
 import { GGUF_CHECK_THRESHOLDS, llamaCppCheck, LlamaCppUnavailable, type LlamaCppCheck, type LlamaCppCheckThresholds } from '../llama-cpp-check';
 import type { ExportSource } from '../source';
 import { encodeGgufTensor, planGgufTensor, type GgufTensorMap } from './gguf-tensors';
+import { writeHfGguf } from './hf-base-gguf';
 import { writeGguf, type GgufMetadataEntry, type GgufMetadataType, type GgufWriteTensor, type GgufWriteTensorType } from './gguf-writer';
 import { EXPORT_README, MODELFILE, modelfileChat, modelfileText, ollamaCommand } from './ollama-modelfile';
 import type { QuantType } from './quantize';
@@ -67,7 +70,12 @@ export async function readTypedMetadata(path: string): Promise<GgufMetadataEntry
     if (!scalar) throw new ApiError('unsupported', `GGUF metadata ${key} is an array of arrays, which the GGUF export cannot copy`, { file: path, field: key });
     entries.push({ key, type: type === GGUFValueType.ARRAY ? (`${scalar}[]` as GgufMetadataType) : scalar, value: value as GgufMetadataEntry['value'] });
   }
-  return entries;
+  // The parser drops a leading byte-order mark from every string (Gemma 3 has both "//" and "\uFEFF//"): string arrays re-read byte-exactly.
+  const exact = readGgufStringArrays(
+    path,
+    entries.filter((e) => e.type === 'string[]').map((e) => e.key),
+  );
+  return entries.map((e) => (exact.has(e.key) ? { ...e, value: exact.get(e.key)! } : e));
 }
 
 /**
@@ -183,21 +191,31 @@ export async function writeMergedGgufExport(opts: {
   quant: QuantType;
 }): Promise<MergedGgufExportResult> {
   const { dir, base, source, inApp, inputs, expected, quant } = opts;
-  if (base.format !== 'gguf') {
-    throw new ApiError(
-      'unsupported',
-      `--format gguf needs a GGUF base model, and ${base.path} is not one: export with --format merged and convert that folder with llama.cpp's convert_hf_to_gguf.py, or train on the model's GGUF file`,
-      { field: 'format', file: base.path },
-    );
+  if (base.format !== 'gguf' && base.format !== 'hf') {
+    throw new ApiError('unsupported', `--format gguf needs a GGUF or Hugging Face folder base model, and ${base.path} is neither: export with --format merged`, {
+      field: 'format',
+      file: base.path,
+    });
   }
-  const info = await inspectGguf(base.path);
-  const metadata = mergedMetadata(await readTypedMetadata(base.path), quant, `PrefixLab ${source.method} ${source.id} merged (${quant})`);
+  const name = `PrefixLab ${source.method} ${source.id} merged (${quant})`;
   const path = join(dir, MERGED_GGUF_FILE);
   const overrides = mergedWeightsOf(base, inApp);
   const loaded: LoadedModel[] = [];
+  let info: GgufModelInfo;
   let reference: Float32Array[];
   try {
-    const { map, written } = await writeMergedFile(path, info, base, overrides, quant, metadata);
+    let map: GgufTensorMap;
+    let written: Map<string, Uint8Array>;
+    if (base.format === 'hf') {
+      // A Hugging Face folder: metadata and tokenizer as llama.cpp's converter writes them (hf-gguf-metadata.ts).
+      const weight = (hf: string) => (overrides.get(hf) ?? base.model.weights.get(hf))?.dataSync() as Float32Array | undefined;
+      ({ map, written } = await writeHfGguf({ path, folder: base.path, config: base.model.config, weight, type: quant, name }));
+      info = await inspectGguf(path);
+    } else {
+      info = await inspectGguf(base.path);
+      const metadata = mergedMetadata(await readTypedMetadata(base.path), quant, name);
+      ({ map, written } = await writeMergedFile(path, info, base, overrides, quant, metadata));
+    }
     const inMemory = modelFromBytes(info, map, written, quant);
     try {
       reference = await logitsOf({ ...base, model: inMemory }, inputs);

@@ -2,8 +2,9 @@
 // llama.cpp's conventions (convert_hf_to_gguf.py Gemma3Model, src/llama-model.cpp LLM_ARCH_GEMMA3):
 // - every `*norm.weight` is stored plus one (the converter folds Gemma3RMSNorm's 1 + w into it): undone here;
 // - Q/K rows are not permuted (Gemma3Model is not a LlamaModel);
-// - the metadata has no local RoPE base, layer pattern or query scale: llama.cpp fixes the sliding layers' base
-//   at 10000 and the pattern at 5 sliding + 1 global (none sliding without attention.sliding_window), and
+// - the metadata has no query scale, and often no local RoPE base or layer pattern: llama.cpp then takes the
+//   sliding layers' base at 10000 and the pattern at 5 sliding + 1 global (none sliding without
+//   attention.sliding_window), reading rope.freq_base_swa / attention.sliding_window_pattern when present, and
 //   scales queries by 1/√head_size, except the 27B (62 layers) by 1/√(width / heads).
 import * as tf from '@tensorflow/tfjs';
 import { ApiError } from '@shared/errors';
@@ -30,7 +31,10 @@ export function gemma3ConfigFromGguf(file: GgufFile): Gemma3Config {
   const maxPositions = m.int('context_length', 131_072);
   // 0 or absent: no sliding layers (llama.cpp then treats every layer as global).
   const window = m.value('attention.sliding_window') === 0 ? null : m.has('attention.sliding_window') ? m.int('attention.sliding_window') : null;
-  const layerTypes: Gemma3LayerType[] = Array.from({ length: layers }, (_, i) => (window !== null && (i + 1) % SLIDING_WINDOW_PATTERN ? 'sliding_attention' : 'full_attention'));
+  const pattern = m.int('attention.sliding_window_pattern', SLIDING_WINDOW_PATTERN);
+  const layerTypes: Gemma3LayerType[] = Array.from({ length: layers }, (_, i) =>
+    window !== null && (pattern === 0 || (i + 1) % pattern) ? 'sliding_attention' : 'full_attention',
+  );
   const finalSoftcap = m.num('final_logit_softcapping', 0);
   const config: Gemma3Config = {
     architecture: 'gemma3_text',
@@ -49,7 +53,7 @@ export function gemma3ConfigFromGguf(file: GgufFile): Gemma3Config {
     ...m.specialTokens(),
     normEps: m.num('attention.layer_norm_rms_epsilon', 1e-6),
     rope: { theta: m.num('rope.freq_base', 1_000_000), rotaryDim: headDim, scaling: ropeScaling(m) },
-    localRope: { theta: LOCAL_ROPE_BASE, rotaryDim: headDim, scaling: null },
+    localRope: { theta: m.num('rope.freq_base_swa', LOCAL_ROPE_BASE), rotaryDim: headDim, scaling: null },
     layerTypes,
     slidingWindow: window,
     queryPreAttnScalar: layers === GEMMA3_27B_LAYERS ? hidden / heads : headDim,
