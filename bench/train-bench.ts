@@ -2,6 +2,8 @@
 // memory and RSS, trainable parameters — per method × backend × shape × sequence length, at batch 8 — with a
 // PyTorch reference of the same model, method, shape and thread count in the same run. Also the scaling
 // figures: ms/step against sequence length, and Prefix-Tuning's cost against prefix length p next to PT+.
+// `--recompute off,on` measures every row without and with activation recomputation (block-recompute.ts): the
+// peak tensor memory and ms/step columns then show what it saves and what it costs.
 import * as tf from '@tensorflow/tfjs';
 import { explainBackendFailure, initBackend, isWasmAbort, probeBackends, type BackendName } from '../src/main/engine/backend';
 import { loadModel } from '../src/main/engine/io/load-model';
@@ -28,6 +30,8 @@ export interface TrainRow {
   peakTensorBytes: number;
   peakRssBytes: number;
   trainableParams: number;
+  /** Whether blocks recomputed their activations in the backward pass (trainer option recompute 'on'). */
+  recompute: boolean;
   /** Options beyond the method's defaults (the scaling sweep sets p). */
   options?: Record<string, unknown>;
   reference?: { name: string; tokensPerSecond: number; msPerStep?: number; threads: number; runsMs?: number[] };
@@ -42,6 +46,7 @@ export interface FailedRow {
   shape: string;
   seqLen: number;
   batch: number;
+  recompute: boolean;
   error: string;
 }
 
@@ -78,13 +83,19 @@ export async function measureTrainStep(
   method: string,
   seqLen: number,
   optionsOverride: Record<string, unknown> = {},
+  recompute = false,
 ): Promise<Omit<TrainRow, 'backend' | 'shape' | 'reference'>> {
   const definition = getMethod(method);
   const options = parseMethodOptions(method, optionsOverride);
   const adapter = definition.attach(model, options as never, { seed: 1 });
   const steps = WARMUP_STEPS + TIMED_STEPS;
   const trainerFor = (totalSteps: number): Trainer => {
-    const plan = { ...trainerOptions.parse({ batchSize: BATCH, maxLength: seqLen, evalEvery: 0, checkpointEvery: 0 }), learningRate: 1e-4, totalSteps, seed: 1 };
+    const plan = {
+      ...trainerOptions.parse({ batchSize: BATCH, maxLength: seqLen, evalEvery: 0, checkpointEvery: 0, recompute: recompute ? 'on' : 'off' }),
+      learningRate: 1e-4,
+      totalSteps,
+      seed: 1,
+    };
     return new Trainer({ runId: 'bench', model, adapter, examples: syntheticExamples(BATCH * totalSteps, seqLen, model.config.vocabSize), plan, padId: 0, checkpointRoot: null });
   };
   // Timed steps run unprofiled (tf.profile adds per-kernel bookkeeping); one more step under tf.profile gives
@@ -119,6 +130,7 @@ export async function measureTrainStep(
     peakTensorBytes: profile.peakBytes,
     peakRssBytes: peakRss,
     trainableParams,
+    recompute,
     options: Object.keys(optionsOverride).length ? optionsOverride : undefined,
   };
 }
@@ -149,12 +161,16 @@ export async function runTrainBench(opts: {
   reference: boolean;
   threads: number;
   repeat: number;
+  /** 'off' and/or 'on': each row is measured in each mode (default off). */
+  recompute?: string[];
 }): Promise<void> {
   const rows: TrainRow[] = [];
   const scaling: TrainRow[] = [];
   const failed: FailedRow[] = [];
   const methods = opts.methods.length ? opts.methods : DEFAULT_METHODS;
   const seqs = opts.seqs.length ? opts.seqs : DEFAULT_SEQS;
+  const modes = opts.recompute?.length ? opts.recompute : ['off'];
+  for (const mode of modes) if (mode !== 'off' && mode !== 'on') throw new Error(`--recompute ${mode}: use off, on or off,on`);
   const shapes = SHAPES.filter((s) => (opts.shapes.length ? opts.shapes.includes(s.name) : s.name === 'stories260K' || s.name === 'tiny-4x256'));
   const available = new Set((await probeBackends()).filter((b) => b.available).map((b) => b.name));
   const deadBackends = new Set<BackendName>();
@@ -163,22 +179,23 @@ export async function runTrainBench(opts: {
       await initBackend(backend);
       const model = await buildModel(shape);
       for (const seqLen of seqs.filter((s) => s <= model.config.maxPositions)) {
-        for (const method of methods) {
+        for (const [method, recompute] of methods.flatMap((m) => modes.map((mode) => [m, mode === 'on'] as const))) {
           if (deadBackends.has(backend)) break;
+          const label = `${shape.name} ${backend} T=${seqLen} ${method}${recompute ? ' recompute' : ''}`;
           // Ours and PyTorch alternate `repeat` times; medians of each, so load from other processes on a
           // shared machine hits both sides alike.
           const ours: Omit<TrainRow, 'backend' | 'shape' | 'reference'>[] = [];
           const refs: NonNullable<ReturnType<typeof torchReference>>[] = [];
           for (let r = 0; r < opts.repeat; r++) {
             try {
-              ours.push(await measureTrainStep(model, method, seqLen));
+              ours.push(await measureTrainStep(model, method, seqLen, {}, recompute));
             } catch (caught) {
               // A row that cannot run is a result too; a wasm abort leaves the module unusable, so the
               // backend's remaining rows are skipped and the next backend goes on.
               const err = explainBackendFailure(caught, backend);
               if (isWasmAbort(caught, backend)) deadBackends.add(backend);
-              failed.push({ backend, shape: shape.name, method, seqLen, batch: BATCH, error: err instanceof Error ? err.message : String(err) });
-              console.error(`  ${shape.name} ${backend} T=${seqLen} ${method}: failed: ${failed[failed.length - 1]!.error}`);
+              failed.push({ backend, shape: shape.name, method, seqLen, batch: BATCH, recompute, error: err instanceof Error ? err.message : String(err) });
+              console.error(`  ${label}: failed: ${failed[failed.length - 1]!.error}`);
               break;
             }
             if (!opts.reference) continue;
@@ -206,9 +223,7 @@ export async function runTrainBench(opts: {
             if (opts.repeat > 1) row.reference.runsMs = refs.map((r) => r.msPerStep ?? 0);
           }
           rows.push(row);
-          console.error(
-            `  ${shape.name} ${backend} T=${seqLen} ${method}: ${row.msPerStep.toFixed(1)} ms/step${row.reference ? ` (torch ${row.reference.msPerStep!.toFixed(1)})` : ''}`,
-          );
+          console.error(`  ${label}: ${row.msPerStep.toFixed(1)} ms/step${row.reference ? ` (torch ${row.reference.msPerStep!.toFixed(1)})` : ''}`);
         }
       }
       if (deadBackends.has(backend)) continue; // nothing more can run on it in this process, not even dispose
@@ -221,12 +236,18 @@ export async function runTrainBench(opts: {
       model.dispose();
     }
   }
-  const table = rows.map((r) => ({ ...r, ref: r.reference?.tokensPerSecond, ratio: r.reference ? r.tokensPerSecond / r.reference.tokensPerSecond : undefined }));
+  const table = rows.map((r) => ({
+    ...r,
+    recomputed: r.recompute ? 'on' : 'off',
+    ref: r.reference?.tokensPerSecond,
+    ratio: r.reference ? r.tokensPerSecond / r.reference.tokensPerSecond : undefined,
+  }));
   printTable(table, [
     { key: 'shape', label: 'shape' },
     { key: 'backend', label: 'backend' },
     { key: 'seqLen', label: 'T' },
     { key: 'method', label: 'method' },
+    { key: 'recomputed', label: 'recompute' },
     { key: 'msPerStep', label: 'ms/step', format: fmt.num(1) },
     { key: 'tokensPerSecond', label: 'tok/s', format: fmt.num(0) },
     { key: 'ref', label: 'torch tok/s', format: fmt.num(0) },
@@ -249,7 +270,7 @@ export async function runTrainBench(opts: {
       ],
     );
   }
-  for (const f of failed) console.log(`not measured: ${f.shape} ${f.backend} T=${f.seqLen} ${f.method}: ${f.error}`);
+  for (const f of failed) console.log(`not measured: ${f.shape} ${f.backend} T=${f.seqLen} ${f.method}${f.recompute ? ' recompute' : ''}: ${f.error}`);
   writeJson(opts.json ?? 'bench-results/train.json', { machine: machineInfo(), threads: opts.threads, rows, failed });
   writeJson((opts.json ?? 'bench-results/train.json').replace(/\.json$/, '') + '.scaling.json', { machine: machineInfo(), scaling });
 }

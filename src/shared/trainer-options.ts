@@ -27,6 +27,12 @@ export const trainerOptions = z.object({
   maxEvalExamples: z.number().int().min(1).default(256).describe('Eval examples scored during training (the first N of the eval split)'),
   evalGenerate: z.boolean().default(false).describe('At the end, also generate greedily for the eval examples and report exact match (trimmed, whitespace-collapsed, case-folded)'),
   splitSeed: z.number().int().default(0).describe('Seed of the train/eval split (fixed across training seeds so comparisons share one split)'),
+  recompute: z
+    .enum(['auto', 'on', 'off'])
+    .default('auto')
+    .describe(
+      "Recompute each block's activations in the backward pass instead of keeping them (less memory, about one more forward pass per step); auto: only when the memory guard says the run would not fit otherwise",
+    ),
 });
 
 export type TrainerOptions = z.output<typeof trainerOptions>;

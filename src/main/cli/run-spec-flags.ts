@@ -122,12 +122,20 @@ export interface RunFlags {
    * `--eval-split` (or a frozen split) nothing of the training file is held out: evalSplit 0.
    */
   evalData?: string;
+  /** `--recompute auto|on|off`: the trainer's recompute option (wins over `--set recompute=`). */
+  recompute?: string;
 }
 
 /** The RunSpec input of `flags`, before the schema fills defaults (trainer: the method's run-time split seed apart). */
 function runSpecInput(flags: RunFlags): RunSpecInput {
   const { method, trainer } = splitSettings(flags.set ?? {}, getMethod(flags.method).options, flags.method);
   const { splitSeed, ...trainerRest } = trainer;
+  if (flags.recompute !== undefined) {
+    const modes = trainerOptions.shape.recompute.removeDefault().options;
+    if (!(modes as readonly string[]).includes(flags.recompute))
+      throw new ApiError('invalid_argument', `--recompute ${flags.recompute}: use ${modes.join(', ')}`, { field: '--recompute' });
+    trainerRest.recompute = flags.recompute;
+  }
   const budget = { steps: flags.steps, epochs: flags.epochs, budgetTokens: flags.budgetTokens, learningRate: flags.lr };
   return {
     model: { path: flags.model },

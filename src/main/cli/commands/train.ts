@@ -69,10 +69,10 @@ export const trainCommand: Command = {
   get usage() {
     return (
       `prefixlab train --model DIR --data FILE --method ${METHOD_NAMES.join('|')} [--set key=value …] [--steps N | --epochs N | --budget-tokens N] ` +
-      '[--lr X] [--seed S] [--k-per-class K] [--eval-split F] [--eval-data FILE] [--backend NAME] [--home DIR] [--json]'
+      '[--lr X] [--seed S] [--k-per-class K] [--eval-split F] [--eval-data FILE] [--recompute auto|on|off] [--backend NAME] [--home DIR] [--json]'
     );
   },
-  options: { ...COMMON_OPTIONS, method: { type: 'string' }, seed: { type: 'string' }, lr: { type: 'string' } },
+  options: { ...COMMON_OPTIONS, method: { type: 'string' }, seed: { type: 'string' }, lr: { type: 'string' }, recompute: { type: 'string' } },
   details: methodOptionsHelp,
   async run(args, io) {
     const app = await bootstrap(args);
@@ -96,6 +96,7 @@ export const trainCommand: Command = {
       evalSplit: parseFloatFlag(args.values['eval-split'], '--eval-split'),
       evalData: evalData(args),
       lr,
+      recompute: args.values.recompute === undefined ? undefined : requireString(args.values.recompute, '--recompute'),
     });
     const controller = cancelOnSigint(io.log);
     const printer = createProgressPrinter();

@@ -8,6 +8,7 @@ import { isTrainable, linearProduct, type LinearWeights } from './ops';
 export { attention, splitHeads } from './attention';
 export { applyRotary, rotaryTables } from './rope';
 export { embeddingLookup } from './ops';
+export { runBlock } from './block-recompute';
 
 // Norms, the gated activation and residual sums are single ops with hand-written gradients when their
 // weights are frozen: the generic chains cost 3–4× the ops (each a native-backend call) and keep every

@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { ForwardContext } from './forward-context';
 import type { ModelHooks } from './hooks';
 import type { KVCache } from './kv-cache';
+import type { RecomputeSession } from './block-recompute';
 import { linear } from './blocks';
 import { isTrainable, keepsTransposedWeights, selectRows, shareWasmIdentity, type LinearWeights } from './ops';
 
@@ -57,6 +58,11 @@ export interface ForwardOptions {
    * [1, N, V] in this order (training scores a fraction of the positions; the LM head runs on those only).
    */
   logitRows?: Int32Array;
+  /**
+   * Training only: each decoder block keeps just its input and runs again in the backward pass (activation
+   * recomputation, see block-recompute.ts). The caller adds the session's variable gradients to the tape's.
+   */
+  recompute?: RecomputeSession;
 }
 
 export interface CausalLM {

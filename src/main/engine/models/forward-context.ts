@@ -5,6 +5,7 @@ import { ApiError } from '@shared/errors';
 import type { ForwardOptions, ModelConfig } from './causal-lm';
 import type { ModelHooks, PrefixKeyValues } from './hooks';
 import type { KVCache } from './kv-cache';
+import type { RecomputeSession } from './block-recompute';
 
 /** Added to masked scores; finite so fully masked (padding) rows give a uniform softmax, never NaN. */
 const MASKED = -1e9;
@@ -27,6 +28,8 @@ export interface ForwardContext {
   prefix: (PrefixKeyValues | null)[];
   cache?: KVCache;
   hooks?: ModelHooks;
+  /** Set when blocks recompute their activations in the backward pass (ForwardOptions.recompute). */
+  recompute?: RecomputeSession;
 }
 
 export interface PrepareOptions {
@@ -125,7 +128,7 @@ export function prepareForward(
     cache.virtualTokens += virtualTokens;
   }
   return {
-    ctx: { batchSize, queryLen, virtualTokens, keyLen, positions, mask, groupedMasks: new Map(), prefix, cache, hooks },
+    ctx: { batchSize, queryLen, virtualTokens, keyLen, positions, mask, groupedMasks: new Map(), prefix, cache, hooks, recompute: opts.recompute },
     hidden,
   };
 }

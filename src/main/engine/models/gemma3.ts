@@ -3,7 +3,7 @@
 // sliding-window layers (own RoPE base rope_local_base_freq, never rope-scaled) interleaved with global layers.
 // Tied embeddings by default; final logit soft-capping where the config sets it.
 import * as tf from '@tensorflow/tfjs';
-import { attention, embeddingLookup, gatedActivation, gemmaRmsNorm, linear, parseActivation, residualAdd, rotaryTables, splitHeads, type Activation } from './blocks';
+import { attention, embeddingLookup, gatedActivation, gemmaRmsNorm, linear, parseActivation, residualAdd, rotaryTables, runBlock, splitHeads, type Activation } from './blocks';
 import { BaseCausalLM, countParameters, type ForwardOptions, type ModelConfig } from './causal-lm';
 import { ConfigFields } from './config-fields';
 import { prepareForward, type ForwardContext } from './forward-context';
@@ -142,11 +142,20 @@ export class Gemma3Model extends BaseCausalLM<Gemma3Config> {
         const p = `model.layers.${layer}`;
         const isLocal = c.layerTypes[layer] === 'sliding_attention';
         const ctx = isLocal ? localCtx : globalCtx;
-        const attnIn = this.norm(x, `${p}.input_layernorm`); // [N, D]
-        const attn = this.selfAttention(ctx, layer, attnIn, isLocal ? localRotary : globalRotary); // [N, D]
-        x = residualAdd(x, this.norm(attn, `${p}.post_attention_layernorm`)); // [N, D]
-        const mlpIn = this.norm(x, `${p}.pre_feedforward_layernorm`); // [N, D]
-        x = residualAdd(x, this.norm(this.mlp(ctx, layer, mlpIn), `${p}.post_feedforward_layernorm`)); // [N, D]
+        const rotary = isLocal ? localRotary : globalRotary;
+        x = runBlock(
+          ctx,
+          layer,
+          x,
+          (h) => {
+            const attnIn = this.norm(h, `${p}.input_layernorm`); // [N, D]
+            const attn = this.selfAttention(ctx, layer, attnIn, rotary); // [N, D]
+            const mid = residualAdd(h, this.norm(attn, `${p}.post_attention_layernorm`)); // [N, D]
+            const mlpIn = this.norm(mid, `${p}.pre_feedforward_layernorm`); // [N, D]
+            return residualAdd(mid, this.norm(this.mlp(ctx, layer, mlpIn), `${p}.post_feedforward_layernorm`)); // [N, D]
+          },
+          [rotary.cos, rotary.sinSigned],
+        );
       }
       x = this.norm(x, 'model.norm'); // [N, D]
       const head = this.linearWeights(c.tiedEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight', undefined, 'out_in'); // [V, D]

@@ -1,7 +1,7 @@
 // GPT-NeoX / Pythia: fused query_key_value laid out per head as [H, 3, d], partial rotary (rotary_pct),
 // LayerNorm, exact-GELU MLP, and the parallel residual x + attn(ln1 x) + mlp(ln2 x) when enabled.
 import * as tf from '@tensorflow/tfjs';
-import { activate, embeddingLookup, attention, layerNorm, linear, parseActivation, residualAdd, rotaryTables, type Activation } from './blocks';
+import { activate, embeddingLookup, attention, layerNorm, linear, parseActivation, residualAdd, rotaryTables, runBlock, type Activation } from './blocks';
 import { BaseCausalLM, countParameters, type ForwardOptions, type ModelConfig } from './causal-lm';
 import { ConfigFields } from './config-fields';
 import { prepareForward, type ForwardContext } from './forward-context';
@@ -98,13 +98,18 @@ export class GptNeoxModel extends BaseCausalLM<GptNeoxConfig> {
       for (let layer = 0; layer < c.layers; layer++) {
         const p = `gpt_neox.layers.${layer}`;
         const norm = (name: string, input: tf.Tensor2D): tf.Tensor2D => layerNorm(input, this.w(`${p}.${name}.weight`), this.w(`${p}.${name}.bias`), c.normEps); // [N, D]
-        const attnOut = this.selfAttention(ctx, layer, norm('input_layernorm', x), rotary); // [N, D]
-        if (c.parallelResidual) {
-          x = residualAdd(residualAdd(x, attnOut), this.mlp(ctx, layer, norm('post_attention_layernorm', x))); // [N, D]
-        } else {
-          x = residualAdd(x, attnOut); // [N, D]
-          x = residualAdd(x, this.mlp(ctx, layer, norm('post_attention_layernorm', x))); // [N, D]
-        }
+        x = runBlock(
+          ctx,
+          layer,
+          x,
+          (h) => {
+            const attnOut = this.selfAttention(ctx, layer, norm('input_layernorm', h), rotary); // [N, D]
+            if (c.parallelResidual) return residualAdd(residualAdd(h, attnOut), this.mlp(ctx, layer, norm('post_attention_layernorm', h))); // [N, D]
+            const mid = residualAdd(h, attnOut); // [N, D]
+            return residualAdd(mid, this.mlp(ctx, layer, norm('post_attention_layernorm', mid))); // [N, D]
+          },
+          [rotary.cos, rotary.sinSigned],
+        );
       }
       x = layerNorm(x, this.w('gpt_neox.final_layer_norm.weight'), this.w('gpt_neox.final_layer_norm.bias'), c.normEps); // [N, D]
       const head = this.linearWeights(c.tiedEmbeddings ? 'gpt_neox.embed_in.weight' : 'embed_out.weight', undefined, 'out_in'); // [V, D]

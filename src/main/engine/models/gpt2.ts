@@ -2,7 +2,7 @@
 // stored [in, out], gelu_new MLP, LM head tied to the token embedding.
 import * as tf from '@tensorflow/tfjs';
 import { ApiError } from '@shared/errors';
-import { activate, embeddingLookup, attention, layerNorm, linear, parseActivation, residualAdd, type Activation } from './blocks';
+import { activate, embeddingLookup, attention, layerNorm, linear, parseActivation, residualAdd, runBlock, type Activation } from './blocks';
 import { BaseCausalLM, countParameters, type ForwardOptions, type ModelConfig } from './causal-lm';
 import { ConfigFields } from './config-fields';
 import { prepareForward, type ForwardContext } from './forward-context';
@@ -91,10 +91,12 @@ export class Gpt2Model extends BaseCausalLM<Gpt2Config> {
       let x = hidden.add(positions).reshape([batchSize * queryLen, c.hidden]) as tf.Tensor2D; // [N, D]
       for (let layer = 0; layer < c.layers; layer++) {
         const p = `transformer.h.${layer}`;
-        const attnIn = layerNorm(x, this.w(`${p}.ln_1.weight`), this.w(`${p}.ln_1.bias`), c.normEps); // [N, D]
-        x = residualAdd(x, this.selfAttention(ctx, layer, attnIn)); // [N, D]
-        const mlpIn = layerNorm(x, this.w(`${p}.ln_2.weight`), this.w(`${p}.ln_2.bias`), c.normEps); // [N, D]
-        x = residualAdd(x, this.mlp(ctx, layer, mlpIn)); // [N, D]
+        x = runBlock(ctx, layer, x, (h) => {
+          const attnIn = layerNorm(h, this.w(`${p}.ln_1.weight`), this.w(`${p}.ln_1.bias`), c.normEps); // [N, D]
+          const mid = residualAdd(h, this.selfAttention(ctx, layer, attnIn)); // [N, D]
+          const mlpIn = layerNorm(mid, this.w(`${p}.ln_2.weight`), this.w(`${p}.ln_2.bias`), c.normEps); // [N, D]
+          return residualAdd(mid, this.mlp(ctx, layer, mlpIn)); // [N, D]
+        });
       }
       x = layerNorm(x, this.w('transformer.ln_f.weight'), this.w('transformer.ln_f.bias'), c.normEps); // [N, D]
       const head = this.linearWeights(c.tiedEmbeddings ? 'transformer.wte.weight' : 'lm_head.weight', undefined, 'out_in'); // [V, D]

@@ -3,7 +3,7 @@
 // RoPE with longrope scaling (short/long factors and the attention factor, see rope.ts), partial rotary
 // (partial_rotary_factor: the first d·f dims of each head rotate), and an optional sliding window on every layer.
 import * as tf from '@tensorflow/tfjs';
-import { attention, embeddingLookup, gatedActivation, linear, parseActivation, residualAdd, rmsNorm, rotaryTables, splitHeads, type Activation } from './blocks';
+import { attention, embeddingLookup, gatedActivation, linear, parseActivation, residualAdd, rmsNorm, rotaryTables, runBlock, splitHeads, type Activation } from './blocks';
 import { BaseCausalLM, countParameters, type ForwardOptions, type ModelConfig } from './causal-lm';
 import { ConfigFields } from './config-fields';
 import { prepareForward, type ForwardContext } from './forward-context';
@@ -106,10 +106,18 @@ export class Phi3Model extends BaseCausalLM<Phi3Config> {
       let x = hidden.reshape([ctx.batchSize * ctx.queryLen, c.hidden]) as tf.Tensor2D; // [N, D]
       for (let layer = 0; layer < c.layers; layer++) {
         const p = `model.layers.${layer}`;
-        const attnIn = rmsNorm(x, this.w(`${p}.input_layernorm.weight`), c.normEps); // [N, D]
-        x = residualAdd(x, this.selfAttention(ctx, layer, attnIn, rotary)); // [N, D]
-        const mlpIn = rmsNorm(x, this.w(`${p}.post_attention_layernorm.weight`), c.normEps); // [N, D]
-        x = residualAdd(x, this.mlp(ctx, layer, mlpIn)); // [N, D]
+        x = runBlock(
+          ctx,
+          layer,
+          x,
+          (h) => {
+            const attnIn = rmsNorm(h, this.w(`${p}.input_layernorm.weight`), c.normEps); // [N, D]
+            const mid = residualAdd(h, this.selfAttention(ctx, layer, attnIn, rotary)); // [N, D]
+            const mlpIn = rmsNorm(mid, this.w(`${p}.post_attention_layernorm.weight`), c.normEps); // [N, D]
+            return residualAdd(mid, this.mlp(ctx, layer, mlpIn)); // [N, D]
+          },
+          [rotary.cos, rotary.sinSigned],
+        );
       }
       x = rmsNorm(x, this.w('model.norm.weight'), c.normEps); // [N, D]
       const head = this.linearWeights(c.tiedEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight', undefined, 'out_in'); // [V, D]

@@ -3,7 +3,7 @@
 // heads × 128 > hidden 1024), optional biases (attention_bias) and, when use_sliding_window is set, a window
 // on the layers layer_types marks 'sliding_attention' (by default those from max_window_layers on).
 import * as tf from '@tensorflow/tfjs';
-import { attention, embeddingLookup, gatedActivation, linear, parseActivation, residualAdd, rmsNorm, rotaryTables, splitHeads, type Activation } from './blocks';
+import { attention, embeddingLookup, gatedActivation, linear, parseActivation, residualAdd, rmsNorm, rotaryTables, runBlock, splitHeads, type Activation } from './blocks';
 import { BaseCausalLM, countParameters, type ForwardOptions, type ModelConfig } from './causal-lm';
 import { ConfigFields } from './config-fields';
 import { prepareForward, type ForwardContext } from './forward-context';
@@ -127,10 +127,19 @@ export class Qwen3Model extends BaseCausalLM<Qwen3Config> {
       let x = hidden.reshape([ctx.batchSize * ctx.queryLen, c.hidden]) as tf.Tensor2D; // [N, D]
       for (let layer = 0; layer < c.layers; layer++) {
         const p = `model.layers.${layer}`;
-        const attnIn = rmsNorm(x, this.w(`${p}.input_layernorm.weight`), c.normEps); // [N, D]
-        x = residualAdd(x, this.selfAttention(layerContext(c.layerWindows[layer]), layer, attnIn, rotary)); // [N, D]
-        const mlpIn = rmsNorm(x, this.w(`${p}.post_attention_layernorm.weight`), c.normEps); // [N, D]
-        x = residualAdd(x, this.mlp(ctx, layer, mlpIn)); // [N, D]
+        const attnCtx = layerContext(c.layerWindows[layer]); // built here, outside the block: a recomputed block must find it
+        x = runBlock(
+          attnCtx,
+          layer,
+          x,
+          (h) => {
+            const attnIn = rmsNorm(h, this.w(`${p}.input_layernorm.weight`), c.normEps); // [N, D]
+            const mid = residualAdd(h, this.selfAttention(attnCtx, layer, attnIn, rotary)); // [N, D]
+            const mlpIn = rmsNorm(mid, this.w(`${p}.post_attention_layernorm.weight`), c.normEps); // [N, D]
+            return residualAdd(mid, this.mlp(ctx, layer, mlpIn)); // [N, D]
+          },
+          [rotary.cos, rotary.sinSigned],
+        );
       }
       x = rmsNorm(x, this.w('model.norm.weight'), c.normEps); // [N, D]
       const head = this.linearWeights(c.tiedEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight', undefined, 'out_in'); // [V, D]

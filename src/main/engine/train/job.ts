@@ -258,9 +258,9 @@ async function prepare(spec: TrainJobSpec, store: RunRecorder, backend: BackendN
   }
 
   // Refuse a run that cannot fit (or warn near the limit) before the weights are loaded.
-  await guardRunMemory(
+  const memory = await guardRunMemory(
     modelPath,
-    { method: methodName, methodOptions, batchSize: options.batchSize, batchTokens: options.batchTokens, maxLength: options.maxLength },
+    { method: methodName, methodOptions, batchSize: options.batchSize, batchTokens: options.batchTokens, maxLength: options.maxLength, recompute: options.recompute },
     io.log,
     backend,
   );
@@ -285,7 +285,8 @@ async function prepare(spec: TrainJobSpec, store: RunRecorder, backend: BackendN
 
     const totalSteps = previous?.totalSteps ?? planSteps((runSpec as RunSpec).trainer, encoded, options);
     const learningRate = previous?.learningRate ?? runSpec?.trainer.learningRate ?? definition.defaultLearningRate;
-    const plan: TrainerPlan = { ...options, maxLength, learningRate, totalSteps, seed };
+    // recompute 'auto' resolved by the memory guard: on only when the run would not fit otherwise.
+    const plan: TrainerPlan = { ...options, maxLength, learningRate, totalSteps, seed, recompute: memory.recompute ? 'on' : 'off' };
 
     adapter = definition.attach(loaded.model, methodOptions as never, {
       seed,

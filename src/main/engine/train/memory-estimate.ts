@@ -20,6 +20,10 @@ const TAPE_OVERHEAD = 3.2;
  * norms, q/k/v, attention output and MLP intermediates (≈ 6·D + 3·I + 2·H_kv·d), plus scores and
  * probabilities per head over the keys; then the logits and their gradient. Virtual tokens (prompt/prefix)
  * lengthen the sequence or the keys. That saved set is scaled by TAPE_OVERHEAD (above).
+ *
+ * With `recompute` (block-recompute.ts) the forward keeps only each block's input, and the backward pass holds
+ * one block's activations at a time plus each block's input gradient until it ends: 2·D per token and layer,
+ * plus one layer's saved set and the logits, scaled as above.
  */
 export function estimateMemory(
   config: ModelConfig,
@@ -28,12 +32,15 @@ export function estimateMemory(
   options: Record<string, unknown>,
   batchSize: number,
   maxLength: number,
+  recompute = false,
 ): MemoryEstimate {
   const virtual = virtualTokensOf(method, options);
   const queries = maxLength + (virtual.placement === 'input' ? virtual.count : 0);
   const keys = queries + (virtual.placement === 'keys' ? virtual.count : 0);
   const perTokenPerLayer = 6 * config.hidden + 3 * config.intermediate + 2 * config.kvHeads * config.headDim + 2 * config.heads * keys;
-  const activationsBytes = TAPE_OVERHEAD * batchSize * queries * (config.layers * perTokenPerLayer + 3 * config.vocabSize) * FLOAT_BYTES;
+  const activationsBytes = recompute
+    ? batchSize * queries * (2 * config.layers * config.hidden + TAPE_OVERHEAD * (perTokenPerLayer + 3 * config.vocabSize)) * FLOAT_BYTES
+    : TAPE_OVERHEAD * batchSize * queries * (config.layers * perTokenPerLayer + 3 * config.vocabSize) * FLOAT_BYTES;
   // Full fine-tuning turns the base weights themselves into the trained values: count them once.
   const weightsBytes = getMethod(method).trainsBaseWeights ? (config.parameters - trainableParams) * FLOAT_BYTES : config.parameters * FLOAT_BYTES;
   const trainableBytes = trainableParams * FLOAT_BYTES;

@@ -1,7 +1,8 @@
 // Refuses a training run that cannot fit in memory, before anything is loaded: weights, the trained values
 // with their gradients and AdamW moments, and the activations a step keeps for batch × sequence × layers ×
 // width (the same estimate methods.estimate shows). Above the free memory it refuses; above 70% of it it
-// warns. Either way the message says what to change.
+// warns. Either way the message says what to change. With recompute 'auto' a run that would be refused is
+// judged again with activation recomputation (block-recompute.ts) and runs with it when that fits.
 import { freemem } from 'node:os';
 import { ApiError } from '@shared/errors';
 import type { MemoryEstimate } from '@shared/contract/calls/methods';
@@ -31,6 +32,8 @@ export interface RunShape {
   batchTokens?: number | null;
   /** Longest example in tokens. */
   maxLength: number;
+  /** The trainer's recompute option (absent: 'off'). */
+  recompute?: 'auto' | 'on' | 'off';
 }
 
 export interface MemoryVerdict {
@@ -41,6 +44,10 @@ export interface MemoryVerdict {
   availableBytes: number;
   /** One line: the need, the budget and what to change (absent when ok). */
   message?: string;
+  /** Whether the run recomputes activations ('on', or 'auto' when it would not fit otherwise). */
+  recompute: boolean;
+  /** One line when 'auto' turned recomputation on. */
+  note?: string;
 }
 
 /** Bytes this process can still allocate: cgroup-aware where Node supports it, else the OS's free memory. */
@@ -57,20 +64,42 @@ function rowsPerBatch(shape: RunShape): number {
   return shape.batchSize;
 }
 
-/** The estimate for a shape on a config (no allocation). */
-export function estimateRun(config: ModelConfig, shape: RunShape): { estimate: MemoryEstimate; trainableParams: number } {
+/** Whether the shape's recompute option lets the run recompute activations. */
+function mayRecompute(shape: RunShape): boolean {
+  return shape.recompute === 'on' || shape.recompute === 'auto';
+}
+
+/** The estimate for a shape on a config (no allocation), with or without activation recomputation. */
+export function estimateRun(config: ModelConfig, shape: RunShape, recompute = shape.recompute === 'on'): { estimate: MemoryEstimate; trainableParams: number } {
   const trainableParams = getMethod(shape.method).countParameters(config, shape.methodOptions as never);
   // The trainer never runs sequences longer than the model's context.
   const maxLength = Math.min(shape.maxLength, config.maxPositions);
-  const estimate = estimateMemory(config, trainableParams, shape.method, shape.methodOptions, rowsPerBatch({ ...shape, maxLength }), maxLength);
+  const estimate = estimateMemory(config, trainableParams, shape.method, shape.methodOptions, rowsPerBatch({ ...shape, maxLength }), maxLength, recompute);
   return { estimate, trainableParams };
 }
 
-/** Judges a run against `availableBytes` (default: what this process can use now). */
+/**
+ * Judges a run against `availableBytes` (default: what this process can use now). recompute 'auto': a run that
+ * would be refused is judged with recomputation, which it then uses when that fits (verdict.recompute, note).
+ */
 export function checkRunMemory(config: ModelConfig, shape: RunShape, availableBytes = availableMemoryBytes()): MemoryVerdict {
-  const { estimate, trainableParams } = estimateRun(config, shape);
+  const plain = judgeRun(config, shape, availableBytes, shape.recompute === 'on');
+  if (shape.recompute !== 'auto' || plain.level !== 'refuse') return plain;
+  const recomputed = judgeRun(config, shape, availableBytes, true);
+  if (recomputed.level === 'refuse') {
+    // Neither fits: one line, the need without recomputation first, then with it, then what to change.
+    const advised = recomputed.message!.slice(recomputed.message!.indexOf('; ') + 2);
+    const head = plain.message!.slice(0, plain.message!.indexOf('; '));
+    return { ...plain, message: `${head}; even recomputing activations in the backward pass it needs about ${gib(recomputed.estimate.totalBytes)}; ${advised}` };
+  }
+  recomputed.note = `recomputing each block's activations in the backward pass: the run needs about ${gib(recomputed.estimate.totalBytes)} with it, ${gib(plain.estimate.totalBytes)} without, and ${gib(availableBytes)} is free`;
+  return recomputed;
+}
+
+function judgeRun(config: ModelConfig, shape: RunShape, availableBytes: number, recompute: boolean): MemoryVerdict {
+  const { estimate, trainableParams } = estimateRun(config, shape, recompute);
   const need = estimate.totalBytes;
-  const verdict: MemoryVerdict = { level: 'ok', estimate, trainableParams, availableBytes };
+  const verdict: MemoryVerdict = { level: 'ok', estimate, trainableParams, availableBytes, recompute };
   if (Number.isFinite(need) && need <= WARN_FRACTION * availableBytes) return verdict;
   verdict.level = Number.isFinite(need) && need <= availableBytes ? 'warn' : 'refuse';
   const parts = `weights ${gib(estimate.weightsBytes)}, activations ${gib(estimate.activationsBytes)} for ${rowsPerBatch(shape)} × ${shape.maxLength} tokens × ${config.layers} layers × width ${config.hidden}, trained values + gradients + AdamW ${gib(estimate.trainableBytes + estimate.gradientBytes + estimate.optimizerBytes)}`;
@@ -85,7 +114,7 @@ export function checkRunMemory(config: ModelConfig, shape: RunShape, availableBy
 /** What would bring the run under `budget`: a smaller batch, shorter examples, or LoRA instead of full. */
 function advice(config: ModelConfig, shape: RunShape, budget: number): string {
   const tips: string[] = [];
-  const fits = (s: RunShape): boolean => estimateRun(config, s).estimate.totalBytes <= budget;
+  const fits = (s: RunShape): boolean => estimateRun(config, s, mayRecompute(s)).estimate.totalBytes <= budget;
   const rows = rowsPerBatch(shape);
   if (shape.batchTokens) {
     for (let tokens = Math.floor(shape.batchTokens / 2); tokens >= shape.maxLength; tokens = Math.floor(tokens / 2)) {
@@ -146,5 +175,6 @@ export async function guardRunMemory(modelPath: string, shape: RunShape, warn?: 
     throw new ApiError('out_of_memory', verdict.message!, { field });
   }
   if (verdict.level === 'warn') warn?.(`memory: ${verdict.message}`);
+  if (verdict.note) warn?.(`memory: ${verdict.note}`);
   return verdict;
 }

@@ -6,6 +6,7 @@ import type { TrainProgress } from '@shared/contract/training';
 import { deriveSeed, SEED_PURPOSES } from '../../platform/derive-seed';
 import type { PeftAdapter } from '../methods/method';
 import type { CausalLM } from '../models/causal-lm';
+import { RecomputeSession } from '../models/block-recompute';
 import { AdamW } from './adamw';
 import { collate, planEpoch, scoredPositions, type TokenBatch } from './batches';
 import { listCheckpoints, pruneCheckpoints, writeCheckpoint, type Checkpoint, type TrainerState } from './checkpoint';
@@ -80,6 +81,8 @@ export class Trainer {
   private lastCheckpointStep = -1;
   private lastCheckpointDir: string | null = null;
   private readonly recent: { tokens: number; ms: number }[] = [];
+  /** Blocks recompute their activations in the backward pass (plan.recompute 'on'; the job resolves 'auto' through the memory guard). */
+  readonly recompute: boolean;
 
   constructor(private readonly init: TrainerInit) {
     const { adapter, plan, examples } = init;
@@ -99,6 +102,7 @@ export class Trainer {
       minLrRatio: plan.minLrRatio,
     };
     this.evalEvery = resolvedEvalEvery(plan, plan.totalSteps);
+    this.recompute = plan.recompute === 'on';
     this.rng = Rng.fromSeed(deriveSeed(plan.seed, SEED_PURPOSES.dataOrder));
     const order = planEpoch(examples, plan, this.rng);
     this.state = { version: 1, method: adapter.method, step: 0, epoch: 0, cursor: 0, order, rng: this.rng.state(), tokensSeen: 0, lastTrainLoss: null, trainMs: 0 };
@@ -243,7 +247,7 @@ export class Trainer {
   }
 
   private async trainStep(signal?: AbortSignal): Promise<{ loss: number; gradNorm: number; tokens: number; learningRate: number } | 'cancelled'> {
-    const { model, adapter, plan } = this.init;
+    const { plan } = this.init;
     const before = { epoch: this.state.epoch, cursor: this.state.cursor, order: this.state.order, rng: this.rng.state() };
     const rewind = (): void => {
       this.state.epoch = before.epoch;
@@ -267,20 +271,8 @@ export class Trainer {
           rewind();
           return 'cancelled';
         }
-        const { value, grads } = tf.variableGrads(() => {
-          const inputIds = tf.tensor2d(batch.inputIds, [batch.batchSize, batch.seqLen], 'int32'); // [B, T]
-          const attentionMask = tf.tensor2d(batch.attentionMask, [batch.batchSize, batch.seqLen], 'int32'); // [B, T]
-          // Logits of the scored positions only: the LM head skips prompt and padding rows.
-          const logits = model.forward(inputIds, { attentionMask, hooks: adapter.hooks, logitRows: scoredPositions(batch).positions }); // [1, N, V]
-          this.peakMemoryBytes = Math.max(this.peakMemoryBytes, tf.memory().numBytes);
-          return targetNllSum(logits, batch).div(targetTokens) as tf.Scalar;
-        }, this.variables);
-        loss += (await value.data())[0];
-        value.dispose();
-        const ordered = this.variables.map((v) => {
-          const grad = grads[v.name];
-          if (!grad) throw new Error(`no gradient for ${v.name}`);
-          return grad;
+        const ordered = await this.microBatchGradients(batch, targetTokens, (value) => {
+          loss += value;
         });
         if (gradSums === null) gradSums = ordered;
         else {
@@ -311,6 +303,51 @@ export class Trainer {
       return { loss, gradNorm, tokens: realTokens, learningRate };
     } finally {
       if (gradSums) tf.dispose(gradSums);
+    }
+  }
+
+  /**
+   * Loss (handed to `onLoss`) and gradients of one micro-batch, in this.variables' order. With recomputation the
+   * blocks' variables get their gradients from the session (see block-recompute.ts), added to the tape's.
+   */
+  private async microBatchGradients(batch: TokenBatch, targetTokens: number, onLoss: (value: number) => void): Promise<tf.Tensor[]> {
+    const { model, adapter } = this.init;
+    const random = adapter.randomState && adapter.setRandomState ? { get: () => adapter.randomState!(), set: (s: number) => adapter.setRandomState!(s) } : undefined;
+    const session = this.recompute ? new RecomputeSession(this.variables, random) : null;
+    try {
+      const { value, grads } = tf.variableGrads(
+        () => {
+          const inputIds = tf.tensor2d(batch.inputIds, [batch.batchSize, batch.seqLen], 'int32'); // [B, T]
+          const attentionMask = tf.tensor2d(batch.attentionMask, [batch.batchSize, batch.seqLen], 'int32'); // [B, T]
+          // Logits of the scored positions only: the LM head skips prompt and padding rows.
+          const logits = model.forward(inputIds, { attentionMask, hooks: adapter.hooks, logitRows: scoredPositions(batch).positions, recompute: session ?? undefined }); // [1, N, V]
+          this.peakMemoryBytes = Math.max(this.peakMemoryBytes, tf.memory().numBytes);
+          return targetNllSum(logits, batch).div(targetTokens) as tf.Scalar;
+        },
+        session ? [...this.variables, session.anchor] : this.variables,
+      );
+      if (session) grads[session.anchor.name]?.dispose();
+      const ordered: (tf.Tensor | null)[] = this.variables.map((v) => {
+        const fromTape = grads[v.name] ?? null;
+        const fromBlocks = session?.takeGradient(v) ?? null;
+        if (!fromTape || !fromBlocks) return fromTape ?? fromBlocks;
+        const sum = fromTape.add(fromBlocks);
+        tf.dispose([fromTape, fromBlocks]);
+        return sum;
+      });
+      try {
+        onLoss((await value.data())[0]);
+        const missing = this.variables.findIndex((_, i) => !ordered[i]);
+        if (missing >= 0) throw new Error(`no gradient for ${this.variables[missing].name}`);
+      } catch (err) {
+        tf.dispose(ordered.filter((g): g is tf.Tensor => g !== null));
+        throw err;
+      } finally {
+        value.dispose();
+      }
+      return ordered as tf.Tensor[];
+    } finally {
+      session?.release();
     }
   }
 
