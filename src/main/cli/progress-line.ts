@@ -14,8 +14,13 @@ export function progressBar(done: number, total: number, width = 24): string {
 }
 
 export function describeProgress(p: TrainProgress, label = ''): string {
-  const evalPart = p.evalLoss !== undefined ? ` eval ${p.evalLoss.toFixed(4)}${p.evalAccuracy !== undefined ? ` acc ${(p.evalAccuracy * 100).toFixed(1)}%` : ''}` : '';
-  return `${label}${progressBar(p.step, p.totalSteps)} ${p.step}/${p.totalSteps} loss ${p.trainLoss.toFixed(4)}${evalPart} · ${p.tokensPerSecond.toFixed(0)} tok/s · ETA ${formatEta(p.etaSeconds)}`;
+  // With nothing held out of the training file the job reports the test file's metrics as the eval ones too: shown once, as test.
+  const isTestCopy = p.testLoss !== undefined && p.evalLoss === p.testLoss && p.evalAccuracy === p.testAccuracy;
+  const evalPart =
+    p.evalLoss !== undefined && !isTestCopy ? ` eval ${p.evalLoss.toFixed(4)}${p.evalAccuracy !== undefined ? ` acc ${(p.evalAccuracy * 100).toFixed(1)}%` : ''}` : '';
+  // The test file's (`--eval-data`) beside the eval split's, named apart so neither is read for the other.
+  const testPart = p.testLoss !== undefined ? ` · test ${p.testLoss.toFixed(4)}${p.testAccuracy !== undefined ? ` acc ${(p.testAccuracy * 100).toFixed(1)}%` : ''}` : '';
+  return `${label}${progressBar(p.step, p.totalSteps)} ${p.step}/${p.totalSteps} loss ${p.trainLoss.toFixed(4)}${evalPart}${testPart} · ${p.tokensPerSecond.toFixed(0)} tok/s · ETA ${formatEta(p.etaSeconds)}`;
 }
 
 export function createProgressPrinter(stream: NodeJS.WriteStream = process.stderr): { update(line: string): void; done(): void } {

@@ -103,6 +103,8 @@ export const modelsHandlers: ModelsHandlers = {
           topP: req.topP,
           repetitionPenalty: req.repetitionPenalty,
           seed: req.seed,
+          // Resolved, checked against this model and attached in the worker (hashing the base stays off this loop).
+          ...(req.adapterId !== undefined ? { adapter: req.adapterId, home: ctx.options.home, registryOnly: true } : {}),
         },
         { signal: controller.signal, onEvent: onToken },
       );
@@ -116,6 +118,8 @@ export const modelsHandlers: ModelsHandlers = {
         tokensPerSecond: result.tokensPerSecond,
       };
     } catch (err) {
+      // The adapter code names the CLI's flag; here the request field is adapterId.
+      if (err instanceof ApiError && err.field === '--adapter') throw new ApiError(err.code, err.message, { file: err.file, line: err.line, field: 'adapterId' });
       if (err instanceof ApiError && err.code === 'cancelled') {
         return {
           generationId: req.generationId,

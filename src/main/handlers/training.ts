@@ -3,11 +3,12 @@
 import type { Handlers } from '@shared/contract';
 import { ApiError } from '@shared/errors';
 import type { AppContext } from '../app/context';
-import { datasetDir, readManifest, readSplit } from '../services/stored-datasets';
+import { datasetDir, readManifest, readSplit, summariseSplit } from '../services/stored-datasets';
 import { validateRunOptions } from '../services/method-service';
 import { removeEntry, runManifest, runMetrics, runSummaries } from '../services/registry-service';
 import { generateBaseVsTuned, runDiagnostics } from '../services/run-insights';
 import { comparePlanOf } from '../services/training/compare';
+import { resolveTestDataset } from '../services/training/test-dataset';
 
 type TrainingHandlers = Pick<
   Handlers<AppContext>,
@@ -26,6 +27,11 @@ export const trainingHandlers: TrainingHandlers = {
       if (seen.has(m.method)) throw new ApiError('invalid_argument', `${m.method} is listed twice`, { field: 'methods' });
       seen.add(m.method);
     }
+    // An imported test dataset: its source file is every run's test file (RunSpec data.evalPath).
+    const test =
+      req.testDatasetId !== undefined
+        ? await resolveTestDataset(ctx.options.home, dataset, dir, req.testDatasetId, Object.keys((await summariseSplit(dir, req.splitName, split)).trainLabels))
+        : null;
     // The split's seed is the data's (RunSpec data.split.seed), not a trainer option.
     const trainer = { ...req.trainer };
     delete trainer.splitSeed;
@@ -34,6 +40,7 @@ export const trainingHandlers: TrainingHandlers = {
       dataPath: dir,
       datasetId: dataset.id,
       split: { name: req.splitName, seed: split.seed, trainIds: split.trainIds, evalIds: split.evalIds },
+      ...(test ? { evalPath: test.path } : {}),
       methods,
       seeds: req.seeds,
       trainer: { ...trainer, ...(req.steps !== undefined ? { steps: req.steps } : {}), ...(req.budgetTokens !== undefined ? { budgetTokens: req.budgetTokens } : {}) },
@@ -45,6 +52,7 @@ export const trainingHandlers: TrainingHandlers = {
         datasetId: dataset.id,
         datasetName: dataset.name,
         splitName: req.splitName,
+        ...(test ? { testDatasetId: test.id, testDatasetName: test.name } : {}),
         methods,
         seeds: req.seeds,
         steps: req.steps ?? null,
@@ -71,7 +79,9 @@ export const trainingHandlers: TrainingHandlers = {
     return ctx.runs.enqueueResume(req.runId, { method: manifest.method, seed: manifest.seed });
   },
 
-  'training.generate': async (req, ctx) => ({ rows: await generateBaseVsTuned(ctx.options.home, req.runId, req.prompts, req.maxNewTokens) }),
+  'training.generate': async (req, ctx) => ({
+    rows: await generateBaseVsTuned(ctx.options.home, req.adapterId !== undefined ? { adapterId: req.adapterId } : { runId: req.runId! }, req.prompts, req.maxNewTokens),
+  }),
 
   'training.diagnostics': async (req, ctx) => runDiagnostics(ctx.options.home, req.runId, req.texts),
 

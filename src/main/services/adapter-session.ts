@@ -41,10 +41,16 @@ export function resolveAdapter(home: string, ref: string): ResolvedAdapter {
   const path = resolve(ref);
   if (existsSync(path)) return resolveFolder(path);
   if (!isValidId(ref)) throw new ApiError('not_found', 'no such adapter folder', { file: path });
+  return resolveRegistryAdapter(home, ref, `no adapter or run "${ref}" in ${home}, and no folder of that name`);
+}
+
+/** A registry adapter id or a finished run id only (never a path): what the app's calls take from a client. */
+export function resolveRegistryAdapter(home: string, ref: string, notFound = `no adapter or run "${ref}" in ${home}`): ResolvedAdapter {
+  if (!isValidId(ref)) throw new ApiError('invalid_argument', `${JSON.stringify(ref)} is not an adapter or run id`, { field: '--adapter' });
   const adapterDir = entryDir(home, 'adapter', ref);
   const runDir = entryDir(home, 'run', ref);
   if (!existsSync(join(adapterDir, MANIFEST_FILE)) && !existsSync(join(runDir, MANIFEST_FILE))) {
-    throw new ApiError('not_found', `no adapter or run "${ref}" in ${home}, and no folder of that name`, { field: '--adapter' });
+    throw new ApiError('not_found', notFound, { field: '--adapter' });
   }
   const source = resolveExportSource(home, ref);
   if (source.kind === 'adapter') {

@@ -4,6 +4,9 @@
 // else the trainer defaults), so `eval` on a run's own eval split reproduces its `final` block. Rows are read as
 // training reads them (datasets/load-examples.ts); `split` narrows them to the eval ids of a run's frozen split or
 // of a split file, and labels are then verbalised from that split's train and eval rows, as the training job does.
+// Given a run's adapter and that run's own test file (`--eval-data`, same sha256), the file is read and scored as the
+// run scored it (the training data's mapping, labels from train, eval and test rows, the run's settings), so `eval`
+// reproduces its `finalTest` block too.
 import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Example, TaskKind } from '@shared/contract/datasets';
@@ -13,12 +16,13 @@ import { evaluateExamples, labelVerbalisations } from '../engine/eval/classify';
 import { exactMatch, type ExactMatchReport } from '../engine/eval/generation';
 import { virtualTokensOf } from '../engine/methods/registry';
 import { parseOptions } from '../engine/train/config';
-import { datasetFingerprint } from '../engine/train/sources';
+import { datasetFingerprint, readExamples, sha256File, trainingReadOptions } from '../engine/train/sources';
 import { loadExamples } from '../datasets/load-examples';
 import { readSplitFile } from '../datasets/splits/split-file';
 import { writeFileAtomic } from '../platform/atomic-write';
 import { isValidId } from '../registry/layout';
 import { RunsStore } from '../registry/runs-store';
+import { resolveAdapter } from './adapter-session';
 import { openModel, type BackendChoice } from './model-service';
 
 export interface EvalRequest {
@@ -77,12 +81,34 @@ interface Selection {
   scored: Example[];
   /** The rows labels are verbalised from. */
   labelled: Example[];
-  /** Evaluation settings of the run whose split this is (if any). */
+  /** Evaluation settings of the run whose split (or test file) this is (if any). */
   trainer: Record<string, unknown> | null;
+  /** A run's eval split or test file: scored as the run scored it (its maxEvalExamples, its evalGenerate). */
   isRunSplit: boolean;
 }
 
-async function selectRows(req: EvalRequest, data: string, examples: Example[]): Promise<Selection> {
+/**
+ * The run an adapter came from, when `data` is that run's test file (its sha256) and its training data is still
+ * there: the training data's read options and train + eval rows (label candidates, as the job had them).
+ */
+async function runOfTestFile(
+  req: EvalRequest,
+  data: string,
+): Promise<{ read: Awaited<ReturnType<typeof trainingReadOptions>>; trained: Example[]; trainer: Record<string, unknown> } | null> {
+  if (req.adapter === undefined || req.split !== undefined || req.task !== undefined || (req.map && Object.keys(req.map).length)) return null;
+  const runId = resolveAdapter(req.home, req.adapter).runId;
+  if (!runId) return null;
+  const run = new RunsStore(req.home).read(runId);
+  const evalData = run.dataset.evalData;
+  if (!evalData || !existsSync(run.dataset.path) || evalData.sha256 !== (await sha256File(data))) return null;
+  if ((await datasetFingerprint(run.dataset.path)) !== run.dataset.sha256) return null;
+  const byId = new Map((await readExamples(run.dataset.path)).map((e) => [e.id, e]));
+  const trained = [...run.dataset.trainIds, ...run.dataset.evalIds].flatMap((id) => byId.get(id) ?? []);
+  return { read: await trainingReadOptions(run.dataset.path), trained, trainer: run.trainer };
+}
+
+async function selectRows(req: EvalRequest, data: string, examples: Example[], ofRun: Awaited<ReturnType<typeof runOfTestFile>>): Promise<Selection> {
+  if (ofRun) return { scored: examples, labelled: [...ofRun.trained, ...examples], trainer: ofRun.trainer, isRunSplit: true };
   if (req.split === undefined) return { scored: examples, labelled: examples, trainer: null, isRunSplit: false };
   const splitPath = resolve(req.split);
   let ids: { trainIds: readonly string[]; evalIds: readonly string[] };
@@ -124,9 +150,10 @@ export async function evaluateFile(req: EvalRequest): Promise<EvalResult> {
   const data = resolve(req.data);
   const out = req.out !== undefined ? checkOut(req.out) : null;
   if (!existsSync(data)) throw new ApiError('not_found', 'dataset does not exist', { file: data });
-  const examples = await loadExamples(data, { read: { task: req.task, map: req.map } });
+  const ofRun = await runOfTestFile(req, data);
+  const examples = await loadExamples(data, { read: ofRun?.read ?? { task: req.task, map: req.map } });
   if (examples.length === 0) throw new ApiError('bad_file', 'the dataset has no examples', { file: data });
-  const selection = await selectRows(req, data, examples);
+  const selection = await selectRows(req, data, examples, ofRun);
 
   const session = await openModel(req.model, { adapter: req.adapter, home: req.home }, req.backend);
   try {

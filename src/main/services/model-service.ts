@@ -14,7 +14,8 @@ import { hasHfChatTemplate } from '../engine/io/hf-folder';
 import type { ModelConfig } from '../engine/models/causal-lm';
 import type { ModelHooks } from '../engine/models/hooks';
 import { loadBaseModel, type AttachedAdapter } from '../export/engine-session';
-import { attachAdapter, checkAdapterBase, resolveAdapter, type ResolvedAdapter } from './adapter-session';
+import { MANIFEST_FILE, entryDir } from '../registry/layout';
+import { attachAdapter, checkAdapterBase, resolveAdapter, resolveRegistryAdapter, type ResolvedAdapter } from './adapter-session';
 
 export type BackendChoice = BackendName | 'auto';
 
@@ -144,6 +145,8 @@ export async function getModel(path: string, backend?: BackendChoice): Promise<{
 
 /** Disposes every cached model (or the one at `path`). */
 export async function unloadModels(path?: string): Promise<void> {
+  // Adapter sessions hold hooks on (or copies of) these models: drop them first.
+  for (const shared of [...sessions.values()]) if (!path || shared.modelPath === resolve(path)) retire(shared);
   const keys = path ? [resolve(path)] : [...cache.keys()];
   for (const key of keys) {
     const cached = cache.get(key);
@@ -159,6 +162,8 @@ export interface AdapterChoice {
   adapter?: string;
   /** The data folder registry ids are looked up in. */
   home?: string;
+  /** Take `adapter` as a registry adapter or run id only, never as a folder (ids from an app client). */
+  registryOnly?: boolean;
 }
 
 export interface ModelSession {
@@ -183,7 +188,7 @@ export async function openModel(path: string, choice: AdapterChoice = {}, backen
     return { loaded, backend, release: () => undefined };
   }
   if (!choice.home) throw new ApiError('invalid_argument', 'an adapter id needs the data folder', { field: 'home' });
-  const adapter = resolveAdapter(choice.home, choice.adapter);
+  const adapter = choice.registryOnly ? resolveRegistryAdapter(choice.home, choice.adapter) : resolveAdapter(choice.home, choice.adapter);
   await checkAdapterBase(adapter, path);
   let loaded: LoadedModel;
   let backend: BackendName;
@@ -210,6 +215,90 @@ export async function openModel(path: string, choice: AdapterChoice = {}, backen
     if (isOwnModel) loaded.dispose();
     throw err;
   }
+}
+
+// ---- adapter sessions shared between generations ----
+
+/**
+ * The app's playground sends one generation after another with the same adapter (a chat): attaching it again
+ * each time would re-read its tensors (and, for full fine-tuning, the whole model). The session is kept for
+ * its key: model, backend, data folder, adapter id and the adapter's manifest stamp; any change of these opens
+ * a new one and retires the old, which is freed once no generation uses it any more.
+ */
+interface SharedSession {
+  key: string;
+  modelPath: string;
+  opening: Promise<ModelSession>;
+  users: number;
+  retired: boolean;
+}
+const sessions = new Map<string, SharedSession>();
+
+function retire(shared: SharedSession): void {
+  if (sessions.get(shared.key) === shared) sessions.delete(shared.key);
+  shared.retired = true;
+  if (shared.users === 0)
+    void shared.opening.then(
+      (s) => s.release(),
+      () => undefined,
+    );
+}
+
+/** When the registry entry's manifest was written (a removed and re-made id is another adapter); null when absent. */
+function manifestStamp(home: string, id: string): string | null {
+  for (const kind of ['adapter', 'run'] as const) {
+    try {
+      const st = statSync(join(entryDir(home, kind, id), MANIFEST_FILE));
+      return `${kind}:${st.mtimeMs}:${st.size}`;
+    } catch {
+      // not this kind
+    }
+  }
+  return null;
+}
+
+/** Open sessions with an adapter (for tests: how many are held). */
+export function adapterSessionCount(): number {
+  return sessions.size;
+}
+
+/** openModel, reusing the session of the same adapter; done() must be called when the caller has finished with it. */
+async function acquireSession(path: string, choice: AdapterChoice, backendChoice?: BackendChoice): Promise<{ session: ModelSession; done(): void }> {
+  const stamp = choice.adapter !== undefined && choice.home && choice.registryOnly ? manifestStamp(choice.home, choice.adapter) : null;
+  if (!stamp) {
+    // No adapter (the cached model is the session), a folder, or an id that does not resolve (openModel says why).
+    const session = await openModel(path, choice, backendChoice);
+    return { session, done: () => session.release() };
+  }
+  const backend = await useBackend(backendChoice);
+  const key = JSON.stringify([resolve(path), backend, resolve(choice.home!), choice.adapter, stamp]);
+  let shared = sessions.get(key);
+  if (!shared) {
+    // Another adapter (or model) now: the old session goes once its generations end.
+    for (const other of [...sessions.values()]) retire(other);
+    shared = { key, modelPath: resolve(path), opening: openModel(path, choice, backend), users: 0, retired: false };
+    sessions.set(key, shared);
+  }
+  const held = shared;
+  held.users++;
+  let session: ModelSession;
+  try {
+    session = await held.opening;
+  } catch (err) {
+    held.users--;
+    if (sessions.get(key) === held) sessions.delete(key);
+    throw err;
+  }
+  let isDone = false;
+  return {
+    session,
+    done: () => {
+      if (isDone) return;
+      isDone = true;
+      held.users--;
+      if (held.retired && held.users === 0) session.release();
+    },
+  };
 }
 
 // ---- logits ----
@@ -275,11 +364,11 @@ export async function generateText(req: GenerateTextRequest): Promise<GenerateTe
   if (!Number.isInteger(req.maxNewTokens) || req.maxNewTokens < 0) {
     throw new ApiError('invalid_argument', 'maxNewTokens must be a non-negative integer', { field: 'maxNewTokens' });
   }
-  const session = await openModel(req.model, req, req.backend);
+  const { session, done } = await acquireSession(req.model, req, req.backend);
   try {
     return await generateWith(session, req);
   } finally {
-    session.release();
+    done();
   }
 }
 

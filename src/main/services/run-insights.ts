@@ -1,6 +1,7 @@
 // What the Train view asks of a finished (or checkpointed) run: base-vs-tuned generations and the method's own
 // diagnostic, when its definition has one (method.md §1: attention mass on the prefix for Prefix-Tuning; the
-// memory's share of the attention output for Prefix-Tuning+). The adapter comes from the run's newest checkpoint.
+// memory's share of the attention output for Prefix-Tuning+). The adapter comes from the run's newest checkpoint,
+// or (base-vs-tuned) from any registry adapter or finished run, on the base model it records.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RunDiagnostics } from '@shared/contract/calls/training';
@@ -15,9 +16,12 @@ import { ADAPTER_TENSORS_FILE } from '../registry/layout';
 import { RunsStore } from '../registry/runs-store';
 import type { RunManifest } from '@shared/contract/training';
 import { getModel } from './model-service';
+import { attachAdapter, checkAdapterBase, resolveRegistryAdapter } from './adapter-session';
 
 interface Session {
-  manifest: RunManifest;
+  /** Where the base model lives (what "base" generates with). */
+  basePath: string;
+  method: RunManifest['method'];
   loaded: LoadedModel;
   attached: ReturnType<typeof attachWithState>;
   release(): void;
@@ -41,7 +45,8 @@ async function openRun(home: string, runId: string): Promise<Session> {
     throw err;
   }
   return {
-    manifest,
+    basePath: manifest.baseModel.path,
+    method: manifest.method,
     loaded,
     attached,
     release: () => {
@@ -51,19 +56,67 @@ async function openRun(home: string, runId: string): Promise<Session> {
   };
 }
 
+/** A registry adapter (or finished run) by id on the base model it records, checked to still be that model. */
+async function openAdapter(home: string, adapterId: string): Promise<Session> {
+  // The adapter code names the CLI's flag; this call's field is adapterId.
+  const asField = (err: unknown): unknown =>
+    err instanceof ApiError && err.field === '--adapter' ? new ApiError(err.code, err.message, { file: err.file, line: err.line, field: 'adapterId' }) : err;
+  try {
+    const adapter = resolveRegistryAdapter(home, adapterId);
+    const basePath = adapter.base.path;
+    if (!basePath || !existsSync(basePath)) {
+      throw new ApiError('not_found', basePath ? `adapter ${adapterId} was made on ${basePath}, which is no longer there` : `adapter ${adapterId} records no base model`, {
+        file: basePath ?? undefined,
+        field: 'adapterId',
+      });
+    }
+    await checkAdapterBase(adapter, basePath);
+    const isPrivate = getMethod(adapter.method).trainsBaseWeights === true;
+    const loaded = isPrivate ? await loadBaseModel(basePath) : (await getModel(basePath)).loaded;
+    let attached;
+    try {
+      attached = attachAdapter(loaded, adapter, basePath);
+    } catch (err) {
+      if (isPrivate) loaded.dispose();
+      throw err;
+    }
+    return {
+      basePath,
+      method: adapter.method,
+      loaded,
+      attached,
+      release: () => {
+        attached.adapter.dispose();
+        if (isPrivate) loaded.dispose();
+      },
+    };
+  } catch (err) {
+    throw asField(err);
+  }
+}
+
 function tokenizerOf(session: Session) {
   const tokenizer = session.loaded.tokenizer;
-  if (!tokenizer) throw new ApiError('unsupported', 'the base model has no tokenizer', { file: session.manifest.baseModel.path });
+  if (!tokenizer) throw new ApiError('unsupported', 'the base model has no tokenizer', { file: session.basePath });
   return tokenizer;
 }
 
-/** Greedy continuations by the base model and by the adapted model. */
-export async function generateBaseVsTuned(home: string, runId: string, prompts: string[], maxNewTokens: number): Promise<{ prompt: string; base: string; tuned: string }[]> {
-  const session = await openRun(home, runId);
+/** Which adapter base-vs-tuned compares: a run of the comparison (its newest checkpoint) or a registry id. */
+export type TunedSource = { runId: string } | { adapterId: string };
+
+/** Greedy continuations by the base model and by the adapted model (`source` as a string: a run id, as before). */
+export async function generateBaseVsTuned(
+  home: string,
+  source: string | TunedSource,
+  prompts: string[],
+  maxNewTokens: number,
+): Promise<{ prompt: string; base: string; tuned: string }[]> {
+  const from = typeof source === 'string' ? { runId: source } : source;
+  const session = 'adapterId' in from ? await openAdapter(home, from.adapterId) : await openRun(home, from.runId);
   try {
     // Full fine-tuning changed the private copy's weights, so "base" must come from the cached, untouched model.
-    if (getMethod(session.manifest.method).trainsBaseWeights) {
-      const base = (await getModel(session.manifest.baseModel.path)).loaded;
+    if (getMethod(session.method).trainsBaseWeights) {
+      const base = (await getModel(session.basePath)).loaded;
       const tunedRows = await baseVsTuned(session.loaded.model, tokenizerOf(session), session.attached.adapter.hooks, prompts, { maxNewTokens });
       const baseRows = await baseVsTuned(base.model, tokenizerOf(session), {}, prompts, { maxNewTokens });
       return prompts.map((prompt, i) => ({ prompt, base: baseRows[i].base, tuned: tunedRows[i].tuned }));

@@ -84,6 +84,8 @@ export interface ComparisonRequest {
   datasetId: string;
   /** The stored split as is: the same train and eval examples for every method and seed. */
   split: { name: string; seed: number; trainIds: string[]; evalIds: string[] };
+  /** The test file every run scores (RunSpec data.evalPath): an imported test dataset's source file. */
+  evalPath?: string;
   methods: { method: MethodName; options?: Record<string, unknown>; learningRate?: number }[];
   seeds: number[];
   /** Trainer options for every run (the rest take their defaults), and the budget. */
@@ -99,6 +101,7 @@ export function comparePlanOf(req: ComparisonRequest): ComparePlan {
         path: req.dataPath,
         datasetId: req.datasetId,
         split: { seed: req.split.seed, name: req.split.name, frozen: { trainIds: req.split.trainIds, evalIds: req.split.evalIds } },
+        ...(req.evalPath !== undefined ? { evalPath: req.evalPath } : {}),
       },
       method: { name: m.method, options: m.options ?? {} },
       trainer: req.trainer,

@@ -17,6 +17,10 @@ export interface MethodResult {
   tokensPerSecond: number | null;
   peakMemoryBytes: number | null;
   wallSeconds: number | null;
+  /** The test file's (finalTest: training.start testDatasetId, `--eval-data`) accuracy mean, its std and mean loss; null without one. */
+  testAccuracyMean: number | null;
+  testAccuracyStd: number | null;
+  testEvalLoss: number | null;
 }
 
 export type ResultColumn = 'trainableParams' | 'accuracyMean' | 'evalLoss' | 'exactMatch' | 'tokensPerSecond' | 'peakMemoryBytes' | 'wallSeconds';
@@ -62,6 +66,9 @@ export function summariseByMethod(runs: RunSummary[], methodOrder: string[]): Me
       tokensPerSecond: mean(numbers(done.map((r) => r.result?.tokensPerSecond))),
       peakMemoryBytes: numbers(done.map((r) => r.result?.peakMemoryBytes)).reduce<number | null>((a, b) => (a === null ? b : Math.max(a, b)), null),
       wallSeconds: mean(numbers(done.map((r) => r.result?.wallSeconds))),
+      testAccuracyMean: mean(numbers(done.map((r) => r.finalTest?.accuracy))),
+      testAccuracyStd: sampleStd(numbers(done.map((r) => r.finalTest?.accuracy))),
+      testEvalLoss: mean(numbers(done.map((r) => r.finalTest?.evalLoss))),
     };
   });
 }

@@ -1,9 +1,10 @@
 // Imported models and the generation playground: list/import/remove, the selected model's card, the models
 // found on this computer (models.discover, imported with one click), and one streamed generation at a time
-// (tokens arrive as models.token events, filtered by our generation id), as a continuation or a chat turn.
+// (tokens arrive as models.token events, filtered by our generation id), as a continuation or a chat turn, by the
+// base model or with an adapter from the registry attached.
 import { defineStore } from 'pinia';
-import { computed, ref, toRaw } from 'vue';
-import type { ChatMessage, DiscoveredModel, GenerationResult, ModelEntry, Sampling } from '@shared/contract';
+import { computed, ref, toRaw, watch } from 'vue';
+import type { ChatMessage, DiscoveredModel, GenerationResult, ModelEntry, RegistryEntry, Sampling } from '@shared/contract';
 import { api } from '../api';
 import { errorMessage } from '../api/errors';
 import { randomId } from '../lib/format';
@@ -11,6 +12,21 @@ import { randomId } from '../lib/format';
 const SELECTED_KEY = 'prefixlab-selected-model';
 /** Folders the user added to discovery (besides the tools' stores), remembered across reloads. */
 const FOLDERS_KEY = 'prefixlab-discovery-folders';
+
+/** What an adapter choice is called in the playground and in base-vs-tuned: its name, and what it is. */
+export function adapterLabel(entry: RegistryEntry): string {
+  return `${entry.name} (${entry.kind === 'run' ? 'run' : 'adapter'}, ${entry.method})`;
+}
+
+/**
+ * The registry entries an adapter can be picked from for the model at `model` (an imported model's id or
+ * path): every adapter, and every finished run, recorded as made on that model. Runs still going, failed or
+ * cancelled are left out (their last checkpoint is not a result), and so is everything made on other models.
+ */
+export async function adapterChoicesFor(model: string): Promise<RegistryEntry[]> {
+  const reply = await api.adapters.list({ model, kinds: ['adapter', 'run'] });
+  return (reply.entries ?? []).filter((e) => e.kind === 'adapter' || e.status === 'finished');
+}
 
 function storedFolders(): string[] {
   try {
@@ -159,6 +175,43 @@ export const useModelsStore = defineStore('models', () => {
   const generationError = ref<string | null>(null);
   const isGenerating = computed(() => generationId.value !== null);
 
+  // The adapter the playground generates with ('' = the base model), among those made on the selected model.
+  const adapterId = ref('');
+  const adapterChoices = ref<RegistryEntry[]>([]);
+  const adapterChoicesError = ref<string | null>(null);
+  const chosenAdapter = computed(() => adapterChoices.value.find((e) => e.id === adapterId.value) ?? null);
+  /** Which adapter produced the output shown ('base model' or its label), set when a generation starts. */
+  const outputBy = ref<string | null>(null);
+  /** The same for each assistant turn of the conversation, by its index. */
+  const answeredBy = ref<Record<number, string>>({});
+
+  let choicesSerial = 0;
+  async function refreshAdapterChoices(): Promise<void> {
+    const model = selected.value;
+    const mine = ++choicesSerial;
+    if (!model) {
+      adapterChoices.value = [];
+      adapterId.value = '';
+      return;
+    }
+    try {
+      const entries = await adapterChoicesFor(model.id);
+      if (mine !== choicesSerial) return;
+      adapterChoices.value = entries;
+      adapterChoicesError.value = null;
+    } catch (err) {
+      if (mine !== choicesSerial) return;
+      adapterChoices.value = [];
+      adapterChoicesError.value = errorMessage(err);
+    }
+    // An adapter of the previous model (or one removed since) is not offered: back to the base.
+    if (!adapterChoices.value.some((e) => e.id === adapterId.value)) adapterId.value = '';
+  }
+  watch(
+    () => selected.value?.id,
+    () => void refreshAdapterChoices(),
+  );
+
   // Chat mode: the conversation so far; each send appends the user's turn, then the model's answer.
   const chatMode = ref(false);
   const conversation = ref<ChatMessage[]>([]);
@@ -174,7 +227,7 @@ export const useModelsStore = defineStore('models', () => {
       tokenCount.value = token.index + 1;
       tokensPerSecond.value = token.tokensPerSecond;
     });
-    void refresh();
+    void refresh().then(refreshAdapterChoices);
     if (!hasScanned.value) void discover();
   }
   function tearDown(): void {
@@ -193,8 +246,10 @@ export const useModelsStore = defineStore('models', () => {
     tokensPerSecond.value = 0;
     lastResult.value = null;
     generationError.value = null;
+    const adapter = chosenAdapter.value;
+    outputBy.value = adapter ? adapterLabel(adapter) : 'base model';
     try {
-      const result = await api.models.generate({ modelId: model.id, ...input, generationId: id, ...sampling.value });
+      const result = await api.models.generate({ modelId: model.id, ...input, generationId: id, ...sampling.value, ...(adapter ? { adapterId: adapter.id } : {}) });
       // The final text is authoritative (stop strings cut, partial characters completed).
       output.value = result.text;
       tokenCount.value = result.generatedTokens;
@@ -222,6 +277,7 @@ export const useModelsStore = defineStore('models', () => {
     chatInput.value = '';
     const result = await runGeneration({ messages: conversation.value });
     if (result) {
+      answeredBy.value = { ...answeredBy.value, [conversation.value.length]: outputBy.value ?? 'base model' };
       conversation.value = [...conversation.value, { role: 'assistant', content: result.text }];
       output.value = '';
     } else {
@@ -233,6 +289,7 @@ export const useModelsStore = defineStore('models', () => {
 
   function clearChat(): void {
     conversation.value = [];
+    answeredBy.value = {};
     output.value = '';
     lastResult.value = null;
     generationError.value = null;
@@ -272,6 +329,12 @@ export const useModelsStore = defineStore('models', () => {
     conversation,
     chatInput,
     canChat,
+    adapterId,
+    adapterChoices,
+    adapterChoicesError,
+    outputBy,
+    answeredBy,
+    refreshAdapterChoices,
     sendChat,
     clearChat,
     found,

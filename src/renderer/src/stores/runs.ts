@@ -19,6 +19,8 @@ export interface CompareSettings {
   modelId: string;
   datasetId: string;
   splitName: string;
+  /** Another imported dataset scored as every run's test file (training.start testDatasetId); '' = none. */
+  testDatasetId: string;
   budget: 'steps' | 'tokens';
   steps: number;
   budgetTokens: number;
@@ -35,6 +37,7 @@ function savedSettings(): CompareSettings {
     modelId: '',
     datasetId: '',
     splitName: '',
+    testDatasetId: '',
     budget: 'steps',
     steps: 100,
     budgetTokens: 50_000,
@@ -197,9 +200,10 @@ export const useRunsStore = defineStore('runs', () => {
     }
   }
 
-  /** Greedy continuations of each prompt by the base model and by the run's adapter; throws on failure. */
-  async function generate(runId: string, prompts: string[], maxNewTokens: number): Promise<{ prompt: string; base: string; tuned: string }[]> {
-    return (await api.training.generate({ runId, prompts, maxNewTokens })).rows;
+  /** Greedy continuations of each prompt by the base model and by the run's adapter (a run id) or a registry adapter ({ adapterId }); throws on failure. */
+  async function generate(source: string | { adapterId: string }, prompts: string[], maxNewTokens: number): Promise<{ prompt: string; base: string; tuned: string }[]> {
+    const from = typeof source === 'string' ? { runId: source } : { adapterId: source.adapterId };
+    return (await api.training.generate({ ...from, prompts, maxNewTokens })).rows;
   }
 
   /** The prefix-attention / memory-ratio diagnostic of a run on `texts` eval prompts; throws on failure. */

@@ -80,6 +80,9 @@ export type GenerationResult = z.infer<typeof GenerationResultSchema>;
 /** Client-chosen id so a window can tell its own streamed tokens apart before the call returns. */
 export const GenerationIdSchema = z.string().regex(/^[A-Za-z0-9_-]{4,64}$/);
 
+/** A registry adapter id or a finished run id (an id only: the app never takes an adapter path from a client). */
+export const AdapterRefSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'not an adapter or run id');
+
 /** One turn of a conversation, formatted by the model's own chat template. */
 export const ChatMessageSchema = z.object({
   role: z.enum(['system', 'user', 'assistant']),
@@ -158,11 +161,13 @@ export const modelsCalls = {
       /** A conversation, formatted with the model's chat template and the generation prompt; give this or prompt. */
       messages: z.array(ChatMessageSchema).min(1).max(1000).optional(),
       generationId: GenerationIdSchema,
+      /** Generate with this adapter attached (a registry adapter or finished run made on this model); absent = the base model. */
+      adapterId: AdapterRefSchema.optional(),
     })
       .strict()
       .refine((req) => (req.prompt === undefined) !== (req.messages === undefined), { message: 'give exactly one of prompt or messages', path: ['prompt'] }),
     GenerationResultSchema,
-    "Generate a continuation of the prompt, or the assistant's answer to messages; each token streams as a models.token event before the call returns.",
+    "Generate a continuation of the prompt, or the assistant's answer to messages, by the base model or with adapterId attached; each token streams as a models.token event before the call returns.",
   ),
   'models.cancelGeneration': call(
     z.object({ generationId: GenerationIdSchema }).strict(),

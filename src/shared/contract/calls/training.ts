@@ -6,7 +6,7 @@ import { call } from '../define';
 import { trainerOptionsPatch } from '../../trainer-options';
 import { MethodNameSchema, RunManifestSchema, TrainProgressSchema } from '../training';
 import { DatasetIdSchema } from './datasets';
-import { ModelIdSchema } from './models';
+import { AdapterRefSchema, ModelIdSchema } from './models';
 
 export const QueueItemStatusSchema = z.enum(['queued', 'starting', 'running', 'finished', 'cancelled', 'failed', 'interrupted', 'skipped']);
 export type QueueItemStatus = z.infer<typeof QueueItemStatusSchema>;
@@ -43,6 +43,9 @@ export const ComparisonSchema = z.object({
   datasetId: z.string(),
   datasetName: z.string(),
   splitName: z.string(),
+  /** The imported dataset scored as the runs' test file (training.start testDatasetId); absent without one. */
+  testDatasetId: z.string().optional(),
+  testDatasetName: z.string().optional(),
   methods: z.array(MethodChoiceSchema),
   seeds: z.array(z.number().int()),
   /** Optimiser steps per run, or null when budgetTokens decides them. */
@@ -92,6 +95,12 @@ export const trainingCalls = {
         datasetId: DatasetIdSchema,
         /** A stored split of the dataset (its seed, eval share and k per class are used). */
         splitName: z.string().min(1).max(64),
+        /**
+         * Another imported dataset scored as every run's test file (`--eval-data`: RunSpec data.evalPath = its source
+         * file, read with the training dataset's task and mapping; scored at evalEvery and at the end as finalTest,
+         * never trained on). Its task must be the training dataset's and its labels among the training split's.
+         */
+        testDatasetId: DatasetIdSchema.optional(),
         /** Each registered method at most once (the handler checks names and repeats); the bound only stops a flood. */
         methods: z.array(MethodChoiceSchema).min(1).max(64),
         seeds: z.array(z.number().int().min(0)).min(1).max(10),
@@ -122,9 +131,19 @@ export const trainingCalls = {
   ),
   'training.resume': call(z.object({ runId: z.string() }).strict(), QueueItemSchema, 'Queue a cancelled or interrupted run to continue from its newest checkpoint.'),
   'training.generate': call(
-    z.object({ runId: z.string(), prompts: z.array(z.string().min(1).max(10_000)).min(1).max(8), maxNewTokens: z.number().int().min(1).max(512).default(32) }).strict(),
+    z
+      .object({
+        /** A run of this comparison (its newest checkpoint); give this or adapterId. */
+        runId: z.string().optional(),
+        /** Any registry adapter, or a finished run's id, on its recorded base model; give this or runId. */
+        adapterId: AdapterRefSchema.optional(),
+        prompts: z.array(z.string().min(1).max(10_000)).min(1).max(8),
+        maxNewTokens: z.number().int().min(1).max(512).default(32),
+      })
+      .strict()
+      .refine((req) => (req.runId === undefined) !== (req.adapterId === undefined), { message: 'give exactly one of runId or adapterId', path: ['runId'] }),
     z.object({ rows: z.array(z.object({ prompt: z.string(), base: z.string(), tuned: z.string() })) }),
-    "Greedy continuations of each prompt by the base model and by the run's adapter, side by side.",
+    "Greedy continuations of each prompt by the base model and by the run's (or the registry adapter's) adapter, side by side.",
   ),
   'training.diagnostics': call(
     z.object({ runId: z.string(), texts: z.number().int().min(1).max(64).default(16) }).strict(),

@@ -81,4 +81,49 @@ describe('ResultsTable', () => {
     expect(bestOf(lora)).toEqual(['Train tokens/s', 'Wall time']);
     expect(ptplus.findAll('.star')).toHaveLength(4);
   });
+
+  it('with a test file, shows its accuracy and loss beside the eval split’s, each labelled', () => {
+    setActivePinia(createPinia());
+    const store = useRunsStore();
+    store.comparisons = [
+      {
+        comparisonId: 'c',
+        createdAt: '',
+        modelId: 'm',
+        modelName: 'm',
+        datasetId: 'd',
+        datasetName: 'd',
+        splitName: 's',
+        testDatasetId: 't',
+        testDatasetName: 'sst2-test.tsv',
+        methods: [{ method: 'lora', options: {} }],
+        seeds: [0, 1],
+        steps: 4,
+        budgetTokens: null,
+        trainer: {},
+        items: [],
+      },
+    ];
+    store.queue = ['l0', 'l1'].map((id) => ({
+      itemId: id,
+      comparisonId: 'c',
+      kind: 'train' as const,
+      method: 'lora' as const,
+      seed: Number(id[1]),
+      status: 'finished' as const,
+      runId: id,
+      enqueuedAt: id,
+    }));
+    const tested = (r: ReturnType<typeof run>, accuracy: number, evalLoss: number) => ({ ...r, finalTest: { ...r.final, accuracy, evalLoss, evalExamples: 8 } });
+    store.runs = [tested(run('l0', 'lora', 0, 0.7, 2000), 0.5, 0.75), tested(run('l1', 'lora', 1, 0.9, 2000), 0.75, 0.5)] as never;
+    const wrapper = mount(ResultsTable);
+    const headers = wrapper.findAll('th').map((th) => th.text());
+    expect(headers).toEqual(expect.arrayContaining(['Eval-split accuracy (mean ± std)', 'Eval-split loss', 'Test-file accuracy (mean ± std)', 'Test-file loss']));
+    expect(wrapper.find('[data-testid="results-test-accuracy"]').attributes('title')).toBe('Scored on sst2-test.tsv, never trained on');
+    const row = wrapper.find('[data-testid="result-lora"]');
+    expect(row.text()).toContain('80.0% ± 14.1%');
+    expect(row.find('[data-testid="result-test-accuracy"]').text()).toBe('62.5% ± 17.7%');
+    expect(row.find('[data-testid="result-test-loss"]').text()).toBe('0.625');
+    expect(wrapper.text()).toContain('Test file: sst2-test.tsv, scored at the end and never trained on.');
+  });
 });

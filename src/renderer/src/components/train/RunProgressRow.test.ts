@@ -96,3 +96,44 @@ describe('RunProgressRow tokens/s', () => {
     expect(table.find('[data-testid="result-ptplus"]').findAll('td')[column].text()).toBe('841');
   });
 });
+
+describe('RunProgressRow scores', () => {
+  const point = (step: number, extra: Record<string, number> = {}) => ({ ...latest, step, ...extra });
+
+  it('while training: the last evaluated step’s eval-split and test-file scores, each labelled', () => {
+    setActivePinia(createPinia());
+    const store = useRunsStore();
+    store.metrics.set('p0', [point(1), point(2, { evalLoss: 0.7, evalAccuracy: 0.75, testLoss: 0.9, testAccuracy: 0.625 }), point(3)]);
+    const wrapper = mount(RunProgressRow, { props: { ...(props('running', run('running')) as object), latest: point(3) } as never });
+    expect(wrapper.find('[data-testid="run-eval-scores"]').text()).toBe('Eval split: acc 75.0% · loss 0.700');
+    expect(wrapper.find('[data-testid="run-test-scores"]').text()).toBe('Test file: acc 62.5% · loss 0.900');
+    expect(wrapper.find('[data-testid="run-scores"]').text()).toContain('(step 2)');
+  });
+
+  it('nothing held out: the test file’s scores once, as the test file’s', () => {
+    setActivePinia(createPinia());
+    useRunsStore().metrics.set('p0', [point(2, { evalLoss: 0.9, evalAccuracy: 0.625, testLoss: 0.9, testAccuracy: 0.625 })]);
+    const wrapper = mount(RunProgressRow, { props: props('running', run('running')) });
+    expect(wrapper.find('[data-testid="run-eval-scores"]').exists()).toBe(false);
+    expect(wrapper.find('[data-testid="run-test-scores"]').text()).toBe('Test file: acc 62.5% · loss 0.900');
+  });
+
+  it('once finished: the final blocks, finalTest beside final', () => {
+    setActivePinia(createPinia());
+    const finished = {
+      ...run('finished', { tokensPerSecond: 841 }),
+      finalTest: { trainLoss: 1, evalLoss: 0.25, accuracy: 0.875, perClassAccuracy: null, labels: null, confusion: null, exactMatch: null, evalExamples: 8 },
+    };
+    const wrapper = mount(RunProgressRow, { props: props('finished', finished as never) });
+    expect(wrapper.find('[data-testid="run-eval-scores"]').text()).toBe('Eval split: acc 50.0% · loss 1.000');
+    expect(wrapper.find('[data-testid="run-test-scores"]').text()).toBe('Test file: acc 87.5% · loss 0.250');
+    expect(wrapper.find('[data-testid="run-scores"]').text()).not.toContain('step');
+  });
+
+  it('without a test file, no test scores', () => {
+    setActivePinia(createPinia());
+    const wrapper = mount(RunProgressRow, { props: props('finished', run('finished', { tokensPerSecond: 841 })) });
+    expect(wrapper.find('[data-testid="run-eval-scores"]').exists()).toBe(true);
+    expect(wrapper.find('[data-testid="run-test-scores"]').exists()).toBe(false);
+  });
+});
