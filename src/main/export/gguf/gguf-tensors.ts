@@ -49,11 +49,10 @@ export function planGgufTensor(map: GgufTensorMap, name: string, quant: QuantTyp
 }
 
 /**
- * HF weight `name`'s values (HF layout) as its GGUF tensor. Refuses, naming the weight, values of the wrong
- * size, a value that is not finite (NaN/inf would load in llama.cpp and produce garbage), or one beyond F16.
+ * HF weight `name`'s values (HF layout) in the converter's GGUF layout, as float32. Refuses, naming the weight,
+ * values of the wrong size or a value that is not finite (NaN/inf would load in llama.cpp and produce garbage).
  */
-export function encodeGgufTensor(map: GgufTensorMap, name: string, values: Float32Array | undefined, quant: QuantType): GgufOutTensor {
-  const plan = planGgufTensor(map, name, quant);
+export function ggufLayoutValues(map: GgufTensorMap, name: string, values: Float32Array | undefined): Float32Array {
   const hfShape = map.shapes.get(name)!;
   const count = hfShape.reduce((a, b) => a * b, 1);
   if (!values || values.length !== count) {
@@ -68,7 +67,13 @@ export function encodeGgufTensor(map: GgufTensorMap, name: string, values: Float
   }
   // Gemma3RMSNorm scales by 1 + w; the converter stores w + 1 (the loader subtracts it again).
   const hf = map.architecture === 'gemma3' && name.endsWith('norm.weight') ? values.map((w) => w + 1) : values;
-  const data = toGgufLayout(map.sources.get(name)!, hf, hfShape);
+  return toGgufLayout(map.sources.get(name)!, hf, hfShape);
+}
+
+/** HF weight `name`'s values (HF layout) as its GGUF tensor (ggufLayoutValues' refusals, and one beyond F16). */
+export function encodeGgufTensor(map: GgufTensorMap, name: string, values: Float32Array | undefined, quant: QuantType): GgufOutTensor {
+  const plan = planGgufTensor(map, name, quant);
+  const data = ggufLayoutValues(map, name, values);
   const encoded = encodeTensor(plan.type, data);
   // f16 overflows to inf beyond ±65504 (a tensor's values, or a Q8_0 block's scale max|x|/127).
   const halves = plan.type === 'F16' ? new Uint16Array(encoded.buffer, encoded.byteOffset, encoded.byteLength / 2) : null;

@@ -17,7 +17,7 @@ import { gptNeoxWeightSources } from '../../engine/io/gguf/gguf-gptneox';
 import { llamaWeightSources } from '../../engine/io/gguf/gguf-llama';
 import { phi3WeightSources } from '../../engine/io/gguf/gguf-phi3';
 import { qwen2WeightSources, qwen3WeightSources } from '../../engine/io/gguf/gguf-qwen';
-import { encodeGgufTensor, planGgufTensor, toGgufLayout, type GgufTensorMap } from './gguf-tensors';
+import { encodeGgufTensor, ggufLayoutValues, planGgufTensor, type GgufTensorMap } from './gguf-tensors';
 import { f32Bytes, writeGguf, type GgufWriteTensor } from './gguf-writer';
 import { hfGgufMetadata, LLAMA_FILE_TYPE } from './hf-gguf-metadata';
 import type { QuantType } from './quantize';
@@ -60,24 +60,6 @@ export function hfTensorMap(config: ModelConfig, folder: string): GgufTensorMap 
   return { architecture, sources, shapes };
 }
 
-/** HF weight values as an F32 GGUF tensor (the converter's --outtype f32), in the converter's layout. */
-function f32Tensor(map: GgufTensorMap, name: string, values: Float32Array | undefined): Uint8Array {
-  const hfShape = map.shapes.get(name)!;
-  const count = hfShape.reduce((a, b) => a * b, 1);
-  if (!values || values.length !== count) {
-    throw new ApiError('internal', `weight ${name} has ${values?.length ?? 'no'} values, expected ${count} for shape [${hfShape.join(', ')}]`, { field: name });
-  }
-  const bad = values.findIndex((v) => !Number.isFinite(v));
-  if (bad >= 0) {
-    throw new ApiError('bad_state', `weight ${name} holds a non-finite value (${values[bad]}) at index ${bad}; a model with NaN or infinite weights cannot be exported`, {
-      field: name,
-    });
-  }
-  // Gemma3RMSNorm scales by 1 + w; the converter stores w + 1 (as encodeGgufTensor does for f16 / q8_0).
-  const hf = map.architecture === 'gemma3' && name.endsWith('norm.weight') ? values.map((w) => w + 1) : values;
-  return f32Bytes(toGgufLayout(map.sources.get(name)!, hf, hfShape));
-}
-
 /**
  * Writes the model of the HF folder `folder` (config `config`, weights `weight(hfName)` in HF layout) to `path`
  * as GGUF of type `type`. Returns the map and, per weight, its bytes as written (the caller's reload reference).
@@ -109,7 +91,7 @@ export async function writeHfGguf(opts: {
       type: type === 'f32' ? 'F32' : plan.type,
       shape: plan.shape,
       data: () => {
-        const bytes = type === 'f32' ? f32Tensor(map, name, weight(name)) : encodeGgufTensor(map, name, weight(name), type).data;
+        const bytes = type === 'f32' ? f32Bytes(ggufLayoutValues(map, name, weight(name))) : encodeGgufTensor(map, name, weight(name), type).data;
         written.set(name, bytes);
         return bytes;
       },
