@@ -44,7 +44,7 @@ export async function benchGenerate(opts: {
 }): Promise<GenerateRow[]> {
   const rows: GenerateRow[] = [];
   const available = new Set((await probeBackends()).filter((b) => b.available).map((b) => b.name));
-  for (const shape of SHAPES.filter((s) => opts.shapes.length === 0 || opts.shapes.includes(s.name))) {
+  for (const shape of SHAPES.filter((s) => (opts.shapes.length === 0 && !s.explicitOnly) || opts.shapes.includes(s.name))) {
     for (const backend of opts.backends.filter((b) => available.has(b))) {
       await initBackend(backend);
       const model = await buildModel(shape);

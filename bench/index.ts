@@ -1,5 +1,5 @@
 // `npm run bench -- <generate|train|profile|leak> [--backend a,b] [--shape a,b] [--method a,b] [--seq 64,256]
-//   [--threads N] [--repeat N] [--steps N] [--recompute off,on] [--json FILE] [--no-reference]`
+//   [--threads N] [--repeat N] [--steps N] [--recompute off,on] [--quantized-base off,on] [--json FILE] [--no-reference]`
 //   generate  prompt and decoding tokens/s (generate-bench.ts)
 //   train     ms per training step per method × backend × shape × T, with the PyTorch reference (train-bench.ts)
 //   profile   per-kernel time of a training step (profile-bench.ts)
@@ -34,6 +34,7 @@ async function main(): Promise<void> {
       steps: { type: 'string' },
       repeat: { type: 'string', default: '1' },
       recompute: { type: 'string', default: 'off' },
+      'quantized-base': { type: 'string', default: 'off' },
       'prompt-tokens': { type: 'string', default: '32' },
       'new-tokens': { type: 'string', default: '32' },
       'no-reference': { type: 'boolean', default: false },
@@ -81,6 +82,7 @@ async function main(): Promise<void> {
       threads,
       repeat: Math.max(1, Number(values.repeat)),
       recompute: list(values.recompute),
+      quantizedBase: list(values['quantized-base']),
     });
     return;
   }

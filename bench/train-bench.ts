@@ -4,9 +4,14 @@
 // figures: ms/step against sequence length, and Prefix-Tuning's cost against prefix length p next to PT+.
 // `--recompute off,on` measures every row without and with activation recomputation (block-recompute.ts): the
 // peak tensor memory and ms/step columns then show what it saves and what it costs.
+// `--quantized-base off,on` loads a GGUF shape both ways (trainer option quantizedBase: the layers' quantized
+// matrices kept as blocks and dequantized inside each step). peakRssBytes is the highest RSS sampled between
+// steps; processMaxRssBytes is the process's high-water mark (getrusage), which only a run of one mode alone
+// (one process per mode) attributes to that mode.
 import * as tf from '@tensorflow/tfjs';
 import { explainBackendFailure, initBackend, isWasmAbort, probeBackends, type BackendName } from '../src/main/engine/backend';
 import { loadModel } from '../src/main/engine/io/load-model';
+import { BaseCausalLM } from '../src/main/engine/models/causal-lm';
 import { createRandomModel } from '../src/main/engine/models/random-init';
 import type { CausalLM } from '../src/main/engine/models/causal-lm';
 import { prefixTokenDim } from '../src/main/engine/methods/prefix';
@@ -32,6 +37,10 @@ export interface TrainRow {
   trainableParams: number;
   /** Whether blocks recomputed their activations in the backward pass (trainer option recompute 'on'). */
   recompute: boolean;
+  /** Whether the GGUF base kept its quantized layer matrices as blocks (trainer option quantizedBase 'on'). */
+  quantizedBase: boolean;
+  /** The process's peak RSS so far (getrusage maxrss): the mode's own only when the process ran that mode alone. */
+  processMaxRssBytes?: number;
   /** Options beyond the method's defaults (the scaling sweep sets p). */
   options?: Record<string, unknown>;
   reference?: { name: string; tokensPerSecond: number; msPerStep?: number; threads: number; runsMs?: number[] };
@@ -47,6 +56,7 @@ export interface FailedRow {
   seqLen: number;
   batch: number;
   recompute: boolean;
+  quantizedBase: boolean;
   error: string;
 }
 
@@ -56,8 +66,8 @@ const TIMED_STEPS = 5;
 const DEFAULT_SEQS = [64, 256, 1024];
 const DEFAULT_METHODS = ['ptplus', 'lora', 'prefix', 'prompt'];
 
-export async function buildModel(shape: ShapeSpec): Promise<CausalLM> {
-  if (shape.path) return (await loadModel(shape.path)).model;
+export async function buildModel(shape: ShapeSpec, quantizedBase = false): Promise<CausalLM> {
+  if (shape.path) return (await loadModel(shape.path, { quantizedBase })).model;
   return createRandomModel(shape.config!, 1);
 }
 
@@ -84,7 +94,7 @@ export async function measureTrainStep(
   seqLen: number,
   optionsOverride: Record<string, unknown> = {},
   recompute = false,
-): Promise<Omit<TrainRow, 'backend' | 'shape' | 'reference'>> {
+): Promise<Omit<TrainRow, 'backend' | 'shape' | 'reference' | 'quantizedBase'>> {
   const definition = getMethod(method);
   const options = parseMethodOptions(method, optionsOverride);
   const adapter = definition.attach(model, options as never, { seed: 1 });
@@ -129,6 +139,7 @@ export async function measureTrainStep(
     tokensPerSecond: (BATCH * seqLen) / (msPerStep / 1000),
     peakTensorBytes: profile.peakBytes,
     peakRssBytes: peakRss,
+    processMaxRssBytes: process.resourceUsage().maxRSS * 1024,
     trainableParams,
     recompute,
     options: Object.keys(optionsOverride).length ? optionsOverride : undefined,
@@ -163,6 +174,8 @@ export async function runTrainBench(opts: {
   repeat: number;
   /** 'off' and/or 'on': each row is measured in each mode (default off). */
   recompute?: string[];
+  /** 'off' and/or 'on': each GGUF shape is loaded with and/or without a quantized base (default off). */
+  quantizedBase?: string[];
 }): Promise<void> {
   const rows: TrainRow[] = [];
   const scaling: TrainRow[] = [];
@@ -171,20 +184,26 @@ export async function runTrainBench(opts: {
   const seqs = opts.seqs.length ? opts.seqs : DEFAULT_SEQS;
   const modes = opts.recompute?.length ? opts.recompute : ['off'];
   for (const mode of modes) if (mode !== 'off' && mode !== 'on') throw new Error(`--recompute ${mode}: use off, on or off,on`);
+  const quantizedModes = opts.quantizedBase?.length ? opts.quantizedBase : ['off'];
+  for (const mode of quantizedModes) if (mode !== 'off' && mode !== 'on') throw new Error(`--quantized-base ${mode}: use off, on or off,on`);
   const shapes = SHAPES.filter((s) => (opts.shapes.length ? opts.shapes.includes(s.name) : s.name === 'stories260K' || s.name === 'tiny-4x256'));
   const available = new Set((await probeBackends()).filter((b) => b.available).map((b) => b.name));
   const deadBackends = new Set<BackendName>();
   for (const shape of shapes) {
-    for (const backend of opts.backends.filter((b) => available.has(b) && !deadBackends.has(b))) {
+    for (const [backend, quantizedBase] of opts.backends.filter((b) => available.has(b)).flatMap((b) => quantizedModes.map((mode) => [b, mode === 'on'] as const))) {
+      if (deadBackends.has(backend)) continue;
+      // Only a GGUF shape has a quantized base to keep.
+      if (quantizedBase && !shape.path?.endsWith('.gguf')) continue;
       await initBackend(backend);
-      const model = await buildModel(shape);
+      const model = await buildModel(shape, quantizedBase);
+      if (quantizedBase && !(model instanceof BaseCausalLM && model.quantizedBase().names.length)) throw new Error(`${shape.name}: no quantized matrices kept`);
       for (const seqLen of seqs.filter((s) => s <= model.config.maxPositions)) {
         for (const [method, recompute] of methods.flatMap((m) => modes.map((mode) => [m, mode === 'on'] as const))) {
           if (deadBackends.has(backend)) break;
-          const label = `${shape.name} ${backend} T=${seqLen} ${method}${recompute ? ' recompute' : ''}`;
+          const label = `${shape.name} ${backend} T=${seqLen} ${method}${recompute ? ' recompute' : ''}${quantizedBase ? ' quantized-base' : ''}`;
           // Ours and PyTorch alternate `repeat` times; medians of each, so load from other processes on a
           // shared machine hits both sides alike.
-          const ours: Omit<TrainRow, 'backend' | 'shape' | 'reference'>[] = [];
+          const ours: Omit<TrainRow, 'backend' | 'shape' | 'reference' | 'quantizedBase'>[] = [];
           const refs: NonNullable<ReturnType<typeof torchReference>>[] = [];
           for (let r = 0; r < opts.repeat; r++) {
             try {
@@ -194,7 +213,7 @@ export async function runTrainBench(opts: {
               // backend's remaining rows are skipped and the next backend goes on.
               const err = explainBackendFailure(caught, backend);
               if (isWasmAbort(caught, backend)) deadBackends.add(backend);
-              failed.push({ backend, shape: shape.name, method, seqLen, batch: BATCH, recompute, error: err instanceof Error ? err.message : String(err) });
+              failed.push({ backend, shape: shape.name, method, seqLen, batch: BATCH, recompute, quantizedBase, error: err instanceof Error ? err.message : String(err) });
               console.error(`  ${label}: failed: ${failed[failed.length - 1]!.error}`);
               break;
             }
@@ -211,6 +230,7 @@ export async function runTrainBench(opts: {
           const row: TrainRow = {
             backend,
             shape: shape.name,
+            quantizedBase,
             ...ours[0]!,
             msPerStep,
             tokensPerSecond: (BATCH * seqLen) / (msPerStep / 1000),
@@ -230,15 +250,17 @@ export async function runTrainBench(opts: {
       // Prefix-Tuning's cost grows with p (longer keys in every layer); PT+'s memory does not depend on it.
       const scalingSeq = Math.min(64, model.config.maxPositions);
       if (methods.includes('prefix')) {
-        for (const p of [4, 16, 64, 256]) scaling.push({ backend, shape: shape.name, ...(await measureTrainStep(model, 'prefix', scalingSeq, { numVirtualTokens: p })) });
+        for (const p of [4, 16, 64, 256])
+          scaling.push({ backend, shape: shape.name, quantizedBase, ...(await measureTrainStep(model, 'prefix', scalingSeq, { numVirtualTokens: p })) });
       }
-      if (methods.includes('ptplus')) scaling.push({ backend, shape: shape.name, ...(await measureTrainStep(model, 'ptplus', scalingSeq)) });
+      if (methods.includes('ptplus')) scaling.push({ backend, shape: shape.name, quantizedBase, ...(await measureTrainStep(model, 'ptplus', scalingSeq)) });
       model.dispose();
     }
   }
   const table = rows.map((r) => ({
     ...r,
     recomputed: r.recompute ? 'on' : 'off',
+    quantized: r.quantizedBase ? 'on' : 'off',
     ref: r.reference?.tokensPerSecond,
     ratio: r.reference ? r.tokensPerSecond / r.reference.tokensPerSecond : undefined,
   }));
@@ -248,12 +270,14 @@ export async function runTrainBench(opts: {
     { key: 'seqLen', label: 'T' },
     { key: 'method', label: 'method' },
     { key: 'recomputed', label: 'recompute' },
+    { key: 'quantized', label: 'quantized base' },
     { key: 'msPerStep', label: 'ms/step', format: fmt.num(1) },
     { key: 'tokensPerSecond', label: 'tok/s', format: fmt.num(0) },
     { key: 'ref', label: 'torch tok/s', format: fmt.num(0) },
     { key: 'ratio', label: '× torch', format: fmt.num(3) },
     { key: 'peakTensorBytes', label: 'peak tensors', format: fmt.mib },
     { key: 'peakRssBytes', label: 'peak RSS', format: fmt.mib },
+    { key: 'processMaxRssBytes', label: 'process max RSS', format: fmt.mib },
     { key: 'trainableParams', label: 'trainable', format: fmt.int },
   ]);
   if (scaling.length) {
@@ -270,7 +294,8 @@ export async function runTrainBench(opts: {
       ],
     );
   }
-  for (const f of failed) console.log(`not measured: ${f.shape} ${f.backend} T=${f.seqLen} ${f.method}${f.recompute ? ' recompute' : ''}: ${f.error}`);
+  for (const f of failed)
+    console.log(`not measured: ${f.shape} ${f.backend} T=${f.seqLen} ${f.method}${f.recompute ? ' recompute' : ''}${f.quantizedBase ? ' quantized-base' : ''}: ${f.error}`);
   writeJson(opts.json ?? 'bench-results/train.json', { machine: machineInfo(), threads: opts.threads, rows, failed });
   writeJson((opts.json ?? 'bench-results/train.json').replace(/\.json$/, '') + '.scaling.json', { machine: machineInfo(), scaling });
 }

@@ -27,7 +27,7 @@ if [[ ! -x "$PY" ]]; then
 fi
 
 # The stamp covers the requirements, this script and the base interpreter's version.
-want="$( { cat "$REQ" "${BASH_SOURCE[0]}"; "$PY" -c 'import sys; print(sys.version)'; } | sha256sum | cut -d' ' -f1)"
+want="$( { cat "$REQ" "${BASH_SOURCE[0]}" "$ROOT/python/prefixlab_torch/pyproject.toml"; "$PY" -c 'import sys; print(sys.version)'; } | sha256sum | cut -d' ' -f1)"
 
 if [[ $force -eq 0 && -x "$VENV/bin/python" && -f "$STAMP" && "$(cat "$STAMP")" == "$want" ]]; then
   echo "setup-venv: $VENV is up to date"
@@ -50,6 +50,8 @@ fi
 
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1
 "$VENV/bin/python" -m pip install --quiet --no-deps --retries 5 --timeout 60 -r "$REQ"
+# The torch engine (python/prefixlab_torch), editable: its dependencies are the pinned ones above.
+"$VENV/bin/python" -m pip install --quiet --no-deps --no-build-isolation -e "$ROOT/python/prefixlab_torch"
 
 # Smoke test: the pieces the fixtures and interop tests rely on import and see torch.
 "$VENV/bin/python" - <<'EOF'

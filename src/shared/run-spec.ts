@@ -3,7 +3,7 @@
 // next engines can read what a run did. The CLI builds it from its flags (src/main/cli/run-spec-flags.ts), the
 // app's handler from a comparison request; services and the engine pass it on as it is.
 //
-// Shape: { version: 1, engine: 'tfjs', model: {path}, data: {path, datasetId?, split: {seed, evalSplit, kPerClass,
+// Shape: { version: 1, engine: 'tfjs' | 'torch', model: {path}, data: {path, datasetId?, split: {seed, evalSplit, kPerClass,
 // name?, frozen?: {trainIds, evalIds}}, evalPath?}, method: {name, options}, trainer: {...trainer options but splitSeed,
 // learningRate?, steps? | epochs? | budgetTokens?}, seed }.
 //
@@ -74,7 +74,7 @@ function specOf<M extends z.ZodType>(method: M) {
   return z
     .object({
       version: z.literal(RUN_SPEC_VERSION).default(RUN_SPEC_VERSION),
-      engine: z.literal('tfjs').default('tfjs').describe('The training engine'),
+      engine: z.enum(['tfjs', 'torch']).default('tfjs').describe('The training engine: tfjs (in the app) or torch (PyTorch + PEFT + accelerate, python/prefixlab_torch)'),
       model: z.object({ path: z.string().min(1).describe('HF model folder or llama2.c .bin') }),
       data: DataSpecSchema,
       method,

@@ -25,6 +25,10 @@ export const trainerOptions = z.object({
   keepCheckpoints: z.number().int().min(0).default(3).describe('Checkpoints kept on disk, newest first (0: keep all)'),
   evalBatchSize: z.number().int().min(1).default(16).describe('Examples per batch when evaluating'),
   maxEvalExamples: z.number().int().min(1).default(256).describe('Eval examples scored during training (the first N of the eval split)'),
+  scoreLabels: z
+    .boolean()
+    .default(true)
+    .describe("Score every label's verbalisation when evaluating labelled data (label-likelihood accuracy); off: only the eval loss (and exact match with evalGenerate), one sequence per example instead of one per label"),
   evalGenerate: z.boolean().default(false).describe('At the end, also generate greedily for the eval examples and report exact match (trimmed, whitespace-collapsed, case-folded)'),
   splitSeed: z.number().int().default(0).describe('Seed of the train/eval split (fixed across training seeds so comparisons share one split)'),
   recompute: z
@@ -32,6 +36,12 @@ export const trainerOptions = z.object({
     .default('auto')
     .describe(
       "Recompute each block's activations in the backward pass instead of keeping them (less memory, about one more forward pass per step); auto: only when the memory guard says the run would not fit otherwise",
+    ),
+  quantizedBase: z
+    .enum(['auto', 'on', 'off'])
+    .default('off')
+    .describe(
+      "Keep a GGUF base's quantized layer matrices in their blocks and dequantize each inside the step (same values and losses as float32, less memory, more time per step); frozen-base methods only (not full); auto: on for a GGUF base with a frozen-base method. Off by default until it wins clearly (docs/performance.md)",
     ),
 });
 

@@ -124,6 +124,19 @@ export interface RunFlags {
   evalData?: string;
   /** `--recompute auto|on|off`: the trainer's recompute option (wins over `--set recompute=`). */
   recompute?: string;
+  /** `--quantized-base auto|on|off`: the trainer's quantizedBase option (wins over `--set quantizedBase=`). */
+  quantizedBase?: string;
+  /** `--engine tfjs|torch`: the training engine (default tfjs). */
+  engine?: string;
+}
+
+const ENGINES = ['tfjs', 'torch'] as const;
+
+/** `--engine NAME` checked against the engines there are. */
+export function engineFlag(value: string | undefined): (typeof ENGINES)[number] | undefined {
+  if (value === undefined) return undefined;
+  if (!(ENGINES as readonly string[]).includes(value)) throw new ApiError('invalid_argument', `use ${ENGINES.join(' or ')}, got "${value}"`, { field: '--engine' });
+  return value as (typeof ENGINES)[number];
 }
 
 /** The RunSpec input of `flags`, before the schema fills defaults (trainer: the method's run-time split seed apart). */
@@ -136,8 +149,16 @@ function runSpecInput(flags: RunFlags): RunSpecInput {
       throw new ApiError('invalid_argument', `--recompute ${flags.recompute}: use ${modes.join(', ')}`, { field: '--recompute' });
     trainerRest.recompute = flags.recompute;
   }
+  if (flags.quantizedBase !== undefined) {
+    const modes = trainerOptions.shape.quantizedBase.removeDefault().options;
+    if (!(modes as readonly string[]).includes(flags.quantizedBase))
+      throw new ApiError('invalid_argument', `--quantized-base ${flags.quantizedBase}: use ${modes.join(', ')}`, { field: '--quantized-base' });
+    trainerRest.quantizedBase = flags.quantizedBase;
+  }
   const budget = { steps: flags.steps, epochs: flags.epochs, budgetTokens: flags.budgetTokens, learningRate: flags.lr };
+  const engine = engineFlag(flags.engine);
   return {
+    ...(engine ? { engine } : {}),
     model: { path: flags.model },
     data: {
       path: flags.data,

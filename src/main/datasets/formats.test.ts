@@ -189,6 +189,21 @@ describe('tasks and templates', () => {
     });
   });
 
+  it("wraps a classification template in the model's chat template (system + user turns, the label as the reply)", async () => {
+    const path = await file('chat-labels.jsonl', ['{"text":"loved it","label":"good"}', '{"text":"dull","label":"bad"}'].join('\n'));
+    const template = { system: 'Answer good or bad.', prompt: 'Review: {{text}}', target: ' {{label}}', chat: true };
+    const [example] = await loadExamples(path, { read: { template, chatTemplate: CHATML } });
+    expect(example).toMatchObject({
+      prompt: '<|im_start|>system\nAnswer good or bad.<|im_end|>\n<|im_start|>user\nReview: loved it<|im_end|>\n<|im_start|>assistant\n',
+      target: 'good<|im_end|>\n',
+      label: 'good',
+    });
+    // No system template: no system turn; no chat template: the plain role format.
+    const [plain] = await loadExamples(path, { read: { template: { prompt: '{{text}}', target: ' {{label}}', chat: true } } });
+    expect(plain).toMatchObject({ prompt: 'User: loved it\nAssistant:', target: ' good' });
+    await expect(inspectDataset(path, { template: { ...template, system: '{{#a}}open' } })).rejects.toMatchObject({ field: 'template.system' });
+  });
+
   it('previews only the first rows (complete: false)', async () => {
     const path = await file('many.csv', 'text,label\n' + Array.from({ length: 500 }, (_, i) => `row ${i},${i % 2}`).join('\n'));
     const preview = await previewDataset(path, { rows: 10 });

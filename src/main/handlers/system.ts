@@ -2,7 +2,7 @@
 import type { Handlers } from '@shared/contract';
 import type { AppContext } from '../app/context';
 
-type SystemHandlers = Pick<Handlers<AppContext>, 'system.info' | 'system.setBackend'>;
+type SystemHandlers = Pick<Handlers<AppContext>, 'system.info' | 'system.setBackend' | 'system.python'>;
 
 export const systemHandlers: SystemHandlers = {
   'system.info': async (_req, ctx) => ctx.system.info(),
@@ -11,4 +11,6 @@ export const systemHandlers: SystemHandlers = {
     ctx.events.emit('system.backendChanged', { backend: info.backend });
     return info;
   },
+  // Imported on use: probing starts the Python (seconds), only when Settings asks.
+  'system.python': async () => (await import('../services/training/torch-engine/python-env')).pythonStatus(),
 };

@@ -167,18 +167,20 @@ export async function evaluateFile(req: EvalRequest): Promise<EvalResult> {
     const maxLength = Math.min(options.maxLength, config.maxPositions - virtualTokens);
     const limit = req.limit ?? (selection.isRunSplit ? options.maxEvalExamples : undefined);
     const scored = limit !== undefined ? selection.scored.slice(0, limit) : selection.scored;
+    // A run that did not score labels (trainer.scoreLabels false) is reproduced without them too.
+    const isWithoutLabels = selection.isRunSplit && !options.scoreLabels;
     const report = await evaluateExamples(loaded.model, tokenizer, scored, {
       hooks,
       maxLength,
       addEos: options.addEos,
       batchSize: options.evalBatchSize,
       padId: config.padTokenId ?? tokenizer.eosTokenId ?? 0,
-      verbalisations: labelVerbalisations(selection.labelled),
+      verbalisations: isWithoutLabels ? {} : labelVerbalisations(selection.labelled),
       signal: req.signal,
     });
     const c = report.classification;
     const generated: ExactMatchReport | null =
-      req.generate || !c || (selection.isRunSplit && options.evalGenerate)
+      req.generate || (!c && !isWithoutLabels) || (selection.isRunSplit && options.evalGenerate)
         ? await exactMatch(loaded.model, tokenizer, scored, { hooks, batchSize: options.evalBatchSize, signal: req.signal })
         : null;
 

@@ -8,7 +8,7 @@ import type { RunDiagnostics } from '@shared/contract/calls/training';
 import { ApiError } from '@shared/errors';
 import { baseVsTuned } from '../engine/eval/generation';
 import type { LoadedModel } from '../engine/io/load-model';
-import { allMethods, getMethod } from '../engine/methods/registry';
+import { allMethods, getMethod, parseMethodOptions } from '../engine/methods/registry';
 import { readExamples } from '../engine/train/sources';
 import { attachWithState, loadBaseModel } from '../export/engine-session';
 import { readStateDictFile } from '../registry/adapter-store';
@@ -27,10 +27,14 @@ interface Session {
   release(): void;
 }
 
-/** The run's base model with the newest checkpoint's adapter attached; release() frees what it made. */
-async function openRun(home: string, runId: string): Promise<Session> {
+/**
+ * The run's base model with the newest checkpoint's adapter attached (or, `initial`, the adapter the run started
+ * from: attached as the training job attaches it, at the run's seed); release() frees what it made.
+ */
+async function openRun(home: string, runId: string, initial = false): Promise<Session> {
   const store = new RunsStore(home);
   const manifest = store.read(runId);
+  if (initial) return openInitial(manifest);
   const last = manifest.checkpoints[manifest.checkpoints.length - 1];
   const tensors = last ? join(store.runDir(runId), last.dir, ADAPTER_TENSORS_FILE) : null;
   if (!tensors || !existsSync(tensors)) throw new ApiError('not_found', `run ${runId} has no checkpoint yet; wait for its first one`, { field: 'runId' });
@@ -54,6 +58,21 @@ async function openRun(home: string, runId: string): Promise<Session> {
       if (isPrivate) loaded.dispose();
     },
   };
+}
+
+/** The untrained adapter of a run: its method and options at its seed, as runTrainJob attaches it before step 0. */
+async function openInitial(manifest: RunManifest): Promise<Session> {
+  const definition = getMethod(manifest.method);
+  if (definition.trainsBaseWeights) throw new ApiError('unsupported', 'an untrained full fine-tuning run is the base model itself', { field: 'initial' });
+  const { loaded } = await getModel(manifest.baseModel.path);
+  const tokenizer = loaded.tokenizer;
+  const options = parseMethodOptions(manifest.method, manifest.methodOptions);
+  const adapter = definition.attach(loaded.model, options as never, {
+    seed: manifest.seed,
+    encode: tokenizer ? (text: string) => tokenizer.encode(text, { addSpecialTokens: false }) : undefined,
+  });
+  adapter.setTraining(false);
+  return { basePath: manifest.baseModel.path, method: manifest.method, loaded, attached: { adapter, options }, release: () => adapter.dispose() };
 }
 
 /** A registry adapter (or finished run) by id on the base model it records, checked to still be that model. */
@@ -140,7 +159,8 @@ export async function evalPrompts(manifest: RunManifest, count: number): Promise
 
 const finite = (v: number): number | null => (Number.isFinite(v) ? v : null);
 
-export async function runDiagnostics(home: string, runId: string, texts: number): Promise<RunDiagnostics> {
+/** The method's diagnostic on the run's eval prompts, with its newest checkpoint (or `initial`: untrained). */
+export async function runDiagnostics(home: string, runId: string, texts: number, initial = false): Promise<RunDiagnostics> {
   const manifest = new RunsStore(home).read(runId);
   const diagnostics = getMethod(manifest.method).diagnostics;
   if (!diagnostics) {
@@ -151,7 +171,7 @@ export async function runDiagnostics(home: string, runId: string, texts: number)
   }
   const prompts = await evalPrompts(manifest, texts);
   if (prompts.length === 0) throw new ApiError('not_found', 'the run has no eval prompts to measure on', { field: 'runId' });
-  const session = await openRun(home, runId);
+  const session = await openRun(home, runId, initial);
   try {
     const tokenizer = tokenizerOf(session);
     const { model } = session.loaded;

@@ -40,7 +40,18 @@ export type FieldMapping = z.infer<typeof FieldMappingSchema>;
  * An editable template: `{{ name }}` inserts a role or column, `{{#name}}…{{/name}}` keeps its body only when
  * the value is non-empty, `{{^name}}…{{/name}}` only when it is empty. `label` is the verbalised label.
  */
-export const PromptTemplateSchema = z.object({ prompt: z.string(), target: z.string() });
+export const PromptTemplateSchema = z.object({
+  prompt: z.string(),
+  target: z.string(),
+  /** With chat: a system turn rendered from this template (none when absent or empty). */
+  system: z.string().optional(),
+  /**
+   * Render through the model's chat template: the prompt as the user turn (after the system turn, if any) and the
+   * target as the assistant's reply, so an instruction model sees its own format. Without a chat template the
+   * plain "User: …\nAssistant:" format is used.
+   */
+  chat: z.boolean().optional(),
+});
 export type PromptTemplate = z.infer<typeof PromptTemplateSchema>;
 
 /**

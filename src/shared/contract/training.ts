@@ -242,6 +242,8 @@ export const RunManifestSchema = z.object({
     architecture: z.string(),
     parameters: z.number().int(),
     files: z.array(FileHashSchema),
+    /** Whether the GGUF base's quantized layer matrices stayed compact, dequantized per step (trainer quantizedBase); runs recorded before it have none. */
+    quantizedBase: z.boolean().optional(),
   }),
   dataset: z.object({
     path: z.string(),

@@ -2,13 +2,13 @@
 // registry, and freeze a seeded split. `inspect` exits 0 when valid, 1 when it has errors, 2 when unreadable.
 import { resolve } from 'node:path';
 import { ApiError } from '@shared/errors';
-import type { InspectResult, TaskKind } from '@shared/contract/datasets';
+import type { InspectResult, PromptTemplate, TaskKind } from '@shared/contract/datasets';
 import { TaskKindSchema } from '@shared/contract/datasets';
 import type { Command, OptionSpec, ParsedArgs } from '../command';
 import { resolveHome } from '../../app/home';
 import { parseFloatFlag, parseIntFlag, parseSetFlags, requireString } from '../parse';
 import { createProgressPrinter } from '../progress-line';
-import { importDataset, inspectDataset, makeSplit, type DatasetTokenizer, type ScanOptions } from '../../services/dataset-service';
+import { defaultTemplate, importDataset, inspectDataset, makeSplit, type DatasetTokenizer, type ScanOptions } from '../../services/dataset-service';
 import { loadTokenizer } from '../../engine/io/load-model';
 
 const READ_OPTIONS: OptionSpec = {
@@ -16,12 +16,38 @@ const READ_OPTIONS: OptionSpec = {
   map: { type: 'string', multiple: true },
   model: { type: 'string' },
   'context-length': { type: 'string' },
+  'template-prompt': { type: 'string' },
+  'template-target': { type: 'string' },
+  system: { type: 'string' },
+  chat: { type: 'boolean', default: false },
 };
 
-async function tokenizerFor(modelPath: string): Promise<{ tokenizer: DatasetTokenizer; contextLength: number }> {
+const TEMPLATE_USAGE = '[--template-prompt T --template-target T] [--system T] [--chat]';
+
+async function tokenizerFor(modelPath: string): Promise<{ tokenizer: DatasetTokenizer; contextLength: number; chatTemplate: string | null }> {
   const { tokenizer, config } = await loadTokenizer(resolve(modelPath));
   if (!tokenizer) throw new ApiError('unsupported', 'this model has no tokenizer, so token lengths cannot be measured', { field: '--model' });
-  return { tokenizer, contextLength: config.maxPositions };
+  return { tokenizer, contextLength: config.maxPositions, chatTemplate: tokenizer.chatTemplate };
+}
+
+/**
+ * `--template-prompt/--template-target` (both, or neither: then the task's default template), `--system` and
+ * `--chat` (the rendered prompt as the user turn of the model's chat template, the target as the reply).
+ */
+function templateFromFlags(args: ParsedArgs, task: TaskKind | undefined): PromptTemplate | undefined {
+  const prompt = args.values['template-prompt'] as string | undefined;
+  const target = args.values['template-target'] as string | undefined;
+  const system = args.values.system as string | undefined;
+  const chat = args.values.chat === true;
+  if (prompt === undefined && target === undefined && system === undefined && !chat) return undefined;
+  if ((prompt === undefined) !== (target === undefined)) {
+    throw new ApiError('invalid_argument', 'give both --template-prompt and --template-target (or neither, for the task’s default)', {
+      field: prompt === undefined ? '--template-prompt' : '--template-target',
+    });
+  }
+  const base = prompt !== undefined && target !== undefined ? { prompt, target } : task && task !== 'chat' ? defaultTemplate(task) : null;
+  if (!base) throw new ApiError('invalid_argument', '--system and --chat apply to a template: give --template-prompt and --template-target, or --task', { field: '--task' });
+  return { ...base, ...(system !== undefined ? { system } : {}), ...(chat ? { chat: true } : {}) };
 }
 
 async function readOptions(args: ParsedArgs, onProgress?: ScanOptions['onProgress']): Promise<ScanOptions> {
@@ -30,7 +56,24 @@ async function readOptions(args: ParsedArgs, onProgress?: ScanOptions['onProgres
     throw new ApiError('invalid_argument', `unknown task "${task}" (use ${TaskKindSchema.options.join(', ')})`, { field: '--task' });
   }
   const options: ScanOptions = { task: task as TaskKind | undefined, map: parseSetFlags(args.values.map, '--map'), onProgress };
-  if (args.values.model) Object.assign(options, await tokenizerFor(args.values.model as string));
+  if (args.values.model) {
+    const { chatTemplate, ...rest } = await tokenizerFor(args.values.model as string);
+    Object.assign(options, rest);
+    if (chatTemplate) options.chatTemplate = chatTemplate;
+  }
+  const template = templateFromFlags(args, options.task);
+  if (template) {
+    if (template.chat && !options.chatTemplate) {
+      throw new ApiError(
+        'invalid_argument',
+        args.values.model ? 'the model has no chat template to render --chat with' : '--chat renders through a model’s chat template: give --model',
+        {
+          field: args.values.model ? '--model' : '--chat',
+        },
+      );
+    }
+    options.template = template;
+  }
   const contextLength = parseIntFlag(args.values['context-length'], '--context-length', { min: 1 });
   if (contextLength !== undefined) options.contextLength = contextLength;
   return options;
@@ -64,7 +107,7 @@ function summarise(r: InspectResult): string {
 export const dataInspectCommand: Command = {
   name: 'data inspect',
   summary: 'Validate a dataset file: format, encoding, task, labels, problems with file/line/field, token lengths',
-  usage: 'prefixlab data inspect FILE [--task classification|completion|instruction|chat|text] [--map role=column …] [--model DIR] [--context-length N] [--json]',
+  usage: `prefixlab data inspect FILE [--task classification|completion|instruction|chat|text] [--map role=column …] ${TEMPLATE_USAGE} [--model DIR] [--context-length N] [--json]`,
   options: READ_OPTIONS,
   async run(args) {
     const file = resolve(requireString(args.positionals[0], 'FILE'));
@@ -81,7 +124,7 @@ export const dataInspectCommand: Command = {
 export const dataImportCommand: Command = {
   name: 'data import',
   summary: 'Import a dataset into the registry (validated; --exclude-invalid leaves bad rows out and counts them)',
-  usage: 'prefixlab data import FILE [--name NAME] [--task …] [--map role=column …] [--model DIR] [--exclude-invalid] [--home DIR] [--json]',
+  usage: `prefixlab data import FILE [--name NAME] [--task …] [--map role=column …] ${TEMPLATE_USAGE} [--model DIR] [--exclude-invalid] [--home DIR] [--json]`,
   options: { ...READ_OPTIONS, name: { type: 'string' }, 'exclude-invalid': { type: 'boolean', default: false } },
   async run(args) {
     const file = resolve(requireString(args.positionals[0], 'FILE'));

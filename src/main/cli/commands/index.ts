@@ -6,7 +6,8 @@ import { generateCommand, logitsCommand, modelInspectCommand, modelListCommand }
 import { compareCommand, trainCommand } from './train';
 import { dataImportCommand, dataInspectCommand, dataSplitCommand } from './data';
 import { evalCommand } from './eval';
-import { adaptersListCommand, adaptersShowCommand, exportCommand, runsListCommand, runsShowCommand } from './registry';
+import { adaptersPullCommand } from './adapters-pull';
+import { adaptersListCommand, adaptersShowCommand, exportCommand, runsDiagnosticsCommand, runsListCommand, runsShowCommand } from './registry';
 
 // train and compare take method options (--set key=value): their --help lists them from the schemas (details).
 export const COMMANDS: Command[] = [
@@ -24,7 +25,9 @@ export const COMMANDS: Command[] = [
   evalCommand,
   runsListCommand,
   runsShowCommand,
+  runsDiagnosticsCommand,
   adaptersListCommand,
   adaptersShowCommand,
+  adaptersPullCommand,
   exportCommand,
 ];

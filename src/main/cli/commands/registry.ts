@@ -1,10 +1,11 @@
-// `prefixlab runs list|show`, `prefixlab adapters list|show`, `prefixlab export`: the registry from the
-// command line (reads manifests and the index; never opens tensor files except to export).
+// `prefixlab runs list|show|diagnostics`, `prefixlab adapters list|show`, `prefixlab export`: the registry from the
+// command line (reads manifests and the index; never opens tensor files except to export and measure).
 import { resolve } from 'node:path';
 import { ApiError } from '@shared/errors';
 import type { Command, OptionSpec, ParsedArgs } from '../command';
 import { resolveHome } from '../../app/home';
-import { requireString } from '../parse';
+import { parseIntFlag, requireString } from '../parse';
+import { runDiagnostics } from '../../services/run-insights';
 import { listAdapters, listRuns, showAdapter, showRun, type ListFilter } from '../../services/registry-service';
 import { EXPORT_FORMATS, exportAdapter, type ExportFormat } from '../../services/export-service';
 import { bootstrap } from '../bootstrap';
@@ -68,6 +69,24 @@ export const runsShowCommand: Command = {
   async run(args) {
     const details = await showRun(home(args), requireString(args.positionals[0], 'ID'));
     return { json: details };
+  },
+};
+
+export const runsDiagnosticsCommand: Command = {
+  name: 'runs diagnostics',
+  summary: "Measure a Prefix-Tuning run's attention mass on the prefix, or a Prefix-Tuning+ run's memory-to-attention ratio, per layer",
+  usage: 'prefixlab runs diagnostics ID [--texts N] [--initial] [--json]',
+  options: { texts: { type: 'string' }, initial: { type: 'boolean', default: false } },
+  async run(args) {
+    const texts = parseIntFlag(args.values.texts, '--texts', { min: 1 }) ?? 16;
+    const app = await bootstrap(args);
+    const d = await runDiagnostics(app.options.home, requireString(args.positionals[0], 'ID'), texts, args.values.initial === true);
+    const what = d.kind === 'prefix-attention-mass' ? 'attention mass on the prefix' : 'memory / attention output norm';
+    const text = [
+      `run ${d.runId} (${d.method}${args.values.initial === true ? ', untrained' : ''}): ${what}, mean over ${d.texts} eval prompts`,
+      ...d.layerMeans.map((v, layer) => `  layer ${String(layer).padStart(2)}  ${v === null ? '—' : v.toFixed(4)}`),
+    ].join('\n');
+    return { json: { ...d, initial: args.values.initial === true }, text };
   },
 };
 

@@ -12,7 +12,9 @@ import { createProgressPrinter, describeProgress } from '../progress-line';
 import type { CompareRow, TuneLrRequest } from '@shared/contract/training';
 import { compare } from '../../services/training/compare';
 import { train } from '../../services/training/train';
-import { comparePlanFromFlags, runSpecFromFlags, splitPerMethod } from '../run-spec-flags';
+import { comparePlanFromFlags, engineFlag, runSpecFromFlags, splitPerMethod } from '../run-spec-flags';
+import { checkAccelerateConfig, checkNproc } from '../../services/training/torch-engine/launch-command';
+import type { TorchEngineOptions } from '../../services/training/torch-engine/run-torch';
 import { isMethodName, METHOD_NAMES } from '../../engine/methods/registry';
 import { methodOptionsHelp } from '../method-help';
 
@@ -26,7 +28,34 @@ const COMMON_OPTIONS: OptionSpec = {
   'k-per-class': { type: 'string' },
   'eval-split': { type: 'string' },
   'eval-data': { type: 'string' },
+  engine: { type: 'string' },
+  nproc: { type: 'string' },
+  'accelerate-config': { type: 'string' },
+  python: { type: 'string' },
 };
+
+/** The usage of the engine flags (train and compare). */
+const ENGINE_USAGE = '[--engine tfjs|torch [--nproc N] [--accelerate-config FILE] [--python PATH]]';
+
+/** `--engine` and the torch engine's own flags, which need `--engine torch`. */
+function engineFlags(args: ParsedArgs): { engine?: string; torch?: TorchEngineOptions } {
+  const engine = args.values.engine === undefined ? undefined : requireString(args.values.engine, '--engine');
+  const nproc = parseIntFlag(args.values.nproc, '--nproc');
+  const accelerateConfig = args.values['accelerate-config'] === undefined ? undefined : resolve(requireString(args.values['accelerate-config'], '--accelerate-config'));
+  const python = args.values.python === undefined ? undefined : resolve(requireString(args.values.python, '--python'));
+  const torch = { ...(nproc !== undefined ? { nproc: checkNproc(nproc) } : {}), ...(accelerateConfig ? { accelerateConfig } : {}), ...(python ? { python } : {}) };
+  if (engineFlag(engine) !== 'torch') {
+    const stray = [
+      ['--nproc', nproc],
+      ['--accelerate-config', accelerateConfig],
+      ['--python', python],
+    ].find(([, v]) => v !== undefined);
+    if (stray) throw new ApiError('invalid_argument', 'needs --engine torch', { field: stray[0] as string });
+    return { engine };
+  }
+  checkAccelerateConfig(accelerateConfig);
+  return { engine, torch };
+}
 
 /** `--eval-data FILE`: the user's own test file (scored, never trained on), as an absolute path. */
 function evalData(args: ParsedArgs): string | undefined {
@@ -69,10 +98,11 @@ export const trainCommand: Command = {
   get usage() {
     return (
       `prefixlab train --model DIR --data FILE --method ${METHOD_NAMES.join('|')} [--set key=value …] [--steps N | --epochs N | --budget-tokens N] ` +
-      '[--lr X] [--seed S] [--k-per-class K] [--eval-split F] [--eval-data FILE] [--recompute auto|on|off] [--backend NAME] [--home DIR] [--json]'
+      '[--lr X] [--seed S] [--k-per-class K] [--eval-split F] [--eval-data FILE] [--recompute auto|on|off] [--quantized-base auto|on|off] ' +
+      `${ENGINE_USAGE} [--backend NAME] [--home DIR] [--json]`
     );
   },
-  options: { ...COMMON_OPTIONS, method: { type: 'string' }, seed: { type: 'string' }, lr: { type: 'string' }, recompute: { type: 'string' } },
+  options: { ...COMMON_OPTIONS, method: { type: 'string' }, seed: { type: 'string' }, lr: { type: 'string' }, recompute: { type: 'string' }, 'quantized-base': { type: 'string' } },
   details: methodOptionsHelp,
   async run(args, io) {
     const app = await bootstrap(args);
@@ -85,7 +115,9 @@ export const trainCommand: Command = {
     if (lr !== undefined && !(lr > 0))
       throw new ApiError('invalid_argument', `the learning rate must be positive, got ${lr}`, { field: args.values.lr !== undefined ? '--lr' : '--set lr' });
     delete set.lr;
+    const { engine, torch } = engineFlags(args);
     const spec = runSpecFromFlags({
+      engine,
       model: resolve(requireString(args.values.model, '--model')),
       data: resolve(requireString(args.values.data, '--data')),
       method: methodName(requireString(args.values.method, '--method'), '--method'),
@@ -97,12 +129,14 @@ export const trainCommand: Command = {
       evalData: evalData(args),
       lr,
       recompute: args.values.recompute === undefined ? undefined : requireString(args.values.recompute, '--recompute'),
+      quantizedBase: args.values['quantized-base'] === undefined ? undefined : requireString(args.values['quantized-base'], '--quantized-base'),
     });
     const controller = cancelOnSigint(io.log);
     const printer = createProgressPrinter();
     const result = await train({
       home: app.options.home,
       spec,
+      torch,
       signal: controller.signal,
       onStart: ({ runId, totalSteps }) => io.log(`run ${runId}: ${totalSteps} steps`),
       onProgress: (p) => printer.update(describeProgress(p)),
@@ -192,7 +226,8 @@ export const compareCommand: Command = {
     return (
       `prefixlab compare --model DIR --data FILE --methods M,M,… (M: ${METHOD_NAMES.join('|')}) [--seeds 1,2,3,4,5] [--k-per-class K] [--eval-split F] [--eval-data FILE] ` +
       '[--budget-tokens N | --steps N | --epochs N] [--set key=value …] [--set METHOD.key=value …] [--lr-per-method m=lr,…] ' +
-      '[--tune-lr [--lr-grid r1,r2,… | --lr-grid METHOD=r1,r2,… …] [--tune-steps N] [--tune-val F|N] [--tune-seeds S,…]] [--in-process] [--out FILE] [--json]'
+      '[--tune-lr [--lr-grid r1,r2,… | --lr-grid METHOD=r1,r2,… …] [--tune-steps N] [--tune-val F|N] [--tune-seeds S,…]] ' +
+      `${ENGINE_USAGE} [--in-process] [--out FILE] [--json]`
     );
   },
   options: {
@@ -216,7 +251,9 @@ export const compareCommand: Command = {
     const { shared, perMethod, lrPerMethod } = splitPerMethod(parseSetFlags(args.values.set), methods);
     const explicitLr = { ...lrPerMethod, ...parseLrPerMethod(args.values['lr-per-method']) };
     const tuneLr = tuneLrOptions(args, methods);
+    const { engine, torch } = engineFlags(args);
     const plan = comparePlanFromFlags({
+      engine,
       model: resolve(requireString(args.values.model, '--model')),
       data: resolve(requireString(args.values.data, '--data')),
       methods,
@@ -236,6 +273,7 @@ export const compareCommand: Command = {
     const result = await compare({
       home: app.options.home,
       plan,
+      torch,
       // One process for every run: no per-run start-up (faster for many short runs), no isolation.
       isolate: args.values['in-process'] ? 'inline' : undefined,
       signal: controller.signal,

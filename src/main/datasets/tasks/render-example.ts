@@ -24,7 +24,10 @@ export class ExampleRenderer {
   readonly template: PromptTemplate | null;
   private readonly prompt?: CompiledTemplate;
   private readonly target?: CompiledTemplate;
+  private readonly system?: CompiledTemplate;
   private readonly chat?: ChatFormatter;
+  /** A template with chat: true wraps its rendering in the chat formatter (classification through a chat model). */
+  private readonly wrap?: ChatFormatter;
 
   /** Throws ApiError('invalid_argument') for a template that does not parse or reads unknown names. */
   constructor(private readonly opts: RenderOptions) {
@@ -36,13 +39,17 @@ export class ExampleRenderer {
     this.template = opts.template ?? defaultTemplate(opts.task);
     this.prompt = compileTemplate(this.template!.prompt, 'template.prompt');
     this.target = compileTemplate(this.template!.target, 'template.target');
+    if (this.template!.system) this.system = compileTemplate(this.template!.system, 'template.system');
+    if (this.template!.chat) this.wrap = new ChatFormatter(opts);
     const { required, optional } = ROLES_BY_TASK[opts.task];
     const roles = [...required, ...optional];
     const known = new Set<string>([...roles, ...EXTRA_NAMES, ...(opts.columns ?? [])]);
-    for (const [compiled, field] of [
+    const compiledTemplates: [CompiledTemplate, string][] = [
       [this.prompt, 'template.prompt'],
       [this.target, 'template.target'],
-    ] as const) {
+    ];
+    if (this.system) compiledTemplates.push([this.system, 'template.system']);
+    for (const [compiled, field] of compiledTemplates) {
       for (const name of compiled.names) {
         if (!known.has(name) && opts.columns) {
           throw new ApiError('invalid_argument', `template reads {{${name}}}, which is neither a role (${roles.join(', ')}) nor a column`, { field });
@@ -62,6 +69,12 @@ export class ExampleRenderer {
       values.label_name = record.label;
     }
     values.final_answer = record.finalAnswer ?? '';
-    return { prompt: this.prompt!.render(values), target: this.target!.render(values) };
+    const prompt = this.prompt!.render(values);
+    const target = this.target!.render(values);
+    if (!this.wrap) return { prompt, target };
+    // The reply is the target without the leading space a plain "Label:" prompt wants; the chat template adds
+    // the end-of-turn tokens, so the model is trained (and scored) to answer with the label and stop.
+    const system = this.system?.render(values) ?? '';
+    return this.wrap.format([...(system ? [{ role: 'system', content: system }] : []), { role: 'user', content: prompt }, { role: 'assistant', content: target.trim() }]);
   }
 }

@@ -107,6 +107,17 @@ describe.skipIf(!isAvailable)('evaluation on stories260K', () => {
       { maxNewTokens: 5 },
     );
     expect(second.exactMatch).toBe(1);
+    // A chat template's target ends with the end-of-turn token as text; generation stops there and decodes
+    // without it, so the target is compared as the tokenizer decodes it (special tokens dropped).
+    const eos = '</s>';
+    expect(tokenizer.encode(eos, { addSpecialTokens: false })).toEqual([tokenizer.eosTokenId]);
+    const third = await exactMatch(
+      loaded.model,
+      tokenizer,
+      prompts.map((prompt, i) => ({ id: String(i), prompt, target: `${first.predictions[i].generated}${eos}\n` })),
+      { maxNewTokens: 5 },
+    );
+    expect(third.exactMatch).toBe(1);
   });
 
   it('the mean NLL on TinyStories validation text is near the published 1.34 nats/token', async () => {

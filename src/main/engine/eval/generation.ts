@@ -1,8 +1,9 @@
 // Generation-based evaluation: greedy continuations scored by exact match, and base-vs-tuned side-by-side
 // generations for a few prompts.
 //
-// Exact match compares normalise(generated) with normalise(target), where normalise trims, collapses every
-// run of whitespace to one space and case-folds (toLowerCase). Generation stops at EOS or after
+// Exact match compares normalise(generated) with normalise(target as decoded: special tokens such as a chat
+// template's end-of-turn dropped), where normalise trims, collapses every run of whitespace to one space and
+// case-folds (toLowerCase). Generation stops at EOS or after
 // maxNewTokens (default: the longest target's token count + 2).
 import type { TextTokenizer } from '../io/tokenizer';
 import { generate } from '../generate';
@@ -40,6 +41,14 @@ async function greedy(model: CausalLM, tokenizer: TextTokenizer, prompts: string
   return out;
 }
 
+/**
+ * The target as a generation of it reads: encoded and decoded, so special tokens a chat template writes as text
+ * (`<|im_end|>`, `</s>`) are dropped as they are from the generated text.
+ */
+function asDecoded(tokenizer: TextTokenizer, target: string): string {
+  return tokenizer.decode(tokenizer.encode(target, { addSpecialTokens: false }));
+}
+
 /** Greedy generation for each example's prompt, compared with its target by normalised exact match. */
 export async function exactMatch(model: CausalLM, tokenizer: TextTokenizer, examples: readonly EvalExample[], opts: GenerationOptions = {}): Promise<ExactMatchReport> {
   const longest = Math.max(1, ...examples.map((e) => tokenizer.encode(e.target, { addSpecialTokens: false }).length));
@@ -53,7 +62,7 @@ export async function exactMatch(model: CausalLM, tokenizer: TextTokenizer, exam
   const isFirstLineOnly = opts.isFirstLineOnly ?? true;
   const predictions = examples.map((e, i) => {
     const text = isFirstLineOnly ? generated[i].replace(/^\s*\n+/, '').split('\n')[0] : generated[i];
-    return { id: e.id, target: e.target, generated: text, isMatch: normaliseAnswer(text) === normaliseAnswer(e.target) };
+    return { id: e.id, target: e.target, generated: text, isMatch: normaliseAnswer(text) === normaliseAnswer(asDecoded(tokenizer, e.target)) };
   });
   return { exactMatch: predictions.length ? predictions.filter((p) => p.isMatch).length / predictions.length : 0, predictions };
 }

@@ -7,6 +7,8 @@ import type { ModelConfig } from '../models/causal-lm';
 export interface LoadOptions {
   /** Refuse models whose float32 weights need more bytes than this (default: 3/4 of system memory). */
   maxBytes?: number;
+  /** A GGUF base: keep its layers' quantized linear matrices compact, dequantized per use (frozen bases only; see gguf-model.ts). */
+  quantizedBase?: boolean;
 }
 
 /** Defaults from generation_config.json (HF) or the format's conventions (llama2.c). */

@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { ApiError } from '@shared/errors';
 import type { ModelHooks } from './hooks';
 import { isTrainable, linearProduct, type LinearWeights } from './ops';
+import { quantizedLinearProduct, type QuantizedLinearWeights } from './quantized-linear';
 
 export { attention, splitHeads } from './attention';
 export { applyRotary, rotaryTables } from './rope';
@@ -76,8 +77,9 @@ export function layerNorm<T extends tf.Tensor>(x: T, weight: tf.Tensor1D, bias: 
  * weights.layout 'out_in' is torch.nn.Linear's [out, in]; 'in_out' is GPT-2's Conv1D [in, out].
  * x [N, in] → [N, out] (or [B, T, in] → [B, T, out])
  */
-export function linear<T extends tf.Tensor2D | tf.Tensor3D>(x: T, name: string, weights: LinearWeights, hooks?: ModelHooks): T {
-  const base = (input: tf.Tensor2D): tf.Tensor2D => linearProduct(input, weights); // [N, out]
+export function linear<T extends tf.Tensor2D | tf.Tensor3D>(x: T, name: string, weights: LinearWeights | QuantizedLinearWeights, hooks?: ModelHooks): T {
+  // A quantized frozen matrix (quantized-linear.ts) is dequantized inside its products.
+  const base = (input: tf.Tensor2D): tf.Tensor2D => ('quantized' in weights ? quantizedLinearProduct(input, weights) : linearProduct(input, weights)); // [N, out]
   const inDim = x.shape[x.rank - 1];
   const flat = (x.rank === 2 ? x : x.reshape([-1, inDim])) as tf.Tensor2D; // [N, in]
   const out = hooks?.wrapLinear ? hooks.wrapLinear(name, flat, base) : base(flat); // [N, out]

@@ -7,6 +7,7 @@ import type { KVCache } from './kv-cache';
 import type { RecomputeSession } from './block-recompute';
 import { linear } from './blocks';
 import { isTrainable, keepsTransposedWeights, selectRows, shareWasmIdentity, type LinearWeights } from './ops';
+import type { QuantizedLinearWeights, QuantizedMatrix } from './quantized-linear';
 
 export type Architecture = 'llama' | 'mistral' | 'qwen2' | 'gpt2' | 'gpt_neox' | 'gemma3_text' | 'qwen3' | 'phi3';
 
@@ -95,6 +96,8 @@ export abstract class BaseCausalLM<C extends ModelConfig> implements CausalLM {
    * copy of those weights; replaced when the weight is.
    */
   private readonly transposedWeights = new Map<string, { source: tf.Tensor; dataId: object; transposed: tf.Tensor2D }>();
+  /** Frozen linear matrices kept compact (a quantized GGUF base), not in `weights`; see quantized-linear.ts. */
+  private readonly quantizedWeights = new Map<string, QuantizedMatrix>();
   private isDisposed = false;
 
   constructor(
@@ -124,8 +127,30 @@ export abstract class BaseCausalLM<C extends ModelConfig> implements CausalLM {
     return this.weights.get(name) as T | undefined;
   }
 
-  /** A linear layer's matrix, bias and kept transposed copy (where keepsTransposedWeights). */
-  protected linearWeights(weightName: string, biasName: string | undefined, layout: LinearWeights['layout']): LinearWeights {
+  /**
+   * Takes frozen linear matrices in a compact form (a quantized GGUF base): each is dequantized inside the
+   * products that use it. Every name must be a linear layer's matrix that `weights` does not hold.
+   */
+  keepQuantized(matrices: Map<string, QuantizedMatrix>): void {
+    const linear = new Set(this.linearWeightNames());
+    for (const [name, matrix] of matrices) {
+      if (!linear.has(name) || this.weights.has(name)) throw new Error(`weight ${name} cannot be kept quantized (not a linear layer's matrix, or already loaded)`);
+      this.quantizedWeights.set(name, matrix);
+    }
+  }
+
+  /** Names of the matrices kept quantized (keepQuantized), and the bytes they hold. */
+  quantizedBase(): { names: string[]; bytes: number } {
+    let bytes = 0;
+    for (const m of this.quantizedWeights.values()) bytes += m.byteLength;
+    return { names: [...this.quantizedWeights.keys()], bytes };
+  }
+
+  /** A linear layer's matrix, bias and kept transposed copy (where keepsTransposedWeights); or its quantized matrix. */
+  protected linearWeights(weightName: string, biasName: string | undefined, layout: LinearWeights['layout']): LinearWeights | QuantizedLinearWeights {
+    const bias = biasName === undefined ? undefined : this.maybe<tf.Tensor1D>(biasName);
+    const quantized = this.quantizedWeights.get(weightName);
+    if (quantized) return { quantized, bias, layout };
     return {
       weight: this.w<tf.Tensor2D>(weightName),
       bias: biasName === undefined ? undefined : this.maybe<tf.Tensor1D>(biasName),
@@ -159,7 +184,7 @@ export abstract class BaseCausalLM<C extends ModelConfig> implements CausalLM {
    * The LM head over the real positions of the final hidden states x [B·Tq, D]: all of them ([B, T, V]), the
    * last ([B, 1, V]) or opts.logitRows ([1, N, V]).
    */
-  protected lmHead(x: tf.Tensor2D, ctx: ForwardContext, opts: ForwardOptions, head: LinearWeights, name: string): tf.Tensor3D {
+  protected lmHead(x: tf.Tensor2D, ctx: ForwardContext, opts: ForwardOptions, head: LinearWeights | QuantizedLinearWeights, name: string): tf.Tensor3D {
     const { batchSize, queryLen, virtualTokens } = ctx;
     const dModel = x.shape[1];
     if (opts.logitRows) {
@@ -185,6 +210,7 @@ export abstract class BaseCausalLM<C extends ModelConfig> implements CausalLM {
     const variables: tf.Variable[] = [];
     for (const name of chosen) {
       const weight = this.weights.get(name);
+      if (!weight && this.quantizedWeights.has(name)) throw new Error(`weight ${name} is kept quantized (a frozen base) and cannot be trained`);
       if (!weight) throw new Error(`model has no weight ${name}`);
       if (weight instanceof tf.Variable) {
         variables.push(weight);
@@ -205,6 +231,7 @@ export abstract class BaseCausalLM<C extends ModelConfig> implements CausalLM {
     this.weights.clear();
     for (const { transposed } of this.transposedWeights.values()) transposed.dispose();
     this.transposedWeights.clear();
+    this.quantizedWeights.clear();
   }
 }
 

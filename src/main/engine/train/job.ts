@@ -10,7 +10,8 @@ import type { RunSpec, TrainerSpec } from '@shared/run-spec';
 import { trainerOptions, type TrainerOptions } from '@shared/trainer-options';
 import { ApiError } from '@shared/errors';
 import { activeBackend, explainBackendFailure, initBackend, isWasmAbort, type BackendName } from '../backend';
-import { loadModel, type LoadedModel } from '../io/load-model';
+import { resolveQuantizedBase } from '../io/gguf/quantized-base-option';
+import { detectFormat, loadModel, type LoadedModel } from '../io/load-model';
 import type { TextTokenizer } from '../io/tokenizer';
 import type { PeftAdapter } from '../methods/method';
 import { getMethod, virtualTokensOf } from '../methods/registry';
@@ -264,7 +265,9 @@ async function prepare(spec: TrainJobSpec, store: RunRecorder, backend: BackendN
     io.log,
     backend,
   );
-  const loaded = await loadModel(modelPath);
+  // A GGUF base under a frozen-base method may keep its quantized layer matrices compact (same values and losses).
+  const quantizedBase = resolveQuantizedBase(options.quantizedBase, methodName, detectFormat(modelPath), modelPath);
+  const loaded = await loadModel(modelPath, { quantizedBase });
   let adapter: PeftAdapter | null = null;
   try {
     const tokenizer = loaded.tokenizer;
@@ -350,7 +353,7 @@ async function prepare(spec: TrainJobSpec, store: RunRecorder, backend: BackendN
         ...owner(),
         hostname: hostname(),
         startedAt: new Date().toISOString(),
-        baseModel: { path: modelPath, format: loaded.format, architecture: config.architecture, parameters: config.parameters, files: modelFiles },
+        baseModel: { path: modelPath, format: loaded.format, architecture: config.architecture, parameters: config.parameters, files: modelFiles, quantizedBase },
         dataset: {
           path: dataPath,
           sha256: dataSha,
@@ -401,7 +404,8 @@ function makeEvaluator(
       addEos: options.addEos,
       batchSize: options.evalBatchSize,
       padId,
-      verbalisations,
+      // No labels to choose between: the examples' own targets are scored, nothing else.
+      verbalisations: options.scoreLabels ? verbalisations : {},
     });
     last = { step, report };
     return report;

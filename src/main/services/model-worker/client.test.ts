@@ -127,4 +127,40 @@ describe('model worker', () => {
     expect(labelled.result!.tokens.at(-1)!.id).not.toBe(eos.id);
     expect(completion.result!.targetTokens).toBe(labelled.result!.targetTokens + 1);
   }, 60_000);
+
+  it("datasets.inspect with a model renders chat data, and a template with chat: true, in the model's own chat template", async () => {
+    const fixtures = join(import.meta.dirname, '../../../../tests/fixtures/models');
+    const data = join(tmp, 'data');
+    mkdirSync(data, { recursive: true });
+    const chat = join(data, 'chat.jsonl');
+    writeFileSync(
+      chat,
+      JSON.stringify({
+        messages: [
+          { role: 'user', content: 'Hi' },
+          { role: 'assistant', content: 'Hello!' },
+        ],
+      }) + '\n',
+    );
+    const labelled = join(data, 'labelled.jsonl');
+    writeFileSync(labelled, ['{"text":"loved it","label":"positive"}', '{"text":"dull","label":"negative"}'].join('\n'));
+    const app = createAppContext({ home: join(tmp, 'home4'), shell: 'headless', roots: [fixtures, data] });
+    workers.push(app.modelWorker);
+    const dispatch = createDispatcher(handlers, app);
+    const imported = (await dispatch('models.import', { path: join(fixtures, 'qwen2') })) as { ok: boolean; result?: { id: string } };
+    const modelId = imported.result!.id;
+    type Reply = { ok: boolean; result?: { preview: { prompt?: string; target?: string }[] }; error?: unknown };
+    const withModel = (await dispatch('datasets.inspect', { file: chat, modelId })) as Reply;
+    expect(withModel.ok, JSON.stringify(withModel.error)).toBe(true);
+    expect(withModel.result!.preview[0]).toMatchObject({ target: 'Hello!<|im_end|>\n' });
+    expect(withModel.result!.preview[0].prompt).toContain('<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n');
+    // Without a model there is no chat template to use: the plain role format.
+    const plain = (await dispatch('datasets.inspect', { file: chat })) as Reply;
+    expect(plain.result!.preview[0]).toMatchObject({ prompt: 'User: Hi\nAssistant:', target: ' Hello!' });
+    const template = { prompt: '{{text}}', target: ' {{label}}', system: 'Answer positive or negative.', chat: true };
+    const wrapped = (await dispatch('datasets.inspect', { file: labelled, modelId, template })) as Reply;
+    expect(wrapped.ok, JSON.stringify(wrapped.error)).toBe(true);
+    expect(wrapped.result!.preview[0].prompt).toContain('<|im_start|>system\nAnswer positive or negative.<|im_end|>\n<|im_start|>user\nloved it<|im_end|>');
+    expect(wrapped.result!.preview[0].target).toBe('positive<|im_end|>\n');
+  }, 60_000);
 });

@@ -13,24 +13,31 @@ import type { FromWorker, ToWorker, WorkerCalls, WorkerMethod } from './protocol
 
 type Handler<M extends WorkerMethod> = (args: WorkerCalls[M]['args'], emit: (event: WorkerCalls[M]['event']) => void, signal: AbortSignal) => Promise<WorkerCalls[M]['result']>;
 
-const tokenizers = new Map<string, { tokenizer: DatasetTokenizer; contextLength: number }>();
+const tokenizers = new Map<string, { tokenizer: DatasetTokenizer; contextLength: number; chatTemplate: string | null }>();
 
 /** A model's tokenizer (weights are not read), as the dataset code takes it: the engine's, as it is. */
-async function datasetTokenizer(modelPath: string): Promise<{ tokenizer: DatasetTokenizer; contextLength: number }> {
+async function datasetTokenizer(modelPath: string): Promise<{ tokenizer: DatasetTokenizer; contextLength: number; chatTemplate: string | null }> {
   const cached = tokenizers.get(modelPath);
   if (cached) return cached;
   const { tokenizer, config } = await loadTokenizer(modelPath);
   if (!tokenizer) throw new ApiError('unsupported', 'this model has no tokenizer, so token lengths cannot be measured', { field: 'modelId' });
   // Its eosTokenId makes the preview append EOS where the trainer does (see appendsEos).
-  const entry = { tokenizer, contextLength: config.maxPositions };
+  const entry = { tokenizer, contextLength: config.maxPositions, chatTemplate: tokenizer.chatTemplate };
   tokenizers.set(modelPath, entry);
   return entry;
 }
 
-async function withTokenizer<T extends { contextLength?: number }>(options: T, modelPath: string | undefined): Promise<T & { tokenizer?: DatasetTokenizer }> {
+/**
+ * The options with the selected model's tokenizer and context length, and its chat template unless the request
+ * brings one: chat data (and a template with chat: true) is then rendered in the model's own format.
+ */
+async function withTokenizer<T extends { contextLength?: number; chatTemplate?: string }>(
+  options: T,
+  modelPath: string | undefined,
+): Promise<T & { tokenizer?: DatasetTokenizer }> {
   if (!modelPath) return options;
-  const { tokenizer, contextLength } = await datasetTokenizer(modelPath);
-  return { ...options, tokenizer, contextLength: options.contextLength ?? contextLength };
+  const { tokenizer, contextLength, chatTemplate } = await datasetTokenizer(modelPath);
+  return { ...options, tokenizer, contextLength: options.contextLength ?? contextLength, ...(options.chatTemplate || !chatTemplate ? {} : { chatTemplate }) };
 }
 
 const handlers: { [M in WorkerMethod]: Handler<M> } = {

@@ -16,6 +16,7 @@ import { carveValidationSplit, checkTuningPool, pickLearningRate, resolveGrid, v
 import { splitExamples } from '../../datasets/splits/make-split';
 import type { RunHooks } from './run-process';
 import { train } from './train';
+import type { TorchEngineOptions } from './torch-engine/run-torch';
 
 /** One method of a comparison: its options and, when fixed, its peak learning rate. */
 export interface MethodRun {
@@ -52,6 +53,8 @@ export interface CompareRequest extends Omit<RunHooks, 'onStart' | 'onSpawn'> {
   home: string;
   plan: ComparePlan;
   backend?: BackendName | 'auto';
+  /** How the torch engine starts, for a plan whose engine is 'torch'. */
+  torch?: TorchEngineOptions;
   /** Progress of every run, tagged with its method and seed (and phase: 'tune' for tuning runs). */
   onRunProgress?: (tag: RunTag, progress: TrainProgress) => void;
   /** Before each run starts. */
@@ -208,6 +211,7 @@ async function compareRun(req: CompareRequest, tag: RunTag, spec: RunSpec): Prom
       home: req.home,
       spec,
       backend: req.backend,
+      torch: req.torch,
       signal: own && req.signal ? AbortSignal.any([own, req.signal]) : (own ?? req.signal),
       isolate: req.isolate,
       launcher: req.launcher,

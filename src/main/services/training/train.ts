@@ -13,6 +13,7 @@ import { APP_VERSION } from '../../platform/version';
 import { createAdapterFromRun } from '../../registry/adapter-store';
 import { RunsStore } from '../../registry/runs-store';
 import { runInChildProcess, type RunHooks } from './run-process';
+import type { TorchEngineOptions } from './torch-engine/run-torch';
 
 export type { Isolation, RunHooks } from './run-process';
 
@@ -21,11 +22,14 @@ export interface TrainRequest extends RunHooks {
   /** The run, as the CLI or the app built it; passed on to the engine as it is. */
   spec: RunSpec;
   backend?: BackendName | 'auto';
+  /** How the torch engine starts (spec.engine 'torch'): its Python, processes, accelerate config. */
+  torch?: TorchEngineOptions;
 }
 
 /** Trains one run; resolves when it ends (finished, cancelled or failed: see result.status). */
 export async function train(req: TrainRequest): Promise<TrainResult> {
   getMethod(req.spec.method.name); // unknown method: fail here, before a process starts
+  if (req.spec.engine === 'torch') return runOnTorch({ ...req, runId: RunsStore.newRunId(req.spec.method.name) });
   const job: TrainJobSpec = {
     home: req.home,
     runSpec: req.spec,
@@ -38,13 +42,14 @@ export async function train(req: TrainRequest): Promise<TrainResult> {
 }
 
 /** Continues run `runId` from its newest checkpoint with the options it started with. */
-export async function resume(req: { home: string; runId: string; backend?: BackendName | 'auto' } & RunHooks): Promise<TrainResult> {
+export async function resume(req: { home: string; runId: string; backend?: BackendName | 'auto'; torch?: TorchEngineOptions } & RunHooks): Promise<TrainResult> {
   const manifest = new RunsStore(req.home).read(req.runId);
   if (manifest.status === 'finished') throw new ApiError('conflict', `run ${req.runId} has already finished`, { field: 'runId' });
   // 'running' with its process gone (or its pid reused) is an interrupted run the app has not marked yet.
   if (manifest.status === 'running' && isOwnerAlive(manifest.pid, manifest.pidStartTime)) {
     throw new ApiError('conflict', `run ${req.runId} is still running (pid ${manifest.pid})`, { field: 'runId' });
   }
+  if (manifest.runSpec?.engine === 'torch') return runOnTorch({ ...req, resume: true });
   const job: TrainJobSpec = {
     home: req.home,
     backend: req.backend ?? (await activeBackend()),
@@ -70,6 +75,15 @@ async function execute(job: TrainJobSpec, hooks: RunHooks): Promise<TrainResult>
     result = await runInChildProcess(job, hooks);
   }
   return hooks.registerAdapter === false ? result : withAdapter(job.home, result, hooks);
+}
+
+/** A run on the torch engine (python/prefixlab_torch), registered like ours when it finishes. */
+async function runOnTorch(req: { home: string; runId: string; spec?: RunSpec; resume?: boolean; torch?: TorchEngineOptions } & RunHooks): Promise<TrainResult> {
+  if (req.signal?.aborted) throw new ApiError('cancelled', 'training was cancelled before it started');
+  // Imported on use: a tfjs run never loads the torch engine's modules.
+  const { runTorch } = await import('./torch-engine/run-torch');
+  const result = await runTorch({ ...req, appVersion: APP_VERSION });
+  return req.registerAdapter === false ? result : withAdapter(req.home, result, req);
 }
 
 /** A finished run becomes a registry adapter (its final checkpoint plus provenance), so it can be exported. */

@@ -1,7 +1,7 @@
 // System facts and the compute backend, as the status bar and Settings show them.
 import { defineStore } from 'pinia';
 import { ref } from 'vue';
-import type { SystemInfo } from '@shared/contract';
+import type { PythonStatus, SystemInfo } from '@shared/contract';
 import { api, transportName } from '../api';
 import { errorMessage } from '../api/errors';
 
@@ -11,6 +11,10 @@ export const useSystemStore = defineStore('system', () => {
   const info = ref<SystemInfo | null>(null);
   const error = ref<string | null>(null);
   const isSwitching = ref(false);
+  /** The torch engine's Python (Settings); probed on demand: it starts the interpreter. */
+  const python = ref<PythonStatus | null>(null);
+  const isProbingPython = ref(false);
+  const pythonError = ref<string | null>(null);
   /** How this window reaches main: 'electron' (desktop) or 'websocket' (headless, `prefixlab serve`). */
   const transport = transportName;
 
@@ -35,6 +39,18 @@ export const useSystemStore = defineStore('system', () => {
     }
   }
 
+  async function probePython(): Promise<void> {
+    isProbingPython.value = true;
+    try {
+      python.value = await api.system.python();
+      pythonError.value = null;
+    } catch (err) {
+      pythonError.value = errorMessage(err);
+    } finally {
+      isProbingPython.value = false;
+    }
+  }
+
   let unsubscribe: (() => void) | undefined;
   function setUp(): void {
     unsubscribe ??= api.on('system.backendChanged', () => void refresh());
@@ -45,5 +61,5 @@ export const useSystemStore = defineStore('system', () => {
     unsubscribe = undefined;
   }
 
-  return { info, error, isSwitching, transport, refresh, setBackend, setUp, tearDown };
+  return { info, error, isSwitching, transport, refresh, setBackend, setUp, tearDown, python, isProbingPython, pythonError, probePython };
 });

@@ -3,7 +3,8 @@
 // shape and type) before any tensor data is read or allocated.
 import * as tf from '@tensorflow/tfjs';
 import { ApiError } from '@shared/errors';
-import type { CausalLM, ModelConfig } from '../../models/causal-lm';
+import { EMBEDDING_WEIGHTS } from '../../methods/common';
+import { BaseCausalLM, type CausalLM, type ModelConfig } from '../../models/causal-lm';
 import { gemma3WeightShapes, type Gemma3Config } from '../../models/gemma3';
 import { GptNeoxModel, gptNeoxWeightShapes, type GptNeoxConfig } from '../../models/gpt-neox';
 import { Gpt2Model, gpt2WeightShapes, type Gpt2Config } from '../../models/gpt2';
@@ -20,6 +21,7 @@ import { ggufShapeOf, toHfLayout, type GgufWeightSource } from './gguf-layout';
 import { llamaConfigFromGguf, llamaWeightSources } from './gguf-llama';
 import { phi3ConfigFromGguf, phi3WeightSources } from './gguf-phi3';
 import { qwen2ConfigFromGguf, qwen2WeightSources, qwen3ConfigFromGguf, qwen3WeightSources } from './gguf-qwen';
+import { isCompactType, QuantizedGgufTensor } from './quantized-gguf-tensor';
 import { GgufTensorReader } from './read-tensor';
 
 interface GgufArchitecture<C extends ModelConfig> {
@@ -151,15 +153,27 @@ export interface GgufModel {
   quantization: Record<string, number>;
 }
 
-/** Loads every weight of the GGUF file at `path` as float32 (refusing it first if it cannot fit in memory). */
+/**
+ * Loads every weight of the GGUF file at `path` as float32 (refusing it first if it cannot fit in memory). With
+ * opts.quantizedBase the layers' linear matrices stored in a compact type stay as their file bytes instead and
+ * are dequantized inside each product (quantized-linear.ts): a frozen base only (they cannot be made trainable).
+ */
 export async function loadGguf(path: string, opts: LoadOptions = {}): Promise<GgufModel> {
   const info = await inspectGguf(path);
   checkMemory(info.config, path, opts.maxBytes);
   const weights = new Map<string, tf.Tensor>();
+  const quantized = new Map<string, QuantizedGgufTensor>();
+  const tensors = new Map(info.file.tensors.map((t) => [t.name, t]));
   const reader = GgufTensorReader.open(info.file);
   try {
     for (const [name, shape] of info.shapes) {
       const source = info.sources.get(name)!; // inspectGguf checked every weight has one
+      const stored = tensors.get(source.tensor)!;
+      // Embedding tables are read by row lookups (and the tied head), not only by products: they stay float32.
+      if (opts.quantizedBase && shape.length === 2 && !EMBEDDING_WEIGHTS.has(name) && isCompactType(stored.type)) {
+        quantized.set(name, new QuantizedGgufTensor(stored, source, reader.readBytes(source.tensor), shape, path));
+        continue;
+      }
       const { info: tensor, data } = reader.read(source.tensor);
       weights.set(name, tf.tensor(toHfLayout(source, data, tensor.shape), shape, 'float32'));
     }
@@ -171,5 +185,10 @@ export async function loadGguf(path: string, opts: LoadOptions = {}): Promise<Gg
   }
   const { config } = info;
   const generation: GenerationDefaults = { bosTokenId: config.bosTokenId, eosTokenIds: config.eosTokenIds, padTokenId: config.padTokenId };
-  return { model: info.create(weights), generation, quantization: info.quantization };
+  const model = info.create(weights);
+  if (quantized.size) {
+    if (!(model instanceof BaseCausalLM)) throw new Error(`a ${config.architecture} model cannot keep quantized weights`);
+    model.keepQuantized(quantized);
+  }
+  return { model, generation, quantization: info.quantization };
 }

@@ -1,0 +1,79 @@
+#!/usr/bin/env python3
+"""Copies what the real-model report needs from the experiment's run folders into the committed raw folder.
+
+    python3 scripts/results/real/collect.py [--home .tmp/real-results-home]
+
+1. Every run a raw compare JSON names (seed runs and learning-rate tuning runs): its metrics.jsonl (one line per step:
+   train loss, learning rate, gradient norm, tokens/s, memory) → docs/results/real/raw/runs/<runId>.metrics.jsonl.
+2. The paper's diagnostic on each item's seed-1 Prefix-Tuning run (attention mass on the prefix per layer, untrained
+   and trained) and PT+ run (memory-to-attention output ratio per layer), by `prefixlab runs diagnostics` on 16
+   test-sample prompts → docs/results/real/raw/diagnostics/<item>.json. Skipped when present.
+Env: PREFIXLAB (default "node bin/prefixlab.js"), THREADS (TF_NUM_INTRAOP_THREADS, default 1).
+"""
+import argparse
+import glob
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+RAW = os.path.join(ROOT, "docs", "results", "real", "raw")
+
+
+def run_ids(compare):
+    ids = [r["runId"] for r in compare.get("runs", [])]
+    for row in compare.get("rows", []):
+        for point in (row.get("tuning") or {}).get("grid", []):
+            ids += point.get("runIds", [])
+    return ids
+
+
+def diagnostics(home, compare, cli):
+    out = {}
+    env = dict(os.environ, TF_NUM_INTRAOP_THREADS=os.environ.get("THREADS", "1"))
+    for method in ("prefix", "ptplus"):
+        run = next((r for r in compare.get("runs", []) if r["method"] == method and r["seed"] == 1 and r["status"] == "finished"), None)
+        if not run:
+            continue
+        for initial in (True, False):
+            cmd = cli + ["runs", "diagnostics", run["runId"], "--texts", "16", "--home", home, "--json"] + (["--initial"] if initial else [])
+            result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=3600)
+            if result.returncode != 0:
+                sys.exit(f"collect: {' '.join(cmd)}: {result.stderr.strip()}")
+            out[f"{method}-{'initial' if initial else 'trained'}"] = json.loads(result.stdout)
+    return out
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--home", default=os.path.join(ROOT, ".tmp", "real-results-home"))
+    parser.add_argument("--no-diagnostics", action="store_true")
+    args = parser.parse_args()
+    cli = shlex.split(os.environ.get("PREFIXLAB", "node bin/prefixlab.js"))
+    os.makedirs(os.path.join(RAW, "runs"), exist_ok=True)
+    os.makedirs(os.path.join(RAW, "diagnostics"), exist_ok=True)
+    for path in sorted(glob.glob(os.path.join(RAW, "*.json"))):
+        item = os.path.basename(path)[:-5]
+        with open(path) as f:
+            compare = json.load(f)
+        for run_id in run_ids(compare):
+            dest = os.path.join(RAW, "runs", f"{run_id}.metrics.jsonl")
+            src = os.path.join(args.home, "runs", run_id, "metrics.jsonl")
+            if not os.path.exists(dest) and os.path.exists(src):
+                shutil.copyfile(src, dest + ".tmp")
+                os.replace(dest + ".tmp", dest)
+        dest = os.path.join(RAW, "diagnostics", f"{item}.json")
+        if not args.no_diagnostics and item.endswith("-main") and not os.path.exists(dest):
+            found = diagnostics(args.home, compare, cli)
+            if found:
+                with open(dest + ".tmp", "w") as f:
+                    json.dump(found, f, indent=1)
+                os.replace(dest + ".tmp", dest)
+                print(f"{item}: diagnostics written")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,161 @@
+#!/usr/bin/env node
+// The real-model tables of docs/results.md, computed from the committed raw JSON of scripts/results/real/run.sh
+// (docs/results/real/raw/<model>-<task>-k<k>-<variant>.json: `prefixlab compare --out` files).
+//
+//   node scripts/results/real/report.mjs            print the Markdown block
+//   node scripts/results/real/report.mjs --write    put it between the markers in docs/results.md
+//   node scripts/results/real/report.mjs --check    exit 1 when docs/results.md's block is not what the raw files give
+//   (--raw DIR, --doc FILE: other places, for tests)
+//
+// Cells are mean ± sample std over the seeds that finished; "not run" where the queue has not reached the item.
+import { existsSync, readdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+const BEGIN = '<!-- real-results:begin (scripts/results/real/report.mjs --write) -->';
+const END = '<!-- real-results:end -->';
+
+const MODELS = { smollm2: 'SmolLM2-135M-Instruct', gemma3: 'Gemma-3-270M' };
+const TASKS = { sst2: 'SST-2', trec: 'TREC', agnews: 'AG News', dbpedia: 'DBpedia-14', goemotions: 'GoEmotions' };
+/** Table columns: [label, variant file, method in it]. */
+const COLUMNS = [
+  ['PT+ elu', 'main', 'ptplus'],
+  ['PT+ gelu', 'gelu', 'ptplus'],
+  ['PT+ centred', 'centred', 'ptplus'],
+  ['Prefix-Tuning', 'main', 'prefix'],
+  ['Prompt Tuning', 'main', 'prompt'],
+  ['LoRA', 'main', 'lora'],
+  ['Full FT', 'main', 'full'],
+];
+/** The planned grid (scripts/results/real/run.sh's queue), in table order. */
+const SETTINGS = [
+  ...['sst2', 'trec', 'agnews', 'dbpedia', 'goemotions'].flatMap((task) => [1, 8].map((k) => ({ model: 'smollm2', task, k }))),
+  ...['goemotions', 'dbpedia'].map((task) => ({ model: 'gemma3', task, k: 1 })),
+];
+
+const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const std = (xs) => (xs.length < 2 ? 0 : Math.sqrt(xs.reduce((a, x) => a + (x - mean(xs)) ** 2, 0) / (xs.length - 1)));
+const pct = (x) => (100 * x).toFixed(1);
+
+function load(raw, { model, task, k }, variant) {
+  const path = join(raw, `${model}-${task}-k${k}-${variant}.json`);
+  return existsSync(path) ? JSON.parse(readFileSync(path, 'utf8')) : null;
+}
+
+/** The finished seed runs of one method in one file. */
+function seedRuns(file, method) {
+  return (file?.runs ?? []).filter((r) => r.method === method && r.status === 'finished' && r.finalTest);
+}
+
+function cell(values) {
+  if (values.length === 0) return null;
+  return { mean: mean(values), std: std(values), n: values.length };
+}
+
+function metricTable(raw, title, pick) {
+  const lines = [`| model | task | k | ${COLUMNS.map((c) => c[0]).join(' | ')} |`, `| --- | --- | --- | ${COLUMNS.map(() => '---:').join(' | ')} |`];
+  let any = false;
+  for (const s of SETTINGS) {
+    const cells = COLUMNS.map(([, variant, method]) =>
+      cell(
+        seedRuns(load(raw, s, variant), method)
+          .map(pick)
+          .filter((v) => typeof v === 'number'),
+      ),
+    );
+    if (cells.every((c) => c === null)) {
+      lines.push(`| ${MODELS[s.model]} | ${TASKS[s.task]} | ${s.k} | ${COLUMNS.map(() => 'not run').join(' | ')} |`);
+      continue;
+    }
+    any = true;
+    const best = Math.max(...cells.filter(Boolean).map((c) => c.mean));
+    const text = cells.map((c) => {
+      if (!c) return 'not run';
+      const v = `${pct(c.mean)} ± ${pct(c.std)}${c.n < 3 ? ` (${c.n} seed${c.n > 1 ? 's' : ''})` : ''}`;
+      return c.mean === best ? `**${v}**` : v;
+    });
+    lines.push(`| ${MODELS[s.model]} | ${TASKS[s.task]} | ${s.k} | ${text.join(' | ')} |`);
+  }
+  return any ? [`**${title}**`, '', ...lines] : [`**${title}**: no results yet.`];
+}
+
+function detailTables(raw) {
+  const out = [];
+  for (const s of SETTINGS) {
+    const rows = [];
+    for (const [label, variant, method] of COLUMNS) {
+      const file = load(raw, s, variant);
+      const row = file?.rows?.find((r) => r.method === method);
+      if (!row) continue;
+      const runs = seedRuns(file, method);
+      const grid = (row.tuning?.grid ?? [])
+        .map((g) => `${g.lr}: ${g.valAccuracy === null || g.valAccuracy === undefined ? '' : `${pct(g.valAccuracy)}% / `}${g.valLoss?.toFixed(3) ?? '—'}`)
+        .join('; ');
+      const peakRss = runs.length ? Math.max(...runs.map((r) => r.peakRssBytes ?? 0)) : 0;
+      rows.push(
+        `| ${label} | ${row.trainableParams.toLocaleString('en-US')} | ${row.lr} | ${grid || '—'} | ${row.tokensPerSecond.toFixed(0)} | ${(row.peakMemoryBytes / 2 ** 20).toFixed(0)} | ${(peakRss / 2 ** 30).toFixed(2)} | ${row.wallSeconds.toFixed(0)} | ${runs.length} |`,
+      );
+    }
+    if (!rows.length) continue;
+    const any = load(raw, s, 'main') ?? load(raw, s, 'gelu') ?? load(raw, s, 'centred');
+    out.push(
+      `**${MODELS[s.model]} · ${TASKS[s.task]} · k = ${s.k}** (${any.steps} steps, seeds ${any.seeds.join(', ')}, ${any.tuning?.trainPoolSize ?? '?'} training examples in the pool, ${any.tuning?.valIds?.length ?? '?'} validation examples for tuning)`,
+      '',
+      '| method | trainable | chosen lr | grid (lr: val accuracy / val loss) | tok/s | peak tensors MiB | peak RSS GiB | wall s / run | seeds done |',
+      '| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |',
+      ...rows,
+      '',
+    );
+  }
+  return out;
+}
+
+export function renderReport(raw) {
+  return [
+    BEGIN,
+    '',
+    ...metricTable(raw, 'Generative accuracy (greedy answer = gold label after normalisation), % on the test sample, mean ± std over seeds', (r) => r.finalTest.exactMatch),
+    '',
+    ...metricTable(raw, 'Label-likelihood accuracy (tasks with ≤ 6 labels), %', (r) => r.finalTest.accuracy),
+    '',
+    ...detailTables(raw),
+    END,
+  ].join('\n');
+}
+
+function replaceBlock(doc, block) {
+  const start = doc.indexOf(BEGIN);
+  const end = doc.indexOf(END);
+  if (start < 0 || end < start) throw new Error(`the doc has no ${BEGIN} … ${END} block`);
+  return doc.slice(0, start) + block + doc.slice(end + END.length);
+}
+
+function main() {
+  const { values } = parseArgs({ options: { write: { type: 'boolean' }, check: { type: 'boolean' }, raw: { type: 'string' }, doc: { type: 'string' } } });
+  const raw = resolve(values.raw ?? join(ROOT, 'docs/results/real/raw'));
+  const docPath = resolve(values.doc ?? join(ROOT, 'docs/results.md'));
+  if (!existsSync(raw)) throw new Error(`${raw}: no raw results folder`);
+  void readdirSync(raw);
+  const block = renderReport(raw);
+  if (!values.write && !values.check) return void process.stdout.write(block + '\n');
+  const doc = readFileSync(docPath, 'utf8');
+  const updated = replaceBlock(doc, block);
+  if (values.check) {
+    if (updated !== doc) {
+      console.error(`${docPath}: its real-model tables differ from what ${raw} gives; run node scripts/results/real/report.mjs --write`);
+      process.exit(1);
+    }
+    return;
+  }
+  writeFileSync(docPath + '.tmp', updated);
+  renameSync(docPath + '.tmp', docPath);
+}
+
+try {
+  main();
+} catch (err) {
+  console.error(`report: ${err.message}`);
+  process.exit(2);
+}

@@ -1,0 +1,106 @@
+// End to end with the real engine: the repository's .venv Python (torch, transformers, peft, accelerate) and
+// python/prefixlab_torch on stories260K, through the service like `prefixlab train --engine torch`. Skips, saying
+// why, when the .venv or the package is absent.
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TrainResultSchema, type TrainProgress } from '@shared/contract/training';
+import type { RunSpecInput } from '@shared/run-spec';
+import { initBackend } from '../../../engine/backend';
+import { parseRunSpec } from '../../../engine/train/run-spec';
+import { hasStoriesHf, storiesHf } from '../../../engine/train/test-fixtures';
+import { RunsStore } from '../../../registry/runs-store';
+import { resume, train } from '../train';
+import { enginePythonPath, repoRoot } from './python-env';
+
+const root = repoRoot(import.meta.dirname);
+const venvPython = root ? join(root, '.venv', 'bin', 'python') : '';
+const engine = enginePythonPath(root);
+function reasonToSkip(): string | null {
+  if (!hasStoriesHf()) return 'stories260K is absent';
+  if (!existsSync(venvPython)) return `${venvPython} is absent (bash python/setup-venv.sh)`;
+  if (!engine || !existsSync(join(engine, 'prefixlab_torch', 'train.py'))) return 'python/prefixlab_torch is absent';
+  return null;
+}
+const skip = reasonToSkip();
+if (skip) console.warn(`skipping the real torch engine run: ${skip}`);
+
+let home: string;
+let data: string;
+beforeAll(async () => {
+  await initBackend('cpu');
+  home = mkdtempSync(join(tmpdir(), 'prefixlab-torch-real-'));
+  data = join(home, 'weather.jsonl');
+  const rows = ['Lily', 'Tom', 'Sam', 'Mia', 'Ben', 'Anna'].flatMap((n) => [
+    JSON.stringify({ text: `${n} saw the sun.`, label: 'happy' }),
+    JSON.stringify({ text: `${n} saw the rain.`, label: 'sad' }),
+  ]);
+  writeFileSync(data, rows.join('\n') + '\n');
+});
+afterAll(() => {
+  if (home) rmSync(home, { recursive: true, force: true });
+});
+
+describe.skipIf(skip !== null)('torch engine, real Python (stories260K)', () => {
+  const spec = (checkpointEvery: number) =>
+    parseRunSpec({
+      engine: 'torch',
+      model: { path: storiesHf },
+      data: { path: data, split: { evalSplit: 4 } },
+      method: { name: 'lora', options: { dropout: 0 } },
+      trainer: { steps: 4, batchSize: 4, maxLength: 32, warmupSteps: 0, evalEvery: 2, checkpointEvery },
+      seed: 1,
+    } as RunSpecInput);
+  let straight: number[] = [];
+
+  it('trains LoRA for 4 steps, relays progress and records a finished run with an adapter', async () => {
+    const seen: TrainProgress[] = [];
+    const result = await train({ home, spec: spec(2), torch: { python: venvPython }, onProgress: (p) => void seen.push(p) });
+    expect(result.reason).toBeUndefined();
+    expect(TrainResultSchema.parse(result)).toEqual(result);
+    expect(result).toMatchObject({ status: 'finished', steps: 4, totalSteps: 4, method: 'lora' });
+    expect(result.backend).toMatch(/^torch \(/);
+    expect(seen.map((p) => p.step)).toEqual([1, 2, 3, 4]);
+    for (const p of seen) expect(Number.isFinite(p.trainLoss)).toBe(true);
+    const manifest = new RunsStore(home).read(result.runId);
+    expect(manifest.runSpec?.engine).toBe('torch');
+    expect(manifest.checkpoints.map((c) => c.step)).toContain(4);
+    expect(result.final.accuracy).not.toBeNull();
+    expect(result.adapterId).toBeDefined();
+    expect(new RunsStore(home).list().map((r) => r.runId)).toContain(result.runId);
+    straight = seen.map((p) => p.trainLoss);
+  }, 300_000);
+
+  it('a run whose Python is SIGKILLed is interrupted and resumes on the same loss curve', async () => {
+    let pid = 0;
+    const first = await train({
+      home,
+      spec: spec(1),
+      torch: { python: venvPython },
+      onSpawn: (p) => void (pid = p),
+      onProgress: (p) => {
+        // The engine runs in its own process group: kill all of it, as a crash would.
+        if (p.step === 2) process.kill(-pid, 'SIGKILL');
+      },
+    });
+    expect(first.status).toBe('interrupted');
+    const resumed = await resume({ home, runId: first.runId, torch: { python: venvPython } });
+    expect(resumed).toMatchObject({ status: 'finished', steps: 4 });
+    const losses = new RunsStore(home).readMetrics(first.runId).map((p) => p.trainLoss);
+    expect(losses).toHaveLength(4);
+    losses.forEach((loss, i) => expect(loss).toBeCloseTo(straight[i], 5));
+  }, 300_000);
+
+  it('--nproc 2 launches two CPU ranks through accelerate and follows the one-process loss curve', async () => {
+    const result = await train({ home, spec: spec(4), torch: { python: venvPython, nproc: 2 } });
+    expect(result.reason).toBeUndefined();
+    expect(result).toMatchObject({ status: 'finished', steps: 4 });
+    const losses = new RunsStore(home).readMetrics(result.runId).map((p) => p.trainLoss);
+    losses.forEach((loss, i) => expect(loss).toBeCloseTo(straight[i], 4));
+    // torchrun's per-rank logs: two ranks ran.
+    const logs = join(new RunsStore(home).runDir(result.runId), 'launch-logs');
+    const ranks = readdirSync(logs, { recursive: true }).filter((f) => /(^|\/)\d+$/.test(String(f)));
+    expect(ranks.length).toBeGreaterThanOrEqual(2);
+  }, 300_000);
+});

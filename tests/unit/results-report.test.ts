@@ -1,0 +1,60 @@
+// docs/results.md's real-model tables are what scripts/results/real/report.mjs prints from the committed raw JSON
+// (the check fails when a raw value changes and the doc does not), and the experiment's scripts start: the task
+// builder reproduces the committed task files byte for byte, the driver and helpers parse.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const root = resolve(__dirname, '../..');
+const script = join(root, 'scripts/results/real/report.mjs');
+const raw = join(root, 'docs/results/real/raw');
+const tmp = mkdtempSync(join(tmpdir(), 'prefixlab-results-report-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+const report = (...args: string[]) => spawnSync(process.execPath, [script, ...args], { encoding: 'utf8' });
+
+describe('real-model results report', () => {
+  it('the doc holds exactly the tables the report script prints from the raw files', () => {
+    const check = report('--check');
+    expect(check.status, check.stderr).toBe(0);
+    const printed = report().stdout.trim();
+    expect(readFileSync(join(root, 'docs/results.md'), 'utf8')).toContain(printed);
+  });
+
+  it('the check fails when a raw result changes and the doc does not', () => {
+    const copy = join(tmp, 'raw');
+    cpSync(raw, copy, { recursive: true });
+    const files = readdirSync(copy).filter((f) => f.endsWith('.json'));
+    if (files.length > 0) {
+      const path = join(copy, files[0]);
+      const compare = JSON.parse(readFileSync(path, 'utf8'));
+      const run = compare.runs.find((r: { finalTest?: { exactMatch: number | null } }) => typeof r.finalTest?.exactMatch === 'number');
+      run.finalTest.exactMatch = run.finalTest.exactMatch > 0.5 ? 0.01 : 0.99;
+      writeFileSync(path, JSON.stringify(compare));
+    } else {
+      // No results yet: a first result appearing must change the doc too.
+      writeFileSync(
+        join(copy, 'smollm2-sst2-k1-main.json'),
+        JSON.stringify({ runs: [{ method: 'lora', status: 'finished', finalTest: { exactMatch: 0.5, accuracy: 0.5 } }], rows: [] }),
+      );
+    }
+    const check = report('--check', '--raw', copy);
+    expect(check.status).toBe(1);
+    expect(check.stderr).toMatch(/differ from what .* gives; run node scripts\/results\/real\/report\.mjs --write/);
+  });
+
+  it('the task builder reproduces the committed task files; the driver and collectors parse', () => {
+    const tasks = join(root, 'docs/results/real/tasks');
+    const before = new Map(readdirSync(tasks).map((f) => [f, readFileSync(join(tasks, f), 'utf8')]));
+    execFileSync('python3', [join(root, 'scripts/results/real/build_tasks.py')], { encoding: 'utf8' });
+    for (const [file, text] of before) expect(readFileSync(join(tasks, file), 'utf8'), file).toBe(text);
+    expect(JSON.parse(before.get('tasks.json')!).goemotions.labels).toHaveLength(27);
+    expect(spawnSync('bash', ['-n', join(root, 'scripts/results/real/run.sh')]).status).toBe(0);
+    for (const py of ['collect.py', 'plots.py']) {
+      const compiled = spawnSync('python3', ['-c', `import ast,sys; ast.parse(open(sys.argv[1]).read())`, join(root, 'scripts/results/real', py)]);
+      expect(compiled.status, py).toBe(0);
+    }
+  });
+});
