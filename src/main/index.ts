@@ -9,6 +9,7 @@ import { resolveHome } from './app/home';
 import { createDispatcher } from './rpc/dispatch';
 import { handlers } from './handlers';
 import { bindIpc, forwardEvents } from './ipc/bind';
+import { routeToRemoteWhenConnected } from './app/remote-routing';
 import { appUrlOf, createMainWindow, lockDownContents, registerAppScheme, serveAppProtocol } from './window';
 import { isAppUrl } from './app/url-policy';
 
@@ -42,7 +43,8 @@ void app.whenReady().then(() => {
   };
   serveAppProtocol(join(here, '../renderer'));
   const appUrl = appUrlOf(process.env.ELECTRON_RENDERER_URL);
-  bindIpc(createDispatcher(handlers, ctx), ctx.events, (sender, frameUrl) => sender === win?.webContents && isAppUrl(frameUrl, appUrl));
+  // While Settings' "Remote PrefixLab" is connected, calls go to that server (app/remote-routing.ts).
+  bindIpc(routeToRemoteWhenConnected(ctx, createDispatcher(handlers, ctx)), ctx.events, (sender, frameUrl) => sender === win?.webContents && isAppUrl(frameUrl, appUrl));
   forwardEvents(ctx.events, () => win?.webContents);
   const open = () => {
     win = createMainWindow(join(here, '../preload/index.cjs'), process.env.ELECTRON_RENDERER_URL);

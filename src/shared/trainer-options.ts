@@ -28,7 +28,9 @@ export const trainerOptions = z.object({
   scoreLabels: z
     .boolean()
     .default(true)
-    .describe("Score every label's verbalisation when evaluating labelled data (label-likelihood accuracy); off: only the eval loss (and exact match with evalGenerate), one sequence per example instead of one per label"),
+    .describe(
+      "Score every label's verbalisation when evaluating labelled data (label-likelihood accuracy); off: only the eval loss (and exact match with evalGenerate), one sequence per example instead of one per label",
+    ),
   evalGenerate: z.boolean().default(false).describe('At the end, also generate greedily for the eval examples and report exact match (trimmed, whitespace-collapsed, case-folded)'),
   splitSeed: z.number().int().default(0).describe('Seed of the train/eval split (fixed across training seeds so comparisons share one split)'),
   recompute: z

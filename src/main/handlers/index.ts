@@ -8,6 +8,7 @@ import { methodsHandlers } from './methods';
 import { datasetsHandlers } from './datasets';
 import { trainingHandlers } from './training';
 import { adaptersHandlers } from './adapters';
+import { remoteHandlers } from './remote';
 
 export const handlers: Handlers<AppContext> = {
   ...systemHandlers,
@@ -17,4 +18,5 @@ export const handlers: Handlers<AppContext> = {
   ...datasetsHandlers,
   ...trainingHandlers,
   ...adaptersHandlers,
+  ...remoteHandlers,
 };

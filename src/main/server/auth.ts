@@ -36,10 +36,8 @@ export function tokenOf(req: IncomingMessage): string | undefined {
   return undefined;
 }
 
-export function isLoopbackHost(host: string): boolean {
-  // 127.0.0.0/8 as a dotted quad only: "127.evil.example" is a name anyone can point anywhere.
-  return host === '::1' || host === 'localhost' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
-}
+// Shared with the remote client (services/remote), which may not import the server.
+export { isLoopbackHost } from '../platform/loopback';
 
 /** Where the server listens: the --host it was given and the port it got. */
 export interface BoundAddress {

@@ -7,6 +7,7 @@ import { WebSocketServer } from 'ws';
 import { generateToken, isAllowedAuthority, isAllowedHost, isAllowedOrigin, parseAuthority, tokenOf, tokensEqual, TOKEN_COOKIE, type BoundAddress } from './auth';
 import { contentSecurityPolicy, securityHeaders } from './security-headers';
 import { serveStatic } from './static-files';
+import { ADAPTER_FILES_PREFIX, serveAdapterFile, type AdapterFileLookup } from './adapter-files';
 import { attachRpc, MAX_MESSAGE_BYTES } from './ws-rpc';
 import type { Dispatch } from '../rpc/dispatch';
 import type { EventBus } from '../rpc/event-bus';
@@ -24,6 +25,8 @@ export interface ServerOptions {
   maxConnections?: number;
   /** How long a connection may stay silent before it is closed (tests); IDLE_TIMEOUT_MS otherwise. */
   idleTimeoutMs?: number;
+  /** Which file GET /api/adapters/<id>/<file> sends (a finished adapter's, for `adapters pull`); absent = no such route. */
+  adapterFiles?: AdapterFileLookup;
 }
 
 export interface RunningServer {
@@ -81,6 +84,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       // The first page load carries ?token=…; a strict same-site cookie lets the page's own assets load.
       if (url.searchParams.has('token')) {
         headers['Set-Cookie'] = `${TOKEN_COOKIE}=${encodeURIComponent(token)}; HttpOnly; SameSite=Strict; Path=/`;
+      }
+      if (options.adapterFiles && url.pathname.startsWith(ADAPTER_FILES_PREFIX)) {
+        void serveAdapterFile(options.adapterFiles, url.pathname, req.method ?? 'GET', res, headers);
+        return;
       }
       void serveStatic(options.rendererDir, url.pathname, res, headers);
     },

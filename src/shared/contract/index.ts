@@ -7,6 +7,7 @@ import { methodsCalls } from './calls/methods';
 import { datasetsCalls, datasetsEvents } from './calls/datasets';
 import { trainingCalls, trainingEvents } from './calls/training';
 import { adaptersCalls } from './calls/adapters';
+import { remoteCalls } from './calls/remote';
 import { coreEvents } from './events';
 import type { ApiOf, CallSpec, HandlerRequest, HandlerResponse } from './define';
 
@@ -18,6 +19,7 @@ export const CALLS = {
   ...datasetsCalls,
   ...trainingCalls,
   ...adaptersCalls,
+  ...remoteCalls,
 } as const;
 
 export const EVENTS = {
@@ -54,5 +56,6 @@ export * from './calls/methods';
 export * from './calls/datasets';
 export * from './calls/training';
 export * from './calls/adapters';
+export * from './calls/remote';
 export * from './datasets';
 export * from './training';

@@ -8,6 +8,7 @@ import { isLoopbackHost } from '../../server/auth';
 import { createDispatcher } from '../../rpc/dispatch';
 import { handlers } from '../../handlers';
 import { rendererDir } from '../paths';
+import { lookupAdapterFile } from '../../services/remote/adapter-files';
 
 export const serveCommand: Command = {
   name: 'serve',
@@ -40,6 +41,8 @@ export const serveCommand: Command = {
       rendererDir: rendererDir(),
       dispatch: createDispatcher(handlers, app),
       events: app.events,
+      // Finished adapters are readable by id (GET /api/adapters/<id>/<file>) for `prefixlab adapters pull`.
+      adapterFiles: (id, file) => lookupAdapterFile(app.options.home, id, file),
     });
     if (!isLoopbackHost(host)) io.log(`warning: serving on ${host}, reachable from other machines`);
     const browsable = app.files.roots();
