@@ -2,6 +2,7 @@
 // picks the best mean log-prob per token; exact match; the mean NLL on TinyStories text; base vs tuned; the
 // prefix attention-mass and PT+ memory-ratio diagnostics.
 import { readFileSync } from 'node:fs';
+import * as tf from '@tensorflow/tfjs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../backend';
@@ -50,6 +51,18 @@ describe.skipIf(!isAvailable)('evaluation on stories260K', () => {
       expect(s.sumLogProb).toBeCloseTo(alone[i].sumLogProb, 4);
       expect(s.sumLogProb).toBeLessThan(0);
     });
+  });
+
+  it('equals log-softmax of the full logits at the target positions (the LM head runs on those rows only)', async () => {
+    const encoded = examples.map((e, i) => encodeExample(tokenizer, e, i, { maxLength: 64, addEos: false }));
+    const scores = await scoreSequences(loaded.model, encoded, { batchSize: 4, padId: 0 });
+    for (const [i, e] of encoded.entries()) {
+      const logProbs = tf.tidy(() => tf.logSoftmax(loaded.model.forward(tf.tensor2d([e.ids], [1, e.ids.length], 'int32')).squeeze([0]) as tf.Tensor2D).arraySync() as number[][]);
+      let sum = 0;
+      for (let t = e.targetStart; t < e.ids.length; t++) sum += logProbs[t - 1][e.ids[t]];
+      expect(scores[i].tokens).toBe(e.ids.length - e.targetStart);
+      expect(scores[i].sumLogProb).toBeCloseTo(sum, 4);
+    }
   });
 
   it('scores on the wasm backend too (no kernel that wasm lacks), with the same values as cpu', async () => {

@@ -3,7 +3,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { CausalLM } from '../models/causal-lm';
 import type { ModelHooks } from '../models/hooks';
-import { collate } from '../train/batches';
+import { collate, scoredPositions } from '../train/batches';
 import type { EncodedExample } from '../train/encode';
 import { targetNll } from '../train/loss';
 
@@ -38,8 +38,11 @@ export async function scoreSequences(model: CausalLM, sequences: readonly Pick<E
     const nll = tf.tidy(() => {
       const inputIds = tf.tensor2d(batch.inputIds, [batch.batchSize, batch.seqLen], 'int32'); // [B, T]
       const attentionMask = tf.tensor2d(batch.attentionMask, [batch.batchSize, batch.seqLen], 'int32'); // [B, T]
-      const logits = model.forward(inputIds, { attentionMask, hooks: opts.hooks }); // [B, T, V]
-      return batch.targetTokens === 0 ? tf.zeros([0]) : targetNll(logits, batch); // [N], in lossMask order
+      if (batch.targetTokens === 0) return tf.zeros([0]);
+      // The LM head runs on the scored positions only (as in training): most of a prompt's positions are never
+      // read, and with a large vocabulary (Gemma 3's 262,144) the head is most of the forward pass.
+      const logits = model.forward(inputIds, { attentionMask, hooks: opts.hooks, logitRows: scoredPositions(batch).positions }); // [1, N, V]
+      return targetNll(logits, batch); // [N], in lossMask order
     });
     const values = await nll.data();
     nll.dispose();
