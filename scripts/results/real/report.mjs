@@ -54,8 +54,16 @@ function cell(values) {
   return { mean: mean(values), std: std(values), n: values.length };
 }
 
-function metricTable(raw, title, pick) {
-  const lines = [`| model | task | k | ${COLUMNS.map((c) => c[0]).join(' | ')} |`, `| --- | --- | --- | ${COLUMNS.map(() => '---:').join(' | ')} |`];
+/** The base model's own score on the task's test sample (scripts/results/real/zero_shot.sh), or null. */
+function zeroShot(raw, { model, task }, field) {
+  const path = join(raw, 'zero-shot', `${model}-${task}.json`);
+  if (!existsSync(path)) return null;
+  const value = JSON.parse(readFileSync(path, 'utf8'))[field];
+  return typeof value === 'number' ? value : null;
+}
+
+function metricTable(raw, title, pick, zeroShotField) {
+  const lines = [`| model | task | k | base, no training | ${COLUMNS.map((c) => c[0]).join(' | ')} |`, `| --- | --- | --- | ---: | ${COLUMNS.map(() => '---:').join(' | ')} |`];
   let any = false;
   for (const s of SETTINGS) {
     const cells = COLUMNS.map(([, variant, method]) =>
@@ -65,8 +73,10 @@ function metricTable(raw, title, pick) {
           .filter((v) => typeof v === 'number'),
       ),
     );
+    const base = zeroShot(raw, s, zeroShotField);
+    const baseText = base === null ? 'not run' : pct(base);
     if (cells.every((c) => c === null)) {
-      lines.push(`| ${MODELS[s.model]} | ${TASKS[s.task]} | ${s.k} | ${COLUMNS.map(() => 'not run').join(' | ')} |`);
+      lines.push(`| ${MODELS[s.model]} | ${TASKS[s.task]} | ${s.k} | ${baseText} | ${COLUMNS.map(() => 'not run').join(' | ')} |`);
       continue;
     }
     any = true;
@@ -76,7 +86,7 @@ function metricTable(raw, title, pick) {
       const v = `${pct(c.mean)} ± ${pct(c.std)}${c.n < 3 ? ` (${c.n} seed${c.n > 1 ? 's' : ''})` : ''}`;
       return c.mean === best ? `**${v}**` : v;
     });
-    lines.push(`| ${MODELS[s.model]} | ${TASKS[s.task]} | ${s.k} | ${text.join(' | ')} |`);
+    lines.push(`| ${MODELS[s.model]} | ${TASKS[s.task]} | ${s.k} | ${baseText} | ${text.join(' | ')} |`);
   }
   return any ? [`**${title}**`, '', ...lines] : [`**${title}**: no results yet.`];
 }
@@ -116,9 +126,14 @@ export function renderReport(raw) {
   return [
     BEGIN,
     '',
-    ...metricTable(raw, 'Generative accuracy (greedy answer = gold label after normalisation), % on the test sample, mean ± std over seeds', (r) => r.finalTest.exactMatch),
+    ...metricTable(
+      raw,
+      'Generative accuracy (greedy answer = gold label after normalisation), % on the test sample, mean ± std over seeds (best trained method in bold)',
+      (r) => r.finalTest.exactMatch,
+      'exactMatch',
+    ),
     '',
-    ...metricTable(raw, 'Label-likelihood accuracy (tasks with ≤ 6 labels), %', (r) => r.finalTest.accuracy),
+    ...metricTable(raw, 'Label-likelihood accuracy (tasks with ≤ 6 labels), %', (r) => r.finalTest.accuracy, 'accuracy'),
     '',
     ...detailTables(raw),
     END,

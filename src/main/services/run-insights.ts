@@ -9,7 +9,7 @@ import { ApiError } from '@shared/errors';
 import { baseVsTuned } from '../engine/eval/generation';
 import type { LoadedModel } from '../engine/io/load-model';
 import { allMethods, getMethod, parseMethodOptions } from '../engine/methods/registry';
-import { readExamples } from '../engine/train/sources';
+import { readEvalExamples, readExamples } from '../engine/train/sources';
 import { attachWithState, loadBaseModel } from '../export/engine-session';
 import { readStateDictFile } from '../registry/adapter-store';
 import { ADAPTER_TENSORS_FILE } from '../registry/layout';
@@ -148,6 +148,15 @@ export async function generateBaseVsTuned(
 
 /** Eval prompts of the run (its frozen eval split), the first `count`. */
 export async function evalPrompts(manifest: RunManifest, count: number): Promise<string[]> {
+  // A run scored on the user's test file (--eval-data) takes its prompts from there.
+  const testFile = manifest.dataset.evalData;
+  if (testFile) {
+    const examples = await readEvalExamples(testFile.path, manifest.dataset.path);
+    return examples
+      .slice(0, count)
+      .map((e) => e.prompt)
+      .filter((p) => p.length > 0);
+  }
   const examples = await readExamples(manifest.dataset.path);
   const byId = new Map(examples.map((e) => [e.id, e]));
   const ids = manifest.dataset.evalIds.length > 0 ? manifest.dataset.evalIds : manifest.dataset.trainIds;

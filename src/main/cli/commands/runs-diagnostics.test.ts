@@ -13,11 +13,11 @@ const tmp = mkdtempSync(join(tmpdir(), 'prefixlab-cli-diagnostics-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const home = join(tmp, 'home');
 
-async function trainRun(method: string): Promise<string> {
+async function trainRun(method: string, split: string[] = ['--eval-split', '4']): Promise<string> {
   const run = await cli([
     'train',
     ...['--model', join(fixturesDir, 'llama-gqa'), '--data', join(resolve(fixturesDir, '../eval-data'), 'sst2-train.tsv')],
-    ...['--method', method, '--steps', '3', '--lr', '0.05', '--set', 'batchSize=4', '--set', 'maxLength=48', '--eval-split', '4'],
+    ...['--method', method, '--steps', '3', '--lr', '0.05', '--set', 'batchSize=4', '--set', 'maxLength=48', ...split],
     ...['--home', home, '--backend', 'cpu', '--json'],
   ]);
   expect(run.code, run.stderr).toBe(0);
@@ -54,6 +54,13 @@ describe('prefixlab runs diagnostics', () => {
     const text = await cli(['runs', 'diagnostics', id, '--texts', '2', '--home', home, '--backend', 'cpu']);
     expect(text.stdout).toMatch(/memory \/ attention output norm/);
     expect(text.stdout.match(/^ {2}layer/gm)).toHaveLength(trained.layerMeans.length);
+  });
+
+  it("a run scored on a test file (--eval-data) is measured on that file's prompts", async () => {
+    const id = await trainRun('ptplus', ['--eval-split', '0', '--eval-data', join(resolve(fixturesDir, '../eval-data'), 'sst2-test.tsv')]);
+    const d = JSON.parse((await cli(['runs', 'diagnostics', id, '--texts', '16', '--home', home, '--backend', 'cpu', '--json'])).stdout);
+    // The test file has 8 rows (the training file 16): all 8 measured.
+    expect(d.texts).toBe(8);
   });
 
   it('other methods and unknown runs: one line', async () => {
