@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 # Bounded reads: a hand-off is small (the encoded examples of one run); anything bigger is not one.
 _MAX_JSON_BYTES = 256 * 1024 * 1024
@@ -24,6 +24,9 @@ class Example:
     input_ids: List[int]
     labels: List[int]
     label: Any = None
+    # evalGenerate (eval/test examples): the prompt as the app's greedy generation encodes it, and its token budget.
+    prompt_ids: Optional[List[int]] = None
+    max_new_tokens: Optional[int] = None
 
     @property
     def target_tokens(self) -> int:
@@ -107,6 +110,9 @@ def read_handoff(folder: str) -> Handoff:
             try:
                 raw = json.loads(line)
                 ex = Example(int(raw["index"]), str(raw["id"]), raw["split"], [int(v) for v in raw["inputIds"]], [int(v) for v in raw["labels"]], raw.get("label"))
+                if "promptIds" in raw:
+                    ex.prompt_ids = [int(v) for v in raw["promptIds"]]
+                    ex.max_new_tokens = int(raw["maxNewTokens"])
             except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
                 raise HandoffError(f"{examples_path}:{number}: not an encoded example ({type(err).__name__}: {err})") from None
             if ex.split not in splits:

@@ -24,7 +24,8 @@ from typing import Any, Dict, List, Optional
 import torch
 
 from .evaluate import Scoring, evaluate, token_nll
-from .handoff import Handoff, HandoffError, read_handoff
+from .generate import generation_inputs, greedy
+from .handoff import Handoff, HandoffError, _field, read_handoff
 from .methods import attach
 from .optim import AppAdamW, check_schedule
 from .run_folder import RunFolder, write_json_atomic
@@ -77,6 +78,23 @@ def _epoch(consumed: int, per_epoch: int) -> float:
     return epoch + (consumed - epoch * per_epoch) / per_epoch
 
 
+def generate_split(attached, accelerator, ho: Handoff, split: str, device) -> List[Dict[str, Any]]:
+    """[{index, ids}]: greedy generations for the split's examples (generate.py), with the method's hooks."""
+    examples = ho.eval if split == "eval" else ho.test
+    # The bare module: a DDP wrapper would wait for the other ranks' forward passes.
+    module = accelerator.unwrap_model(attached.module)
+
+    def next_logits(ids: torch.Tensor) -> torch.Tensor:
+        return module(input_ids=ids, attention_mask=torch.ones_like(ids), **attached.forward_kwargs).logits[:, -1]
+
+    was_training = module.training
+    module.eval()
+    try:
+        return greedy(next_logits, examples, ho.plan["eosTokenIds"], int(ho.plan["evalBatchSize"]), device)
+    finally:
+        module.train(was_training)
+
+
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="prefixlab_torch.train", description="Train a PrefixLab hand-off with PyTorch + PEFT + accelerate")
     parser.add_argument("--handoff", required=True, help="the hand-off folder the app wrote")
@@ -102,6 +120,11 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
     is_main = accelerator.is_main_process
     ho: Handoff = read_handoff(args.handoff)
     plan = ho.plan
+    if plan.get("evalGenerate"):
+        # Checked before training, so an old hand-off fails at once rather than after the run.
+        for split, examples in (("eval", ho.eval), ("test", ho.test)):
+            generation_inputs(examples, split, os.path.join(ho.dir, "examples.jsonl"))
+        _field(plan, "eosTokenIds", os.path.join(ho.dir, "plan.json"))
     check_schedule(plan, ho.learning_rates, int(plan.get("warmupSteps") if plan.get("warmupSteps") is not None else math.ceil(ho.total_steps * 0.05)))
     torch.manual_seed(int(plan["seed"]))
     folder = RunFolder(args.run_dir)
@@ -261,6 +284,11 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
         if "test" in evals:
             result["finalTest"] = {"trainLoss": last_loss, "evalLoss": evals["test"]["evalLoss"], "accuracy": evals["test"].get("accuracy"), "evalExamples": evals["test"]["examples"]}
         result["final"] = final
+        if plan.get("evalGenerate"):
+            # As job.ts: greedy generations of a split only where that split was scored. Rank 0 only (the others wait).
+            for split, key in (("eval", "generations"), ("test", "testGenerations")):
+                if split in evals and is_main:
+                    result[key] = generate_split(attached, accelerator, ho, split, device)
     result["tokensSeen"] = tokens_seen
     result["tokensPerSecond"] = tokens_seen / train_ms * 1000 if train_ms > 0 else 0
     if is_main:

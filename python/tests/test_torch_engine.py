@@ -4,7 +4,8 @@ One session fixture has the app write every hand-off (src/main/engine/torch/hand
 python/tests/make_torch_handoffs.ts) and, for the parity cases, train the same RunSpec with our engine, recording
 its per-step losses. Then:
 - parity: the torch engine's per-step training losses are within 1e-4 of ours for 20 steps, final accuracy equal,
-  for PT+ (plain and phiCenter data-mean), LoRA (dropout 0), Prefix-Tuning, Prompt Tuning and full fine-tuning;
+  for PT+ (plain and phiCenter data-mean), LoRA (dropout 0), Prefix-Tuning, Prompt Tuning and full fine-tuning,
+  and with evalGenerate the same greedy token ids for every eval example (result.json `generations`);
 - data parallel: `accelerate launch --num_processes 2` (CPU, gloo) with global batch 8 ends 10 steps with the same
   trainable tensors as one process (<= 1e-5);
 - resume: a run SIGKILLed after a checkpoint and resumed with --resume ends with the same adapter as an
@@ -60,7 +61,8 @@ def handoffs(tmp_path_factory):
     data = root / "weather.jsonl"
     rows = [row for n in NAMES for row in ({"text": f"{n} saw the sun.", "label": "happy"}, {"text": f"{n} saw the rain.", "label": "sad"})]
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    cases = [{"name": name, "reference": True, "runSpec": _spec(data, method, learningRate=RATES.get(name, 0.01))} for name, method in PARITY.items()]
+    # evalGenerate on: both engines also generate greedily for the eval examples at the end (exact match).
+    cases = [{"name": name, "reference": True, "runSpec": _spec(data, method, learningRate=RATES.get(name, 0.01), evalGenerate=True)} for name, method in PARITY.items()]
     # Data parallel: global batch 8, 10 steps; resume: 60 steps (room to kill it mid-run), a checkpoint every 3.
     cases.append({"name": "dp", "runSpec": _spec(data, PARITY["lora"], steps=10, batchSize=8)})
     cases.append({"name": "resume", "runSpec": _spec(data, PARITY["ptplus"], steps=60, checkpointEvery=3, keepCheckpoints=2)})
@@ -118,6 +120,12 @@ def test_same_losses_as_our_engine(handoffs, tmp_path, case):
     result = json.loads((run_dir / "result.json").read_text())
     assert result["status"] == "finished" and result["steps"] == 20
     assert result["final"]["accuracy"] == reference["final"]["accuracy"]
+    # evalGenerate: the same greedy token ids for every eval example as our engine's generate() from its adapter
+    # (prompt encoded as generation.ts does, EOS and the new-token budget from the hand-off).
+    expected = reference["generations"]
+    assert [g["index"] for g in expected] == [0, 1, 2, 3]
+    assert any(g["ids"] for g in expected), f"{case}: our engine generated nothing; the comparison would be empty"
+    assert result["generations"] == expected, f"{case}: torch {result['generations']} vs ours {expected}"
     assert result["final"]["evalLoss"] == pytest.approx(reference["final"]["evalLoss"], abs=1e-4)
     # The final adapter is ours, tensor for tensor (names, shapes, values).
     ref_adapter = load_file(reference["adapter"])

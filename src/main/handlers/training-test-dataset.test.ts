@@ -110,3 +110,25 @@ describe('training.start with testDatasetId', () => {
     expect(err.file).toBe(file);
   });
 });
+
+describe('training.start engine', () => {
+  it("engine 'torch' makes every run's spec a torch run and is recorded on the comparison; the default is tfjs", async () => {
+    const torch = await start({ engine: 'torch' });
+    expect(torch.engine).toBe('torch');
+    expect(queued.at(-1)!.plan.base.engine).toBe('torch');
+    const plain = await start({});
+    expect(plain.engine).toBeUndefined();
+    expect(queued.at(-1)!.plan.base.engine).toBe('tfjs');
+    expect(() =>
+      trainingCalls['training.start'].request.parse({
+        modelId: 'm1',
+        datasetId: train.id,
+        splitName: 'default',
+        methods: [{ method: 'lora' }],
+        seeds: [1],
+        steps: 2,
+        engine: 'jax',
+      }),
+    ).toThrow();
+  });
+});

@@ -43,6 +43,7 @@ export const trainingHandlers: TrainingHandlers = {
       ...(test ? { evalPath: test.path } : {}),
       methods,
       seeds: req.seeds,
+      ...(req.engine ? { engine: req.engine } : {}),
       trainer: { ...trainer, ...(req.steps !== undefined ? { steps: req.steps } : {}), ...(req.budgetTokens !== undefined ? { budgetTokens: req.budgetTokens } : {}) },
     });
     return ctx.runs.enqueue(
@@ -58,6 +59,7 @@ export const trainingHandlers: TrainingHandlers = {
         steps: req.steps ?? null,
         budgetTokens: req.budgetTokens ?? null,
         trainer: { ...req.trainer, splitSeed: split.seed },
+        ...(req.engine ? { engine: req.engine } : {}),
       },
       plan,
     );

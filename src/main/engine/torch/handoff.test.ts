@@ -13,7 +13,8 @@ import { loadModel } from '../io/load-model';
 import { getMethod } from '../methods/registry';
 import { collate } from '../train/batches';
 import { hasStoriesHf, storiesHf } from '../train/test-fixtures';
-import { handoffLabels, planBatches, writeTorchHandoff } from './handoff';
+import { readExamples } from '../train/sources';
+import { generationPlan, handoffLabels, planBatches, writeTorchHandoff } from './handoff';
 
 const isAvailable = hasStoriesHf();
 let home: string;
@@ -24,7 +25,10 @@ beforeAll(async () => {
   home = mkdtempSync(join(tmpdir(), 'prefixlab-handoff-'));
   data = join(home, 'weather.jsonl');
   const names = ['Lily', 'Tom', 'Sam', 'Mia', 'Ben', 'Anna'];
-  writeFileSync(data, names.flatMap((n) => [JSON.stringify({ text: `${n} saw the sun.`, label: 'happy' }), JSON.stringify({ text: `${n} saw the rain.`, label: 'sad' })]).join('\n') + '\n');
+  writeFileSync(
+    data,
+    names.flatMap((n) => [JSON.stringify({ text: `${n} saw the sun.`, label: 'happy' }), JSON.stringify({ text: `${n} saw the rain.`, label: 'sad' })]).join('\n') + '\n',
+  );
 });
 
 afterAll(() => {
@@ -51,7 +55,10 @@ describe('planBatches', () => {
     const examples = Array.from({ length: 7 }, (_, index) => ({ index, ids: [1, 2, 3], targetStart: 1, isTruncated: false }));
     const steps = planBatches(examples, { batchSize: 2, batchTokens: null, gradAccumulation: 2, seed: 3 }, 4); // 4 batches per epoch → 2 steps per epoch
     expect(steps.map((s) => s.length)).toEqual([2, 2, 2, 2]);
-    const epochOne = steps.slice(0, 2).flat(2).sort((a, b) => a - b);
+    const epochOne = steps
+      .slice(0, 2)
+      .flat(2)
+      .sort((a, b) => a - b);
     expect(epochOne).toEqual([0, 1, 2, 3, 4, 5, 6]);
     expect(planBatches(examples, { batchSize: 2, batchTokens: null, gradAccumulation: 2, seed: 3 }, 4)).toEqual(steps);
     expect(planBatches(examples, { batchSize: 2, batchTokens: null, gradAccumulation: 2, seed: 4 }, 4)).not.toEqual(steps);
@@ -116,7 +123,8 @@ describe.skipIf(!isAvailable)('writeTorchHandoff (stories260K)', () => {
       expect(candidates[row.truth as number]).toBe(row.own);
     }
     expect(readJsonl(join(dir, 'scoring-sequences.jsonl'))).toHaveLength(8);
-    for (const s of readJsonl(join(dir, 'scoring-sequences.jsonl'))) expect(handoffLabels({ ids: s.inputIds as number[], targetStart: (s.labels as number[]).findIndex((l) => l !== -100) })).toEqual(s.labels);
+    for (const s of readJsonl(join(dir, 'scoring-sequences.jsonl')))
+      expect(handoffLabels({ ids: s.inputIds as number[], targetStart: (s.labels as number[]).findIndex((l) => l !== -100) })).toEqual(s.labels);
   }, 60_000);
 
   it('PT+ with data-mean centring hands over the measured φ mean (not trainable) with the zero memories', async () => {
@@ -128,8 +136,51 @@ describe.skipIf(!isAvailable)('writeTorchHandoff (stories260K)', () => {
     expect(means).toHaveLength(5);
     expect(means.every((n) => !plan.trainable.includes(n))).toBe(true);
     expect(means.every((n) => init[n].data.some((v) => v !== 0))).toBe(true);
-    expect(Object.keys(init).filter((n) => n.endsWith('ptplus_memory')).every((n) => init[n].data.every((v) => v === 0))).toBe(true);
+    expect(
+      Object.keys(init)
+        .filter((n) => n.endsWith('ptplus_memory'))
+        .every((n) => init[n].data.every((v) => v === 0)),
+    ).toBe(true);
   }, 60_000);
+
+  it("hands over each eval example's prompt ids and new-token count as generation.ts exactMatch() generates them, and the EOS ids", async () => {
+    const dir = join(home, 'generate');
+    await writeTorchHandoff(spec({ name: 'lora', options: { dropout: 0 } }, { evalGenerate: true, evalBatchSize: 3 }), dir);
+    const loaded = await loadModel(storiesHf);
+    try {
+      const tokenizer = loaded.tokenizer!;
+      const examples = await readExamples(data);
+      const byId = new Map(examples.map((e) => [e.id, e]));
+      const evalRows = readJsonl(join(dir, 'examples.jsonl')).filter((e) => e.split === 'eval');
+      expect(evalRows).toHaveLength(4);
+      const longest = Math.max(...evalRows.map((r) => tokenizer.encode(byId.get(r.id as string)!.target, { addSpecialTokens: false }).length));
+      for (const row of evalRows) {
+        // greedy() encodes the prompt with the tokenizer's special tokens (BOS), not the training encoding's target.
+        expect(row.promptIds).toEqual(tokenizer.encode(byId.get(row.id as string)!.prompt));
+        expect(row.maxNewTokens).toBe(longest + 2);
+      }
+      const plan = JSON.parse(readFileSync(join(dir, 'plan.json'), 'utf8'));
+      expect(plan.evalGenerate).toBe(true);
+      expect(plan.eosTokenIds).toEqual([...new Set([tokenizer.eosTokenId!, ...loaded.model.config.eosTokenIds])]);
+    } finally {
+      loaded.dispose();
+    }
+  }, 60_000);
+
+  it('caps the new tokens by the context left after the longest prompt of each generation batch, as generate.ts does', () => {
+    const tokenizer = { encode: (text: string) => Array.from({ length: text.length }, () => 1) };
+    const scored = [
+      { prompt: 'aaaa', target: 'xx' },
+      { prompt: 'aaaaaaa', target: 'xxx' },
+      { prompt: 'a', target: 'x' },
+    ];
+    expect(generationPlan(tokenizer, scored, 2, 9)).toEqual([
+      { promptIds: [1, 1, 1, 1], maxNewTokens: 2 },
+      { promptIds: [1, 1, 1, 1, 1, 1, 1], maxNewTokens: 2 },
+      { promptIds: [1], maxNewTokens: 5 },
+    ]);
+    expect(generationPlan(tokenizer, [{ prompt: 'aaaaaaaaaa', target: 'x' }], 2, 9)[0].maxNewTokens).toBe(0);
+  });
 
   it('names the missing model in one line', async () => {
     const missing = join(home, 'no-such-model');

@@ -26,6 +26,7 @@ import { parseRunSpec } from '../train/run-spec';
 import { lrAt } from '../train/schedule';
 import { labelVerbalisations } from '../eval/classify';
 import { readEvalExamples, readExamples, type Example } from '../train/sources';
+import type { TextTokenizer } from '../io/tokenizer';
 
 /** What writeTorchHandoff wrote (for the caller's log and tests). */
 export interface TorchHandoff {
@@ -47,7 +48,11 @@ export function handoffLabels(example: Pick<EncodedExample, 'ids' | 'targetStart
  * Our trainer's batch plan for `totalSteps` steps: per step, `gradAccumulation` micro-batches of example indices
  * (into the encoded training examples), drawn exactly as trainer.ts nextBatch() does.
  */
-export function planBatches(examples: readonly EncodedExample[], plan: { batchSize: number; batchTokens: number | null; gradAccumulation: number; seed: number }, totalSteps: number): number[][][] {
+export function planBatches(
+  examples: readonly EncodedExample[],
+  plan: { batchSize: number; batchTokens: number | null; gradAccumulation: number; seed: number },
+  totalSteps: number,
+): number[][][] {
   const rng = Rng.fromSeed(deriveSeed(plan.seed, SEED_PURPOSES.dataOrder));
   let order = planEpoch(examples, plan, rng);
   let cursor = 0;
@@ -100,6 +105,27 @@ export function scoringPlan(
   return { sequences, rows, labels, classification };
 }
 
+/**
+ * What engine/eval/generation.ts exactMatch() generates for `scored` (in order): each prompt encoded as its
+ * greedy() encodes it (special tokens included), and its number of new tokens: the longest target's token count
+ * + 2, capped as generate.ts caps it by the context left after the longest prompt of its batch (`batchSize`
+ * prompts at a time, in order).
+ */
+export function generationPlan(
+  tokenizer: Pick<TextTokenizer, 'encode'>,
+  scored: readonly Pick<Example, 'prompt' | 'target'>[],
+  batchSize: number,
+  maxPositions: number,
+): { promptIds: number[]; maxNewTokens: number }[] {
+  const longest = Math.max(1, ...scored.map((e) => tokenizer.encode(e.target, { addSpecialTokens: false }).length));
+  const prompts = scored.map((e) => tokenizer.encode(e.prompt));
+  return prompts.map((promptIds, i) => {
+    const start = i - (i % batchSize);
+    const promptLen = Math.max(...prompts.slice(start, start + batchSize).map((p) => p.length));
+    return { promptIds, maxNewTokens: Math.max(0, Math.min(longest + 2, maxPositions - promptLen)) };
+  });
+}
+
 /** Writes the hand-off of a new run of `input` into `dir` (created; files written atomically). */
 export async function writeTorchHandoff(input: RunSpec, dir: string, log?: (message: string) => void): Promise<TorchHandoff> {
   const runSpec = parseRunSpec(input);
@@ -137,7 +163,8 @@ export async function writeTorchHandoff(input: RunSpec, dir: string, log?: (mess
     const config = loaded.model.config;
     const virtualTokens = virtualTokensOf(runSpec.method.name, methodOptions).count;
     const maxLength = Math.min(options.maxLength, config.maxPositions - virtualTokens);
-    if (maxLength < 2) throw new ApiError('invalid_argument', `numVirtualTokens ${virtualTokens} leaves no room in the model's ${config.maxPositions}-token context`, { field: 'numVirtualTokens' });
+    if (maxLength < 2)
+      throw new ApiError('invalid_argument', `numVirtualTokens ${virtualTokens} leaves no room in the model's ${config.maxPositions}-token context`, { field: 'numVirtualTokens' });
     const padId = config.padTokenId ?? tokenizer.eosTokenId ?? 0;
     const encodeOpts = { maxLength, addEos: options.addEos };
     const encoded = trainExamples.map((e, i) => encodeExample(tokenizer, e, i, encodeOpts));
@@ -173,12 +200,16 @@ export async function writeTorchHandoff(input: RunSpec, dir: string, log?: (mess
     writeSafetensors(tmp, tensors, { format: 'pt', method: runSpec.method.name });
     renameSync(tmp, join(dir, 'init.safetensors'));
 
-    const line = (split: string, e: Example, enc: EncodedExample) =>
-      JSON.stringify({ index: enc.index, id: e.id, split, inputIds: enc.ids, labels: handoffLabels(enc), ...(e.label !== undefined ? { label: e.label } : {}) });
+    const line = (split: string, e: Example, enc: EncodedExample, generation?: { promptIds: number[]; maxNewTokens: number }) =>
+      JSON.stringify({ index: enc.index, id: e.id, split, inputIds: enc.ids, labels: handoffLabels(enc), ...(e.label !== undefined ? { label: e.label } : {}), ...generation });
+    // evalGenerate: what generation.ts exactMatch() generates from, per eval/test example.
+    const generationOf = (scored: Example[]) => generationPlan(tokenizer, scored, options.evalBatchSize, config.maxPositions);
+    const evalGeneration = generationOf(evalExamples);
+    const testGeneration = generationOf(testExamples);
     const lines = [
       ...encoded.map((enc, i) => line('train', trainExamples[i], enc)),
-      ...evalExamples.map((e, i) => line('eval', e, encodeExample(tokenizer, e, i, encodeOpts))),
-      ...testExamples.map((e, i) => line('test', e, encodeExample(tokenizer, e, i, encodeOpts))),
+      ...evalExamples.map((e, i) => line('eval', e, encodeExample(tokenizer, e, i, encodeOpts), evalGeneration[i])),
+      ...testExamples.map((e, i) => line('test', e, encodeExample(tokenizer, e, i, encodeOpts), testGeneration[i])),
     ];
     await writeFileAtomic(join(dir, 'examples.jsonl'), lines.join('\n') + '\n');
     // What classify.ts scores: the eval split against the labels of train + eval, the test file against those plus its own.
@@ -199,7 +230,10 @@ export async function writeTorchHandoff(input: RunSpec, dir: string, log?: (mess
       plan.rows.forEach((row, index) => scoring.push(JSON.stringify({ index, split: name, ...row })));
     }
     await writeFileAtomic(join(dir, 'scoring.jsonl'), scoring.length ? scoring.join('\n') + '\n' : '');
-    await writeFileAtomic(join(dir, 'scoring-sequences.jsonl'), sequences.length ? sequences.map((e) => JSON.stringify({ inputIds: e.ids, labels: handoffLabels(e) })).join('\n') + '\n' : '');
+    await writeFileAtomic(
+      join(dir, 'scoring-sequences.jsonl'),
+      sequences.length ? sequences.map((e) => JSON.stringify({ inputIds: e.ids, labels: handoffLabels(e) })).join('\n') + '\n' : '',
+    );
     await writeJsonAtomic(join(dir, 'labels.json'), labelsBySplit);
     await writeJsonAtomic(join(dir, 'runspec.json'), { ...runSpec, engine: 'torch' });
     await writeJsonAtomic(join(dir, 'model.json'), { path: modelPath, format: loaded.format, architecture: config.architecture, dtype: 'float32', padTokenId: padId });
@@ -211,7 +245,9 @@ export async function writeTorchHandoff(input: RunSpec, dir: string, log?: (mess
       evalEvery: resolvedEvalEvery(options, totalSteps),
     });
     // What the trainer resolved beyond the spec: the plan Python follows (it asserts its own schedule agrees).
-    await writeJsonAtomic(join(dir, 'plan.json'), { ...options, maxLength, learningRate, totalSteps, seed, methodOptions, trainable, noDecay, padId });
+    // eosTokenIds: where a greedy generation stops (generation.ts: the tokenizer's EOS and the model config's).
+    const eosTokenIds = [...new Set([...(tokenizer.eosTokenId !== null ? [tokenizer.eosTokenId] : []), ...config.eosTokenIds])];
+    await writeJsonAtomic(join(dir, 'plan.json'), { ...options, maxLength, learningRate, totalSteps, seed, methodOptions, trainable, noDecay, padId, eosTokenIds });
     return {
       dir,
       totalSteps,

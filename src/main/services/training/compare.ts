@@ -93,12 +93,15 @@ export interface ComparisonRequest {
   seeds: number[];
   /** Trainer options for every run (the rest take their defaults), and the budget. */
   trainer: Partial<TrainerSpec>;
+  /** The training engine (RunSpec engine; default tfjs). */
+  engine?: 'tfjs' | 'torch';
 }
 
 /** The app's comparison as a typed ComparePlan, every method's run spec checked before anything is queued. */
 export function comparePlanOf(req: ComparisonRequest): ComparePlan {
   const specOf = (m: ComparisonRequest['methods'][number]): RunSpec =>
     parseRunSpec({
+      ...(req.engine ? { engine: req.engine } : {}),
       model: { path: req.modelPath },
       data: {
         path: req.dataPath,

@@ -21,6 +21,8 @@ export interface CompareSettings {
   splitName: string;
   /** Another imported dataset scored as every run's test file (training.start testDatasetId); '' = none. */
   testDatasetId: string;
+  /** The engine that trains: this app's TensorFlow.js, or the torch engine (PyTorch + PEFT; Settings shows its Python). */
+  engine: 'tfjs' | 'torch';
   budget: 'steps' | 'tokens';
   steps: number;
   budgetTokens: number;
@@ -38,6 +40,7 @@ function savedSettings(): CompareSettings {
     datasetId: '',
     splitName: '',
     testDatasetId: '',
+    engine: 'tfjs',
     budget: 'steps',
     steps: 100,
     budgetTokens: 50_000,

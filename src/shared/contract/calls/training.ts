@@ -54,6 +54,8 @@ export const ComparisonSchema = z.object({
   budgetTokens: z.number().int().nullable(),
   /** Trainer options shared by every run. */
   trainer: z.record(z.string(), z.unknown()),
+  /** The engine that trains the runs (absent: tfjs). */
+  engine: z.enum(['tfjs', 'torch']).optional(),
   items: z.array(QueueItemSchema),
 });
 export type Comparison = z.infer<typeof ComparisonSchema>;
@@ -108,6 +110,11 @@ export const trainingCalls = {
         budgetTokens: z.number().int().min(1).optional(),
         /** Trainer options for every run (batchSize, maxLength, evalEvery, …; the rest take their defaults); unknown or invalid ones fail naming the field. */
         trainer: trainerOptionsPatch.default({}),
+        /**
+         * Which engine trains: this app's TensorFlow.js (default) or the torch engine (PyTorch + PEFT, one process, with the
+         * Python Settings shows: system.python), whose runs land in the same registry, curves and exports.
+         */
+        engine: z.enum(['tfjs', 'torch']).optional(),
       })
       .strict()
       .refine((r) => (r.steps === undefined) !== (r.budgetTokens === undefined), { message: 'give exactly one of steps or budgetTokens', path: ['steps'] }),

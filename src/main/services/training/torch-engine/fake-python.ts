@@ -73,12 +73,17 @@ if (argv[0] === '-c') {
     // The shape prefixlab_torch writes: metrics blocks, then tokensSeen/tokensPerSecond at the top level.
     const final = status === 'finished' ? { trainLoss: loss(s), evalLoss: 0.5, accuracy: 0.75, evalExamples: 4, labels: ['happy', 'sad'], confusion: [[2, 0], [1, 1]] } : { trainLoss: loss(s) };
     // Generations: each eval example's own target ids (labels that are not -100), the first one's left empty.
+    // The test file's examples (indices restart at 0) go to testGenerations, all of them right.
     let generations;
+    let testGenerations;
     if (status === 'finished' && plan.generate) {
-      const evalRows = fs.readFileSync(path.join(handoff, 'examples.jsonl'), 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l)).filter((e) => e.split === 'eval');
+      const rows = fs.readFileSync(path.join(handoff, 'examples.jsonl'), 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
+      const evalRows = rows.filter((e) => e.split === 'eval');
       generations = evalRows.map((e, i) => ({ index: e.index, ids: i === 0 ? [] : e.labels.filter((id) => id !== -100) }));
+      const testRows = rows.filter((e) => e.split === 'test');
+      if (testRows.length) testGenerations = testRows.map((e) => ({ index: e.index, ids: e.labels.filter((id) => id !== -100) }));
     }
-    fs.writeFileSync(path.join(runDir, 'result.json'), JSON.stringify({ status, ...(reason ? { reason } : {}), steps: s, final, tokensSeen: 10 * s, tokensPerSecond: 123, ...(generations ? { generations } : {}) }));
+    fs.writeFileSync(path.join(runDir, 'result.json'), JSON.stringify({ status, ...(reason ? { reason } : {}), steps: s, final, tokensSeen: 10 * s, tokensPerSecond: 123, ...(generations ? { generations } : {}), ...(testGenerations ? { testGenerations } : {}) }));
   };
   let s = start;
   const tick = () => {
@@ -118,6 +123,6 @@ export interface FakePlan {
   /** SIGKILL itself after this step (first launch only). */
   dieAt?: number;
   ignoreSigterm?: boolean;
-  /** result.json carries greedy generations: each eval example's target ids, the first one's empty. */
+  /** result.json carries greedy generations: each eval example's target ids, the first one's empty; each test example's target ids. */
   generate?: boolean;
 }

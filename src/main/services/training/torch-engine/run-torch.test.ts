@@ -90,10 +90,27 @@ describe.skipIf(!isAvailable)('torch engine runs (fake Python, stories260K hand-
     expect(readAdapterManifest(home, result.adapterId!)).toMatchObject({ runId: result.runId, checkpointStep: 4, method: 'ptplus' });
   }, 120_000);
 
+  it("scores the eval generations against the eval split and the test file's (testGenerations) against the test file: indices restart per split", async () => {
+    const testFile = join(home, 'weather-test.jsonl');
+    const names = ['Max', 'Zoe', 'Leo'];
+    writeFileSync(
+      testFile,
+      names.flatMap((n) => [JSON.stringify({ text: `${n} saw the sun.`, label: 'happy' }), JSON.stringify({ text: `${n} saw the snow.`, label: 'sad' })]).join('\n') + '\n',
+    );
+    const spec = parseRunSpec({ ...torchSpec(2), data: { ...torchSpec(2).data, evalPath: testFile } } as RunSpecInput);
+    const result = await train({ home, spec, torch: torchOptions({ plan: { totalSteps: 2, checkpointEvery: 2, generate: true } }) });
+    expect(result.status).toBe('finished');
+    // Eval: 3 of 4 (the first left empty); test: all 6 right — had eval index 0..3 been taken for test rows, neither would hold.
+    expect(result.final.exactMatch).toBe(0.75);
+    expect(result.finalTest?.exactMatch).toBe(1);
+  }, 120_000);
+
   it('launches through accelerate with --nproc', async () => {
     const result = await train({ home, spec: torchSpec(2), torch: { ...torchOptions({ plan: { totalSteps: 2, checkpointEvery: 2 } }), nproc: 2 } });
     expect(result.status).toBe('finished');
-    expect(launches(result.runDir)[0].argv.slice(0, 4)).toEqual(['-m', 'accelerate.commands.launch', '--num_processes', '2']);
+    const argv = launches(result.runDir)[0].argv;
+    expect(argv.slice(0, 3)).toEqual(['-m', 'accelerate.commands.launch', '--multi_gpu']);
+    expect(argv.slice(argv.indexOf('--num_processes'), argv.indexOf('--num_processes') + 2)).toEqual(['--num_processes', '2']);
   }, 120_000);
 
   it('cancel: SIGTERM stops after the current step with a checkpoint; a process that ignores it is killed after the grace', async () => {

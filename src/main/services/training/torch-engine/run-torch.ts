@@ -76,7 +76,10 @@ interface TorchResultFile {
   finalTest?: Record<string, unknown>;
   tokensSeen?: number;
   tokensPerSecond?: number;
+  /** Greedy generations (evalGenerate) of the eval split's examples; `index` is the example's index within its split. */
   generations?: { index: number; ids: number[] }[];
+  /** The same for the test file's examples (split "test"); indices restart at 0 per split, hence their own key. */
+  testGenerations?: { index: number; ids: number[] }[];
 }
 
 /** The engine's hand-off writer; imported when a torch run starts so a tfjs run never loads it. */
@@ -384,14 +387,22 @@ export function scoreGenerations(
   return { eval: rate(tally.eval), test: rate(tally.test) };
 }
 
-async function exactMatchOf(manifest: RunManifest, runDir: string, generations: { index: number; ids: number[] }[]): Promise<{ eval: number | null; test: number | null }> {
+async function exactMatchOf(manifest: RunManifest, runDir: string, result: TorchResultFile): Promise<{ eval: number | null; test: number | null }> {
   const { tokenizer } = await loadTokenizer(manifest.baseModel.path);
   if (!tokenizer) return { eval: null, test: null };
   const examples = readHandoffExamples(join(runDir, HANDOFF_DIR, 'examples.jsonl'));
   const data = await readExamples(manifest.dataset.path);
   const test = manifest.dataset.evalData ? await readEvalExamples(manifest.dataset.evalData.path, manifest.dataset.path) : [];
-  const targets = { eval: new Map(data.map((e) => [e.id, e])), test: new Map(test.map((e) => [e.id, e])) };
-  return scoreGenerations(generations, examples, targets, (ids) => tokenizer.decode(ids));
+  // The target as generation.ts compares it: encoded and decoded, so special tokens written as text drop out.
+  const asDecoded = (e: Example): Example => ({ ...e, target: tokenizer.decode(tokenizer.encode(e.target, { addSpecialTokens: false })) });
+  const targets = { eval: new Map(data.map((e) => [e.id, asDecoded(e)])), test: new Map(test.map((e) => [e.id, asDecoded(e)])) };
+  const decode = (ids: number[]) => tokenizer.decode(ids);
+  // Indices count within a split, so each split's generations are matched with that split's examples only.
+  const of = (split: 'eval' | 'test') => examples.filter((e) => e.split === split);
+  return {
+    eval: scoreGenerations(result.generations ?? [], of('eval'), targets, decode).eval,
+    test: scoreGenerations(result.testGenerations ?? [], of('test'), targets, decode).test,
+  };
 }
 
 /** metrics.jsonl rewritten in our events' shape (runId, memory), so `runs` and the curves read it like ours. */
@@ -438,9 +449,11 @@ async function finishRun(req: TorchRunRequest, store: RunsStore, runDir: string,
   const final = finalFrom(result?.final, lastTrainLoss);
   const hasTest = manifest.dataset.evalData !== undefined;
   let finalTest = hasTest ? finalFrom(result?.finalTest, lastTrainLoss) : undefined;
-  if (result?.generations?.length) {
-    const em = await exactMatchOf(manifest, runDir, result.generations);
+  if (result?.generations?.length || result?.testGenerations?.length) {
+    const em = await exactMatchOf(manifest, runDir, result);
     if (em.eval !== null) final.exactMatch = em.eval;
+    // No eval split: Python's `final` is the test file's block (as job.ts makes it), exact match included.
+    else if (em.test !== null && manifest.dataset.evalIds.length === 0) final.exactMatch = em.test;
     if (finalTest && em.test !== null) finalTest = { ...finalTest, exactMatch: em.test };
   }
   const wallSeconds = (performance.now() - started) / 1000;

@@ -92,6 +92,41 @@ describe.skipIf(skip !== null)('torch engine, real Python (stories260K)', () => 
     losses.forEach((loss, i) => expect(loss).toBeCloseTo(straight[i], 5));
   }, 300_000);
 
+  // evalGenerate: Python generates greedily for the eval examples (result.json `generations`), the service decodes
+  // them with our tokenizer and scores exact match: the same number as our engine's run of the same spec.
+  it.each(['lora', 'ptplus'])(
+    '%s with evalGenerate reports the same exact match on both engines',
+    async (method) => {
+      const qa = join(home, 'qa.jsonl');
+      const names = ['Lily', 'Tom', 'Sam', 'Mia', 'Ben', 'Anna', 'Max', 'Zoe', 'Leo', 'Ivy'];
+      const rows = names.flatMap((n) => [
+        // The newline ends the answer's line (exact match compares the first line): stories260K learns it in 40 steps.
+        JSON.stringify({ prompt: `${n} saw the sun. ${n} was`, completion: ' happy.\n' }),
+        JSON.stringify({ prompt: `${n} saw the rain. ${n} was`, completion: ' sad.\n' }),
+      ]);
+      writeFileSync(qa, rows.join('\n') + '\n');
+      const generating = (engine: 'tfjs' | 'torch') =>
+        parseRunSpec({
+          engine,
+          model: { path: storiesHf },
+          data: { path: qa, split: { evalSplit: 6 } },
+          method: { name: method, options: method === 'lora' ? { dropout: 0 } : {} },
+          trainer: { steps: 40, batchSize: 4, maxLength: 32, learningRate: 0.02, evalEvery: 0, checkpointEvery: 0, evalGenerate: true },
+          seed: 3,
+        } as RunSpecInput);
+      const ours = await train({ home, spec: generating('tfjs') });
+      const torch = await train({ home, spec: generating('torch'), torch: { python: venvPython } });
+      expect(torch.reason).toBeUndefined();
+      expect(ours.status).toBe('finished');
+      expect(torch.status).toBe('finished');
+      // Learnt enough to get some right: the comparison is not of two zeros.
+      expect(ours.final.exactMatch).toBeGreaterThan(0);
+      expect(torch.final.exactMatch).toBe(ours.final.exactMatch);
+      console.log(`${method}: exact match ${ours.final.exactMatch} (tfjs) = ${torch.final.exactMatch} (torch)`);
+    },
+    300_000,
+  );
+
   it('--nproc 2 launches two CPU ranks through accelerate and follows the one-process loss curve', async () => {
     const result = await train({ home, spec: spec(4), torch: { python: venvPython, nproc: 2 } });
     expect(result.reason).toBeUndefined();

@@ -88,4 +88,20 @@ describe('CompareSetup test file', () => {
     expect(wrapper.find('[data-testid="launch-error"]').text()).toContain('has label 2 that the training split of "train.tsv" never trains on');
     wrapper.unmount();
   });
+
+  it('sends engine torch only when the torch engine is chosen', async () => {
+    const wrapper = await mountSetup();
+    const select = wrapper.find('[data-testid="setup-engine"]');
+    expect(select.findAll('option').map((o) => o.attributes('value'))).toEqual(['tfjs', 'torch']);
+    await wrapper.find('[data-testid="launch"]').trigger('click');
+    await flushPromises();
+    expect(fake.call('training.start').mock.calls.at(-1)![0]).not.toHaveProperty('engine');
+    await select.setValue('torch');
+    expect(wrapper.text()).toContain('Runs in the Python shown in Settings');
+    await wrapper.find('[data-testid="launch"]').trigger('click');
+    await flushPromises();
+    expect(useRunsStore().compareSettings.engine).toBe('torch');
+    expect(fake.call('training.start').mock.calls.at(-1)![0]).toMatchObject({ engine: 'torch' });
+    wrapper.unmount();
+  });
 });
