@@ -62,8 +62,8 @@ async function main(): Promise<void> {
       { key: 'backend', label: 'backend' },
       { key: 'promptTokensPerSecond', label: 'prompt tok/s', format: fmt.num(1) },
       { key: 'generatedTokensPerSecond', label: 'generated tok/s', format: fmt.num(1) },
-      { key: 'ref', label: 'torch tok/s', format: fmt.num(1) },
-      { key: 'ratio', label: '× torch', format: fmt.num(3) },
+      { key: 'ref', label: 'reference tok/s', format: fmt.num(1) },
+      { key: 'ratio', label: '× reference', format: fmt.num(3) },
       { key: 'peakTensorBytes', label: 'peak tensors', format: fmt.mib },
       { key: 'peakRssBytes', label: 'peak RSS', format: fmt.mib },
     ]);

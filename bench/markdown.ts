@@ -69,6 +69,53 @@ function generateTable(rows: Row[]): string {
   );
 }
 
+/** The real GGUF models against llama.cpp: both sides' speeds and peak RSS, and the greedy ids' agreement. */
+function llamaCppTable(rows: Row[]): string {
+  return table(
+    [
+      'model',
+      'backend',
+      'prompt tokens',
+      'new tokens',
+      'prefill tok/s',
+      'generated tok/s',
+      'peak RSS MiB',
+      'llama.cpp prefill tok/s',
+      'llama.cpp generated tok/s',
+      'llama.cpp peak RSS MiB',
+      '× llama.cpp (generated)',
+      'first greedy ids agreeing',
+    ],
+    rows.map((r) => {
+      const ref = r.reference as { tokensPerSecond: number; promptTokensPerSecond?: number; peakRssBytes?: number };
+      const agree = r.greedyAgreement as { compared: number; matching: number } | undefined;
+      return [
+        String(r.model),
+        String(r.backend),
+        n(r.promptTokens),
+        n(r.newTokens),
+        n(r.promptTokensPerSecond),
+        n(r.generatedTokensPerSecond, 1),
+        mib(r.peakRssBytes),
+        n(ref.promptTokensPerSecond),
+        n(ref.tokensPerSecond, 1),
+        mib(ref.peakRssBytes),
+        n((r.generatedTokensPerSecond as number) / ref.tokensPerSecond, 2),
+        agree ? `${agree.matching} / ${agree.compared}` : '—',
+      ];
+    }),
+  );
+}
+
+const isLlamaCppRow = (r: Row): boolean => (r.reference as { name?: unknown } | undefined)?.name === 'llama.cpp';
+
+/** Generation rows: those against PyTorch in the first table, those against llama.cpp in their own. */
+function generateTables(rows: Row[]): string {
+  const torch = rows.filter((r) => !isLlamaCppRow(r));
+  const llama = rows.filter(isLlamaCppRow);
+  return [torch.length ? generateTable(torch) : '', llama.length ? llamaCppTable(llama) : ''].filter(Boolean).join('\n\n');
+}
+
 function leakTable(rows: Row[]): string {
   return table(
     ['shape', 'backend', 'method', 'steps', 'ms/step', 'tensors (step 1 → half → end)', 'tensor MiB (→ end)', 'RSS MiB (step 1 → half → end)', 'loss first → last'],
@@ -99,7 +146,7 @@ export function renderMarkdown(files: string[]): string {
     const json = JSON.parse(readFileSync(file, 'utf8')) as { machine?: Row; threads?: number; rows?: Row[]; scaling?: Row[]; failed?: Row[] };
     const rows = json.rows ?? json.scaling ?? [];
     const first = rows[0] ?? {};
-    const render = json.scaling ? scalingTable : 'tensors' in first ? leakTable : 'generatedTokensPerSecond' in first ? generateTable : trainTable;
+    const render = json.scaling ? scalingTable : 'tensors' in first ? leakTable : 'generatedTokensPerSecond' in first ? generateTables : trainTable;
     const machine = json.machine
       ? `${String(json.machine.cpu)}, ${String(json.machine.cores)} cores, Node ${String(json.machine.node)}, tfjs ${String(json.machine.tfjs)}, ${String(json.machine.date).slice(0, 16).replace('T', ' ')} UTC`
       : '';
