@@ -2,6 +2,7 @@
 //   [--threads N] [--repeat N] [--steps N] [--recompute off,on] [--quantized-base off,on] [--json FILE] [--no-reference]`
 //   generate  prompt and decoding tokens/s (generate-bench.ts)
 //   train     ms per training step per method × backend × shape × T, with the PyTorch reference (train-bench.ts)
+//             --engine torch,tfjs [--python PATH]: our engine against the torch engine on the same RunSpec (engine-bench.ts)
 //   profile   per-kernel time of a training step (profile-bench.ts)
 //   leak      1,000 training steps: live tensors and RSS at start and end (leak-bench.ts)
 //   markdown  FILE…: the JSON written by the others as the Markdown tables of docs/performance.md (markdown.ts)
@@ -38,6 +39,8 @@ async function main(): Promise<void> {
       'prompt-tokens': { type: 'string', default: '32' },
       'new-tokens': { type: 'string', default: '32' },
       'no-reference': { type: 'boolean', default: false },
+      engine: { type: 'string' },
+      python: { type: 'string' },
     },
   });
   const task = positionals[0];
@@ -68,6 +71,22 @@ async function main(): Promise<void> {
       { key: 'peakRssBytes', label: 'peak RSS', format: fmt.mib },
     ]);
     writeJson(values.json ?? 'bench-results/generate.json', { machine: machineInfo(), threads, rows });
+    return;
+  }
+  if (task === 'train' && values.engine) {
+    // --engine torch,tfjs: both engines on the same RunSpec, timed from their own metrics (engine-bench.ts).
+    const { runEngineBench } = await import('./engine-bench');
+    const { failed } = await runEngineBench({
+      engines: list(values.engine),
+      backends,
+      shapes: list(values.shape),
+      methods: list(values.method),
+      seqs: list(values.seq).map(Number),
+      threads,
+      python: values.python,
+      json: values.json,
+    });
+    if (failed.length) process.exitCode = 1;
     return;
   }
   if (task === 'train') {

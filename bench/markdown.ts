@@ -1,6 +1,7 @@
 // `npm run bench -- markdown FILE…`: renders benchmark JSON (train, train scaling, generate, leak) as the
 // Markdown tables of docs/performance.md, so the document is regenerated from measurements, not retyped.
 import { readFileSync } from 'node:fs';
+import { engineTable, isEngineRow } from './engine-markdown';
 
 type Row = Record<string, unknown>;
 
@@ -146,12 +147,20 @@ export function renderMarkdown(files: string[]): string {
     const json = JSON.parse(readFileSync(file, 'utf8')) as { machine?: Row; threads?: number; rows?: Row[]; scaling?: Row[]; failed?: Row[] };
     const rows = json.rows ?? json.scaling ?? [];
     const first = rows[0] ?? {};
-    const render = json.scaling ? scalingTable : 'tensors' in first ? leakTable : 'generatedTokensPerSecond' in first ? generateTables : trainTable;
+    const render = json.scaling
+      ? scalingTable
+      : isEngineRow(first)
+        ? engineTable
+        : 'tensors' in first
+          ? leakTable
+          : 'generatedTokensPerSecond' in first
+            ? generateTables
+            : trainTable;
     const machine = json.machine
       ? `${String(json.machine.cpu)}, ${String(json.machine.cores)} cores, Node ${String(json.machine.node)}, tfjs ${String(json.machine.tfjs)}, ${String(json.machine.date).slice(0, 16).replace('T', ' ')} UTC`
       : '';
     const failures = (json.failed ?? [])
-      .map((f) => `\n\nNot measured: ${String(f.shape)}, ${String(f.backend)}, T = ${String(f.seqLen)}, ${String(f.method)}: ${String(f.error)}`)
+      .map((f) => `\n\nNot measured: ${String(f.shape)}, ${String(f.backend ?? f.engine)}, T = ${String(f.seqLen)}, ${String(f.method)}: ${String(f.error)}`)
       .join('');
     out.push(`<!-- ${file}: ${machine}${json.threads ? `, ${json.threads} thread(s)` : ''} -->\n${rows.length ? render(rows) : ''}${failures}`);
   }

@@ -49,6 +49,13 @@ def load_model(info: Dict[str, Any], dtype: Optional[str] = None):
         raise HandoffError(f"model.json: dtype {name!r} is not supported (float32, float64)")
     kwargs = dict(torch_dtype=getattr(torch, name), attn_implementation="eager")
     if info["format"] == "gguf":
+        # transformers' GGUF loader builds the model under `with torch.device("meta")`, which torch < 2.0 lacks
+        # (Debian's 1.13 in the repository's .venv): say so instead of a TypeError deep inside transformers.
+        if int(torch.__version__.split(".")[0]) < 2:
+            raise HandoffError(
+                f"model.json: {path} is a GGUF file, which transformers' GGUF loader reads only with torch >= 2.0 "
+                f"(this Python has torch {torch.__version__}); give --python a Python with torch >= 2, or train from a Hugging Face folder"
+            )
         return AutoModelForCausalLM.from_pretrained(os.path.dirname(path), gguf_file=os.path.basename(path), **kwargs)
     if info["format"] != "hf":
         raise HandoffError(f"model.json: format {info['format']!r} is not supported (hf, gguf)")

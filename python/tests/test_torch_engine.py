@@ -203,6 +203,21 @@ def test_a_missing_handoff_file_is_one_line_naming_it(handoffs, tmp_path):
     assert json.loads((tmp_path / "run" / "result.json").read_text())["status"] == "failed"
 
 
+@pytest.mark.skipif(int(torch.__version__.split(".")[0]) >= 2, reason="torch >= 2 reads GGUF through transformers")
+def test_a_gguf_base_on_torch_below_2_is_one_line_saying_why(handoffs, tmp_path):
+    handoff = tmp_path / "handoff"
+    handoff.mkdir()
+    for name in os.listdir(handoffs / "lora" / "handoff"):
+        (handoff / name).write_bytes((handoffs / "lora" / "handoff" / name).read_bytes())
+    info = json.loads((handoff / "model.json").read_text())
+    info.update(path=str(REPO / "tests" / "fixtures" / "gguf" / "tiny" / "qwen2.gguf"), format="gguf")
+    (handoff / "model.json").write_text(json.dumps(info))
+    proc = subprocess.run([sys.executable, "-m", "prefixlab_torch.train", "--handoff", str(handoff), "--run-dir", str(tmp_path / "run")], cwd=PYTHON_DIR, env=_env(), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "torch >= 2.0" in lines[0] and "qwen2.gguf" in lines[0], proc.stderr
+
+
 def test_sigterm_stops_after_the_step_with_a_checkpoint_and_status_cancelled(handoffs, tmp_path):
     run_dir = tmp_path / "run"
     cmd = [sys.executable, "-m", "prefixlab_torch.train", "--handoff", str(handoffs / "resume" / "handoff"), "--run-dir", str(run_dir)]
