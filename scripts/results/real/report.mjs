@@ -113,7 +113,7 @@ function detailTables(raw) {
     out.push(
       `**${MODELS[s.model]} · ${TASKS[s.task]} · k = ${s.k}** (${any.steps} steps, seeds ${any.seeds.join(', ')}, ${any.tuning?.trainPoolSize ?? '?'} training examples in the pool, ${any.tuning?.valIds?.length ?? '?'} validation examples for tuning)`,
       '',
-      '| method | trainable | chosen lr | grid (lr: val accuracy / val loss) | tok/s | peak tensors MiB | peak RSS GiB | wall s / run | seeds done |',
+      '| method | trainable | chosen lr | grid (lr: val accuracy / val loss) | tok/s | peak tensors MiB | compare process peak RSS GiB | wall s / run | seeds done |',
       '| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |',
       ...rows,
       '',
