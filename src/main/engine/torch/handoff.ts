@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { ApiError } from '@shared/errors';
 import type { RunSpec } from '@shared/run-spec';
 import { trainerOptions } from '@shared/trainer-options';
-import { splitExamples, useGivenSplit } from '../../datasets/splits/make-split';
+import { examplesOf, splitIdsOf } from '../train/run-split';
 import { writeFileAtomic, writeJsonAtomic } from '../../platform/atomic-write';
 import { deriveSeed, SEED_PURPOSES } from '../../platform/derive-seed';
 import { Rng } from '../../platform/rng';
@@ -141,18 +141,9 @@ export async function writeTorchHandoff(input: RunSpec, dir: string, log?: (mess
   const examples = await readExamples(dataPath);
   const seed = runSpec.seed;
   const splitSpec = runSpec.data.split;
-  const split = splitSpec.frozen
-    ? useGivenSplit(examples, splitSpec.frozen, splitSpec.kPerClass, seed)
-    : splitExamples(examples, { splitSeed: options.splitSeed, evalSplit: splitSpec.evalSplit, kPerClass: splitSpec.kPerClass, seed });
-  const byId = new Map(examples.map((e) => [e.id, e]));
-  const pick = (ids: string[]): Example[] =>
-    ids.map((id) => {
-      const e = byId.get(id);
-      if (!e) throw new ApiError('conflict', `example ${id} of the frozen split is not in the dataset`, { file: dataPath });
-      return e;
-    });
-  const trainExamples = pick(split.trainIds);
-  const evalExamples = pick(split.evalIds).slice(0, options.maxEvalExamples);
+  const split = splitIdsOf(examples, splitSpec, options.splitSeed, seed);
+  const trainExamples = examplesOf(examples, split.trainIds, dataPath);
+  const evalExamples = examplesOf(examples, split.evalIds, dataPath).slice(0, options.maxEvalExamples);
   const testExamples = runSpec.data.evalPath ? (await readEvalExamples(resolve(runSpec.data.evalPath), dataPath)).slice(0, options.maxEvalExamples) : [];
 
   const loaded = await loadModel(modelPath);
@@ -217,8 +208,8 @@ export async function writeTorchHandoff(input: RunSpec, dir: string, log?: (mess
     const scoring: string[] = [];
     const labelsBySplit: Record<string, { labels: string[]; classification: boolean }> = {};
     const plans: [string, Example[], Example[]][] = [
-      ['eval', evalExamples, [...trainExamples, ...pick(split.evalIds)]],
-      ['test', testExamples, [...trainExamples, ...pick(split.evalIds), ...testExamples]],
+      ['eval', evalExamples, [...trainExamples, ...examplesOf(examples, split.evalIds, dataPath)]],
+      ['test', testExamples, [...trainExamples, ...examplesOf(examples, split.evalIds, dataPath), ...testExamples]],
     ];
     for (const [name, scored, labelled] of plans) {
       if (scored.length === 0) continue;

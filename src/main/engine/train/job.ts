@@ -17,6 +17,7 @@ import type { PeftAdapter } from '../methods/method';
 import { getMethod, virtualTokensOf } from '../methods/registry';
 import { evaluateExamples, labelVerbalisations, type EvalReport } from '../eval/classify';
 import { exactMatch } from '../eval/generation';
+import { examplesOf, splitIdsOf } from './run-split';
 import { processStartTime } from '../../platform/process-identity';
 import { guardRunMemory } from './memory-guard';
 import { batchesPerEpoch } from './batches';
@@ -27,7 +28,6 @@ import { isRunInterrupted } from './interruption';
 import type { RunRecorder } from './run-recorder';
 import { parseRunSpec } from './run-spec';
 import { datasetFingerprint, modelFingerprint, readEvalExamples, readExamples, sha256File, type Example } from './sources';
-import { splitExamples, useGivenSplit } from '../../datasets/splits/make-split';
 import { Trainer, type StepEvaluation } from './trainer';
 
 /** A run to start or resume; cloneable, so it crosses into the training process as is. */
@@ -231,18 +231,9 @@ async function prepare(spec: TrainJobSpec, store: RunRecorder, backend: BackendN
   const splitSpec = runSpec?.data.split;
   const split = !splitSpec
     ? { trainIds: (previous as RunManifest).dataset.trainIds, evalIds: (previous as RunManifest).dataset.evalIds }
-    : splitSpec.frozen
-      ? useGivenSplit(examples, splitSpec.frozen, splitSpec.kPerClass, seed)
-      : splitExamples(examples, { splitSeed: options.splitSeed, evalSplit: splitSpec.evalSplit, kPerClass: splitSpec.kPerClass, seed });
-  const byId = new Map(examples.map((e) => [e.id, e]));
-  const pick = (ids: string[]): Example[] =>
-    ids.map((id) => {
-      const e = byId.get(id);
-      if (!e) throw new ApiError('conflict', `example ${id} of the frozen split is not in the dataset`, { file: dataPath });
-      return e;
-    });
-  const trainExamples = pick(split.trainIds);
-  const evalExamples = pick(split.evalIds);
+    : splitIdsOf(examples, splitSpec, options.splitSeed, seed);
+  const trainExamples = examplesOf(examples, split.trainIds, dataPath);
+  const evalExamples = examplesOf(examples, split.evalIds, dataPath);
 
   // The user's test file: read like the training data, scored only (never in trainExamples, never tuned on).
   const testPathRaw = previous ? previous.dataset.evalData?.path : (runSpec as RunSpec).data.evalPath;
