@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { RunSpec, RunSpecInput } from '../src/shared/run-spec';
 import type { BackendName } from '../src/main/engine/backend';
-import { probeBackends } from '../src/main/engine/backend';
+import { initBackend, probeBackends } from '../src/main/engine/backend';
 import { loadTokenizer } from '../src/main/engine/io/load-model';
 import type { TextTokenizer } from '../src/main/engine/io/tokenizer';
 import { encodeExample } from '../src/main/engine/train/encode';
@@ -209,6 +209,8 @@ export async function runEngineBench(opts: {
   const available = new Set((await probeBackends()).filter((b) => b.available).map((b) => b.name));
   const backend = opts.backends.find((b) => available.has(b));
   if (engines.includes('tfjs') && !backend) throw new Error(`none of the backends ${opts.backends.join(', ')} is available`);
+  // The torch hand-off loads the model with tfjs too (our encoder, initial tensors): a backend must be ready first.
+  await initBackend(backend ?? 'cpu');
   const python = opts.python ?? defaultEnginePython();
   const rows: EngineRow[] = [];
   const failed: EngineFailure[] = [];

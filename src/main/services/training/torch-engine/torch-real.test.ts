@@ -73,23 +73,35 @@ describe.skipIf(skip !== null)('torch engine, real Python (stories260K)', () => 
   }, 300_000);
 
   it('a run whose Python is SIGKILLed is interrupted and resumes on the same loss curve', async () => {
+    // 40 steps (a checkpoint each): long enough that the kill at step 2 lands before the end whatever the machine's speed.
+    const long = () => {
+      const s = spec(1);
+      return { ...s, trainer: { ...s.trainer, steps: 40, evalEvery: 0 } };
+    };
+    const whole = await train({ home, spec: long(), torch: { python: venvPython } });
+    expect(whole.status).toBe('finished');
+    const uninterrupted = new RunsStore(home).readMetrics(whole.runId).map((p) => p.trainLoss);
     let pid = 0;
+    let killed = false;
     const first = await train({
       home,
-      spec: spec(1),
+      spec: long(),
       torch: { python: venvPython },
       onSpawn: (p) => void (pid = p),
       onProgress: (p) => {
         // The engine runs in its own process group: kill all of it, as a crash would.
-        if (p.step === 2) process.kill(-pid, 'SIGKILL');
+        if (p.step >= 2 && !killed) {
+          killed = true;
+          process.kill(-pid, 'SIGKILL');
+        }
       },
     });
     expect(first.status).toBe('interrupted');
     const resumed = await resume({ home, runId: first.runId, torch: { python: venvPython } });
-    expect(resumed).toMatchObject({ status: 'finished', steps: 4 });
+    expect(resumed).toMatchObject({ status: 'finished', steps: 40 });
     const losses = new RunsStore(home).readMetrics(first.runId).map((p) => p.trainLoss);
-    expect(losses).toHaveLength(4);
-    losses.forEach((loss, i) => expect(loss).toBeCloseTo(straight[i], 5));
+    expect(losses).toHaveLength(40);
+    losses.forEach((loss, i) => expect(loss).toBeCloseTo(uninterrupted[i], 5));
   }, 300_000);
 
   // evalGenerate: Python generates greedily for the eval examples (result.json `generations`), the service decodes
