@@ -51,7 +51,7 @@ describe('real-model results report', () => {
     execFileSync('python3', [join(root, 'scripts/results/real/build_tasks.py')], { encoding: 'utf8' });
     for (const [file, text] of before) expect(readFileSync(join(tasks, file), 'utf8'), file).toBe(text);
     expect(JSON.parse(before.get('tasks.json')!).goemotions.labels).toHaveLength(27);
-    expect(spawnSync('bash', ['-n', join(root, 'scripts/results/real/run.sh')]).status).toBe(0);
+    for (const sh of ['run.sh', 'zero_shot.sh', 'common.sh']) expect(spawnSync('bash', ['-n', join(root, 'scripts/results/real', sh)]).status, sh).toBe(0);
     for (const py of ['collect.py', 'plots.py']) {
       const compiled = spawnSync('python3', ['-c', `import ast,sys; ast.parse(open(sys.argv[1]).read())`, join(root, 'scripts/results/real', py)]);
       expect(compiled.status, py).toBe(0);

@@ -27,18 +27,13 @@ claims="$home/claims"
 mkdir -p "$raw" "$home" "$claims"
 export TF_NUM_INTRAOP_THREADS=${THREADS:-1} TF_NUM_INTEROP_THREADS=1
 
-model_file() { case "$1" in smollm2) echo "$cache/SmolLM2-135M-Instruct.Q4_1.gguf" ;; gemma3) echo "$cache/gemma-3-270m-q4_k_m.gguf" ;; esac; }
-task_field() { python3 -c "import json,sys; print(json.load(open('$tasks_dir/tasks.json'))['$1']['$2'] if '$2' != 'nlabels' else len(json.load(open('$tasks_dir/tasks.json'))['$1']['labels']))"; }
+. "$root/scripts/results/real/common.sh"
 
 # The training pool imported once per model (the template differs: chat for the instruct model, plain for the base).
 dataset_for() {
   local model=$1 task=$2 idfile="$home/dataset-$1-$2.id"
   if [ ! -s "$idfile" ]; then
-    local instruction; instruction=$(task_field "$task" instruction)
-    local template=(--template-prompt '{{text}}' --template-target ' {{label}}' --system "$instruction" --chat)
-    [ "$model" = gemma3 ] && template=(--template-prompt "$instruction"$'\n\nText: {{text}}\nAnswer:' --template-target ' {{label}}')
-    $prefixlab data import "$tasks_dir/$task-train.jsonl" --task classification "${template[@]}" --model "$(model_file "$model")" \
-      --home "$home" --json | python3 -c "import json,sys; print(json.load(sys.stdin)['id'])" > "$idfile.tmp"
+    import_task "$model" "$task" "$tasks_dir/$task-train.jsonl" > "$idfile.tmp"
     mv "$idfile.tmp" "$idfile"
   fi
   echo "$home/datasets/$(cat "$idfile")"

@@ -14,18 +14,13 @@ tasks_dir="$root/docs/results/real/tasks"
 out="$root/docs/results/real/raw/zero-shot"
 mkdir -p "$out" "$home"
 export TF_NUM_INTRAOP_THREADS=${THREADS:-1} TF_NUM_INTEROP_THREADS=1
-model_file() { case "$1" in smollm2) echo "$cache/SmolLM2-135M-Instruct.Q4_1.gguf" ;; gemma3) echo "$cache/gemma-3-270m-q4_k_m.gguf" ;; esac; }
-instruction() { python3 -c "import json; print(json.load(open('$tasks_dir/tasks.json'))['$1']['instruction'])"; }
+. "$root/scripts/results/real/common.sh"
 default_items() { for t in sst2 trec agnews dbpedia goemotions; do echo "smollm2-$t"; done; echo gemma3-goemotions gemma3-dbpedia; }
 
 for item in ${ITEMS:-$(default_items)}; do
   [ -e "$out/$item.json" ] && continue
   model=${item%%-*} task=${item#*-}
-  ins=$(instruction "$task")
-  template=(--template-prompt '{{text}}' --template-target ' {{label}}' --system "$ins" --chat)
-  [ "$model" = gemma3 ] && template=(--template-prompt "$ins"$'\n\nText: {{text}}\nAnswer:' --template-target ' {{label}}')
-  id=$($prefixlab data import "$tasks_dir/$task-test.jsonl" --task classification "${template[@]}" --model "$(model_file "$model")" --home "$home" --json |
-    python3 -c "import json,sys; print(json.load(sys.stdin)['id'])")
+  id=$(import_task "$model" "$task" "$tasks_dir/$task-test.jsonl")
   $prefixlab eval --model "$(model_file "$model")" --data "$home/datasets/$id" --generate --json > "$out/$item.json.tmp"
   mv "$out/$item.json.tmp" "$out/$item.json"
   echo "$item: $(python3 -c "import json; d=json.load(open('$out/$item.json')); print('accuracy', d['accuracy'], 'exact match', d['exactMatch'])")"
