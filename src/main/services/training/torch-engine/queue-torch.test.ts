@@ -1,7 +1,7 @@
 // The app's run queue trains a comparison whose engine is torch (training.start engine: 'torch') through the
 // torch engine, with the Python the app finds ($PREFIXLAB_PYTHON here: the fake engine of fake-python.ts), and
 // the finished run lands in the registry like any other.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -11,6 +11,7 @@ import { RunsStore } from '../../../registry/runs-store';
 import { RunQueue } from '../../run-queue';
 import { comparePlanOf } from '../compare';
 import { fakePythonEnv, writeFakePython } from './fake-python';
+import { writeWeatherData } from './real-python-fixture';
 
 let home: string;
 let data: string;
@@ -19,12 +20,7 @@ const saved = { ...process.env };
 beforeAll(async () => {
   await initBackend('cpu');
   home = mkdtempSync(join(tmpdir(), 'prefixlab-queue-torch-'));
-  data = join(home, 'weather.jsonl');
-  const rows = ['Lily', 'Tom', 'Sam', 'Mia'].flatMap((n) => [
-    JSON.stringify({ text: `${n} saw the sun.`, label: 'happy' }),
-    JSON.stringify({ text: `${n} saw the rain.`, label: 'sad' }),
-  ]);
-  writeFileSync(data, rows.join('\n') + '\n');
+  data = writeWeatherData(join(home, 'weather.jsonl'), ['Lily', 'Tom', 'Sam', 'Mia']);
   Object.assign(process.env, fakePythonEnv({ plan: { totalSteps: 2, checkpointEvery: 1 } }), { PREFIXLAB_PYTHON: writeFakePython(join(home, 'bin')) });
 });
 afterAll(() => {

@@ -1,31 +1,22 @@
 // A finished torch-engine run exports like any run: `prefixlab export RUN --format peft` writes the PEFT folder
 // and its reload-parity check (export/parity.ts: the exported adapter reloaded against the run's own) passes.
 // Real Python (.venv) on stories260K, LoRA, a few steps; skips, saying why, without the .venv or the package.
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunSpecInput } from '@shared/run-spec';
 import { initBackend } from '../../../engine/backend';
 import { parseRunSpec } from '../../../engine/train/run-spec';
-import { hasStoriesHf, storiesHf } from '../../../engine/train/test-fixtures';
+import { storiesHf } from '../../../engine/train/test-fixtures';
 import { SafetensorsReader } from '../../../engine/io/safetensors';
 import { PARITY_TOLERANCE } from '../../../export/parity';
 import { RunsStore } from '../../../registry/runs-store';
 import { exportAdapter } from '../../export-service';
 import { train } from '../train';
-import { enginePythonPath, repoRoot } from './python-env';
+import { realTorchSkipReason, venvPython, writeWeatherData } from './real-python-fixture';
 
-const root = repoRoot(import.meta.dirname);
-const venvPython = root ? join(root, '.venv', 'bin', 'python') : '';
-const engine = enginePythonPath(root);
-function reasonToSkip(): string | null {
-  if (!hasStoriesHf()) return 'stories260K is absent';
-  if (!existsSync(venvPython)) return `${venvPython} is absent (bash python/setup-venv.sh)`;
-  if (!engine || !existsSync(join(engine, 'prefixlab_torch', 'train.py'))) return 'python/prefixlab_torch is absent';
-  return null;
-}
-const skip = reasonToSkip();
+const skip = realTorchSkipReason();
 if (skip) console.warn(`skipping the torch run export: ${skip}`);
 
 let home: string;
@@ -33,12 +24,7 @@ let data: string;
 beforeAll(async () => {
   await initBackend('cpu');
   home = mkdtempSync(join(tmpdir(), 'prefixlab-torch-export-'));
-  data = join(home, 'weather.jsonl');
-  const rows = ['Lily', 'Tom', 'Sam', 'Mia', 'Ben', 'Anna'].flatMap((n) => [
-    JSON.stringify({ text: `${n} saw the sun.`, label: 'happy' }),
-    JSON.stringify({ text: `${n} saw the rain.`, label: 'sad' }),
-  ]);
-  writeFileSync(data, rows.join('\n') + '\n');
+  data = writeWeatherData(join(home, 'weather.jsonl'));
 });
 afterAll(() => {
   if (home) rmSync(home, { recursive: true, force: true });

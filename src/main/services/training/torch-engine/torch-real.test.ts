@@ -1,7 +1,7 @@
 // End to end with the real engine: the repository's .venv Python (torch, transformers, peft, accelerate) and
 // python/prefixlab_torch on stories260K, through the service like `prefixlab train --engine torch`. Skips, saying
 // why, when the .venv or the package is absent.
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,21 +9,12 @@ import { TrainResultSchema, type TrainProgress } from '@shared/contract/training
 import type { RunSpecInput } from '@shared/run-spec';
 import { initBackend } from '../../../engine/backend';
 import { parseRunSpec } from '../../../engine/train/run-spec';
-import { hasStoriesHf, storiesHf } from '../../../engine/train/test-fixtures';
+import { storiesHf } from '../../../engine/train/test-fixtures';
 import { RunsStore } from '../../../registry/runs-store';
 import { resume, train } from '../train';
-import { enginePythonPath, repoRoot } from './python-env';
+import { realTorchSkipReason, venvPython, writeWeatherData } from './real-python-fixture';
 
-const root = repoRoot(import.meta.dirname);
-const venvPython = root ? join(root, '.venv', 'bin', 'python') : '';
-const engine = enginePythonPath(root);
-function reasonToSkip(): string | null {
-  if (!hasStoriesHf()) return 'stories260K is absent';
-  if (!existsSync(venvPython)) return `${venvPython} is absent (bash python/setup-venv.sh)`;
-  if (!engine || !existsSync(join(engine, 'prefixlab_torch', 'train.py'))) return 'python/prefixlab_torch is absent';
-  return null;
-}
-const skip = reasonToSkip();
+const skip = realTorchSkipReason();
 if (skip) console.warn(`skipping the real torch engine run: ${skip}`);
 
 let home: string;
@@ -31,12 +22,7 @@ let data: string;
 beforeAll(async () => {
   await initBackend('cpu');
   home = mkdtempSync(join(tmpdir(), 'prefixlab-torch-real-'));
-  data = join(home, 'weather.jsonl');
-  const rows = ['Lily', 'Tom', 'Sam', 'Mia', 'Ben', 'Anna'].flatMap((n) => [
-    JSON.stringify({ text: `${n} saw the sun.`, label: 'happy' }),
-    JSON.stringify({ text: `${n} saw the rain.`, label: 'sad' }),
-  ]);
-  writeFileSync(data, rows.join('\n') + '\n');
+  data = writeWeatherData(join(home, 'weather.jsonl'));
 });
 afterAll(() => {
   if (home) rmSync(home, { recursive: true, force: true });
