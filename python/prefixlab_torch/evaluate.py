@@ -5,14 +5,13 @@ token wins (ties: the first label)."""
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from typing import Any, Dict, List, Optional
 
 import torch
 
-from .handoff import HandoffError
+from .handoff import handoff_file, read_json, read_jsonl
 
 
 class Scoring:
@@ -20,26 +19,12 @@ class Scoring:
         self.rows: Dict[str, List[Dict[str, Any]]] = {}
         self.sequences: List[Dict[str, List[int]]] = []
         self.labels: Dict[str, Dict[str, Any]] = {}
-        seq_path = os.path.join(folder, "scoring-sequences.jsonl")
-        rows_path = os.path.join(folder, "scoring.jsonl")
-        labels_path = os.path.join(folder, "labels.json")
-        if not os.path.exists(rows_path):
+        if not os.path.exists(os.path.join(folder, "scoring.jsonl")):
             return
-        for path, sink in ((seq_path, self.sequences), (rows_path, None)):
-            with open(path, "r", encoding="utf-8") as fh:
-                for number, line in enumerate(fh, 1):
-                    if not line.strip():
-                        continue
-                    try:
-                        raw = json.loads(line)
-                    except json.JSONDecodeError as err:
-                        raise HandoffError(f"{path}:{number}: not valid JSON ({err})") from None
-                    if sink is not None:
-                        sink.append(raw)
-                    else:
-                        self.rows.setdefault(raw["split"], []).append(raw)
-        with open(labels_path, "r", encoding="utf-8") as fh:
-            self.labels = json.load(fh)
+        self.sequences = [raw for _, raw in read_jsonl(handoff_file(folder, "scoring-sequences.jsonl"))]
+        for _, raw in read_jsonl(handoff_file(folder, "scoring.jsonl")):
+            self.rows.setdefault(raw["split"], []).append(raw)
+        self.labels = read_json(folder, "labels.json")
 
     def splits(self) -> List[str]:
         return list(self.rows)

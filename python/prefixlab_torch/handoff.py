@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 # Bounded reads: a hand-off is small (the encoded examples of one run); anything bigger is not one.
 _MAX_JSON_BYTES = 256 * 1024 * 1024
@@ -62,7 +62,20 @@ class Handoff:
         return int(self.plan["totalSteps"])
 
 
-def _path(folder: str, name: str) -> str:
+def read_jsonl(path: str) -> Iterator[Tuple[int, Any]]:
+    """(line number, value) for each non-blank line of a hand-off JSON Lines file; bad JSON names the file and line."""
+    with open(path, "r", encoding="utf-8") as fh:
+        for number, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                yield number, json.loads(line)
+            except json.JSONDecodeError as err:
+                raise HandoffError(f"{path}:{number}: not valid JSON ({err})") from None
+
+
+def handoff_file(folder: str, name: str) -> str:
+    """The path of a hand-off file that must exist (and be of hand-off size)."""
     path = os.path.join(folder, name)
     if not os.path.isfile(path):
         raise HandoffError(f"{path}: missing (write the hand-off with the app's writeTorchHandoff)")
@@ -71,8 +84,8 @@ def _path(folder: str, name: str) -> str:
     return path
 
 
-def _json(folder: str, name: str) -> Any:
-    path = _path(folder, name)
+def read_json(folder: str, name: str) -> Any:
+    path = handoff_file(folder, name)
     try:
         with open(path, "r", encoding="utf-8") as fh:
             return json.load(fh)
@@ -90,36 +103,32 @@ def read_handoff(folder: str) -> Handoff:
     folder = os.path.abspath(folder)
     if not os.path.isdir(folder):
         raise HandoffError(f"{folder}: the hand-off folder does not exist")
-    runspec = _json(folder, "runspec.json")
-    model = _json(folder, "model.json")
-    plan = _json(folder, "plan.json")
-    batches = _json(folder, "batches.json")
-    schedule = _json(folder, "schedule.json")
+    runspec = read_json(folder, "runspec.json")
+    model = read_json(folder, "model.json")
+    plan = read_json(folder, "plan.json")
+    batches = read_json(folder, "batches.json")
+    schedule = read_json(folder, "schedule.json")
     for key in ("path", "format"):
         _field(model, key, os.path.join(folder, "model.json"))
     for key in ("totalSteps", "gradAccumulation", "methodOptions", "trainable", "noDecay", "padId"):
         _field(plan, key, os.path.join(folder, "plan.json"))
     _field(_field(runspec, "method", os.path.join(folder, "runspec.json")), "name", os.path.join(folder, "runspec.json"))
 
-    examples_path = _path(folder, "examples.jsonl")
+    examples_path = handoff_file(folder, "examples.jsonl")
     splits: Dict[str, List[Example]] = {"train": [], "eval": [], "test": []}
-    with open(examples_path, "r", encoding="utf-8") as fh:
-        for number, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                raw = json.loads(line)
-                ex = Example(int(raw["index"]), str(raw["id"]), raw["split"], [int(v) for v in raw["inputIds"]], [int(v) for v in raw["labels"]], raw.get("label"))
-                if "promptIds" in raw:
-                    ex.prompt_ids = [int(v) for v in raw["promptIds"]]
-                    ex.max_new_tokens = int(raw["maxNewTokens"])
-            except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
-                raise HandoffError(f"{examples_path}:{number}: not an encoded example ({type(err).__name__}: {err})") from None
-            if ex.split not in splits:
-                raise HandoffError(f"{examples_path}:{number}: split {ex.split!r} is not train, eval or test")
-            if len(ex.input_ids) != len(ex.labels):
-                raise HandoffError(f"{examples_path}:{number}: inputIds and labels differ in length")
-            splits[ex.split].append(ex)
+    for number, raw in read_jsonl(examples_path):
+        try:
+            ex = Example(int(raw["index"]), str(raw["id"]), raw["split"], [int(v) for v in raw["inputIds"]], [int(v) for v in raw["labels"]], raw.get("label"))
+            if "promptIds" in raw:
+                ex.prompt_ids = [int(v) for v in raw["promptIds"]]
+                ex.max_new_tokens = int(raw["maxNewTokens"])
+        except (KeyError, TypeError, ValueError) as err:
+            raise HandoffError(f"{examples_path}:{number}: not an encoded example ({type(err).__name__}: {err})") from None
+        if ex.split not in splits:
+            raise HandoffError(f"{examples_path}:{number}: split {ex.split!r} is not train, eval or test")
+        if len(ex.input_ids) != len(ex.labels):
+            raise HandoffError(f"{examples_path}:{number}: inputIds and labels differ in length")
+        splits[ex.split].append(ex)
     for name, items in splits.items():
         if [e.index for e in items] != list(range(len(items))):
             raise HandoffError(f"{examples_path}: the {name} examples' indices are not 0..{len(items) - 1} in order")
@@ -146,5 +155,5 @@ def read_handoff(folder: str) -> Handoff:
         batches_per_epoch=int(batches.get("batchesPerEpoch") or max(1, len(steps[0]))),
         learning_rates=rates,
         eval_every=int(schedule.get("evalEvery", 0)),
-        init_path=_path(folder, "init.safetensors"),
+        init_path=handoff_file(folder, "init.safetensors"),
     )

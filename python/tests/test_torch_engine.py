@@ -203,6 +203,19 @@ def test_a_missing_handoff_file_is_one_line_naming_it(handoffs, tmp_path):
     assert json.loads((tmp_path / "run" / "result.json").read_text())["status"] == "failed"
 
 
+def test_a_missing_scoring_file_is_one_line_naming_it(handoffs, tmp_path):
+    broken = tmp_path / "handoff"
+    broken.mkdir()
+    for name in os.listdir(handoffs / "lora" / "handoff"):
+        if name != "scoring-sequences.jsonl":
+            (broken / name).write_bytes((handoffs / "lora" / "handoff" / name).read_bytes())
+    assert (broken / "scoring.jsonl").exists()
+    proc = subprocess.run([sys.executable, "-m", "prefixlab_torch.train", "--handoff", str(broken), "--run-dir", str(tmp_path / "run")], cwd=PYTHON_DIR, env=_env(), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(broken / "scoring-sequences.jsonl") in lines[0] and "missing" in lines[0], proc.stderr
+
+
 @pytest.mark.skipif(int(torch.__version__.split(".")[0]) >= 2, reason="torch >= 2 reads GGUF through transformers")
 def test_a_gguf_base_on_torch_below_2_is_one_line_saying_why(handoffs, tmp_path):
     handoff = tmp_path / "handoff"
