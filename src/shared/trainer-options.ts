@@ -43,7 +43,7 @@ export const trainerOptions = z.object({
     .enum(['auto', 'on', 'off'])
     .default('off')
     .describe(
-      "Keep a GGUF base's quantized layer matrices in their blocks and dequantize each inside the step (same values and losses as float32, less memory, more time per step); frozen-base methods only (not full); auto: on for a GGUF base with a frozen-base method. Off by default until it wins clearly (docs/performance.md)",
+      "Keep a GGUF base's quantized matrices (layers and embedding table) in their blocks and dequantize each inside the step (same values and losses as float32, less memory, more time per step); frozen-base methods only (not full); auto: on for a GGUF base with a frozen-base method. Off by default until it wins clearly (docs/performance.md)",
     ),
 });
 

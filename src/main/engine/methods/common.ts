@@ -28,8 +28,7 @@ export function attentionModulePath(architecture: Architecture, layer: number): 
   }
 }
 
-/** Input embedding tables of every family (token, and GPT-2's positions); a tied LM head reuses the first. */
-export const EMBEDDING_WEIGHTS: ReadonlySet<string> = new Set(['model.embed_tokens.weight', 'transformer.wte.weight', 'transformer.wpe.weight', 'gpt_neox.embed_in.weight']);
+export { EMBEDDING_WEIGHTS } from '../models/causal-lm';
 
 /** Untied LM heads of every family. */
 export const LM_HEAD_WEIGHTS: ReadonlySet<string> = new Set(['lm_head.weight', 'embed_out.weight']);

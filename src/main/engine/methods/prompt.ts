@@ -53,8 +53,6 @@ class PromptAdapterImpl implements PromptAdapter {
     const p = options.numVirtualTokens;
     const initial = tf.tidy(() => {
       if (options.init === 'random') return tf.randomNormal([p, hidden], 0, options.randomStd, 'float32', initSeed(ctx.seed, 'prompt', 'prompt_embeddings')); // [p, D]
-      const table = model.weights.get(tokenEmbeddingName(model.config.architecture));
-      if (!table) throw new ApiError('internal', `model has no token embedding ${tokenEmbeddingName(model.config.architecture)}`);
       let ids: tf.Tensor1D;
       if (options.init === 'sample-vocab') {
         ids = tf
@@ -69,7 +67,7 @@ class PromptAdapterImpl implements PromptAdapter {
         if (bad !== undefined) throw new ApiError('invalid_argument', `initText gave token id ${bad}, outside the vocabulary`, { field: 'initText' });
         ids = tf.tensor1d(fitToLength(textIds, p), 'int32'); // [p]
       }
-      return tf.gather(table, ids); // [p, D]
+      return model.embeddingRows(tokenEmbeddingName(model.config.architecture), ids); // [p, D]
     });
     this.embeddings = tf.variable(initial, true, `${variableScope('prompt')}prompt_embeddings`);
     initial.dispose();

@@ -6,8 +6,11 @@ import type { ModelHooks } from './hooks';
 import type { KVCache } from './kv-cache';
 import type { RecomputeSession } from './block-recompute';
 import { linear } from './blocks';
-import { isTrainable, keepsTransposedWeights, selectRows, shareWasmIdentity, type LinearWeights } from './ops';
-import type { QuantizedLinearWeights, QuantizedMatrix } from './quantized-linear';
+import { embeddingLookup, isTrainable, keepsTransposedWeights, selectRows, shareWasmIdentity, type LinearWeights } from './ops';
+import { quantizedRows, type QuantizedLinearWeights, type QuantizedMatrix } from './quantized-linear';
+
+/** Input embedding tables of every family (token, and GPT-2's positions); a tied LM head reuses the first. */
+export const EMBEDDING_WEIGHTS: ReadonlySet<string> = new Set(['model.embed_tokens.weight', 'transformer.wte.weight', 'transformer.wpe.weight', 'gpt_neox.embed_in.weight']);
 
 export type Architecture = 'llama' | 'mistral' | 'qwen2' | 'gpt2' | 'gpt_neox' | 'gemma3_text' | 'qwen3' | 'phi3';
 
@@ -80,6 +83,8 @@ export interface CausalLM {
    * plain tensors, so no gradient is ever computed for them.
    */
   makeTrainable(names?: string[]): tf.Variable[];
+  /** Rows of the embedding table `name` for ids [...] → [..., D] (a quantized table dequantizes just those). */
+  embeddingRows(name: string, ids: tf.Tensor): tf.Tensor;
   dispose(): void;
 }
 
@@ -128,13 +133,15 @@ export abstract class BaseCausalLM<C extends ModelConfig> implements CausalLM {
   }
 
   /**
-   * Takes frozen linear matrices in a compact form (a quantized GGUF base): each is dequantized inside the
-   * products that use it. Every name must be a linear layer's matrix that `weights` does not hold.
+   * Takes frozen matrices in a compact form (a quantized GGUF base): each linear matrix is dequantized inside
+   * the products that use it, each embedding table row by row for its lookups (embeddingRows). Every name must
+   * be a linear layer's matrix or an embedding table that `weights` does not hold.
    */
   keepQuantized(matrices: Map<string, QuantizedMatrix>): void {
     const linear = new Set(this.linearWeightNames());
     for (const [name, matrix] of matrices) {
-      if (!linear.has(name) || this.weights.has(name)) throw new Error(`weight ${name} cannot be kept quantized (not a linear layer's matrix, or already loaded)`);
+      const isKnown = linear.has(name) || EMBEDDING_WEIGHTS.has(name);
+      if (!isKnown || this.weights.has(name)) throw new Error(`weight ${name} cannot be kept quantized (not a linear layer's matrix or an embedding table, or already loaded)`);
       this.quantizedWeights.set(name, matrix);
     }
   }
@@ -144,6 +151,11 @@ export abstract class BaseCausalLM<C extends ModelConfig> implements CausalLM {
     let bytes = 0;
     for (const m of this.quantizedWeights.values()) bytes += m.byteLength;
     return { names: [...this.quantizedWeights.keys()], bytes };
+  }
+
+  embeddingRows(name: string, ids: tf.Tensor): tf.Tensor {
+    const quantized = this.quantizedWeights.get(name);
+    return quantized ? quantizedRows(quantized, ids) : embeddingLookup(this.w<tf.Tensor2D>(name), ids);
   }
 
   /** A linear layer's matrix, bias and kept transposed copy (where keepsTransposedWeights); or its quantized matrix. */

@@ -3,7 +3,7 @@
 // sliding-window layers (own RoPE base rope_local_base_freq, never rope-scaled) interleaved with global layers.
 // Tied embeddings by default; final logit soft-capping where the config sets it.
 import * as tf from '@tensorflow/tfjs';
-import { attention, embeddingLookup, gatedActivation, gemmaRmsNorm, linear, parseActivation, residualAdd, rotaryTables, runBlock, splitHeads, type Activation } from './blocks';
+import { attention, gatedActivation, gemmaRmsNorm, linear, parseActivation, residualAdd, rotaryTables, runBlock, splitHeads, type Activation } from './blocks';
 import { BaseCausalLM, countParameters, type ForwardOptions, type ModelConfig } from './causal-lm';
 import { ConfigFields } from './config-fields';
 import { prepareForward, type ForwardContext } from './forward-context';
@@ -132,7 +132,7 @@ export class Gemma3Model extends BaseCausalLM<Gemma3Config> {
       const c = this.config;
       // transformers scales inside the embedding module (Gemma3TextScaledWordEmbedding), in the weights' dtype
       // (float32 here): virtual prompt tokens (PEFT's inputs_embeds) are prepended after the scale, unscaled.
-      const tokens = embeddingLookup(this.w('model.embed_tokens.weight') as tf.Tensor2D, inputIds.toInt()).mul(Math.fround(Math.sqrt(c.hidden))) as tf.Tensor3D; // [B, T, D]
+      const tokens = this.embeddingRows('model.embed_tokens.weight', inputIds.toInt()).mul(Math.fround(Math.sqrt(c.hidden))) as tf.Tensor3D; // [B, T, D]
       const { ctx: globalCtx, hidden } = prepareForward(c, inputIds, tokens, opts);
       const localCtx = c.slidingWindow === null ? globalCtx : slidingWindowContext(globalCtx, c.slidingWindow);
       const globalRotary = rotaryTables(c.rope, globalCtx.positions, globalCtx.keyLen); // [B|1, 1, Tq, d] each

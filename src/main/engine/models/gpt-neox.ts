@@ -1,7 +1,7 @@
 // GPT-NeoX / Pythia: fused query_key_value laid out per head as [H, 3, d], partial rotary (rotary_pct),
 // LayerNorm, exact-GELU MLP, and the parallel residual x + attn(ln1 x) + mlp(ln2 x) when enabled.
 import * as tf from '@tensorflow/tfjs';
-import { activate, embeddingLookup, attention, layerNorm, linear, parseActivation, residualAdd, rotaryTables, runBlock, type Activation } from './blocks';
+import { activate, attention, layerNorm, linear, parseActivation, residualAdd, rotaryTables, runBlock, type Activation } from './blocks';
 import { BaseCausalLM, countParameters, type ForwardOptions, type ModelConfig } from './causal-lm';
 import { ConfigFields } from './config-fields';
 import { prepareForward, type ForwardContext } from './forward-context';
@@ -90,7 +90,7 @@ export class GptNeoxModel extends BaseCausalLM<GptNeoxConfig> {
     this.beforeForward();
     return tf.tidy(() => {
       const c = this.config;
-      const embeddings = embeddingLookup(this.w('gpt_neox.embed_in.weight') as tf.Tensor2D, inputIds.toInt()) as tf.Tensor3D; // [B, T, D]
+      const embeddings = this.embeddingRows('gpt_neox.embed_in.weight', inputIds.toInt()) as tf.Tensor3D; // [B, T, D]
       const { ctx, hidden } = prepareForward(c, inputIds, embeddings, opts);
       const rotary = rotaryTables(c.rope, ctx.positions, ctx.keyLen); // [B|1, 1, Tq, rd] each
       // The residual stream stays [B·Tq, D]: linear layers take it as is.

@@ -2,7 +2,7 @@
 // stored [in, out], gelu_new MLP, LM head tied to the token embedding.
 import * as tf from '@tensorflow/tfjs';
 import { ApiError } from '@shared/errors';
-import { activate, embeddingLookup, attention, layerNorm, linear, parseActivation, residualAdd, runBlock, type Activation } from './blocks';
+import { activate, attention, layerNorm, linear, parseActivation, residualAdd, runBlock, type Activation } from './blocks';
 import { BaseCausalLM, countParameters, type ForwardOptions, type ModelConfig } from './causal-lm';
 import { ConfigFields } from './config-fields';
 import { prepareForward, type ForwardContext } from './forward-context';
@@ -80,12 +80,12 @@ export class Gpt2Model extends BaseCausalLM<Gpt2Config> {
     this.beforeForward();
     return tf.tidy(() => {
       const c = this.config;
-      const tokens = embeddingLookup(this.w('transformer.wte.weight') as tf.Tensor2D, inputIds.toInt()) as tf.Tensor3D; // [B, T, D]
+      const tokens = this.embeddingRows('transformer.wte.weight', inputIds.toInt()) as tf.Tensor3D; // [B, T, D]
       const { ctx, hidden } = prepareForward(c, inputIds, tokens, opts);
       if (ctx.keyLen > c.maxPositions) {
         throw new ApiError('invalid_argument', `sequence of ${ctx.keyLen} positions exceeds GPT-2's n_positions ${c.maxPositions}`);
       }
-      const positions = embeddingLookup(this.w('transformer.wpe.weight') as tf.Tensor2D, ctx.positions) as tf.Tensor3D; // [B|1, Tq, D]
+      const positions = this.embeddingRows('transformer.wpe.weight', ctx.positions) as tf.Tensor3D; // [B|1, Tq, D]
       const { batchSize, queryLen } = ctx;
       // The residual stream stays [B·Tq, D]: linear layers take it as is.
       let x = hidden.add(positions).reshape([batchSize * queryLen, c.hidden]) as tf.Tensor2D; // [N, D]

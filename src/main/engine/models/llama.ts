@@ -1,7 +1,7 @@
 // The LLaMA family: llama, mistral (sliding window) and qwen2 (q/k/v biases). Pre-norm decoder with RMSNorm,
 // rotary attention with grouped-query heads, and a SwiGLU MLP; embeddings tied or untied.
 import * as tf from '@tensorflow/tfjs';
-import { attention, embeddingLookup, gatedActivation, linear, parseActivation, residualAdd, rmsNorm, rotaryTables, runBlock, splitHeads, type Activation } from './blocks';
+import { attention, gatedActivation, linear, parseActivation, residualAdd, rmsNorm, rotaryTables, runBlock, splitHeads, type Activation } from './blocks';
 import { BaseCausalLM, countParameters, type ForwardOptions, type ModelConfig } from './causal-lm';
 import { ConfigFields } from './config-fields';
 import { prepareForward, type ForwardContext } from './forward-context';
@@ -101,7 +101,7 @@ export class LlamaModel extends BaseCausalLM<LlamaConfig> {
     this.beforeForward();
     return tf.tidy(() => {
       const c = this.config;
-      const embeddings = embeddingLookup(this.w('model.embed_tokens.weight') as tf.Tensor2D, inputIds.toInt()) as tf.Tensor3D; // [B, T, D]
+      const embeddings = this.embeddingRows('model.embed_tokens.weight', inputIds.toInt()) as tf.Tensor3D; // [B, T, D]
       const { ctx, hidden } = prepareForward(c, inputIds, embeddings, opts, { slidingWindow: c.slidingWindow });
       const rotary = rotaryTables(c.rope, ctx.positions, ctx.keyLen); // [B|1, 1, Tq, d] each
       // The residual stream stays [B·Tq, D]: linear layers take it as is.

@@ -156,11 +156,39 @@ export interface LinearWeights {
 }
 
 /**
- * x [N, in] → x·Wᵀ + b [N, out] (or x·W + b for 'in_out'). For a frozen weight the gradient is dx only: one
- * product with the weight in the layout that needs no transpose flag, and nothing is saved for it (the
- * generic matMul gradient would keep x and W). Trainable weights (full fine-tuning) go through matMul2d.
+ * Rows of an [out, in] matrix per piece of a product over `out` when out is larger (LM heads: Gemma 3 has
+ * 262,144 rows). The backward product dy·W contracts over `out`; taking it as a sum of per-chunk products in a
+ * fixed order gives the same floats whether the chunks are slices of a float32 weight or dequantized one at a
+ * time (quantized-linear.ts), so a quantized head never holds its whole float32 matrix.
  */
-export function linearProduct(x: tf.Tensor2D, lw: LinearWeights): tf.Tensor2D {
+export const ROW_CHUNK = 16_384;
+
+/**
+ * dy [N, out] · W [out, in] → [N, in] as Σ_c dy[:, c]·W[c] over chunks of ROW_CHUNK rows, in order. `rows(start,
+ * end)` gives W[start:end] (a new tensor; disposed here).
+ */
+export function chunkedRowProduct(dy: tf.Tensor2D, outputs: number, rows: (start: number, end: number) => tf.Tensor2D, rowChunk = ROW_CHUNK): tf.Tensor2D {
+  let sum: tf.Tensor2D | null = null;
+  for (let start = 0; start < outputs; start += rowChunk) {
+    const end = Math.min(outputs, start + rowChunk);
+    const previous = sum;
+    const next = tf.tidy(() => {
+      const part = tf.matMul(dy.slice([0, start], [dy.shape[0], end - start]), rows(start, end)); // [N, in]
+      return previous ? previous.add(part) : part;
+    }) as tf.Tensor2D;
+    sum?.dispose();
+    sum = next;
+  }
+  return sum!;
+}
+
+/**
+ * x [N, in] → x·Wᵀ + b [N, out] (or x·W + b for 'in_out'). For a frozen weight the gradient is dx only: one
+ * product with the weight in the layout that needs no transpose flag (over row chunks for a large [out, in]
+ * matrix: chunkedRowProduct), and nothing is saved for it (the generic matMul gradient would keep x and W).
+ * Trainable weights (full fine-tuning) go through matMul2d.
+ */
+export function linearProduct(x: tf.Tensor2D, lw: LinearWeights, rowChunk = ROW_CHUNK): tf.Tensor2D {
   const { weight, bias, layout } = lw;
   const isOutIn = layout === 'out_in';
   if (isTrainable(weight) || isTrainable(bias)) {
@@ -173,11 +201,17 @@ export function linearProduct(x: tf.Tensor2D, lw: LinearWeights): tf.Tensor2D {
   // Only long-lived tensors may be captured by the gradient: the weight and the model's kept copy.
   const inOut = (): tf.Tensor2D => (isOutIn ? (kept ?? weight.transpose()) : weight); // [in, out]
   const outIn = (): tf.Tensor2D => (isOutIn ? weight : (kept ?? weight.transpose())); // [out, in]
+  const [outputs, inputs] = weight.shape;
+  const isChunked = isOutIn && outputs > rowChunk;
   const op = tf.customGrad((input) => {
     const product2d = isPlain ? tf.matMul(input as tf.Tensor2D, inOut()) : tf.matMul(input as tf.Tensor2D, weight, false, isOutIn); // [N, out]
     return {
       value: bias ? product2d.add(bias) : product2d,
-      gradFunc: (dy: tf.Tensor) => tf.tidy(() => (isPlain ? tf.matMul(dy as tf.Tensor2D, outIn()) : tf.matMul(dy as tf.Tensor2D, weight, false, !isOutIn))), // [N, in]
+      gradFunc: (dy: tf.Tensor) =>
+        tf.tidy(() => {
+          if (isChunked) return chunkedRowProduct(dy as tf.Tensor2D, outputs, (start, end) => weight.slice([start, 0], [end - start, inputs]), rowChunk);
+          return isPlain ? tf.matMul(dy as tf.Tensor2D, outIn()) : tf.matMul(dy as tf.Tensor2D, weight, false, !isOutIn);
+        }), // [N, in]
     };
   });
   return op(x) as tf.Tensor2D;

@@ -3,7 +3,7 @@
 // RoPE with longrope scaling (short/long factors and the attention factor, see rope.ts), partial rotary
 // (partial_rotary_factor: the first d·f dims of each head rotate), and an optional sliding window on every layer.
 import * as tf from '@tensorflow/tfjs';
-import { attention, embeddingLookup, gatedActivation, linear, parseActivation, residualAdd, rmsNorm, rotaryTables, runBlock, splitHeads, type Activation } from './blocks';
+import { attention, gatedActivation, linear, parseActivation, residualAdd, rmsNorm, rotaryTables, runBlock, splitHeads, type Activation } from './blocks';
 import { BaseCausalLM, countParameters, type ForwardOptions, type ModelConfig } from './causal-lm';
 import { ConfigFields } from './config-fields';
 import { prepareForward, type ForwardContext } from './forward-context';
@@ -98,7 +98,7 @@ export class Phi3Model extends BaseCausalLM<Phi3Config> {
     this.beforeForward();
     return tf.tidy(() => {
       const c = this.config;
-      const embeddings = embeddingLookup(this.w('model.embed_tokens.weight') as tf.Tensor2D, inputIds.toInt()) as tf.Tensor3D; // [B, T, D]
+      const embeddings = this.embeddingRows('model.embed_tokens.weight', inputIds.toInt()) as tf.Tensor3D; // [B, T, D]
       const { ctx, hidden } = prepareForward(c, inputIds, embeddings, opts, { slidingWindow: c.slidingWindow });
       // longrope picks its factors by max(position) + 1, which the offset moves too.
       const rotary = rotaryTables(c.rope, ctx.positions, ctx.keyLen + (opts.positionOffset ?? 0)); // [B|1, 1, Tq, rd] each

@@ -3,7 +3,7 @@
 // heads × 128 > hidden 1024), optional biases (attention_bias) and, when use_sliding_window is set, a window
 // on the layers layer_types marks 'sliding_attention' (by default those from max_window_layers on).
 import * as tf from '@tensorflow/tfjs';
-import { attention, embeddingLookup, gatedActivation, linear, parseActivation, residualAdd, rmsNorm, rotaryTables, runBlock, splitHeads, type Activation } from './blocks';
+import { attention, gatedActivation, linear, parseActivation, residualAdd, rmsNorm, rotaryTables, runBlock, splitHeads, type Activation } from './blocks';
 import { BaseCausalLM, countParameters, type ForwardOptions, type ModelConfig } from './causal-lm';
 import { ConfigFields } from './config-fields';
 import { prepareForward, type ForwardContext } from './forward-context';
@@ -113,7 +113,7 @@ export class Qwen3Model extends BaseCausalLM<Qwen3Config> {
     this.beforeForward();
     return tf.tidy(() => {
       const c = this.config;
-      const embeddings = embeddingLookup(this.w('model.embed_tokens.weight') as tf.Tensor2D, inputIds.toInt()) as tf.Tensor3D; // [B, T, D]
+      const embeddings = this.embeddingRows('model.embed_tokens.weight', inputIds.toInt()) as tf.Tensor3D; // [B, T, D]
       const { ctx, hidden } = prepareForward(c, inputIds, embeddings, opts);
       const rotary = rotaryTables(c.rope, ctx.positions, ctx.keyLen); // [B|1, 1, Tq, d] each
       // Windowed layers share one context per window size (mask built once per call).

@@ -3,7 +3,6 @@
 // shape and type) before any tensor data is read or allocated.
 import * as tf from '@tensorflow/tfjs';
 import { ApiError } from '@shared/errors';
-import { EMBEDDING_WEIGHTS } from '../../methods/common';
 import { BaseCausalLM, type CausalLM, type ModelConfig } from '../../models/causal-lm';
 import { gemma3WeightShapes, type Gemma3Config } from '../../models/gemma3';
 import { GptNeoxModel, gptNeoxWeightShapes, type GptNeoxConfig } from '../../models/gpt-neox';
@@ -169,8 +168,8 @@ export async function loadGguf(path: string, opts: LoadOptions = {}): Promise<Gg
     for (const [name, shape] of info.shapes) {
       const source = info.sources.get(name)!; // inspectGguf checked every weight has one
       const stored = tensors.get(source.tensor)!;
-      // Embedding tables are read by row lookups (and the tied head), not only by products: they stay float32.
-      if (opts.quantizedBase && shape.length === 2 && !EMBEDDING_WEIGHTS.has(name) && isCompactType(stored.type)) {
+      // Linear matrices and embedding tables alike: lookups dequantize just the rows they read (embeddingRows).
+      if (opts.quantizedBase && shape.length === 2 && isCompactType(stored.type)) {
         quantized.set(name, new QuantizedGgufTensor(stored, source, reader.readBytes(source.tensor), shape, path));
         continue;
       }

@@ -1,7 +1,8 @@
-// The quantized frozen base (loadGguf's quantizedBase, quantized-linear.ts): the layers' linear matrices stay as
-// their GGUF blocks and are dequantized inside each product, and training on it gives exactly (bit for bit) the
+// The quantized frozen base (loadGguf's quantizedBase, quantized-linear.ts): the layers' linear matrices and the
+// embedding table (the tied LM head too) stay as their GGUF blocks and are dequantized inside each product or
+// lookup, and training on it gives exactly (bit for bit) the
 // losses and adapter values of the dequantize-at-load base, for LoRA and PT+ (with and without activation
-// recomputation), on the tiny Q8_0 fixtures of three layouts (qwen2: out_in; gpt2: Conv1D in_out, transposed in
+// recomputation) and Prompt Tuning initialised from vocabulary rows, on the tiny Q8_0 fixtures of three layouts (qwen2: out_in; gpt2: Conv1D in_out, transposed in
 // the file; gemma3) and, when cached, on the real SmolLM2-135M (Q4_1, llama's permuted Q/K rows).
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -83,6 +84,7 @@ describe('quantized frozen base (tiny Q8_0 GGUF fixtures)', () => {
       try {
         const kept = (quantized as BaseCausalLM<never>).quantizedBase();
         expect(kept.names.length, arch).toBeGreaterThan(0);
+        expect(kept.names, arch).toContain(arch === 'gpt2' ? 'transformer.wte.weight' : 'model.embed_tokens.weight');
         expect(
           kept.names.every((name) => !quantized.weights.has(name) && float.weights.has(name)),
           arch,
@@ -118,6 +120,7 @@ describe('quantized frozen base (tiny Q8_0 GGUF fixtures)', () => {
     ['qwen2', 'lora', { dropout: 0.2, targets: 'all-linear' }, 'on'],
     ['qwen2', 'ptplus', { memoryInitStd: 0.01 }, 'on'],
     ['qwen2', 'prefix', { numVirtualTokens: 3 }, 'off'],
+    ['qwen2', 'prompt', { numVirtualTokens: 3, init: 'sample-vocab' }, 'off'],
     ['gpt2', 'lora', { dropout: 0, targets: 'all-linear' }, 'off'],
     ['gemma3', 'ptplus', { memoryInitStd: 0.01 }, 'off'],
   ];
