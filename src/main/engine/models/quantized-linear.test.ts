@@ -37,7 +37,11 @@ describe.each(backends)('quantized products on %s', (backend) => {
       const weight = tf.tensor2d(values, [vocab, hidden]);
       const transposed = weight.transpose() as tf.Tensor2D;
       const run = (f: (x: tf.Tensor2D) => tf.Tensor2D) => {
-        const { value, grads } = tf.valueAndGrads((input: tf.Tensor) => f(input as tf.Tensor2D).mul(dy).sum())([x]);
+        const { value, grads } = tf.valueAndGrads((input: tf.Tensor) =>
+          f(input as tf.Tensor2D)
+            .mul(dy)
+            .sum(),
+        )([x]);
         return [f(x).dataSync(), grads[0].dataSync(), value.dataSync()];
       };
       return [

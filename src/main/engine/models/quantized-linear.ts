@@ -69,7 +69,8 @@ export function quantizedLinearProduct(x: tf.Tensor2D, qw: QuantizedLinearWeight
       value: bias ? product2d.add(bias) : product2d,
       gradFunc: (dy: tf.Tensor) =>
         tf.tidy(() => {
-          if (isChunked) return chunkedRowProduct(dy as tf.Tensor2D, outputs, (start, end) => tf.tensor2d(quantized.rowRange(start, end), [end - start, inputs], 'float32'), rowChunk);
+          if (isChunked)
+            return chunkedRowProduct(dy as tf.Tensor2D, outputs, (start, end) => tf.tensor2d(quantized.rowRange(start, end), [end - start, inputs], 'float32'), rowChunk);
           if (isPlain) return tf.matMul(dy as tf.Tensor2D, matrix(quantized, layout, false)); // [N, in]
           return tf.matMul(dy as tf.Tensor2D, matrix(quantized, layout, !isOutIn), false, !isOutIn); // [N, in]
         }),

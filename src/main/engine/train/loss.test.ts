@@ -29,7 +29,11 @@ describe('targetNll gradient', () => {
     const [ours, textbook] = tf.tidy(() => {
       const z = logits();
       const weights = tf.randomUniform([TOKENS], 0.5, 2, 'float32', 3); // a non-uniform dy
-      const grad = tf.grad((x: tf.Tensor) => targetNll(x as tf.Tensor3D, batch).mul(weights).sum())(z);
+      const grad = tf.grad((x: tf.Tensor) =>
+        targetNll(x as tf.Tensor3D, batch)
+          .mul(weights)
+          .sum(),
+      )(z);
       const probs = tf.softmax(z.reshape([TOKENS, VOCAB]));
       const labels = tf.tensor1d(scoredPositions(batch).labels, 'int32');
       const expected = probs.sub(tf.oneHot(labels, VOCAB).toFloat()).mul(weights.reshape([TOKENS, 1]));
@@ -48,12 +52,20 @@ describe('targetNll gradient', () => {
     const [ours, previous] = tf.tidy(() => {
       const z = logits();
       const weights = tf.randomUniform([TOKENS], 0.5, 2, 'float32', 3);
-      const grad = tf.grad((x: tf.Tensor) => targetNll(x as tf.Tensor3D, batch).mul(weights).sum())(z);
+      const grad = tf.grad((x: tf.Tensor) =>
+        targetNll(x as tf.Tensor3D, batch)
+          .mul(weights)
+          .sum(),
+      )(z);
       const scores = z.reshape([TOKENS, VOCAB]);
       const rowMax = scores.max(1, true);
       const normaliser = scores.sub(rowMax).exp().sum(1, true).log().add(rowMax);
       const labels = tf.tensor1d(scoredPositions(batch).labels, 'int32');
-      const expected = scores.sub(normaliser).exp().sub(tf.oneHot(labels, VOCAB)).mul(weights.reshape([TOKENS, 1]));
+      const expected = scores
+        .sub(normaliser)
+        .exp()
+        .sub(tf.oneHot(labels, VOCAB))
+        .mul(weights.reshape([TOKENS, 1]));
       return [grad.dataSync(), expected.dataSync()];
     });
     expect(Array.from(ours)).toEqual(Array.from(previous));

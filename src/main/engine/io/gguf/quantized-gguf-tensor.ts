@@ -43,7 +43,8 @@ export class QuantizedGgufTensor implements QuantizedMatrix {
 
   rowRange(start: number, end: number): Float32Array {
     const [rows, cols] = this.shape;
-    if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end > rows || start > end) throw new Error(`rows [${start}, ${end}) are outside ${this.info.name}'s ${rows}`);
+    if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end > rows || start > end)
+      throw new Error(`rows [${start}, ${end}) are outside ${this.info.name}'s ${rows}`);
     // A weight the converter stored in another row order (permuted, transposed, regrouped) is undone whole.
     if (!this.isRowAligned()) return this.values().slice(start * cols, end * cols);
     const rowBytes = this.rowBytes();
