@@ -190,13 +190,23 @@ def test_resume_after_sigkill_ends_like_an_uninterrupted_run(handoffs, tmp_path)
     assert json.loads((run_dir / "result.json").read_text())["status"] == "finished"
 
 
-def test_a_missing_handoff_file_is_one_line_naming_it(handoffs, tmp_path):
+def _handoff_without(handoffs: Path, tmp_path: Path, missing: str) -> Path:
+    """A copy of the LoRA hand-off with one file left out."""
     broken = tmp_path / "handoff"
     broken.mkdir()
     for name in os.listdir(handoffs / "lora" / "handoff"):
-        if name != "batches.json":
+        if name != missing:
             (broken / name).write_bytes((handoffs / "lora" / "handoff" / name).read_bytes())
-    proc = subprocess.run([sys.executable, "-m", "prefixlab_torch.train", "--handoff", str(broken), "--run-dir", str(tmp_path / "run")], cwd=PYTHON_DIR, env=_env(), capture_output=True, text=True, timeout=300)
+    return broken
+
+
+def _train_on(handoff: Path, run_dir: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "prefixlab_torch.train", "--handoff", str(handoff), "--run-dir", str(run_dir)], cwd=PYTHON_DIR, env=_env(), capture_output=True, text=True, timeout=300)
+
+
+def test_a_missing_handoff_file_is_one_line_naming_it(handoffs, tmp_path):
+    broken = _handoff_without(handoffs, tmp_path, "batches.json")
+    proc = _train_on(broken, tmp_path / "run")
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and str(broken / "batches.json") in lines[0] and "missing" in lines[0], proc.stderr
@@ -204,13 +214,9 @@ def test_a_missing_handoff_file_is_one_line_naming_it(handoffs, tmp_path):
 
 
 def test_a_missing_scoring_file_is_one_line_naming_it(handoffs, tmp_path):
-    broken = tmp_path / "handoff"
-    broken.mkdir()
-    for name in os.listdir(handoffs / "lora" / "handoff"):
-        if name != "scoring-sequences.jsonl":
-            (broken / name).write_bytes((handoffs / "lora" / "handoff" / name).read_bytes())
+    broken = _handoff_without(handoffs, tmp_path, "scoring-sequences.jsonl")
     assert (broken / "scoring.jsonl").exists()
-    proc = subprocess.run([sys.executable, "-m", "prefixlab_torch.train", "--handoff", str(broken), "--run-dir", str(tmp_path / "run")], cwd=PYTHON_DIR, env=_env(), capture_output=True, text=True, timeout=300)
+    proc = _train_on(broken, tmp_path / "run")
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and str(broken / "scoring-sequences.jsonl") in lines[0] and "missing" in lines[0], proc.stderr

@@ -156,8 +156,8 @@ export interface LinearWeights {
 }
 
 /**
- * Rows of an [out, in] matrix per piece of a product over `out` when out is larger (LM heads: Gemma 3 has
- * 262,144 rows). The backward product dy·W contracts over `out`; taking it as a sum of per-chunk products in a
+ * Rows of an [out, in] matrix per piece of a product over `out`, for matrices with more rows than this (LM
+ * heads: Gemma 3 has 262,144). The backward product dy·W contracts over `out`; taking it as a sum of per-chunk products in a
  * fixed order gives the same floats whether the chunks are slices of a float32 weight or dequantized one at a
  * time (quantized-linear.ts), so a quantized head never holds its whole float32 matrix.
  */

@@ -56,7 +56,7 @@ export function quantizedLinearProduct(x: tf.Tensor2D, qw: QuantizedLinearWeight
   // Large [out, in] matrices (LM heads) go by row chunks both ways, so no step holds the whole float32 matrix:
   // the forward's column pieces are the one-piece product's columns exactly (quantized-linear.test.ts), the
   // backward is linearProduct's own chunked sum.
-  const [outputs, inputs] = quantized.shape;
+  const [outputs] = quantized.shape;
   const isChunked = isOutIn && outputs > rowChunk;
   const op = tf.customGrad((input) => {
     const product2d = isChunked
@@ -69,8 +69,7 @@ export function quantizedLinearProduct(x: tf.Tensor2D, qw: QuantizedLinearWeight
       value: bias ? product2d.add(bias) : product2d,
       gradFunc: (dy: tf.Tensor) =>
         tf.tidy(() => {
-          if (isChunked)
-            return chunkedRowProduct(dy as tf.Tensor2D, outputs, (start, end) => tf.tensor2d(quantized.rowRange(start, end), [end - start, inputs], 'float32'), rowChunk);
+          if (isChunked) return chunkedRowProduct(dy as tf.Tensor2D, outputs, (start, end) => rowsTensor(quantized, start, end), rowChunk);
           if (isPlain) return tf.matMul(dy as tf.Tensor2D, matrix(quantized, layout, false)); // [N, in]
           return tf.matMul(dy as tf.Tensor2D, matrix(quantized, layout, !isOutIn), false, !isOutIn); // [N, in]
         }),
@@ -79,16 +78,21 @@ export function quantizedLinearProduct(x: tf.Tensor2D, qw: QuantizedLinearWeight
   return op(x) as tf.Tensor2D;
 }
 
+/** Rows [start, end) of q as a float32 tensor [end − start, in]. */
+function rowsTensor(q: QuantizedMatrix, start: number, end: number): tf.Tensor2D {
+  return tf.tensor2d(q.rowRange(start, end), [end - start, q.shape[1]], 'float32');
+}
+
 /** x [N, in] · W[start:end]ᵀ for each chunk of W's [out, in] rows, concatenated: [N, out]. */
 function chunkedForward(x: tf.Tensor2D, q: QuantizedMatrix, isPlain: boolean, rowChunk: number): tf.Tensor2D {
-  const [outputs, inputs] = q.shape;
+  const [outputs] = q.shape;
   const parts: tf.Tensor2D[] = [];
   try {
     for (let start = 0; start < outputs; start += rowChunk) {
       const end = Math.min(outputs, start + rowChunk);
       parts.push(
         tf.tidy(() => {
-          const rows = tf.tensor2d(q.rowRange(start, end), [end - start, inputs], 'float32'); // [chunk, in]
+          const rows = rowsTensor(q, start, end); // [chunk, in]
           return isPlain ? tf.matMul(x, rows.transpose() as tf.Tensor2D) : tf.matMul(x, rows, false, true); // [N, chunk]
         }),
       );
