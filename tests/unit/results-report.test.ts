@@ -45,6 +45,35 @@ describe('real-model results report', () => {
     expect(check.stderr).toMatch(/differ from what .* gives; run node scripts\/results\/real\/report\.mjs --write/);
   });
 
+  it('a setting run in one-method pieces gives the same tables as its main file', () => {
+    const main = 'smollm2-sst2-k1-main.json';
+    const compare = JSON.parse(readFileSync(join(raw, main), 'utf8'));
+    const methods: string[] = compare.rows.map((r: { method: string }) => r.method);
+    expect(methods).toEqual(['ptplus', 'prefix', 'prompt', 'lora', 'full']);
+    const pieces = join(tmp, 'pieces');
+    cpSync(raw, pieces, { recursive: true });
+    rmSync(join(pieces, main));
+    for (const method of methods) {
+      const piece = {
+        ...compare,
+        rows: compare.rows.filter((r: { method: string }) => r.method === method),
+        runs: compare.runs.filter((r: { method: string }) => r.method === method),
+      };
+      writeFileSync(join(pieces, main.replace('-main', `-${method}`)), JSON.stringify(piece));
+    }
+    const whole = report();
+    const split = report('--raw', pieces);
+    expect(split.status, split.stderr).toBe(0);
+    expect(split.stdout).toBe(whole.stdout);
+    // …and a missing piece shows as "not run" in its column only.
+    rmSync(join(pieces, main.replace('-main', '-lora')));
+    const sst2 = report('--raw', pieces)
+      .stdout.split('\n')
+      .find((l) => l.startsWith('| SmolLM2-135M-Instruct | SST-2 | 1 |'))!;
+    expect(sst2.split('|').map((c) => c.trim())[10]).toBe('not run');
+    expect(sst2.match(/not run/g)).toHaveLength(1);
+  });
+
   it('the task builder reproduces the committed task files; the driver and collectors parse', () => {
     const tasks = join(root, 'docs/results/real/tasks');
     const before = new Map(readdirSync(tasks).map((f) => [f, readFileSync(join(tasks, f), 'utf8')]));
@@ -52,6 +81,14 @@ describe('real-model results report', () => {
     for (const [file, text] of before) expect(readFileSync(join(tasks, file), 'utf8'), file).toBe(text);
     expect(JSON.parse(before.get('tasks.json')!).goemotions.labels).toHaveLength(27);
     for (const sh of ['run.sh', 'zero_shot.sh', 'common.sh']) expect(spawnSync('bash', ['-n', join(root, 'scripts/results/real', sh)]).status, sh).toBe(0);
+    // An item naming no known variant is refused before it claims anything or imports data.
+    const bad = spawnSync('bash', [join(root, 'scripts/results/real/run.sh')], {
+      encoding: 'utf8',
+      env: { ...process.env, HOME_DIR: join(tmp, 'home'), ITEMS: 'smollm2-sst2-k1-bogus' },
+    });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr.trim()).toBe('run.sh: smollm2-sst2-k1-bogus: unknown variant "bogus" (main, ptplus, prefix, prompt, lora, full, gelu, centred)');
+    expect(readdirSync(join(tmp, 'home', 'claims'))).toEqual([]);
     for (const py of ['collect.py', 'plots.py']) {
       const compiled = spawnSync('python3', ['-c', `import ast,sys; ast.parse(open(sys.argv[1]).read())`, join(root, 'scripts/results/real', py)]);
       expect(compiled.status, py).toBe(0);

@@ -5,9 +5,10 @@
 
 1. Every run a raw compare JSON names (seed runs and learning-rate tuning runs): its metrics.jsonl (one line per step:
    train loss, learning rate, gradient norm, tokens/s, memory) → docs/results/real/raw/runs/<runId>.metrics.jsonl.
-2. The paper's diagnostic on each item's seed-1 Prefix-Tuning run (attention mass on the prefix per layer, untrained
-   and trained) and PT+ run (memory-to-attention output ratio per layer), by `prefixlab runs diagnostics` on 16
-   test-sample prompts → docs/results/real/raw/diagnostics/<item>.json. Skipped when present.
+2. The paper's diagnostic on each setting's seed-1 Prefix-Tuning run (attention mass on the prefix per layer, untrained
+   and trained) and PT+ (elu) run (memory-to-attention output ratio per layer), by `prefixlab runs diagnostics` on 16
+   test-sample prompts → docs/results/real/raw/diagnostics/<model>-<task>-k<k>.json. The runs come from the setting's
+   `main` file or its `prefix` / `ptplus` pieces; what is already there is kept, what is missing is added.
 Env: PREFIXLAB (default "node bin/prefixlab.js"), THREADS (TF_NUM_INTRAOP_THREADS, default 1).
 """
 import argparse
@@ -31,19 +32,24 @@ def run_ids(compare):
     return ids
 
 
-def diagnostics(home, compare, cli):
+def diagnostics(home, files, done, cli):
+    """The diagnostics of one setting not yet in `done`, from its raw files ({variant: compare JSON})."""
     out = {}
     env = dict(os.environ, TF_NUM_INTRAOP_THREADS=os.environ.get("THREADS", "1"))
     for method in ("prefix", "ptplus"):
+        compare = files.get("main") or files.get(method) or {}
         run = next((r for r in compare.get("runs", []) if r["method"] == method and r["seed"] == 1 and r["status"] == "finished"), None)
-        if not run:
+        if not run or not os.path.isdir(os.path.join(home, "runs", run["runId"])):
             continue
         for initial in (True, False):
+            key = f"{method}-{'initial' if initial else 'trained'}"
+            if key in done:
+                continue
             cmd = cli + ["runs", "diagnostics", run["runId"], "--texts", "16", "--home", home, "--json"] + (["--initial"] if initial else [])
             result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=3600)
             if result.returncode != 0:
                 sys.exit(f"collect: {' '.join(cmd)}: {result.stderr.strip()}")
-            out[f"{method}-{'initial' if initial else 'trained'}"] = json.loads(result.stdout)
+            out[key] = json.loads(result.stdout)
     return out
 
 
@@ -55,24 +61,30 @@ def main():
     cli = shlex.split(os.environ.get("PREFIXLAB", "node bin/prefixlab.js"))
     os.makedirs(os.path.join(RAW, "runs"), exist_ok=True)
     os.makedirs(os.path.join(RAW, "diagnostics"), exist_ok=True)
+    settings = {}
     for path in sorted(glob.glob(os.path.join(RAW, "*.json"))):
-        item = os.path.basename(path)[:-5]
+        setting, variant = os.path.basename(path)[:-5].rsplit("-", 1)
         with open(path) as f:
             compare = json.load(f)
+        settings.setdefault(setting, {})[variant] = compare
         for run_id in run_ids(compare):
             dest = os.path.join(RAW, "runs", f"{run_id}.metrics.jsonl")
             src = os.path.join(args.home, "runs", run_id, "metrics.jsonl")
             if not os.path.exists(dest) and os.path.exists(src):
                 shutil.copyfile(src, dest + ".tmp")
                 os.replace(dest + ".tmp", dest)
-        dest = os.path.join(RAW, "diagnostics", f"{item}.json")
-        if not args.no_diagnostics and item.endswith("-main") and not os.path.exists(dest):
-            found = diagnostics(args.home, compare, cli)
-            if found:
-                with open(dest + ".tmp", "w") as f:
-                    json.dump(found, f, indent=1)
-                os.replace(dest + ".tmp", dest)
-                print(f"{item}: diagnostics written")
+    for setting, files in ([] if args.no_diagnostics else settings.items()):
+        dest = os.path.join(RAW, "diagnostics", f"{setting}.json")
+        done = {}
+        if os.path.exists(dest):
+            with open(dest) as f:
+                done = json.load(f)
+        found = diagnostics(args.home, files, done, cli)
+        if found:
+            with open(dest + ".tmp", "w") as f:
+                json.dump({**done, **found}, f, indent=1)
+            os.replace(dest + ".tmp", dest)
+            print(f"{setting}: diagnostics written ({', '.join(found)})")
 
 
 if __name__ == "__main__":

@@ -19,8 +19,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 REAL = os.path.join(ROOT, "docs", "results", "real")
 RAW = os.path.join(REAL, "raw")
-LABELS = {"main": {"ptplus": "PT+ elu", "prefix": "Prefix-Tuning", "prompt": "Prompt Tuning", "lora": "LoRA", "full": "Full FT"},
-          "gelu": {"ptplus": "PT+ gelu"}, "centred": {"ptplus": "PT+ centred"}}
+MAIN = {"ptplus": "PT+ elu", "prefix": "Prefix-Tuning", "prompt": "Prompt Tuning", "lora": "LoRA", "full": "Full FT"}
+# Variant file → {method in it: line label}; a setting run in pieces has one file per main method.
+LABELS = {"main": MAIN, **{m: {m: label} for m, label in MAIN.items()}, "gelu": {"ptplus": "PT+ gelu"}, "centred": {"ptplus": "PT+ centred"}}
 
 
 def losses(run_id):
@@ -38,7 +39,7 @@ def losses(run_id):
 
 def curves(setting):
     fig, ax = plt.subplots(figsize=(6.4, 4))
-    drawn = False
+    drawn = set()
     for variant, names in LABELS.items():
         path = os.path.join(RAW, f"{setting}-{variant}.json")
         if not os.path.exists(path):
@@ -46,13 +47,15 @@ def curves(setting):
         with open(path) as f:
             compare = json.load(f)
         for method, label in names.items():
+            if label in drawn:
+                continue
             series = [losses(r["runId"]) for r in compare["runs"] if r["method"] == method and r["status"] == "finished"]
             series = [s for s in series if s]
             if not series:
                 continue
             n = min(len(s) for s in series)
             ax.plot(range(1, n + 1), [sum(s[i] for s in series) / len(series) for i in range(n)], label=label)
-            drawn = True
+            drawn.add(label)
     if not drawn:
         plt.close(fig)
         return
@@ -83,9 +86,9 @@ def diagnostics(path):
     right.set_title("PT+: ‖φ(q)ᵀM‖ / ‖attention output‖")
     right.set_xlabel("layer")
     right.legend(fontsize=8)
-    fig.suptitle(item.replace("-main", ""), fontsize=9)
+    fig.suptitle(item, fontsize=9)
     fig.tight_layout()
-    fig.savefig(os.path.join(REAL, f"diagnostics-{item.replace('-main', '')}.png"), dpi=110)
+    fig.savefig(os.path.join(REAL, f"diagnostics-{item}.png"), dpi=110)
     plt.close(fig)
 
 

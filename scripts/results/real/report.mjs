@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The real-model tables of docs/results.md, computed from the committed raw JSON of scripts/results/real/run.sh
-// (docs/results/real/raw/<model>-<task>-k<k>-<variant>.json: `prefixlab compare --out` files).
+// (docs/results/real/raw/<model>-<task>-k<k>-<variant>.json: `prefixlab compare --out` files; a method's cells come
+// from the setting's `main` file or, where the setting was run in pieces, from the file named after the method).
 //
 //   node scripts/results/real/report.mjs            print the Markdown block
 //   node scripts/results/real/report.mjs --write    put it between the markers in docs/results.md
@@ -19,16 +20,17 @@ const END = '<!-- real-results:end -->';
 
 const MODELS = { smollm2: 'SmolLM2-135M-Instruct', gemma3: 'Gemma-3-270M' };
 const TASKS = { sst2: 'SST-2', trec: 'TREC', agnews: 'AG News', dbpedia: 'DBpedia-14', goemotions: 'GoEmotions' };
-/** Table columns: [label, variant file, method in it]. */
+/** Table columns: [label, variant files that may hold it (first found wins), method in them]. */
 const COLUMNS = [
-  ['PT+ elu', 'main', 'ptplus'],
-  ['PT+ gelu', 'gelu', 'ptplus'],
-  ['PT+ centred', 'centred', 'ptplus'],
-  ['Prefix-Tuning', 'main', 'prefix'],
-  ['Prompt Tuning', 'main', 'prompt'],
-  ['LoRA', 'main', 'lora'],
-  ['Full FT', 'main', 'full'],
+  ['PT+ elu', ['main', 'ptplus'], 'ptplus'],
+  ['PT+ gelu', ['gelu'], 'ptplus'],
+  ['PT+ centred', ['centred'], 'ptplus'],
+  ['Prefix-Tuning', ['main', 'prefix'], 'prefix'],
+  ['Prompt Tuning', ['main', 'prompt'], 'prompt'],
+  ['LoRA', ['main', 'lora'], 'lora'],
+  ['Full FT', ['main', 'full'], 'full'],
 ];
+const VARIANTS = ['main', 'ptplus', 'prefix', 'prompt', 'lora', 'full', 'gelu', 'centred'];
 /** The planned grid (scripts/results/real/run.sh's queue), in table order. */
 const SETTINGS = [
   ...['sst2', 'trec', 'agnews', 'dbpedia', 'goemotions'].flatMap((task) => [1, 8].map((k) => ({ model: 'smollm2', task, k }))),
@@ -42,6 +44,15 @@ const pct = (x) => (100 * x).toFixed(1);
 function load(raw, { model, task, k }, variant) {
   const path = join(raw, `${model}-${task}-k${k}-${variant}.json`);
   return existsSync(path) ? JSON.parse(readFileSync(path, 'utf8')) : null;
+}
+
+/** The file holding one column's method for a setting: the first of its variants that has a row for it. */
+function loadColumn(raw, setting, variants, method) {
+  for (const variant of variants) {
+    const file = load(raw, setting, variant);
+    if (file?.rows?.some((r) => r.method === method)) return file;
+  }
+  return null;
 }
 
 /** The finished seed runs of one method in one file. */
@@ -66,9 +77,9 @@ function metricTable(raw, title, pick, zeroShotField) {
   const lines = [`| model | task | k | base, no training | ${COLUMNS.map((c) => c[0]).join(' | ')} |`, `| --- | --- | --- | ---: | ${COLUMNS.map(() => '---:').join(' | ')} |`];
   let any = false;
   for (const s of SETTINGS) {
-    const cells = COLUMNS.map(([, variant, method]) =>
+    const cells = COLUMNS.map(([, variants, method]) =>
       cell(
-        seedRuns(load(raw, s, variant), method)
+        seedRuns(loadColumn(raw, s, variants, method), method)
           .map(pick)
           .filter((v) => typeof v === 'number'),
       ),
@@ -95,8 +106,8 @@ function detailTables(raw) {
   const out = [];
   for (const s of SETTINGS) {
     const rows = [];
-    for (const [label, variant, method] of COLUMNS) {
-      const file = load(raw, s, variant);
+    for (const [label, variants, method] of COLUMNS) {
+      const file = loadColumn(raw, s, variants, method);
       const row = file?.rows?.find((r) => r.method === method);
       if (!row) continue;
       const runs = seedRuns(file, method);
@@ -109,7 +120,7 @@ function detailTables(raw) {
       );
     }
     if (!rows.length) continue;
-    const any = load(raw, s, 'main') ?? load(raw, s, 'gelu') ?? load(raw, s, 'centred');
+    const any = VARIANTS.map((v) => load(raw, s, v)).find(Boolean);
     out.push(
       `**${MODELS[s.model]} · ${TASKS[s.task]} · k = ${s.k}** (${any.steps} steps, seeds ${any.seeds.join(', ')}, ${any.tuning?.trainPoolSize ?? '?'} training examples in the pool, ${any.tuning?.valIds?.length ?? '?'} validation examples for tuning)`,
       '',

@@ -3,7 +3,10 @@
 # protocol on SmolLM2-135M-Instruct (through its chat template) and Gemma-3-270M (plain prompt: a base model with no
 # chat template). A work queue of `prefixlab compare` items, each
 #   <model>-<task>-k<k>-<variant>:  main = PT+ (elu), Prefix-Tuning, Prompt Tuning, LoRA, full fine-tuning;
-#                                   gelu = PT+ with the gelu feature map; centred = PT+ with phiCenter=data-mean,
+#                                   gelu = PT+ with the gelu feature map; centred = PT+ with phiCenter=data-mean;
+#                                   ptplus | prefix | prompt | lora | full = one method of main on its own (the k-shot
+#                                   draws and the validation split depend on the data and seeds, not on the methods,
+#                                   so the pieces equal main's runs): a slow model's setting then fits a session,
 # every method at a learning rate tuned on a validation split carved from the training pool (--tune-lr, seed 1),
 # then trained with each seed on the same k-shot draw and scored on the task's fixed test sample (--eval-data):
 # generative exact match (evalGenerate) always, label likelihood where the task has ≤ 6 labels.
@@ -30,14 +33,24 @@ export TF_NUM_INTRAOP_THREADS=${THREADS:-1} TF_NUM_INTEROP_THREADS=1
 . "$root/scripts/results/real/common.sh"
 
 # The training pool imported once per model (the template differs: chat for the instruct model, plain for the base).
+# Under a lock: two workers starting pieces of one setting would otherwise both import it.
 dataset_for() {
   local model=$1 task=$2 idfile="$home/dataset-$1-$2.id"
-  if [ ! -s "$idfile" ]; then
-    import_task "$model" "$task" "$tasks_dir/$task-train.jsonl" > "$idfile.tmp"
-    mv "$idfile.tmp" "$idfile"
-  fi
+  (
+    flock 9
+    if [ ! -s "$idfile" ]; then
+      import_task "$model" "$task" "$tasks_dir/$task-train.jsonl" > "$idfile.tmp"
+      mv "$idfile.tmp" "$idfile"
+    fi
+  ) 9> "$idfile.lock"
   echo "$home/datasets/$(cat "$idfile")"
 }
+
+# Learning-rate grids: four half-decade steps per method, the same for every task and model. They reach below the
+# stories260K grids: on SmolLM2, PT+ at 3e-3 already diverges (its queries are large, so φ(q)ᵀM moves fast).
+declare -A GRID=([ptplus]=1e-4,3e-4,1e-3,3e-3 [prefix]=1e-4,3e-4,1e-3,3e-3 [prompt]=3e-3,1e-2,3e-2,1e-1
+                 [lora]=3e-4,1e-3,3e-3,1e-2 [full]=1e-5,3e-5,1e-4,3e-4)
+grids() { for m in "$@"; do printf -- '--lr-grid %s=%s ' "$m" "${GRID[$m]}"; done; }
 
 # k = 1: 16 steps (batch 8 or the whole k-shot set when smaller); k = 8: 32 steps.
 steps_for() { if [ "$1" -le 1 ]; then echo 16; else echo 32; fi; }
@@ -48,21 +61,19 @@ default_items() {
 }
 
 for item in ${ITEMS:-$(default_items)}; do
+  IFS=- read -r model task kk variant <<< "$item"
+  case "$variant" in
+    main) methods=(--methods ptplus,prefix,prompt,lora,full $(grids ptplus prefix prompt lora full)) ;;
+    ptplus | prefix | prompt | lora | full) methods=(--methods "$variant" $(grids "$variant")) ;;
+    gelu) methods=(--methods ptplus --set ptplus.featureMap=gelu $(grids ptplus)) ;;
+    centred) methods=(--methods ptplus --set ptplus.phiCenter=data-mean $(grids ptplus)) ;;
+    *) echo "run.sh: $item: unknown variant \"$variant\" (main, ptplus, prefix, prompt, lora, full, gelu, centred)" >&2; exit 2 ;;
+  esac
   [ -e "$raw/$item.json" ] && continue
   mkdir "$claims/$item" 2>/dev/null || continue
-  IFS=- read -r model task kk variant <<< "$item"
   k=${kk#k}
   steps=$(steps_for "$k")
   data=$(dataset_for "$model" "$task")
-  # Learning-rate grids: four half-decade steps per method, the same for every task and model. They reach below
-  # the stories260K grids: on SmolLM2, PT+ at 3e-3 already diverges (its queries are large, so φ(q)ᵀM moves fast).
-  ptplus_grid=(--lr-grid ptplus=1e-4,3e-4,1e-3,3e-3)
-  case "$variant" in
-    main) methods=(--methods ptplus,prefix,prompt,lora,full "${ptplus_grid[@]}" --lr-grid prefix=1e-4,3e-4,1e-3,3e-3 --lr-grid prompt=3e-3,1e-2,3e-2,1e-1
-                   --lr-grid lora=3e-4,1e-3,3e-3,1e-2 --lr-grid full=1e-5,3e-5,1e-4,3e-4) ;;
-    gelu) methods=(--methods ptplus --set ptplus.featureMap=gelu "${ptplus_grid[@]}") ;;
-    centred) methods=(--methods ptplus --set ptplus.phiCenter=data-mean "${ptplus_grid[@]}") ;;
-  esac
   labels=$(task_field "$task" nlabels)
   score_labels=true
   [ "$labels" -gt 6 ] && score_labels=false
