@@ -36,6 +36,54 @@ function trainTable(rows: Row[]): string {
   );
 }
 
+/** Real (GGUF) models: the quantized-base mode and both sides' memory, which is what limits users there. */
+function realTrainTable(rows: Row[]): string {
+  return table(
+    [
+      'shape',
+      'backend',
+      'T',
+      'method',
+      'quantized base',
+      'ms/step',
+      'tok/s',
+      'PyTorch ms/step',
+      '× PyTorch',
+      'peak RSS MiB',
+      'PyTorch peak RSS MiB',
+      'process max RSS MiB',
+      'PyTorch process max MiB',
+    ],
+    rows.map((r) => {
+      const ref = r.reference as { tokensPerSecond: number; msPerStep?: number; peakRssBytes?: number; processMaxRssBytes?: number } | undefined;
+      return [
+        String(r.shape),
+        String(r.backend),
+        String(r.seqLen),
+        String(r.method),
+        r.quantizedBase ? 'on' : 'off',
+        n(r.msPerStep, 1),
+        n(r.tokensPerSecond),
+        n(ref?.msPerStep, 1),
+        ref ? `**${n((r.tokensPerSecond as number) / ref.tokensPerSecond, 2)}**` : '—',
+        mib(r.peakRssBytes),
+        mib(ref?.peakRssBytes),
+        mib(r.processMaxRssBytes),
+        mib(ref?.processMaxRssBytes),
+      ];
+    }),
+  );
+}
+
+const REAL_SHAPES = new Set(['smollm2-135m', 'gemma3-270m']);
+
+/** Training rows: the small shapes in the classic table, the real models in theirs. */
+function trainTables(rows: Row[]): string {
+  const real = rows.filter((r) => REAL_SHAPES.has(String(r.shape)));
+  const rest = rows.filter((r) => !REAL_SHAPES.has(String(r.shape)));
+  return [rest.length ? trainTable(rest) : '', real.length ? realTrainTable(real) : ''].filter(Boolean).join('\n\n');
+}
+
 function scalingTable(rows: Row[]): string {
   return table(
     ['shape', 'backend', 'method', 'p', 'ms/step', 'peak tensors MiB'],
@@ -155,7 +203,7 @@ export function renderMarkdown(files: string[]): string {
           ? leakTable
           : 'generatedTokensPerSecond' in first
             ? generateTables
-            : trainTable;
+            : trainTables;
     const machine = json.machine
       ? `${String(json.machine.cpu)}, ${String(json.machine.cores)} cores, Node ${String(json.machine.node)}, tfjs ${String(json.machine.tfjs)}, ${String(json.machine.date).slice(0, 16).replace('T', ' ')} UTC`
       : '';

@@ -1,5 +1,6 @@
 // Runs bench/torch_reference.py (PyTorch on CPU, same shape and thread count) when Python with torch and
-// transformers is available: the project's .venv (python/setup-venv.sh) or PREFIXLAB_PYTHON.
+// transformers is available: PREFIXLAB_PYTHON, else the project's .venv (python/setup-venv.sh); a GGUF model
+// needs .venv-bench (python/setup-bench-venv.sh: torch 2, which transformers' GGUF loader requires).
 import { existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
@@ -8,8 +9,9 @@ import type { ShapeSpec } from './shapes';
 
 const repoRoot = resolve(import.meta.dirname, '..');
 
-export function pythonForReference(): string | undefined {
-  const candidates = [process.env.PREFIXLAB_PYTHON, resolve(repoRoot, '.venv/bin/python')].filter(Boolean) as string[];
+export function pythonForReference(shape?: ShapeSpec): string | undefined {
+  const gguf = shape?.path?.endsWith('.gguf');
+  const candidates = [process.env.PREFIXLAB_PYTHON, resolve(repoRoot, gguf ? '.venv-bench/bin/python' : '.venv/bin/python')].filter(Boolean) as string[];
   return candidates.find((p) => existsSync(p));
 }
 
@@ -17,10 +19,13 @@ export interface ReferenceResult {
   name: string;
   tokensPerSecond: number;
   msPerStep?: number;
+  /** RSS sampled between training steps (the figure our side's peakRssBytes is). */
   peakRssBytes?: number;
+  /** The reference process's high-water mark (getrusage), loading included. */
+  processMaxRssBytes?: number;
 }
 
-let warned = false;
+const warned = new Set<string>();
 
 /**
  * `threads`: the reference's thread count (default: every core). torch.set_num_threads does not reach
@@ -31,10 +36,11 @@ let warned = false;
  * oversubscribe: 344 ms against 85 ms per tiny-4x256 step with two of each on two cores).
  */
 export function torchReference(request: { task: 'generate' | 'train'; shape: ShapeSpec; [key: string]: unknown }, threads?: number): ReferenceResult | undefined {
-  const python = pythonForReference();
+  const python = pythonForReference(request.shape);
   if (!python) {
-    if (!warned) console.error('  (no PyTorch reference: run `bash python/setup-venv.sh` or set PREFIXLAB_PYTHON)');
-    warned = true;
+    const setup = request.shape.path?.endsWith('.gguf') ? 'python/setup-bench-venv.sh' : 'python/setup-venv.sh';
+    if (!warned.has(setup)) console.error(`  (no PyTorch reference for ${request.shape.name}: run \`bash ${setup}\` or set PREFIXLAB_PYTHON)`);
+    warned.add(setup);
     return undefined;
   }
   threads ??= os.availableParallelism?.() ?? os.cpus().length;

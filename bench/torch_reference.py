@@ -2,7 +2,8 @@
 
 Reads one JSON request on stdin ({task, shape: {name, config | path}, threads, ...}) and prints one JSON line.
 Tasks: "generate" (transformers' generate with the KV cache, greedy) and "train" (a training step of the
-given PEFT method with AdamW). Random weights for config shapes, as the TypeScript benchmark uses.
+given PEFT method with AdamW). Random weights for config shapes, as the TypeScript benchmark uses; a GGUF file
+through transformers' own GGUF loader (dequantized to float32, as a PyTorch user would load it).
 """
 import json
 import os
@@ -15,9 +16,18 @@ import transformers
 from transformers import AutoConfig, AutoModelForCausalLM
 
 
+def rss_bytes():
+    """Resident set size now (Linux), the figure our side samples between steps."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
 def build_model(shape):
-    if shape.get("path"):
-        model = AutoModelForCausalLM.from_pretrained(shape["path"], torch_dtype=torch.float32)
+    path = shape.get("path")
+    if path and path.endswith(".gguf"):
+        model = AutoModelForCausalLM.from_pretrained(os.path.dirname(path), gguf_file=os.path.basename(path), torch_dtype=torch.float32)
+    elif path:
+        model = AutoModelForCausalLM.from_pretrained(path, torch_dtype=torch.float32)
     else:
         config = AutoConfig.for_model(**shape["config"])
         torch.manual_seed(1)
@@ -116,21 +126,27 @@ def bench_train(req):
     labels = ids.clone()
     labels[:, : req.get("targetStart", 0)] = -100  # the loss on the target half only, as the TypeScript benchmark
 
+    peak_rss = rss_bytes()
+
     def step():
+        nonlocal peak_rss
         t = time.perf_counter()
         out = model(input_ids=ids, labels=labels)
         out.loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         opt.zero_grad(set_to_none=True)
-        return time.perf_counter() - t
+        elapsed = time.perf_counter() - t
+        peak_rss = max(peak_rss, rss_bytes())
+        return elapsed
 
     for _ in range(2):
         step()
     times = sorted(step() for _ in range(req.get("steps", 5)))
     ms = times[len(times) // 2] * 1000
+    # peakRssBytes: sampled between steps like our side's; processMaxRssBytes: the high-water mark, loading included.
     return {"name": f"torch {torch.__version__} {method}", "msPerStep": ms, "tokensPerSecond": batch * seq / (ms / 1000),
-            "peakRssBytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+            "peakRssBytes": peak_rss, "processMaxRssBytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
 
 
 def main():

@@ -43,7 +43,16 @@ export interface TrainRow {
   processMaxRssBytes?: number;
   /** Options beyond the method's defaults (the scaling sweep sets p). */
   options?: Record<string, unknown>;
-  reference?: { name: string; tokensPerSecond: number; msPerStep?: number; threads: number; runsMs?: number[] };
+  reference?: {
+    name: string;
+    tokensPerSecond: number;
+    msPerStep?: number;
+    threads: number;
+    runsMs?: number[];
+    /** The reference's RSS sampled between its steps, and its process high-water mark (max over repeats). */
+    peakRssBytes?: number;
+    processMaxRssBytes?: number;
+  };
   /** ms/step of each repeat (with --repeat). */
   runsMs?: number[];
 }
@@ -239,7 +248,15 @@ export async function runTrainBench(opts: {
           if (opts.repeat > 1) row.runsMs = ours.map((o) => o.msPerStep);
           if (refs.length) {
             const refMs = median(refs.map((r) => r.msPerStep ?? (BATCH * seqLen * 1000) / r.tokensPerSecond));
-            row.reference = { name: refs[0]!.name, tokensPerSecond: (BATCH * seqLen) / (refMs / 1000), msPerStep: refMs, threads: opts.threads };
+            const maxOf = (xs: (number | undefined)[]) => (xs.every((x) => typeof x === 'number') ? Math.max(...(xs as number[])) : undefined);
+            row.reference = {
+              name: refs[0]!.name,
+              tokensPerSecond: (BATCH * seqLen) / (refMs / 1000),
+              msPerStep: refMs,
+              threads: opts.threads,
+              peakRssBytes: maxOf(refs.map((r) => r.peakRssBytes)),
+              processMaxRssBytes: maxOf(refs.map((r) => r.processMaxRssBytes)),
+            };
             if (opts.repeat > 1) row.reference.runsMs = refs.map((r) => r.msPerStep ?? 0);
           }
           rows.push(row);
@@ -248,6 +265,11 @@ export async function runTrainBench(opts: {
       }
       if (deadBackends.has(backend)) continue; // nothing more can run on it in this process, not even dispose
       // Prefix-Tuning's cost grows with p (longer keys in every layer); PT+'s memory does not depend on it.
+      // Measured on the small shapes only: on a real model the sweep would take longer than the rows themselves.
+      if (shape.path?.endsWith('.gguf')) {
+        model.dispose();
+        continue;
+      }
       const scalingSeq = Math.min(64, model.config.maxPositions);
       if (methods.includes('prefix')) {
         for (const p of [4, 16, 64, 256])
@@ -263,6 +285,8 @@ export async function runTrainBench(opts: {
     quantized: r.quantizedBase ? 'on' : 'off',
     ref: r.reference?.tokensPerSecond,
     ratio: r.reference ? r.tokensPerSecond / r.reference.tokensPerSecond : undefined,
+    refRss: r.reference?.peakRssBytes,
+    refMaxRss: r.reference?.processMaxRssBytes,
   }));
   printTable(table, [
     { key: 'shape', label: 'shape' },
@@ -278,6 +302,8 @@ export async function runTrainBench(opts: {
     { key: 'peakTensorBytes', label: 'peak tensors', format: fmt.mib },
     { key: 'peakRssBytes', label: 'peak RSS', format: fmt.mib },
     { key: 'processMaxRssBytes', label: 'process max RSS', format: fmt.mib },
+    { key: 'refRss', label: 'torch peak RSS', format: fmt.mib },
+    { key: 'refMaxRss', label: 'torch process max RSS', format: fmt.mib },
     { key: 'trainableParams', label: 'trainable', format: fmt.int },
   ]);
   if (scaling.length) {

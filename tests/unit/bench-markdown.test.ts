@@ -43,6 +43,32 @@ describe('bench markdown', () => {
     expect(md).toContain('Not measured: smollm-135m, wasm, T = 64, lora: the wasm backend aborted');
   });
 
+  it("puts real-model rows in their own table with the quantized-base mode and both sides' memory", () => {
+    const train = file('train-real.json', {
+      machine,
+      threads: 1,
+      rows: [
+        { shape: 'tiny-4x256', backend: 'tensorflow', seqLen: 64, method: 'lora', msPerStep: 139, tokensPerSecond: 3689, peakTensorBytes: 2 ** 20, trainableParams: 8 },
+        {
+          shape: 'gemma3-270m',
+          backend: 'tensorflow',
+          seqLen: 64,
+          method: 'lora',
+          quantizedBase: true,
+          msPerStep: 2000,
+          tokensPerSecond: 256,
+          peakRssBytes: 1024 * 2 ** 20,
+          processMaxRssBytes: 1536 * 2 ** 20,
+          reference: { tokensPerSecond: 320, msPerStep: 1600, peakRssBytes: 2048 * 2 ** 20, processMaxRssBytes: 3072 * 2 ** 20 },
+        },
+      ],
+    });
+    const md = renderMarkdown([train]);
+    expect(md).toContain('| tiny-4x256 | tensorflow | 64 | lora | 139.0 | 3,689 | — | — | — | 1.0 | 8 |');
+    expect(md).toContain('| gemma3-270m | tensorflow | 64 | lora | on | 2,000.0 | 256 | 1,600.0 | **0.80** | 1,024.0 | 2,048.0 | 1,536.0 | 3,072.0 |');
+    expect(md).not.toMatch(/\| gemma3-270m \| tensorflow \| 64 \| lora \| 2,000/);
+  });
+
   it('tells scaling, generation and leak files apart by their fields', () => {
     const scaling = file('scaling.json', {
       machine,
