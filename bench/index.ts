@@ -9,6 +9,7 @@
 // --threads N: PyTorch's thread count and native TensorFlow's intra-op threads (default 1: the wasm backend
 // runs on one thread, so ratios compare like with like). --repeat N: train measures ours and PyTorch
 // alternately N times and reports medians (a shared machine's load then hits both alike).
+import { formatApiError, toApiErrorData } from '../src/shared/errors';
 import { parseArgs } from 'node:util';
 import { fmt, printTable, writeJson } from './report';
 import { machineInfo } from './machine';
@@ -133,5 +134,11 @@ async function main(): Promise<void> {
   process.exitCode = 2;
 }
 
-await main();
+try {
+  await main();
+} catch (err) {
+  // One line naming what failed (a missing model, a bad flag), not a stack trace.
+  console.error(`bench: ${formatApiError(toApiErrorData(err))}`);
+  process.exitCode = 1;
+}
 process.exit(process.exitCode ?? 0);

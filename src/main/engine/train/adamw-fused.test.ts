@@ -94,6 +94,15 @@ describe.each(backends)('fused AdamW on %s', (backend) => {
     }
     expect(kernels.unfused).toBeGreaterThanOrEqual(15 * 40);
     expect(kernels.fused).toBeLessThanOrEqual(4 * 40 + 20);
+    // One variable (Prompt Tuning): the group keeps its shape, so fusing adds no kernel.
+    const one = [variables[0]];
+    for (const fused of [true, false]) {
+      const optimizer = new AdamW(one, DEFAULT_ADAMW, new Set(), fused);
+      optimizer.step([grads[0]], 1e-3, 0.5);
+      kernels[fused ? 'oneFused' : 'oneUnfused'] = (await tf.profile(() => optimizer.step([grads[0]], 1e-3, 0.5))).kernels.length;
+      optimizer.dispose();
+    }
+    expect(kernels.oneFused).toBe(kernels.oneUnfused);
     tf.dispose([...variables, ...grads]);
   });
 });

@@ -64,14 +64,15 @@ export class AdamW {
     this.isDecayed = variables.map((v) => v.rank > 1 && !noDecay.has(v.name) && !noDecay.has(stripScope(v.name)));
     const total = variables.reduce((sum, v) => sum + v.size, 0);
     // tidy frees the zeros the variables were copied from (variables themselves outlive a tidy).
-    const zeros = (size: number) => tf.tidy(() => tf.variable(tf.zeros([size]), false));
+    const zeros = (shape: number[]) => tf.tidy(() => tf.variable(tf.zeros(shape), false));
     if (fused ?? total <= FUSED_ADAMW_MAX_ELEMENTS) {
       for (const decayed of [true, false]) {
         const indices = variables.flatMap((_, i) => (this.isDecayed[i] === decayed ? [i] : []));
         if (!indices.length) continue;
         const sizes = indices.map((i) => variables[i].size);
-        const size = sizes.reduce((a, b) => a + b, 0);
-        this.groups.push({ indices, sizes, decayed, m: zeros(size), v: zeros(size) });
+        // A group of one keeps the variable's shape: no reshapes, exactly the unfused kernels.
+        const shape = indices.length === 1 ? variables[indices[0]].shape : [sizes.reduce((a, b) => a + b, 0)];
+        this.groups.push({ indices, sizes, decayed, m: zeros(shape), v: zeros(shape) });
       }
     } else {
       this.firstMoments = variables.map((v) => tf.tidy(() => tf.variable(tf.zerosLike(v), false)));
@@ -133,7 +134,7 @@ export class AdamW {
    */
   private stepGroup(group: FusedGroup, grads: tf.Tensor[], learningRate: number, gradScale: number, stepSize: number, biasCorrection2: number): void {
     const { beta1, beta2, epsilon, weightDecay } = this.config;
-    const flat = (tensors: tf.Tensor[]) => (tensors.length === 1 ? tensors[0].reshape([-1]) : tf.concat(tensors.map((t) => t.reshape([-1]))));
+    const flat = (tensors: tf.Tensor[]) => (tensors.length === 1 ? tensors[0] : tf.concat(tensors.map((t) => t.reshape([-1]))));
     const grad = tf.tidy(() => {
       const g = flat(group.indices.map((i) => grads[i]));
       return gradScale === 1 ? g : g.mul(gradScale);
@@ -142,7 +143,8 @@ export class AdamW {
       assignFrom(group.m, () => group.m.mul(beta1).add(grad.mul(1 - beta1)));
       assignFrom(group.v, () => group.v.mul(beta2).add(grad.square().mul(1 - beta2)));
     } finally {
-      grad.dispose();
+      // A group of one with no scaling hands back the caller's gradient itself: not ours to free.
+      if (!grads.includes(grad)) grad.dispose();
     }
     const decayed = group.decayed && weightDecay > 0;
     const params = group.indices.map((i) => this.variables[i]);
@@ -153,7 +155,8 @@ export class AdamW {
       return params.length === 1 ? [updated] : tf.split(updated, group.sizes);
     });
     params.forEach((param, k) => {
-      tf.tidy(() => param.assign(next[k].reshape(param.shape)));
+      if (params.length === 1) param.assign(next[k]);
+      else tf.tidy(() => param.assign(next[k].reshape(param.shape)));
       next[k].dispose();
     });
   }
@@ -204,7 +207,7 @@ export class AdamW {
           data.set(values, offset);
           offset += values.length;
         }
-        tf.tidy(() => target.assign(tf.tensor1d(data, 'float32')));
+        tf.tidy(() => target.assign(tf.tensor(data, target.shape, 'float32')));
       }
     }
     for (let i = 0; i < this.firstMoments.length; i++) {
