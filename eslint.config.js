@@ -90,6 +90,7 @@ export default defineConfig(
       'test-results/**',
       'playwright-report/**',
       '.venv/**',
+      '.venv-bench/**',
       '.native/**',
       '.scratch/**',
       '.tmp/**',
