@@ -7,15 +7,16 @@ leaving the model's own code and KV cache untouched:
 
 * (query_rope "post" only) the attention module's forward is wrapped to keep the rotary (cos, sin) the layer
   receives, to rotate the query exactly as the layer does (a kwargs pre-hook would need torch >= 2.0);
-* a forward hook on the query projection (q_proj; GPT-2's fused c_attn; GPT-NeoX's fused query_key_value)
-  computes the term from the query of the new tokens;
+* a forward hook on the query projection (q_proj; GPT-2's fused c_attn; GPT-NeoX's fused query_key_value;
+  Phi-3's fused qkv_proj) computes the term from the query of the new tokens (Qwen3 and Gemma 3: after the
+  layer's own per-head q_norm, as the layer itself uses it);
 * a forward pre-hook on the output projection (o_proj, c_proj, dense) adds it to the merged head outputs.
 
 The tensors become attributes of each attention module (``ptplus_memory``, ``ptplus_phi``,
 ``ptplus_phi_mean``, ``ptplus_log_normaliser``), so ``model.to(...)`` moves them and
 ``model.state_dict()`` names them as the export file does, minus ``base_model.model.``.
-Supported families: LLaMA, Mistral, Qwen2 (model.layers.{i}.self_attn), GPT-2 (transformer.h.{i}.attn),
-GPT-NeoX (gpt_neox.layers.{i}.attention).
+Supported families: LLaMA, Mistral, Qwen2, Qwen3, Gemma 3, Phi-3 (model.layers.{i}.self_attn), GPT-2
+(transformer.h.{i}.attn), GPT-NeoX (gpt_neox.layers.{i}.attention).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ WEIGHTS_FILE = "adapter_model.safetensors"
 _PREFIX = "base_model.model."
 _FEATURE_MAPS = ("elu", "elu+1", "gelu", "mlp")
 _LLAMA_FAMILY = ("llama", "mistral", "qwen2")
+_QUERY_NORM_FAMILY = ("qwen3", "gemma3_text")
 
 
 @dataclass
@@ -98,6 +100,8 @@ class _Family:
     output: str
     # Takes the query projection's output [B, T, *] and returns the queries [B, H, T, d].
     split_query: Any
+    # The attention module's per-head norm applied to the queries before RoPE (Qwen3, Gemma 3), if any.
+    query_norm: Optional[str] = None
 
 
 def _family(model_type: str, heads: int, head_dim: int) -> _Family:
@@ -113,13 +117,21 @@ def _family(model_type: str, heads: int, head_dim: int) -> _Family:
         b, t, _ = out.shape
         return out.view(b, t, heads, 3 * head_dim)[..., :head_dim].transpose(1, 2)  # [B, H, T, d]
 
+    def from_qkv_proj(out: torch.Tensor) -> torch.Tensor:
+        b, t, _ = out.shape
+        return out[..., : heads * head_dim].reshape(b, t, heads, head_dim).transpose(1, 2)  # [B, H, T, d]
+
     if model_type in _LLAMA_FAMILY:
         return _Family("q_proj", "o_proj", from_q_proj)
+    if model_type in _QUERY_NORM_FAMILY:
+        return _Family("q_proj", "o_proj", from_q_proj, query_norm="q_norm")
+    if model_type == "phi3":
+        return _Family("qkv_proj", "o_proj", from_qkv_proj)
     if model_type == "gpt2":
         return _Family("c_attn", "c_proj", from_c_attn)
     if model_type == "gpt_neox":
         return _Family("query_key_value", "dense", from_query_key_value)
-    raise ValueError(f"model_type {model_type!r} is not supported (supported: {', '.join(_LLAMA_FAMILY)}, gpt2, gpt_neox)")
+    raise ValueError(f"model_type {model_type!r} is not supported (supported: {', '.join(_LLAMA_FAMILY + _QUERY_NORM_FAMILY)}, phi3, gpt2, gpt_neox)")
 
 
 def _same_family(a: str, b: str) -> bool:
@@ -207,7 +219,10 @@ class _LayerState:
             del self.attn.forward
 
     def after_query(self, module: nn.Module, args: tuple, output: torch.Tensor) -> None:
-        self.term = self.compute(self.family.split_query(output))
+        query = self.family.split_query(output)  # [B, H, T, d]
+        if self.family.query_norm:
+            query = getattr(self.attn, self.family.query_norm)(query)  # an RMSNorm over d, as the layer applies it
+        self.term = self.compute(query)
 
     def before_output(self, module: nn.Module, args: tuple):
         term, self.term = self.term, None

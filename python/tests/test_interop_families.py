@@ -1,7 +1,9 @@
 """PEFT exports on the Phi-3 and Qwen3 fixtures load in the real PEFT and give the app's logits (max |diff| <= 1e-4):
 Phi-3's LoRA targets its fused qkv_proj (all-linear: gate_up_proj too), as PrefixLab's default for the family;
 Prefix and Prompt Tuning run through transformers' Phi3 attention with longrope. Qwen3 needs transformers >= 4.51
-(the repo venv has 4.49): its cases run only where the installed transformers has Qwen3, and say so otherwise."""
+(the repo venv has 4.49): its cases run only where the installed transformers has Qwen3, and say so otherwise.
+Prefix-Tuning+ exports on Phi-3 (fused qkv_proj), Qwen3 and Gemma 3 (queries after the layer's q_norm) load through
+prefixlab_ptplus with the app's logits; Qwen3 and Gemma 3 cases need transformers >= 4.51 / 4.50, like the above."""
 
 import os
 
@@ -12,6 +14,7 @@ from conftest import make_exports
 from test_interop import assert_adapter_changes_logits, assert_logits_match, exported, key_warnings, load_base
 
 HAS_QWEN3 = hasattr(transformers, "Qwen3ForCausalLM")
+HAS_GEMMA3 = hasattr(transformers, "Gemma3ForCausalLM")
 
 CASES = [
     {"name": "peft-lora-phi3-longrope", "fixture": "phi3-longrope", "method": "lora", "options": {"rank": 4, "alpha": 8}, "format": "peft"},
@@ -26,6 +29,12 @@ QWEN3_CASES = [
 if HAS_QWEN3:
     CASES += QWEN3_CASES
 
+PTPLUS_CASES = [{"name": "ptplus-phi3-longrope", "fixture": "phi3-longrope", "method": "ptplus", "options": {}, "format": "ptplus"}]
+if HAS_QWEN3:
+    PTPLUS_CASES.append({"name": "ptplus-post-rope-qwen3", "fixture": "qwen3", "method": "ptplus", "options": {"queryRope": "post"}, "format": "ptplus"})
+if HAS_GEMMA3:
+    PTPLUS_CASES.append({"name": "ptplus-gelu-gemma3", "fixture": "gemma3", "method": "ptplus", "options": {"featureMap": "gelu"}, "format": "ptplus"})
+
 EXPECTED_TARGETS = {
     "peft-lora-phi3-longrope": ["qkv_proj"],
     "peft-lora-all-linear-phi3-longrope-short": ["down_proj", "gate_up_proj", "o_proj", "qkv_proj"],
@@ -39,7 +48,7 @@ def family_exports(tmp_path_factory):
     # PREFIXLAB_INTEROP_EXPORTS reuses test_interop.py's exports, which do not hold these cases.
     reuse = os.environ.pop("PREFIXLAB_INTEROP_EXPORTS", None)
     try:
-        return make_exports(CASES, tmp_path_factory.mktemp("family-exports"))
+        return make_exports(CASES + PTPLUS_CASES, tmp_path_factory.mktemp("family-exports"))
     finally:
         if reuse is not None:
             os.environ["PREFIXLAB_INTEROP_EXPORTS"] = reuse
@@ -48,6 +57,26 @@ def family_exports(tmp_path_factory):
 def test_qwen3_cases_need_transformers_with_qwen3():
     if not HAS_QWEN3:
         pytest.skip(f"transformers {transformers.__version__} has no Qwen3 (needs >= 4.51); qwen3 export cases not run")
+
+
+def test_gemma3_cases_need_transformers_with_gemma3():
+    if not HAS_GEMMA3:
+        pytest.skip(f"transformers {transformers.__version__} has no Gemma 3 (needs >= 4.50); gemma3 PT+ case not run")
+
+
+@pytest.mark.parametrize("case", PTPLUS_CASES, ids=lambda c: c["name"])
+def test_ptplus_loader_matches_the_app_on_the_family(family_exports, case):
+    from prefixlab_ptplus import detach_ptplus, load_ptplus
+
+    out, parity = exported(family_exports, case)
+    model = load_ptplus(load_base(case["fixture"]), str(out))
+    ids = torch.tensor(parity["inputs"])
+    with torch.no_grad():
+        logits = model(input_ids=ids).logits
+        assert_logits_match(logits, parity)
+        assert_adapter_changes_logits(logits, case["fixture"], ids)
+        base = load_base(case["fixture"])(input_ids=ids).logits
+        assert (detach_ptplus(model)(input_ids=ids).logits - base).abs().max().item() == 0
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c["name"])
