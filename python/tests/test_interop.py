@@ -157,15 +157,20 @@ def test_merged_model_loads_with_every_weight_and_matches_the_app(exports, case)
 
 @by_format("ptplus")
 def test_ptplus_loader_matches_the_app(exports, case):
+    out, parity = exported(exports, case)
+    assert_ptplus_matches_the_app(out, parity, case["fixture"])
+
+
+def assert_ptplus_matches_the_app(out, parity, fixture):
+    """The export through prefixlab_ptplus: the app's logits, with and without the KV cache, and detachable."""
     from prefixlab_ptplus import detach_ptplus, load_ptplus
 
-    out, parity = exported(exports, case)
-    model = load_ptplus(load_base(case["fixture"]), str(out))
+    model = load_ptplus(load_base(fixture), str(out))
     ids = torch.tensor(parity["inputs"])
     with torch.no_grad():
         full = model(input_ids=ids).logits
         assert_logits_match(full, parity)
-        assert_adapter_changes_logits(full, case["fixture"], ids)
+        assert_adapter_changes_logits(full, fixture, ids)
         # Decoding with the KV cache gives the same last-token logits as the full forward.
         first = model(input_ids=ids[:, :-1], use_cache=True)
         step = model(input_ids=ids[:, -1:], past_key_values=first.past_key_values, use_cache=True).logits
@@ -175,7 +180,7 @@ def test_ptplus_loader_matches_the_app(exports, case):
         generated = model.generate(ids[:1], max_new_tokens=3, do_sample=False, pad_token_id=0, synced_gpus=False)
         assert generated.shape == (1, ids.shape[1] + 3)
         # Detaching gives the base model back.
-        base = load_base(case["fixture"])(input_ids=ids).logits
+        base = load_base(fixture)(input_ids=ids).logits
         assert (detach_ptplus(model)(input_ids=ids).logits - base).abs().max().item() == 0
 
 

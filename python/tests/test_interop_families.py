@@ -11,7 +11,7 @@ import pytest
 import torch
 import transformers
 from conftest import make_exports
-from test_interop import assert_adapter_changes_logits, assert_logits_match, exported, key_warnings, load_base
+from test_interop import assert_adapter_changes_logits, assert_logits_match, assert_ptplus_matches_the_app, exported, key_warnings, load_base
 
 HAS_QWEN3 = hasattr(transformers, "Qwen3ForCausalLM")
 HAS_GEMMA3 = hasattr(transformers, "Gemma3ForCausalLM")
@@ -66,17 +66,8 @@ def test_gemma3_cases_need_transformers_with_gemma3():
 
 @pytest.mark.parametrize("case", PTPLUS_CASES, ids=lambda c: c["name"])
 def test_ptplus_loader_matches_the_app_on_the_family(family_exports, case):
-    from prefixlab_ptplus import detach_ptplus, load_ptplus
-
     out, parity = exported(family_exports, case)
-    model = load_ptplus(load_base(case["fixture"]), str(out))
-    ids = torch.tensor(parity["inputs"])
-    with torch.no_grad():
-        logits = model(input_ids=ids).logits
-        assert_logits_match(logits, parity)
-        assert_adapter_changes_logits(logits, case["fixture"], ids)
-        base = load_base(case["fixture"])(input_ids=ids).logits
-        assert (detach_ptplus(model)(input_ids=ids).logits - base).abs().max().item() == 0
+    assert_ptplus_matches_the_app(out, parity, case["fixture"])
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c["name"])
