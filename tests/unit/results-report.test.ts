@@ -74,6 +74,39 @@ describe('real-model results report', () => {
     expect(sst2.match(/not run/g)).toHaveLength(1);
   });
 
+  it('the driver keeps an item whose runs all finished and sets aside one with a failed run, releasing its claim', () => {
+    // A stand-in CLI: `data import` prints an id; `compare` writes --out with the failed-run count FAILED says.
+    const fake = join(tmp, 'fake-prefixlab.mjs');
+    writeFileSync(
+      fake,
+      [
+        "import { writeFileSync } from 'node:fs';",
+        'const a = process.argv.slice(2);',
+        "if (a[0] === 'data') { console.log(JSON.stringify({ id: 'ds1' })); process.exit(0); }",
+        "const out = a[a.indexOf('--out') + 1];",
+        "writeFileSync(out, JSON.stringify({ rows: [{ method: 'lora', failedRuns: Number(process.env.FAILED), tuning: { grid: [{ lr: 1e-3, failedRuns: 0 }] } }], runs: [] }));",
+      ].join('\n'),
+    );
+    const rawDir = join(tmp, 'driver-raw');
+    const home = join(tmp, 'driver-home');
+    const drive = (failed: number) =>
+      spawnSync('bash', [join(root, 'scripts/results/real/run.sh')], {
+        encoding: 'utf8',
+        env: { ...process.env, PREFIXLAB: `${process.execPath} ${fake}`, HOME_DIR: home, RAW_DIR: rawDir, ITEMS: 'smollm2-sst2-k1-lora', FAILED: String(failed) },
+      });
+    const bad = drive(2);
+    expect(bad.status, bad.stderr).toBe(0);
+    expect(bad.stderr).toContain('== smollm2-sst2-k1-lora: 2 runs failed; set aside in');
+    expect(readdirSync(rawDir)).toEqual([]);
+    expect(readdirSync(join(home, 'failed')).sort()).toEqual(['smollm2-sst2-k1-lora.json', 'smollm2-sst2-k1-lora.txt']);
+    expect(readdirSync(join(home, 'claims'))).toEqual([]);
+    // The next pass runs it again and keeps it.
+    const good = drive(0);
+    expect(good.status, good.stderr).toBe(0);
+    expect(good.stderr).toMatch(/== smollm2-sst2-k1-lora done in \d+ s/);
+    expect(readdirSync(rawDir).sort()).toEqual(['smollm2-sst2-k1-lora.json', 'smollm2-sst2-k1-lora.txt']);
+  });
+
   it('the task builder reproduces the committed task files; the driver and collectors parse', () => {
     const tasks = join(root, 'docs/results/real/tasks');
     const before = new Map(readdirSync(tasks).map((f) => [f, readFileSync(join(tasks, f), 'utf8')]));

@@ -13,7 +13,7 @@
 #
 # Resumable across sessions: an item whose JSON exists is skipped; items are claimed atomically (mkdir), so
 # several workers can share the queue:  scripts/results/real/run.sh & scripts/results/real/run.sh & wait
-# Env: PREFIXLAB (default "node bin/prefixlab.js"), HOME_DIR (.tmp/real-results-home), BACKEND (tensorflow),
+# Env: PREFIXLAB (default "node bin/prefixlab.js"), HOME_DIR (.tmp/real-results-home), RAW_DIR (docs/results/real/raw), BACKEND (tensorflow),
 #      ITEMS (space-separated item names; default: the whole queue in order), SEEDS (1,2,3), THREADS (1 per worker),
 #      MODEL_CACHE (~/.cache/prefixlab/models, where scripts/models/fetch-models.py puts the models)
 set -euo pipefail
@@ -25,7 +25,7 @@ backend=${BACKEND:-tensorflow}
 seeds=${SEEDS:-1,2,3}
 cache=${MODEL_CACHE:-${PREFIXLAB_MODEL_CACHE:-$HOME/.cache/prefixlab/models}}
 tasks_dir="$root/docs/results/real/tasks"
-raw="$root/docs/results/real/raw"
+raw=${RAW_DIR:-$root/docs/results/real/raw}
 claims="$home/claims"
 mkdir -p "$raw" "$home" "$claims"
 export TF_NUM_INTRAOP_THREADS=${THREADS:-1} TF_NUM_INTEROP_THREADS=1
@@ -85,5 +85,16 @@ for item in ${ITEMS:-$(default_items)}; do
     --set maxLength=192 --set evalEvery=0 --set checkpointEvery=0 --set evalGenerate=true --set maxEvalExamples=1000 \
     --set scoreLabels=$score_labels \
     --tune-lr --tune-val "$tune_val" --in-process --backend "$backend" --home "$home" "${methods[@]}" --out "$raw/$item.json" > "$raw/$item.txt"
+  # A comparison with a failed run (out of memory beside other work, say) is not a result: it would compare the
+  # methods on different runs. Set it aside, release the claim, and leave the item for the next pass.
+  failed=$(python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(sum(r.get('failedRuns', 0) + sum(g.get('failedRuns', 0) for g in (r.get('tuning') or {}).get('grid', [])) for r in d['rows']))" "$raw/$item.json")
+  if [ "$failed" -gt 0 ]; then
+    mkdir -p "$home/failed"
+    mv "$raw/$item.json" "$home/failed/$item.json"
+    mv "$raw/$item.txt" "$home/failed/$item.txt"
+    rmdir "$claims/$item"
+    echo "== $item: $failed runs failed; set aside in $home/failed/, not kept (run the item again)" >&2
+    continue
+  fi
   echo "== $item done in $(( $(date +%s) - start )) s" >&2
 done
