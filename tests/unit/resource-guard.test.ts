@@ -114,6 +114,29 @@ describe('resource guard', () => {
     expect(logs.filter((m) => m.startsWith('memory:'))).toEqual([expect.stringMatching(warning)]);
   });
 
+  it('judges a run by its longest training example, not by a maxLength its short examples never reach', async () => {
+    const data = join(tmp, 'short.jsonl');
+    writeFileSync(data, classificationJsonl(12));
+    const home = join(tmp, 'home-short');
+    const spec = { home, model: FIXTURE_MODEL, data, method: 'lora' as const, steps: 1, seed: 1, set: { batchSize: '4', maxLength: '1024', evalEvery: '0' } };
+    const shape = { method: 'lora' as const, methodOptions: lora, batchSize: 4, recompute: 'off' as const };
+    const atMaxLength = checkRunMemory(config, { ...shape, maxLength: 1024 }, 1e15).estimate.totalBytes;
+    const atShort = checkRunMemory(config, { ...shape, maxLength: 64 }, 1e15).estimate.totalBytes;
+    // A budget that refuses 4 × 1,024 tokens outright but leaves room for 4 × 64 (these examples are shorter).
+    const budget = Math.floor(atMaxLength / 2);
+    expect(atShort / budget).toBeLessThan(WARN_FRACTION);
+    expect(checkRunMemory(config, { ...shape, maxLength: 1024 }, budget).level).toBe('refuse');
+    process.env.PREFIXLAB_MEMORY_BUDGET_BYTES = String(budget);
+    const logs: string[] = [];
+    try {
+      const result = await runTrainJob({ ...spec, set: { ...spec.set, recompute: 'off' } }, { recorder: new RunsStore(home), log: (m) => logs.push(m) });
+      expect(result.status).toBe('finished');
+    } finally {
+      delete process.env.PREFIXLAB_MEMORY_BUDGET_BYTES;
+    }
+    expect(logs.filter((m) => m.startsWith('memory:'))).toEqual([]);
+  });
+
   it('a non-finite loss stops the run with the step in the manifest', async () => {
     const data = join(tmp, 'nan.jsonl');
     writeFileSync(data, classificationJsonl(12));

@@ -11,7 +11,7 @@ import { trainerOptions, type TrainerOptions } from '@shared/trainer-options';
 import { ApiError } from '@shared/errors';
 import { activeBackend, explainBackendFailure, initBackend, isWasmAbort, type BackendName } from '../backend';
 import { resolveQuantizedBase } from '../io/gguf/quantized-base-option';
-import { detectFormat, loadModel, type LoadedModel } from '../io/load-model';
+import { detectFormat, loadModel, loadTokenizer, type LoadedModel } from '../io/load-model';
 import type { TextTokenizer } from '../io/tokenizer';
 import type { PeftAdapter } from '../methods/method';
 import { getMethod, virtualTokensOf } from '../methods/registry';
@@ -249,10 +249,27 @@ async function prepare(spec: TrainJobSpec, store: RunRecorder, backend: BackendN
     if (repeated) io.log?.(`${repeated} of ${testExamples.length} examples of the eval data ${testPath} repeat a training example; their scores overstate generalisation`);
   }
 
+  // The training set encoded with the model's tokenizer alone (no weight is read yet): bad examples are refused
+  // before loading, and the longest example, not maxLength, bounds what a batch holds (batches are padded to their
+  // longest row), so the memory guard judges the run by it. Virtual tokens (prompt/prefix tuning) go in front:
+  // together they must fit the trained context (GPT-2's learned positions cannot go beyond it at all).
+  const { tokenizer: textTokenizer, config: headerConfig } = await loadTokenizer(modelPath);
+  if (!textTokenizer) throw new ApiError('unsupported', 'the model has no tokenizer; training needs one to encode text', { file: modelPath });
+  const virtualTokens = virtualTokensOf(methodName, methodOptions).count;
+  const maxLength = Math.min(options.maxLength, headerConfig.maxPositions - virtualTokens);
+  if (maxLength < 2)
+    throw new ApiError('invalid_argument', `numVirtualTokens ${virtualTokens} leaves no room in the model's ${headerConfig.maxPositions}-token context`, { field: 'numVirtualTokens' });
+  const encoded: EncodedExample[] = trainExamples.map((e, i) => encodeExample(textTokenizer, e, i, { maxLength, addEos: options.addEos }));
+  const truncated = encoded.filter((e) => e.isTruncated).length;
+  if (truncated) io.log?.(`${truncated} of ${encoded.length} training examples were longer than ${maxLength} tokens and lost prompt tokens from the left`);
+  const empty = encoded.find((e) => e.targetStart >= e.ids.length);
+  if (empty) throw new ApiError('invalid_argument', `example ${trainExamples[empty.index].id} has an empty target; nothing to train on`, { field: 'target' });
+  const longest = encoded.reduce((most, e) => Math.max(most, e.ids.length), 1);
+
   // Refuse a run that cannot fit (or warn near the limit) before the weights are loaded.
   const memory = await guardRunMemory(
     modelPath,
-    { method: methodName, methodOptions, batchSize: options.batchSize, batchTokens: options.batchTokens, maxLength: options.maxLength, recompute: options.recompute },
+    { method: methodName, methodOptions, batchSize: options.batchSize, batchTokens: options.batchTokens, maxLength: longest, recompute: options.recompute },
     io.log,
     backend,
   );
@@ -261,21 +278,9 @@ async function prepare(spec: TrainJobSpec, store: RunRecorder, backend: BackendN
   const loaded = await loadModel(modelPath, { quantizedBase });
   let adapter: PeftAdapter | null = null;
   try {
-    const tokenizer = loaded.tokenizer;
-    if (!tokenizer) throw new ApiError('unsupported', 'the model has no tokenizer; training needs one to encode text', { file: modelPath });
+    const tokenizer = loaded.tokenizer ?? textTokenizer;
     const config = loaded.model.config;
-    // Virtual tokens (prompt/prefix tuning) go in front: together they must fit the trained context
-    // (GPT-2's learned positions cannot go beyond it at all).
-    const virtualTokens = virtualTokensOf(methodName, methodOptions).count;
-    const maxLength = Math.min(options.maxLength, config.maxPositions - virtualTokens);
-    if (maxLength < 2)
-      throw new ApiError('invalid_argument', `numVirtualTokens ${virtualTokens} leaves no room in the model's ${config.maxPositions}-token context`, { field: 'numVirtualTokens' });
     const padId = config.padTokenId ?? tokenizer.eosTokenId ?? 0;
-    const encoded: EncodedExample[] = trainExamples.map((e, i) => encodeExample(tokenizer, e, i, { maxLength, addEos: options.addEos }));
-    const truncated = encoded.filter((e) => e.isTruncated).length;
-    if (truncated) io.log?.(`${truncated} of ${encoded.length} training examples were longer than ${maxLength} tokens and lost prompt tokens from the left`);
-    const empty = encoded.find((e) => e.targetStart >= e.ids.length);
-    if (empty) throw new ApiError('invalid_argument', `example ${trainExamples[empty.index].id} has an empty target; nothing to train on`, { field: 'target' });
 
     const totalSteps = previous?.totalSteps ?? planSteps((runSpec as RunSpec).trainer, encoded, options);
     const learningRate = previous?.learningRate ?? runSpec?.trainer.learningRate ?? definition.defaultLearningRate;
