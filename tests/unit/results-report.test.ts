@@ -105,6 +105,16 @@ describe('real-model results report', () => {
     expect(good.status, good.stderr).toBe(0);
     expect(good.stderr).toMatch(/== smollm2-sst2-k1-lora done in \d+ s/);
     expect(readdirSync(rawDir).sort()).toEqual(['smollm2-sst2-k1-lora.json', 'smollm2-sst2-k1-lora.txt']);
+    // A piece whose setting has a main file (every method at once) is not run again.
+    writeFileSync(join(rawDir, 'smollm2-trec-k1-main.json'), '{}');
+    const skipped = spawnSync('bash', [join(root, 'scripts/results/real/run.sh')], {
+      encoding: 'utf8',
+      env: { ...process.env, PREFIXLAB: `${process.execPath} ${fake}`, HOME_DIR: home, RAW_DIR: rawDir, ITEMS: 'smollm2-trec-k1-prompt smollm2-trec-k1-gelu', FAILED: '0' },
+    });
+    expect(skipped.status, skipped.stderr).toBe(0);
+    expect(skipped.stderr).not.toContain('smollm2-trec-k1-prompt');
+    expect(readdirSync(rawDir)).toContain('smollm2-trec-k1-gelu.json');
+    expect(readdirSync(rawDir)).not.toContain('smollm2-trec-k1-prompt.json');
   });
 
   it('the task builder reproduces the committed task files; the driver and collectors parse', () => {

@@ -55,9 +55,13 @@ grids() { for m in "$@"; do printf -- '--lr-grid %s=%s ' "$m" "${GRID[$m]}"; don
 # k = 1: 16 steps (batch 8 or the whole k-shot set when smaller); k = 8: 32 steps.
 steps_for() { if [ "$1" -le 1 ]; then echo 16; else echo 32; fi; }
 
+# The queue in pieces (a piece is skipped where its setting's main file holds it already): k = 1 first, then
+# Gemma, then k = 8.
+PIECES="ptplus lora prefix prompt full gelu centred"
 default_items() {
-  for k in 1 8; do for task in sst2 trec agnews dbpedia goemotions; do for v in main gelu centred; do echo "smollm2-$task-k$k-$v"; done; done; done
-  for task in goemotions dbpedia; do for v in main gelu centred; do echo "gemma3-$task-k1-$v"; done; done
+  for task in sst2 trec agnews dbpedia goemotions; do for v in $PIECES; do echo "smollm2-$task-k1-$v"; done; done
+  for task in goemotions dbpedia; do for v in $PIECES; do echo "gemma3-$task-k1-$v"; done; done
+  for task in sst2 trec agnews dbpedia goemotions; do for v in $PIECES; do echo "smollm2-$task-k8-$v"; done; done
 }
 
 for item in ${ITEMS:-$(default_items)}; do
@@ -70,6 +74,7 @@ for item in ${ITEMS:-$(default_items)}; do
     *) echo "run.sh: $item: unknown variant \"$variant\" (main, ptplus, prefix, prompt, lora, full, gelu, centred)" >&2; exit 2 ;;
   esac
   [ -e "$raw/$item.json" ] && continue
+  case "$variant" in ptplus | prefix | prompt | lora | full) [ -e "$raw/$model-$task-$kk-main.json" ] && continue ;; esac
   mkdir "$claims/$item" 2>/dev/null || continue
   k=${kk#k}
   steps=$(steps_for "$k")
