@@ -21,7 +21,10 @@ for item in ${ITEMS:-$(default_items)}; do
   [ -e "$out/$item.json" ] && continue
   model=${item%%-*} task=${item#*-}
   id=$(import_task "$model" "$task" "$tasks_dir/$task-test.jsonl")
-  $prefixlab eval --model "$(model_file "$model")" --data "$home/datasets/$id" --generate --json > "$out/$item.json.tmp"
+  # As the trained runs: label likelihood only where the task has <= 6 labels (run.sh's scoreLabels).
+  scores=()
+  [ "$(task_field "$task" nlabels)" -gt 6 ] && scores=(--no-label-scores)
+  $prefixlab eval --model "$(model_file "$model")" --data "$home/datasets/$id" --generate "${scores[@]}" --json > "$out/$item.json.tmp"
   mv "$out/$item.json.tmp" "$out/$item.json"
   echo "$item: $(python3 -c "import json; d=json.load(open('$out/$item.json')); print('accuracy', d['accuracy'], 'exact match', d['exactMatch'])")"
 done

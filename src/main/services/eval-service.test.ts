@@ -122,6 +122,18 @@ describe('prefixlab eval on other files', () => {
     expect(rows.filter((row) => row.correct).length / 3).toBe(got.exactMatch);
   });
 
+  it('--no-label-scores: labelled rows without label likelihood, scored by greedy generation, with the same eval loss', async () => {
+    const withScores = await evaluateFile({ home, model: llama, data, limit: 6, generate: true });
+    const without = await cli(['eval', '--model', llama, '--data', data, '--limit', '6', '--no-label-scores', '--home', home, '--json']);
+    expect(without.code, without.stderr).toBe(0);
+    const got = JSON.parse(without.stdout) as EvalResult;
+    expect(withScores.accuracy).not.toBeNull();
+    expect(got.accuracy).toBeNull();
+    expect(got.perClassAccuracy).toBeNull();
+    expect(got.exactMatch).toBe(withScores.exactMatch);
+    expect(got.evalLoss).toBeCloseTo(withScores.evalLoss!, 6);
+  });
+
   it('bad input is one line: a run split of another file, a missing output folder, an unknown task', async () => {
     const run = new RunsStore(home).list()[0];
     const other = join(home, 'other.jsonl');

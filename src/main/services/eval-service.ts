@@ -41,6 +41,11 @@ export interface EvalRequest {
   limit?: number;
   /** Also generate greedily for classification rows (always done for rows without labels, and with a run's split when the run did). */
   generate?: boolean;
+  /**
+   * false: no label-likelihood scoring (one scored sequence per label per row, 14–27× an evaluation's cost on
+   * 14–27-label tasks); accuracy is then null and greedy exact match is computed instead. Default true.
+   */
+  labelScores?: boolean;
   /** One JSON line per row, written atomically. */
   out?: string;
   backend?: BackendChoice;
@@ -168,7 +173,7 @@ export async function evaluateFile(req: EvalRequest): Promise<EvalResult> {
     const limit = req.limit ?? (selection.isRunSplit ? options.maxEvalExamples : undefined);
     const scored = limit !== undefined ? selection.scored.slice(0, limit) : selection.scored;
     // A run that did not score labels (trainer.scoreLabels false) is reproduced without them too.
-    const isWithoutLabels = selection.isRunSplit && !options.scoreLabels;
+    const isWithoutLabels = (selection.isRunSplit && !options.scoreLabels) || req.labelScores === false;
     const report = await evaluateExamples(loaded.model, tokenizer, scored, {
       hooks,
       maxLength,
@@ -180,7 +185,7 @@ export async function evaluateFile(req: EvalRequest): Promise<EvalResult> {
     });
     const c = report.classification;
     const generated: ExactMatchReport | null =
-      req.generate || (!c && !isWithoutLabels) || (selection.isRunSplit && options.evalGenerate)
+      req.generate || req.labelScores === false || (!c && !isWithoutLabels) || (selection.isRunSplit && options.evalGenerate)
         ? await exactMatch(loaded.model, tokenizer, scored, { hooks, batchSize: options.evalBatchSize, signal: req.signal })
         : null;
 

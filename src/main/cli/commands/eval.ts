@@ -12,7 +12,7 @@ export const evalCommand: Command = {
   name: 'eval',
   summary: 'Score a model (and an adapter) on a dataset file: accuracy, exact match, perplexity, per-row predictions',
   usage:
-    'prefixlab eval --model DIR --data FILE [--adapter ID|DIR] [--task classification|completion|instruction|chat|text] [--map role=column …] [--split RUN_ID|SPLIT_FILE] [--limit N] [--generate] [--out predictions.jsonl] [--backend NAME] [--json]',
+    'prefixlab eval --model DIR --data FILE [--adapter ID|DIR] [--task classification|completion|instruction|chat|text] [--map role=column …] [--split RUN_ID|SPLIT_FILE] [--limit N] [--generate] [--no-label-scores] [--out predictions.jsonl] [--backend NAME] [--json]',
   options: {
     model: { type: 'string' },
     adapter: { type: 'string' },
@@ -22,6 +22,7 @@ export const evalCommand: Command = {
     split: { type: 'string' },
     limit: { type: 'string' },
     generate: { type: 'boolean' },
+    'no-label-scores': { type: 'boolean' },
     out: { type: 'string' },
   },
   async run(args) {
@@ -40,6 +41,7 @@ export const evalCommand: Command = {
       split: args.values.split as string | undefined,
       limit: parseIntFlag(args.values.limit, '--limit', { min: 1 }),
       generate: args.values.generate === true,
+      labelScores: args.values['no-label-scores'] !== true,
       out: args.values.out as string | undefined,
     });
     return { json: result, text: summary(result) };
