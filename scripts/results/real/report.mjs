@@ -37,6 +37,9 @@ const SETTINGS = [
   ...['goemotions', 'dbpedia'].map((task) => ({ model: 'gemma3', task, k: 1 })),
 ];
 
+/** Tasks whose runs score label likelihood (run.sh: scoreLabels where a task has ≤ 6 labels). */
+const LIKELIHOOD_TASKS = new Set(['sst2', 'trec', 'agnews']);
+
 const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const std = (xs) => (xs.length < 2 ? 0 : Math.sqrt(xs.reduce((a, x) => a + (x - mean(xs)) ** 2, 0) / (xs.length - 1)));
 const pct = (x) => (100 * x).toFixed(1);
@@ -73,10 +76,10 @@ function zeroShot(raw, { model, task }, field) {
   return typeof value === 'number' ? value : null;
 }
 
-function metricTable(raw, title, pick, zeroShotField) {
+function metricTable(raw, title, pick, zeroShotField, settings = SETTINGS) {
   const lines = [`| model | task | k | base, no training | ${COLUMNS.map((c) => c[0]).join(' | ')} |`, `| --- | --- | --- | ---: | ${COLUMNS.map(() => '---:').join(' | ')} |`];
   let any = false;
-  for (const s of SETTINGS) {
+  for (const s of settings) {
     const cells = COLUMNS.map(([, variants, method]) =>
       cell(
         seedRuns(loadColumn(raw, s, variants, method), method)
@@ -144,7 +147,13 @@ export function renderReport(raw) {
       'exactMatch',
     ),
     '',
-    ...metricTable(raw, 'Label-likelihood accuracy (tasks with ≤ 6 labels), %', (r) => r.finalTest.accuracy, 'accuracy'),
+    ...metricTable(
+      raw,
+      'Label-likelihood accuracy (tasks with ≤ 6 labels), %',
+      (r) => r.finalTest.accuracy,
+      'accuracy',
+      SETTINGS.filter((s) => LIKELIHOOD_TASKS.has(s.task)),
+    ),
     '',
     ...detailTables(raw),
     END,
