@@ -258,7 +258,9 @@ async function prepare(spec: TrainJobSpec, store: RunRecorder, backend: BackendN
   const virtualTokens = virtualTokensOf(methodName, methodOptions).count;
   const maxLength = Math.min(options.maxLength, headerConfig.maxPositions - virtualTokens);
   if (maxLength < 2)
-    throw new ApiError('invalid_argument', `numVirtualTokens ${virtualTokens} leaves no room in the model's ${headerConfig.maxPositions}-token context`, { field: 'numVirtualTokens' });
+    throw new ApiError('invalid_argument', `numVirtualTokens ${virtualTokens} leaves no room in the model's ${headerConfig.maxPositions}-token context`, {
+      field: 'numVirtualTokens',
+    });
   const encoded: EncodedExample[] = trainExamples.map((e, i) => encodeExample(textTokenizer, e, i, { maxLength, addEos: options.addEos }));
   const truncated = encoded.filter((e) => e.isTruncated).length;
   if (truncated) io.log?.(`${truncated} of ${encoded.length} training examples were longer than ${maxLength} tokens and lost prompt tokens from the left`);
