@@ -2,7 +2,7 @@
 // (the check fails when a raw value changes and the doc does not), and the experiment's scripts start: the task
 // builder reproduces the committed task files byte for byte, the driver and helpers parse.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -115,6 +115,74 @@ describe('real-model results report', () => {
     expect(skipped.stderr).not.toContain('smollm2-trec-k1-prompt');
     expect(readdirSync(rawDir)).toContain('smollm2-trec-k1-gelu.json');
     expect(readdirSync(rawDir)).not.toContain('smollm2-trec-k1-prompt.json');
+  });
+
+  it('a probe beyond a grid edge runs its seeds only where it wins the merged grid, and the report then takes the column from them', () => {
+    // Stand-in CLI: --tune-only scores the probed rate at PROBE_LOSS; --lr-per-method runs the seeds at it.
+    const fake = join(tmp, 'fake-probe.mjs');
+    writeFileSync(
+      fake,
+      [
+        "import { writeFileSync, appendFileSync } from 'node:fs';",
+        'const a = process.argv.slice(2);',
+        "if (a[0] === 'data') { console.log(JSON.stringify({ id: 'ds1' })); process.exit(0); }",
+        "const out = a[a.indexOf('--out') + 1];",
+        "appendFileSync(process.env.CALLS, a.flatMap((x, i) => (/^--(tune|lr)/.test(x) ? [x, ...(a[i + 1]?.startsWith('--') ? [] : [a[i + 1]])] : [])).join(' ') + '\\n');",
+        'const stats = { trainableParams: 1, tokensPerSecond: 1, peakMemoryBytes: 1, wallSeconds: 1 };',
+        "if (a.includes('--tune-only')) { const lr = Number(a[a.indexOf('--lr-grid') + 1].split('=')[1]);",
+        "  writeFileSync(out, JSON.stringify({ rows: [{ method: 'lora', lr, failedRuns: 0, tuning: { chosenLr: lr, grid: [{ lr, valAccuracy: null, valLoss: Number(process.env.PROBE_LOSS), failedRuns: 0, runIds: [] }] } }], runs: [], tuning: { valIds: ['v1', 'v2'] } })); }",
+        "else { const lr = Number(a[a.indexOf('--lr-per-method') + 1].split('=')[1]);",
+        "  writeFileSync(out, JSON.stringify({ steps: 16, seeds: [1], rows: [{ method: 'lora', lr, failedRuns: 0, ...stats }], runs: [{ method: 'lora', seed: 1, status: 'finished', learningRate: lr, finalTest: { exactMatch: 0.9 } }] })); }",
+      ].join('\n'),
+    );
+    const rawDir = join(tmp, 'probe-raw');
+    mkdirSync(rawDir, { recursive: true });
+    const grid = [1e-3, 3e-3, 1e-2].map((lr, i) => ({ lr, valAccuracy: null, valLoss: 0.5 - 0.1 * i, failedRuns: 0, runIds: [] }));
+    writeFileSync(
+      join(rawDir, 'smollm2-dbpedia-k1-lora.json'),
+      JSON.stringify({
+        steps: 16,
+        seeds: [1],
+        rows: [{ method: 'lora', lr: 1e-2, failedRuns: 0, trainableParams: 1, tokensPerSecond: 1, peakMemoryBytes: 1, wallSeconds: 1, tuning: { chosenLr: 1e-2, grid } }],
+        runs: [{ method: 'lora', seed: 1, status: 'finished', finalTest: { exactMatch: 0.5 } }],
+        tuning: { valIds: ['v2', 'v1'] },
+      }),
+    );
+    const calls = join(tmp, 'probe-calls.txt');
+    const drive = (item: string, loss: number) =>
+      spawnSync('bash', [join(root, 'scripts/results/real/run.sh')], {
+        encoding: 'utf8',
+        env: { ...process.env, PREFIXLAB: `${process.execPath} ${fake}`, HOME_DIR: join(tmp, 'probe-home'), RAW_DIR: rawDir, ITEMS: item, PROBE_LOSS: String(loss), CALLS: calls },
+      });
+    const columnOf = () =>
+      JSON.parse(report('--columns', '--raw', rawDir).stdout).find((c: { label: string; setting: string }) => c.setting === 'smollm2-dbpedia-k1' && c.label === 'LoRA');
+
+    // Worse than the grid's best (0.3 at 1e-2): tuned alone, no seeds; the column keeps its runs.
+    const losing = drive('smollm2-dbpedia-k1-lora@3e-2', 0.35);
+    expect(losing.status, losing.stderr).toBe(0);
+    expect(losing.stderr).toContain('rate 3e-2 does not win the merged grid; its seeds are not run');
+    expect(readFileSync(calls, 'utf8').trim().split('\n')).toEqual(['--tune-only --tune-val 28 --lr-grid lora=3e-2']);
+    expect(columnOf()).toMatchObject({ chosenLr: 1e-2, pendingLr: null, file: 'smollm2-dbpedia-k1-lora.json', probes: ['smollm2-dbpedia-k1-lora@3e-2'] });
+
+    // Better: the seeds run at it and the column's cells come from them.
+    rmSync(join(rawDir, 'grid-extensions'), { recursive: true });
+    rmSync(join(tmp, 'probe-home', 'claims'), { recursive: true });
+    writeFileSync(calls, '');
+    const winning = drive('smollm2-dbpedia-k1-lora@3e-2', 0.25);
+    expect(winning.status, winning.stderr).toBe(0);
+    expect(readFileSync(calls, 'utf8').trim().split('\n')).toEqual(['--tune-only --tune-val 28 --lr-grid lora=3e-2', '--lr-per-method lora=3e-2']);
+    expect(columnOf()).toMatchObject({ chosenLr: 3e-2, pendingLr: null, file: 'grid-extensions/smollm2-dbpedia-k1-lora@3e-2-final.json' });
+    const dbpedia = report('--raw', rawDir)
+      .stdout.split('\n')
+      .find((l) => l.startsWith('| SmolLM2-135M-Instruct | DBpedia-14 | 1 |'))!;
+    expect(dbpedia.split('|').map((c) => c.trim())[10]).toBe('**90.0 ± 0.0 (1 seed)**');
+
+    // A probe scored on another validation split is refused, not merged.
+    const probe = join(rawDir, 'grid-extensions', 'smollm2-dbpedia-k1-lora@3e-2.json');
+    writeFileSync(probe, readFileSync(probe, 'utf8').replace('"v1","v2"', '"v1","v3"'));
+    const refused = report('--columns', '--raw', rawDir);
+    expect(refused.status).toBe(2);
+    expect(refused.stderr.trim()).toBe("report: smollm2-dbpedia-k1-lora@3e-2: its validation split is not its setting's");
   });
 
   it('the task builder reproduces the committed task files; the driver and collectors parse', () => {

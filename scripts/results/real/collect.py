@@ -7,8 +7,9 @@
    train loss, learning rate, gradient norm, tokens/s, memory) → docs/results/real/raw/runs/<runId>.metrics.jsonl.
 2. The paper's diagnostic on each setting's seed-1 Prefix-Tuning run (attention mass on the prefix per layer, untrained
    and trained) and PT+ (elu) run (memory-to-attention output ratio per layer), by `prefixlab runs diagnostics` on 16
-   test-sample prompts → docs/results/real/raw/diagnostics/<model>-<task>-k<k>.json. The runs come from the setting's
-   `main` file or its `prefix` / `ptplus` pieces; what is already there is kept, what is missing is added.
+   test-sample prompts → docs/results/real/raw/diagnostics/<model>-<task>-k<k>.json. The runs are those of the report's
+   columns (report.mjs --columns: the setting's `main` file or its pieces, or a grid extension whose rate won); what is
+   already there is kept while its run is still the column's, what is missing or stale is (re)computed.
 Env: PREFIXLAB (default "node bin/prefixlab.js"), THREADS (TF_NUM_INTRAOP_THREADS, default 1).
 """
 import argparse
@@ -32,18 +33,28 @@ def run_ids(compare):
     return ids
 
 
-def diagnostics(home, files, done, cli):
-    """The diagnostics of one setting not yet in `done`, from its raw files ({variant: compare JSON})."""
+def columns():
+    """The report's column resolution (report.mjs --columns): which raw file holds each column's seed runs."""
+    out = subprocess.run(["node", os.path.join(ROOT, "scripts", "results", "real", "report.mjs"), "--raw", RAW, "--columns"], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+def diagnostics(home, setting_columns, done, cli):
+    """The diagnostics of one setting missing from `done` (or computed from a run no longer the column's)."""
     out = {}
     env = dict(os.environ, TF_NUM_INTRAOP_THREADS=os.environ.get("THREADS", "1"))
-    for method in ("prefix", "ptplus"):
-        compare = files.get("main") or files.get(method) or {}
+    for method, label in (("prefix", "Prefix-Tuning"), ("ptplus", "PT+ elu")):
+        column = next((c for c in setting_columns if c["label"] == label and c["file"]), None)
+        if not column:
+            continue
+        with open(os.path.join(RAW, column["file"])) as f:
+            compare = json.load(f)
         run = next((r for r in compare.get("runs", []) if r["method"] == method and r["seed"] == 1 and r["status"] == "finished"), None)
         if not run or not os.path.isdir(os.path.join(home, "runs", run["runId"])):
             continue
         for initial in (True, False):
             key = f"{method}-{'initial' if initial else 'trained'}"
-            if key in done:
+            if done.get(key, {}).get("runId") == run["runId"]:
                 continue
             cmd = cli + ["runs", "diagnostics", run["runId"], "--texts", "16", "--home", home, "--json"] + (["--initial"] if initial else [])
             result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=3600)
@@ -61,25 +72,25 @@ def main():
     cli = shlex.split(os.environ.get("PREFIXLAB", "node bin/prefixlab.js"))
     os.makedirs(os.path.join(RAW, "runs"), exist_ok=True)
     os.makedirs(os.path.join(RAW, "diagnostics"), exist_ok=True)
-    settings = {}
-    for path in sorted(glob.glob(os.path.join(RAW, "*.json"))):
-        setting, variant = os.path.basename(path)[:-5].rsplit("-", 1)
+    for path in sorted(glob.glob(os.path.join(RAW, "*.json")) + glob.glob(os.path.join(RAW, "grid-extensions", "*.json"))):
         with open(path) as f:
             compare = json.load(f)
-        settings.setdefault(setting, {})[variant] = compare
         for run_id in run_ids(compare):
             dest = os.path.join(RAW, "runs", f"{run_id}.metrics.jsonl")
             src = os.path.join(args.home, "runs", run_id, "metrics.jsonl")
             if not os.path.exists(dest) and os.path.exists(src):
                 shutil.copyfile(src, dest + ".tmp")
                 os.replace(dest + ".tmp", dest)
-    for setting, files in ([] if args.no_diagnostics else settings.items()):
+    by_setting = {}
+    for column in columns():
+        by_setting.setdefault(column["setting"], []).append(column)
+    for setting, setting_columns in ([] if args.no_diagnostics else by_setting.items()):
         dest = os.path.join(RAW, "diagnostics", f"{setting}.json")
         done = {}
         if os.path.exists(dest):
             with open(dest) as f:
                 done = json.load(f)
-        found = diagnostics(args.home, files, done, cli)
+        found = diagnostics(args.home, setting_columns, done, cli)
         if found:
             with open(dest + ".tmp", "w") as f:
                 json.dump({**done, **found}, f, indent=1)

@@ -10,6 +10,7 @@
 import glob
 import json
 import os
+import subprocess
 
 import matplotlib
 
@@ -19,9 +20,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 REAL = os.path.join(ROOT, "docs", "results", "real")
 RAW = os.path.join(REAL, "raw")
-MAIN = {"ptplus": "PT+ elu", "prefix": "Prefix-Tuning", "prompt": "Prompt Tuning", "lora": "LoRA", "full": "Full FT"}
-# Variant file → {method in it: line label}; a setting run in pieces has one file per main method.
-LABELS = {"main": MAIN, **{m: {m: label} for m, label in MAIN.items()}, "gelu": {"ptplus": "PT+ gelu"}, "centred": {"ptplus": "PT+ centred"}}
+
+
+def columns():
+    """The report's column resolution (report.mjs --columns): which raw file holds each column's seed runs."""
+    out = subprocess.run(["node", os.path.join(ROOT, "scripts", "results", "real", "report.mjs"), "--raw", RAW, "--columns"], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
 
 
 def losses(run_id):
@@ -37,25 +41,21 @@ def losses(run_id):
     return [out[s] for s in sorted(out)]
 
 
-def curves(setting):
+def curves(setting, setting_columns):
     fig, ax = plt.subplots(figsize=(6.4, 4))
     drawn = set()
-    for variant, names in LABELS.items():
-        path = os.path.join(RAW, f"{setting}-{variant}.json")
-        if not os.path.exists(path):
+    for column in setting_columns:
+        if not column["file"]:
             continue
-        with open(path) as f:
+        with open(os.path.join(RAW, column["file"])) as f:
             compare = json.load(f)
-        for method, label in names.items():
-            if label in drawn:
-                continue
-            series = [losses(r["runId"]) for r in compare["runs"] if r["method"] == method and r["status"] == "finished"]
-            series = [s for s in series if s]
-            if not series:
-                continue
-            n = min(len(s) for s in series)
-            ax.plot(range(1, n + 1), [sum(s[i] for s in series) / len(series) for i in range(n)], label=label)
-            drawn.add(label)
+        series = [losses(r["runId"]) for r in compare["runs"] if r["method"] == column["method"] and r["status"] == "finished"]
+        series = [s for s in series if s]
+        if not series:
+            continue
+        n = min(len(s) for s in series)
+        ax.plot(range(1, n + 1), [sum(s[i] for s in series) / len(series) for i in range(n)], label=column["label"])
+        drawn.add(column["label"])
     if not drawn:
         plt.close(fig)
         return
@@ -93,9 +93,11 @@ def diagnostics(path):
 
 
 def main():
-    settings = sorted({os.path.basename(p).rsplit("-", 1)[0] for p in glob.glob(os.path.join(RAW, "*.json"))})
-    for setting in settings:
-        curves(setting)
+    by_setting = {}
+    for column in columns():
+        by_setting.setdefault(column["setting"], []).append(column)
+    for setting, setting_columns in sorted(by_setting.items()):
+        curves(setting, setting_columns)
     for path in sorted(glob.glob(os.path.join(RAW, "diagnostics", "*.json"))):
         diagnostics(path)
 

@@ -2,10 +2,15 @@
 // The real-model tables of docs/results.md, computed from the committed raw JSON of scripts/results/real/run.sh
 // (docs/results/real/raw/<model>-<task>-k<k>-<variant>.json: `prefixlab compare --out` files; a method's cells come
 // from the setting's `main` file or, where the setting was run in pieces, from the file named after the method).
+// A grid whose best rate sat at its edge is extended by probes (run.sh items `<piece>@<lr>`):
+// raw/grid-extensions/<setting>-<piece>@<lr>.json (`compare --tune-only`: that rate scored on the same validation
+// split) and, where it wins the merged grid, <…>@<lr>-final.json (the seeds at it). A column's rate is chosen over
+// the merged grid by the app's rule (src/main/engine/train/tune-lr.ts pickLearningRate).
 //
 //   node scripts/results/real/report.mjs            print the Markdown block
 //   node scripts/results/real/report.mjs --write    put it between the markers in docs/results.md
 //   node scripts/results/real/report.mjs --check    exit 1 when docs/results.md's block is not what the raw files give
+//   node scripts/results/real/report.mjs --columns  JSON: each column's merged grid, chosen rate and the file of its seeds
 //   (--raw DIR, --doc FILE: other places, for tests)
 //
 // Cells are mean ± sample std over the seeds that finished; "not run" where the queue has not reached the item.
@@ -20,7 +25,7 @@ const END = '<!-- real-results:end -->';
 
 const MODELS = { smollm2: 'SmolLM2-135M-Instruct', gemma3: 'Gemma-3-270M' };
 const TASKS = { sst2: 'SST-2', trec: 'TREC', agnews: 'AG News', dbpedia: 'DBpedia-14', goemotions: 'GoEmotions' };
-/** Table columns: [label, variant files that may hold it (first found wins), method in them]. */
+/** Table columns: [label, variant files that may hold it (first found wins; the last is its piece), method in them]. */
 const COLUMNS = [
   ['PT+ elu', ['main', 'ptplus'], 'ptplus'],
   ['PT+ gelu', ['gelu'], 'ptplus'],
@@ -58,6 +63,66 @@ function loadColumn(raw, setting, variants, method) {
   return null;
 }
 
+/** pickLearningRate's rule: best validation accuracy; ties → lower validation loss, then the lower rate. */
+function pickLr(points) {
+  const TIE = 1e-9;
+  let best = null;
+  for (const p of [...points].sort((a, b) => a.lr - b.lr)) {
+    if (p.valAccuracy == null && p.valLoss == null) continue;
+    if (best === null) {
+      best = p;
+      continue;
+    }
+    const [accA, accB] = [p.valAccuracy ?? -Infinity, best.valAccuracy ?? -Infinity];
+    if (Math.abs(accA - accB) > TIE ? accA > accB : (p.valLoss ?? Infinity) < (best.valLoss ?? Infinity) - TIE) best = p;
+  }
+  return best?.lr ?? null;
+}
+
+const sameIds = (a, b) => JSON.stringify([...(a ?? [])].sort()) === JSON.stringify([...(b ?? [])].sort());
+
+/**
+ * One column of a setting with its grid extensions merged: {file, row, grid, chosenLr, pendingLr, probes}. `file`
+ * holds the seed runs at chosenLr (the base file, or a probe's final file); pendingLr is set (and file null) when a
+ * probe won but its seeds have not run.
+ */
+function resolveColumn(raw, setting, variants, method) {
+  const base = loadColumn(raw, setting, variants, method);
+  if (!base) return null;
+  const row = base.rows.find((r) => r.method === method);
+  const piece = variants[variants.length - 1];
+  const dir = join(raw, 'grid-extensions');
+  const prefix = `${setting.model}-${setting.task}-k${setting.k}-${piece}@`;
+  const probes = existsSync(dir)
+    ? readdirSync(dir)
+        .filter((f) => f.startsWith(prefix) && f.endsWith('.json') && !f.endsWith('-final.json'))
+        .sort()
+        .map((f) => ({ name: f.slice(0, -5), file: JSON.parse(readFileSync(join(dir, f), 'utf8')) }))
+    : [];
+  const grid = [...(row.tuning?.grid ?? [])];
+  for (const probe of probes) {
+    // A probe scores on the setting's own validation split, or it is not comparable with the grid's points.
+    if (!sameIds(probe.file.tuning?.valIds, base.tuning?.valIds)) throw new Error(`${probe.name}: its validation split is not its setting's`);
+    for (const point of probe.file.rows.find((r) => r.method === method)?.tuning?.grid ?? []) grid.push({ ...point, probe: probe.name });
+  }
+  grid.sort((a, b) => a.lr - b.lr);
+  const chosenLr = probes.length ? pickLr(grid) : row.lr;
+  const winner = grid.find((p) => p.lr === chosenLr && p.probe);
+  if (!winner) return { file: base, row, grid, chosenLr, pendingLr: null, probes: probes.map((p) => p.name) };
+  const finalPath = join(dir, `${winner.probe}-final.json`);
+  const final = existsSync(finalPath) ? JSON.parse(readFileSync(finalPath, 'utf8')) : null;
+  const finalRow = final?.rows?.find((r) => r.method === method) ?? null;
+  return {
+    file: finalRow ? final : null,
+    row: finalRow ?? row,
+    grid,
+    chosenLr,
+    pendingLr: finalRow ? null : chosenLr,
+    probes: probes.map((p) => p.name),
+    finalItem: winner.probe,
+  };
+}
+
 /** The finished seed runs of one method in one file. */
 function seedRuns(file, method) {
   return (file?.runs ?? []).filter((r) => r.method === method && r.status === 'finished' && r.finalTest);
@@ -82,7 +147,7 @@ function metricTable(raw, title, pick, zeroShotField, settings = SETTINGS) {
   for (const s of settings) {
     const cells = COLUMNS.map(([, variants, method]) =>
       cell(
-        seedRuns(loadColumn(raw, s, variants, method), method)
+        seedRuns(resolveColumn(raw, s, variants, method)?.file, method)
           .map(pick)
           .filter((v) => typeof v === 'number'),
       ),
@@ -110,16 +175,18 @@ function detailTables(raw) {
   for (const s of SETTINGS) {
     const rows = [];
     for (const [label, variants, method] of COLUMNS) {
-      const file = loadColumn(raw, s, variants, method);
-      const row = file?.rows?.find((r) => r.method === method);
-      if (!row) continue;
+      const column = resolveColumn(raw, s, variants, method);
+      if (!column) continue;
+      const { row, file } = column;
       const runs = seedRuns(file, method);
-      const grid = (row.tuning?.grid ?? [])
-        .map((g) => `${g.lr}: ${g.valAccuracy === null || g.valAccuracy === undefined ? '' : `${pct(g.valAccuracy)}% / `}${g.valLoss?.toFixed(3) ?? '—'}`)
+      // Probed rates (grid extensions) are marked +.
+      const grid = column.grid
+        .map((g) => `${g.probe ? '+' : ''}${g.lr}: ${g.valAccuracy === null || g.valAccuracy === undefined ? '' : `${pct(g.valAccuracy)}% / `}${g.valLoss?.toFixed(3) ?? '—'}`)
         .join('; ');
       const peakRss = runs.length ? Math.max(...runs.map((r) => r.peakRssBytes ?? 0)) : 0;
+      const chosen = column.pendingLr === null ? `${column.chosenLr}` : `${column.pendingLr} (seeds not run yet)`;
       rows.push(
-        `| ${label} | ${row.trainableParams.toLocaleString('en-US')} | ${row.lr} | ${grid || '—'} | ${row.tokensPerSecond.toFixed(0)} | ${(row.peakMemoryBytes / 2 ** 20).toFixed(0)} | ${(peakRss / 2 ** 30).toFixed(2)} | ${row.wallSeconds.toFixed(0)} | ${runs.length} |`,
+        `| ${label} | ${row.trainableParams.toLocaleString('en-US')} | ${chosen} | ${grid || '—'} | ${row.tokensPerSecond.toFixed(0)} | ${(row.peakMemoryBytes / 2 ** 20).toFixed(0)} | ${(peakRss / 2 ** 30).toFixed(2)} | ${row.wallSeconds.toFixed(0)} | ${runs.length} |`,
       );
     }
     if (!rows.length) continue;
@@ -127,11 +194,41 @@ function detailTables(raw) {
     out.push(
       `**${MODELS[s.model]} · ${TASKS[s.task]} · k = ${s.k}** (${any.steps} steps, seeds ${any.seeds.join(', ')}, ${any.tuning?.trainPoolSize ?? '?'} training examples in the pool, ${any.tuning?.valIds?.length ?? '?'} validation examples for tuning)`,
       '',
-      '| method | trainable | chosen lr | grid (lr: val accuracy / val loss) | tok/s | peak tensors MiB | compare process peak RSS GiB | wall s / run | seeds done |',
+      '| method | trainable | chosen lr | grid (lr: val accuracy / val loss; + probed beyond the first grid) | tok/s | peak tensors MiB | compare process peak RSS GiB | wall s / run | seeds done |',
       '| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |',
       ...rows,
       '',
     );
+  }
+  return out;
+}
+
+/** Every column's resolution (`--columns`): what run.sh and the Python collectors read. */
+export function columns(raw) {
+  const out = [];
+  for (const s of SETTINGS) {
+    for (const [label, variants, method] of COLUMNS) {
+      const c = resolveColumn(raw, s, variants, method);
+      if (!c) continue;
+      const setting = `${s.model}-${s.task}-k${s.k}`;
+      const fileName =
+        c.file === null
+          ? null
+          : c.finalItem
+            ? `grid-extensions/${c.finalItem}-final.json`
+            : `${setting}-${variants.find((v) => load(raw, s, v)?.rows?.some((r) => r.method === method))}.json`;
+      out.push({
+        setting,
+        label,
+        piece: variants[variants.length - 1],
+        method,
+        chosenLr: c.chosenLr,
+        pendingLr: c.pendingLr,
+        pendingItem: c.pendingLr === null ? null : c.finalItem,
+        file: fileName,
+        probes: c.probes,
+      });
+    }
   }
   return out;
 }
@@ -168,11 +265,13 @@ function replaceBlock(doc, block) {
 }
 
 function main() {
-  const { values } = parseArgs({ options: { write: { type: 'boolean' }, check: { type: 'boolean' }, raw: { type: 'string' }, doc: { type: 'string' } } });
+  const { values } = parseArgs({
+    options: { write: { type: 'boolean' }, check: { type: 'boolean' }, columns: { type: 'boolean' }, raw: { type: 'string' }, doc: { type: 'string' } },
+  });
   const raw = resolve(values.raw ?? join(ROOT, 'docs/results/real/raw'));
   const docPath = resolve(values.doc ?? join(ROOT, 'docs/results.md'));
   if (!existsSync(raw)) throw new Error(`${raw}: no raw results folder`);
-  void readdirSync(raw);
+  if (values.columns) return void process.stdout.write(JSON.stringify(columns(raw), null, 1) + '\n');
   const block = renderReport(raw);
   if (!values.write && !values.check) return void process.stdout.write(block + '\n');
   const doc = readFileSync(docPath, 'utf8');

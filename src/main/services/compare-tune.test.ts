@@ -161,4 +161,25 @@ describe.skipIf(!isAvailable)('compare with learning-rate tuning (stories260K)',
     expect(result.tuning!.valIds.length).toBeGreaterThan(0);
     await expect(compare({ ...base, methods: ['ptplus'], kPerClass: 6, tuneLr: { valSplit: 0.5 } })).rejects.toThrow(/fewer than kPerClass 6/);
   });
+
+  it('tuning only runs no seed, and a rate probed on its own scores what it scores inside a wider grid', async () => {
+    const adapters = (): number => (existsSync(join(home, 'adapters')) ? readdirSync(join(home, 'adapters')).filter((n) => !n.startsWith('.')).length : 0);
+    const before = adapters();
+    const base = { home, model: storiesHf, data, methods: ['ptplus'] as const, seeds: [0, 1], kPerClass: 2, steps: 2, evalSplit: 4, isolate: 'inline' as const };
+    const set = { batchSize: '4', maxLength: '32', warmupSteps: '0' };
+    const phases: string[] = [];
+    const wide = await compare({ ...base, methods: [...base.methods], set, tuneLr: { grid: { ptplus: [1e-2, 3e-2] }, only: true }, onRunStart: (s) => void phases.push(s.phase) });
+    const probe = await compare({ ...base, methods: [...base.methods], set, tuneLr: { grid: { ptplus: [3e-2] }, only: true }, onRunStart: (s) => void phases.push(s.phase) });
+    expect(phases).toEqual(['tune', 'tune', 'tune']);
+    expect(adapters()).toBe(before);
+    // The probe's point is the wide grid's point: same validation split, same seed, same steps.
+    expect(probe.tuning).toEqual(wide.tuning);
+    const [widePoint] = wide.rows[0].tuning!.grid.filter((p) => p.lr === 3e-2);
+    expect(probe.rows[0].tuning!.grid).toHaveLength(1);
+    expect(probe.rows[0].tuning!.grid[0]).toMatchObject({ valLoss: widePoint!.valLoss, valAccuracy: widePoint!.valAccuracy });
+    // Rows describe the chosen rate's tuning runs (scored on the validation split).
+    expect(probe.runs.map((r) => r.runId)).toEqual(probe.rows[0].tuning!.grid[0]!.runIds);
+    expect(probe.rows[0].evalLoss).toBeCloseTo(widePoint!.valLoss!, 12);
+    await expect(compare({ ...base, methods: ['ptplus', 'lora'], set, lrPerMethod: { lora: 1e-3 }, tuneLr: { only: true } })).rejects.toThrow(/every method must be tuned/);
+  });
 });

@@ -126,6 +126,11 @@ export const TuneLrRequestSchema = z
     valSplit: z.number().positive().optional(),
     /** Training seeds of the tuning runs, whose validation metrics are averaged (default: the first seed). */
     seeds: z.array(z.number().int().min(0)).min(1).max(10).optional(),
+    /**
+     * Tune and stop: no final runs. Each row then describes its chosen rate's tuning runs (accuracy = validation
+     * accuracy). For probing a grid's edge cheaply: one more rate, scored on the same validation split.
+     */
+    only: z.boolean().optional(),
   })
   .strict();
 export type TuneLrRequest = z.infer<typeof TuneLrRequestSchema>;

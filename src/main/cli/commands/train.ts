@@ -199,13 +199,17 @@ export function parseLrGrid(values: unknown, methods: MethodName[]): Partial<Rec
   return out;
 }
 
-/** `--tune-lr [--lr-grid …] [--tune-steps N] [--tune-val F|N] [--tune-seeds 1,2]` → the service's tuneLr. */
+/**
+ * `--tune-lr [--lr-grid …] [--tune-steps N] [--tune-val F|N] [--tune-seeds 1,2]` → the service's tuneLr;
+ * `--tune-only` tunes and stops (implies --tune-lr).
+ */
 function tuneLrOptions(args: ParsedArgs, methods: MethodName[]): TuneLrRequest | undefined {
   const grid = parseLrGrid(args.values['lr-grid'], methods);
   const steps = parseIntFlag(args.values['tune-steps'], '--tune-steps', { min: 1 });
   const valSplit = parseFloatFlag(args.values['tune-val'], '--tune-val');
   const seeds = parseIdList(args.values['tune-seeds'], '--tune-seeds');
-  if (!args.values['tune-lr']) {
+  const only = args.values['tune-only'] === true;
+  if (!args.values['tune-lr'] && !only) {
     const stray = [
       ['--lr-grid', grid],
       ['--tune-steps', steps],
@@ -216,7 +220,7 @@ function tuneLrOptions(args: ParsedArgs, methods: MethodName[]): TuneLrRequest |
     return undefined;
   }
   if (valSplit !== undefined && !(valSplit > 0)) throw new ApiError('invalid_argument', `expected a share in (0, 1) or a count ≥ 1, got "${valSplit}"`, { field: '--tune-val' });
-  return { grid, steps, valSplit, seeds };
+  return { grid, steps, valSplit, seeds, ...(only ? { only } : {}) };
 }
 
 export const compareCommand: Command = {
@@ -226,7 +230,7 @@ export const compareCommand: Command = {
     return (
       `prefixlab compare --model DIR --data FILE --methods M,M,… (M: ${METHOD_NAMES.join('|')}) [--seeds 1,2,3,4,5] [--k-per-class K] [--eval-split F] [--eval-data FILE] ` +
       '[--budget-tokens N | --steps N | --epochs N] [--set key=value …] [--set METHOD.key=value …] [--lr-per-method m=lr,…] ' +
-      '[--tune-lr [--lr-grid r1,r2,… | --lr-grid METHOD=r1,r2,… …] [--tune-steps N] [--tune-val F|N] [--tune-seeds S,…]] ' +
+      '[--tune-lr [--lr-grid r1,r2,… | --lr-grid METHOD=r1,r2,… …] [--tune-steps N] [--tune-val F|N] [--tune-seeds S,…] [--tune-only]] ' +
       `${ENGINE_USAGE} [--in-process] [--out FILE] [--json]`
     );
   },
@@ -237,6 +241,7 @@ export const compareCommand: Command = {
     'lr-per-method': { type: 'string' },
     out: { type: 'string' },
     'tune-lr': { type: 'boolean' },
+    'tune-only': { type: 'boolean' },
     'lr-grid': { type: 'string', multiple: true },
     'tune-steps': { type: 'string' },
     'tune-val': { type: 'string' },

@@ -76,7 +76,12 @@ export interface ComparisonRuns {
   runs: TrainResult[];
   failures: Map<MethodName, number>;
   learningRates: Partial<Record<MethodName, number>>;
-  tuning: { perMethod: Partial<Record<MethodName, LrTuning>>; meta: NonNullable<CompareResult['tuning']> } | null;
+  tuning: {
+    perMethod: Partial<Record<MethodName, LrTuning>>;
+    meta: NonNullable<CompareResult['tuning']>;
+    /** Each method's finished tuning runs at its chosen rate. */
+    chosenRuns: Partial<Record<MethodName, TrainResult[]>>;
+  } | null;
 }
 
 /** What the app's `training.start` asks for, resolved to paths and a stored split. */
@@ -152,6 +157,9 @@ export async function runComparison(req: CompareRequest): Promise<ComparisonRuns
   for (const method of plan.methods) getMethod(method.name);
   const learningRates: Partial<Record<MethodName, number>> = {};
   for (const m of plan.methods) if (m.learningRate !== undefined) learningRates[m.name] = m.learningRate;
+  if (plan.tuneLr?.only && plan.methods.some((m) => m.learningRate !== undefined)) {
+    throw new ApiError('invalid_argument', 'tuning only: every method must be tuned (drop its fixed learning rate)', { field: 'tuneLr.only' });
+  }
   let tuning: ComparisonRuns['tuning'] = null;
   if (plan.tuneLr) {
     tuning = await tuneLearningRates(req, plan.tuneLr);
@@ -160,6 +168,11 @@ export async function runComparison(req: CompareRequest): Promise<ComparisonRuns
 
   const runs: TrainResult[] = [];
   const failures = new Map<MethodName, number>();
+  if (plan.tuneLr?.only) {
+    // The rows describe each method's chosen-rate tuning runs.
+    for (const chosen of Object.values(tuning!.chosenRuns)) runs.push(...(chosen ?? []));
+    return { runs, failures, learningRates, tuning };
+  }
   for (const seed of plan.seeds) {
     for (const method of plan.methods) {
       const outcome = await compareRun(req, { method: method.name, seed, phase: 'final' }, runSpecOf(plan, method, seed, learningRates[method.name]));
@@ -273,8 +286,10 @@ async function tuneLearningRates(req: CompareRequest, tune: TuneLrRequest): Prom
   const budget: Partial<TrainerSpec> = tune.steps !== undefined ? { steps: tune.steps, epochs: undefined, budgetTokens: undefined } : {};
 
   const perMethod: Partial<Record<MethodName, LrTuning>> = {};
+  const chosenRuns: Partial<Record<MethodName, TrainResult[]>> = {};
   for (const [method, grid] of grids) {
     const points: LrGridPoint[] = [];
+    const finishedByLr = new Map<number, TrainResult[]>();
     for (const lr of grid) {
       const finished: TrainResult[] = [];
       const runIds: string[] = [];
@@ -286,6 +301,7 @@ async function tuneLearningRates(req: CompareRequest, tune: TuneLrRequest): Prom
         if (outcome.isFailed || !outcome.result) failedRuns += 1;
         else finished.push(outcome.result);
       }
+      finishedByLr.set(lr, finished);
       points.push({
         lr,
         valAccuracy: mean(finished.map((r) => r.final.accuracy).filter((a): a is number => a !== null)),
@@ -301,9 +317,11 @@ async function tuneLearningRates(req: CompareRequest, tune: TuneLrRequest): Prom
     }
     req.onLog?.(`${method.name}: chose lr ${chosenLr} (${points.map((p) => `${p.lr}: ${p.valAccuracy === null ? '—' : (p.valAccuracy * 100).toFixed(1) + '%'}`).join(', ')})`);
     perMethod[method.name] = { chosenLr, grid: points };
+    chosenRuns[method.name] = finishedByLr.get(chosenLr) ?? [];
   }
   return {
     perMethod,
+    chosenRuns,
     meta: { valIds, trainPoolSize: trainIds.length, steps: tune.steps ?? null, seeds: tuneSeeds, splitSeed },
   };
 }
