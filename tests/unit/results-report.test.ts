@@ -115,6 +115,23 @@ describe('real-model results report', () => {
     expect(skipped.stderr).not.toContain('smollm2-trec-k1-prompt');
     expect(readdirSync(rawDir)).toContain('smollm2-trec-k1-gelu.json');
     expect(readdirSync(rawDir)).not.toContain('smollm2-trec-k1-prompt.json');
+    // Full fine-tuning runs on one worker at a time: while another holds it, the item is left for a later pass.
+    const lock = join(home, 'full-ft.lock');
+    const held = spawnSync('bash', ['-c', `exec 8>"${lock}"; flock -n 8 || exit 9; bash "$0"`, join(root, 'scripts/results/real/run.sh')], {
+      encoding: 'utf8',
+      env: { ...process.env, PREFIXLAB: `${process.execPath} ${fake}`, HOME_DIR: home, RAW_DIR: rawDir, ITEMS: 'smollm2-agnews-k1-full smollm2-agnews-k1-prompt', FAILED: '0' },
+    });
+    expect(held.status, held.stderr).toBe(0);
+    expect(held.stderr).toContain('== smollm2-agnews-k1-full: another worker is training full fine-tuning (two do not fit in memory); left for a later pass');
+    expect(readdirSync(rawDir)).not.toContain('smollm2-agnews-k1-full.json');
+    expect(readdirSync(rawDir)).toContain('smollm2-agnews-k1-prompt.json');
+    expect(readdirSync(join(home, 'claims'))).not.toContain('smollm2-agnews-k1-full');
+    const free = spawnSync('bash', [join(root, 'scripts/results/real/run.sh')], {
+      encoding: 'utf8',
+      env: { ...process.env, PREFIXLAB: `${process.execPath} ${fake}`, HOME_DIR: home, RAW_DIR: rawDir, ITEMS: 'smollm2-agnews-k1-full', FAILED: '0' },
+    });
+    expect(free.status, free.stderr).toBe(0);
+    expect(readdirSync(rawDir)).toContain('smollm2-agnews-k1-full.json');
   });
 
   it('a probe beyond a grid edge runs its seeds only where it wins the merged grid, and the report then takes the column from them', () => {

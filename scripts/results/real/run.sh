@@ -108,6 +108,18 @@ for item in ${ITEMS:-$(default_items)}; do
     case "$variant" in ptplus | prefix | prompt | lora | full) [ -e "$raw/$model-$task-$kk-main.json" ] && continue ;; esac
   fi
   mkdir "$claims/$item" 2>/dev/null || continue
+  # Full fine-tuning holds ~9 GiB (weights, gradients, AdamW moments, activations): two such runs beside each other
+  # do not fit the 24 GiB machine, and the memory guard then refuses their seeds. One worker at a time trains it; the
+  # others leave the item for a later pass.
+  if [ "$variant" = full ] || [ "$variant" = main ]; then
+    exec {full_lock}> "$home/full-ft.lock"
+    if ! flock -n "$full_lock"; then
+      exec {full_lock}>&-
+      rmdir "$claims/$item"
+      echo "== $item: another worker is training full fine-tuning (two do not fit in memory); left for a later pass" >&2
+      continue
+    fi
+  fi
   k=${kk#k}
   steps=$(steps_for "$k")
   data=$(dataset_for "$model" "$task")
@@ -149,6 +161,7 @@ for item in ${ITEMS:-$(default_items)}; do
       break
     fi
   done
+  [ -n "${full_lock:-}" ] && exec {full_lock}>&- && full_lock=
   if [ "$kept" = false ]; then rmdir "$claims/$item"; continue; fi
   echo "== $item done in $(( $(date +%s) - start )) s" >&2
 done
