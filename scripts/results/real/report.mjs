@@ -170,6 +170,59 @@ function metricTable(raw, title, pick, zeroShotField, settings = SETTINGS) {
   return any ? [`**${title}**`, '', ...lines] : [`**${title}**: no results yet.`];
 }
 
+/** One column's generative-accuracy cell for a setting (null when not run). */
+function exactCell(raw, s, label) {
+  const [, variants, method] = COLUMNS.find((c) => c[0] === label);
+  return cell(
+    seedRuns(resolveColumn(raw, s, variants, method)?.file, method)
+      .map((r) => r.finalTest.exactMatch)
+      .filter((v) => typeof v === 'number'),
+  );
+}
+
+/**
+ * PT+ (elu) against each baseline, per setting: the difference of mean generative accuracy in points and Welch's t
+ * (difference over sqrt(s1²/n1 + s2²/n2)); and the mean difference over the settings of a model and k where both
+ * ran. What the prose's comparison with the paper rests on.
+ */
+function differenceTable(raw) {
+  const baselines = ['LoRA', 'Prefix-Tuning', 'Prompt Tuning', 'Full FT', 'PT+ gelu', 'PT+ centred'];
+  const lines = [`| model | task | k | ${baselines.map((b) => `PT+ elu − ${b}`).join(' | ')} |`, `| --- | --- | --- | ${baselines.map(() => '---:').join(' | ')} |`];
+  const sums = new Map();
+  // Signed, one decimal; pct scales by 100 (t values come in pre-divided).
+  const fmt = (d) => `${d >= -0.0005 ? '+' : '−'}${pct(Math.abs(d))}`;
+  for (const s of SETTINGS) {
+    const pt = exactCell(raw, s, 'PT+ elu');
+    if (!pt) continue;
+    const group = `${s.model}|${s.k}`;
+    const cells = baselines.map((b) => {
+      const other = exactCell(raw, s, b);
+      if (!other) return 'not run';
+      const d = pt.mean - other.mean;
+      const se = Math.sqrt(pt.std ** 2 / pt.n + other.std ** 2 / other.n);
+      const entry = sums.get(`${group}|${b}`) ?? [];
+      sums.set(`${group}|${b}`, [...entry, d]);
+      return `${fmt(d)} (t ${se > 0 ? fmt(d / se / 100) : '—'})`;
+    });
+    lines.push(`| ${MODELS[s.model]} | ${TASKS[s.task]} | ${s.k} | ${cells.join(' | ')} |`);
+  }
+  if (lines.length === 2) return [];
+  for (const group of new Set([...sums.keys()].map((k) => k.split('|').slice(0, 2).join('|')))) {
+    const [model, k] = group.split('|');
+    const cells = baselines.map((b) => {
+      const ds = sums.get(`${group}|${b}`) ?? [];
+      return ds.length ? `${fmt(mean(ds))} over ${ds.length}` : '—';
+    });
+    lines.push(`| ${MODELS[model]} | mean over tasks | ${k} | ${cells.join(' | ')} |`);
+  }
+  return [
+    '**PT+ (elu) minus each other method**: difference of mean generative accuracy, points (Welch t; |t| ≳ 2.8 is a 5 % two-sided level at ~4 degrees of freedom)',
+    '',
+    ...lines,
+    '',
+  ];
+}
+
 function detailTables(raw) {
   const out = [];
   for (const s of SETTINGS) {
@@ -252,6 +305,7 @@ export function renderReport(raw) {
       SETTINGS.filter((s) => LIKELIHOOD_TASKS.has(s.task)),
     ),
     '',
+    ...differenceTable(raw),
     ...detailTables(raw),
     END,
   ].join('\n');
