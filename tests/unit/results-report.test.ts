@@ -166,6 +166,8 @@ describe('real-model results report', () => {
       }),
     );
     const calls = join(tmp, 'probe-calls.txt');
+    // The grid's best rate is its highest: a probe beyond it is due.
+    expect(JSON.parse(report('--columns', '--raw', rawDir).stdout)).toContainEqual(expect.objectContaining({ setting: 'smollm2-dbpedia-k1', label: 'LoRA', atEdge: 'high' }));
     const drive = (item: string, loss: number) =>
       spawnSync('bash', [join(root, 'scripts/results/real/run.sh')], {
         encoding: 'utf8',
@@ -179,7 +181,7 @@ describe('real-model results report', () => {
     expect(losing.status, losing.stderr).toBe(0);
     expect(losing.stderr).toContain('rate 3e-2 does not win the merged grid; its seeds are not run');
     expect(readFileSync(calls, 'utf8').trim().split('\n')).toEqual(['--tune-only --tune-val 28 --lr-grid lora=3e-2']);
-    expect(columnOf()).toMatchObject({ chosenLr: 1e-2, pendingLr: null, file: 'smollm2-dbpedia-k1-lora.json', probes: ['smollm2-dbpedia-k1-lora@3e-2'] });
+    expect(columnOf()).toMatchObject({ chosenLr: 1e-2, atEdge: null, pendingLr: null, file: 'smollm2-dbpedia-k1-lora.json', probes: ['smollm2-dbpedia-k1-lora@3e-2'] });
 
     // Better: the seeds run at it and the column's cells come from them.
     rmSync(join(rawDir, 'grid-extensions'), { recursive: true });
@@ -188,7 +190,7 @@ describe('real-model results report', () => {
     const winning = drive('smollm2-dbpedia-k1-lora@3e-2', 0.25);
     expect(winning.status, winning.stderr).toBe(0);
     expect(readFileSync(calls, 'utf8').trim().split('\n')).toEqual(['--tune-only --tune-val 28 --lr-grid lora=3e-2', '--lr-per-method lora=3e-2']);
-    expect(columnOf()).toMatchObject({ chosenLr: 3e-2, pendingLr: null, file: 'grid-extensions/smollm2-dbpedia-k1-lora@3e-2-final.json' });
+    expect(columnOf()).toMatchObject({ chosenLr: 3e-2, atEdge: 'high', pendingLr: null, file: 'grid-extensions/smollm2-dbpedia-k1-lora@3e-2-final.json' });
     const dbpedia = report('--raw', rawDir)
       .stdout.split('\n')
       .find((l) => l.startsWith('| SmolLM2-135M-Instruct | DBpedia-14 | 1 |'))!;

@@ -10,7 +10,8 @@
 //   node scripts/results/real/report.mjs            print the Markdown block
 //   node scripts/results/real/report.mjs --write    put it between the markers in docs/results.md
 //   node scripts/results/real/report.mjs --check    exit 1 when docs/results.md's block is not what the raw files give
-//   node scripts/results/real/report.mjs --columns  JSON: each column's merged grid, chosen rate and the file of its seeds
+//   node scripts/results/real/report.mjs --columns  JSON: each column's chosen rate (atEdge: low|high when it is the merged
+//                                                   grid's end, so a probe beyond it is due) and the file of its seeds
 //   (--raw DIR, --doc FILE: other places, for tests)
 //
 // Cells are mean ± sample std over the seeds that finished; "not run" where the queue has not reached the item.
@@ -270,12 +271,16 @@ export function columns(raw) {
           : c.finalItem
             ? `grid-extensions/${c.finalItem}-final.json`
             : `${setting}-${variants.find((v) => load(raw, s, v)?.rows?.some((r) => r.method === method))}.json`;
+      // A chosen rate at the merged grid's lowest or highest point calls for a probe beyond it.
+      const lrs = c.grid.map((g) => g.lr);
+      const atEdge = lrs.length < 2 ? null : c.chosenLr === lrs[0] ? 'low' : c.chosenLr === lrs[lrs.length - 1] ? 'high' : null;
       out.push({
         setting,
         label,
         piece: variants[variants.length - 1],
         method,
         chosenLr: c.chosenLr,
+        atEdge,
         pendingLr: c.pendingLr,
         pendingItem: c.pendingLr === null ? null : c.finalItem,
         file: fileName,
