@@ -219,7 +219,7 @@ describe('real-model results report', () => {
     expect(bad.status).toBe(2);
     expect(bad.stderr.trim()).toBe('run.sh: smollm2-sst2-k1-bogus: unknown variant "bogus" (main, ptplus, prefix, prompt, lora, full, gelu, centred)');
     expect(readdirSync(join(tmp, 'home', 'claims'))).toEqual([]);
-    for (const py of ['collect.py', 'plots.py']) {
+    for (const py of ['collect.py', 'plots.py', 'report_columns.py']) {
       const compiled = spawnSync('python3', ['-c', `import ast,sys; ast.parse(open(sys.argv[1]).read())`, join(root, 'scripts/results/real', py)]);
       expect(compiled.status, py).toBe(0);
     }

@@ -21,6 +21,8 @@ import shutil
 import subprocess
 import sys
 
+from report_columns import columns_by_setting
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 RAW = os.path.join(ROOT, "docs", "results", "real", "raw")
 
@@ -32,11 +34,6 @@ def run_ids(compare):
             ids += point.get("runIds", [])
     return ids
 
-
-def columns():
-    """The report's column resolution (report.mjs --columns): which raw file holds each column's seed runs."""
-    out = subprocess.run(["node", os.path.join(ROOT, "scripts", "results", "real", "report.mjs"), "--raw", RAW, "--columns"], capture_output=True, text=True, check=True)
-    return json.loads(out.stdout)
 
 
 def diagnostics(home, setting_columns, done, cli):
@@ -81,10 +78,7 @@ def main():
             if not os.path.exists(dest) and os.path.exists(src):
                 shutil.copyfile(src, dest + ".tmp")
                 os.replace(dest + ".tmp", dest)
-    by_setting = {}
-    for column in columns():
-        by_setting.setdefault(column["setting"], []).append(column)
-    for setting, setting_columns in ([] if args.no_diagnostics else by_setting.items()):
+    for setting, setting_columns in ([] if args.no_diagnostics else columns_by_setting().items()):
         dest = os.path.join(RAW, "diagnostics", f"{setting}.json")
         done = {}
         if os.path.exists(dest):

@@ -10,22 +10,17 @@
 import glob
 import json
 import os
-import subprocess
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from report_columns import columns_by_setting  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 REAL = os.path.join(ROOT, "docs", "results", "real")
 RAW = os.path.join(REAL, "raw")
 
-
-def columns():
-    """The report's column resolution (report.mjs --columns): which raw file holds each column's seed runs."""
-    out = subprocess.run(["node", os.path.join(ROOT, "scripts", "results", "real", "report.mjs"), "--raw", RAW, "--columns"], capture_output=True, text=True, check=True)
-    return json.loads(out.stdout)
 
 
 def losses(run_id):
@@ -93,10 +88,7 @@ def diagnostics(path):
 
 
 def main():
-    by_setting = {}
-    for column in columns():
-        by_setting.setdefault(column["setting"], []).append(column)
-    for setting, setting_columns in sorted(by_setting.items()):
+    for setting, setting_columns in sorted(columns_by_setting().items()):
         curves(setting, setting_columns)
     for path in sorted(glob.glob(os.path.join(RAW, "diagnostics", "*.json"))):
         diagnostics(path)

@@ -59,7 +59,7 @@ function load(raw, { model, task, k }, variant) {
 function loadColumn(raw, setting, variants, method) {
   for (const variant of variants) {
     const file = load(raw, setting, variant);
-    if (file?.rows?.some((r) => r.method === method)) return file;
+    if (file?.rows?.some((r) => r.method === method)) return { file, variant };
   }
   return null;
 }
@@ -83,13 +83,15 @@ function pickLr(points) {
 const sameIds = (a, b) => JSON.stringify([...(a ?? [])].sort()) === JSON.stringify([...(b ?? [])].sort());
 
 /**
- * One column of a setting with its grid extensions merged: {file, row, grid, chosenLr, pendingLr, probes}. `file`
- * holds the seed runs at chosenLr (the base file, or a probe's final file); pendingLr is set (and file null) when a
- * probe won but its seeds have not run.
+ * One column of a setting with its grid extensions merged: {file, fileName, row, grid, chosenLr, pendingLr, probes}.
+ * `file` holds the seed runs at chosenLr (the base file, or a probe's final file; fileName relative to the raw
+ * folder); pendingLr is set (and file null) when a probe won but its seeds have not run.
  */
 function resolveColumn(raw, setting, variants, method) {
-  const base = loadColumn(raw, setting, variants, method);
-  if (!base) return null;
+  const found = loadColumn(raw, setting, variants, method);
+  if (!found) return null;
+  const base = found.file;
+  const baseName = `${setting.model}-${setting.task}-k${setting.k}-${found.variant}.json`;
   const row = base.rows.find((r) => r.method === method);
   const piece = variants[variants.length - 1];
   const dir = join(raw, 'grid-extensions');
@@ -109,12 +111,13 @@ function resolveColumn(raw, setting, variants, method) {
   grid.sort((a, b) => a.lr - b.lr);
   const chosenLr = probes.length ? pickLr(grid) : row.lr;
   const winner = grid.find((p) => p.lr === chosenLr && p.probe);
-  if (!winner) return { file: base, row, grid, chosenLr, pendingLr: null, probes: probes.map((p) => p.name) };
+  if (!winner) return { file: base, fileName: baseName, row, grid, chosenLr, pendingLr: null, probes: probes.map((p) => p.name) };
   const finalPath = join(dir, `${winner.probe}-final.json`);
   const final = existsSync(finalPath) ? JSON.parse(readFileSync(finalPath, 'utf8')) : null;
   const finalRow = final?.rows?.find((r) => r.method === method) ?? null;
   return {
     file: finalRow ? final : null,
+    fileName: finalRow ? `grid-extensions/${winner.probe}-final.json` : null,
     row: finalRow ?? row,
     grid,
     chosenLr,
@@ -142,17 +145,20 @@ function zeroShot(raw, { model, task }, field) {
   return typeof value === 'number' ? value : null;
 }
 
+/** One column's cell for a setting: `pick` over its finished seed runs (null when not run). */
+function columnCell(raw, s, [, variants, method], pick) {
+  return cell(
+    seedRuns(resolveColumn(raw, s, variants, method)?.file, method)
+      .map(pick)
+      .filter((v) => typeof v === 'number'),
+  );
+}
+
 function metricTable(raw, title, pick, zeroShotField, settings = SETTINGS) {
   const lines = [`| model | task | k | base, no training | ${COLUMNS.map((c) => c[0]).join(' | ')} |`, `| --- | --- | --- | ---: | ${COLUMNS.map(() => '---:').join(' | ')} |`];
   let any = false;
   for (const s of settings) {
-    const cells = COLUMNS.map(([, variants, method]) =>
-      cell(
-        seedRuns(resolveColumn(raw, s, variants, method)?.file, method)
-          .map(pick)
-          .filter((v) => typeof v === 'number'),
-      ),
-    );
+    const cells = COLUMNS.map((column) => columnCell(raw, s, column, pick));
     const base = zeroShot(raw, s, zeroShotField);
     const baseText = base === null ? 'not run' : pct(base);
     if (cells.every((c) => c === null)) {
@@ -172,14 +178,13 @@ function metricTable(raw, title, pick, zeroShotField, settings = SETTINGS) {
 }
 
 /** One column's generative-accuracy cell for a setting (null when not run). */
-function exactCell(raw, s, label) {
-  const [, variants, method] = COLUMNS.find((c) => c[0] === label);
-  return cell(
-    seedRuns(resolveColumn(raw, s, variants, method)?.file, method)
-      .map((r) => r.finalTest.exactMatch)
-      .filter((v) => typeof v === 'number'),
+const exactCell = (raw, s, label) =>
+  columnCell(
+    raw,
+    s,
+    COLUMNS.find((c) => c[0] === label),
+    (r) => r.finalTest.exactMatch,
   );
-}
 
 /**
  * PT+ (elu) against each baseline, per setting: the difference of mean generative accuracy in points and Welch's t
@@ -265,12 +270,6 @@ export function columns(raw) {
       const c = resolveColumn(raw, s, variants, method);
       if (!c) continue;
       const setting = `${s.model}-${s.task}-k${s.k}`;
-      const fileName =
-        c.file === null
-          ? null
-          : c.finalItem
-            ? `grid-extensions/${c.finalItem}-final.json`
-            : `${setting}-${variants.find((v) => load(raw, s, v)?.rows?.some((r) => r.method === method))}.json`;
       // A chosen rate at the merged grid's lowest or highest point calls for a probe beyond it.
       const lrs = c.grid.map((g) => g.lr);
       const atEdge = lrs.length < 2 ? null : c.chosenLr === lrs[0] ? 'low' : c.chosenLr === lrs[lrs.length - 1] ? 'high' : null;
@@ -283,7 +282,7 @@ export function columns(raw) {
         atEdge,
         pendingLr: c.pendingLr,
         pendingItem: c.pendingLr === null ? null : c.finalItem,
-        file: fileName,
+        file: c.fileName,
         probes: c.probes,
       });
     }
