@@ -116,7 +116,7 @@ class LoraAdapterImpl implements LoraAdapter {
       this.named.set(`${key}.lora_A.weight`, a);
       this.named.set(`${key}.lora_B.weight`, b);
     });
-    this.hooks = { wrapLinear: (name, x, base) => this.apply(name, x, base) };
+    this.hooks = { wrapLinear: (name, x, base) => this.apply(name, x, base), wrapsLinear: (name) => this.a.has(name) };
   }
 
   /** x [N, in] → base(x) + s·(drop(x) Aᵀ) Bᵀ [N, out] */

@@ -111,6 +111,7 @@ class PtPlusAdapterImpl implements PtPlusAdapter {
       // scaled by λ: W_O(λ·attn + (1−λ)·X) + b, exactly the normalised output (bias added once).
       const lambda = options.lambda;
       this.hooks.wrapLinear = (name, x, base) => (this.outProjections.has(name) ? base(x.mul(lambda)) : base(x));
+      this.hooks.wrapsLinear = (name) => this.outProjections.has(name);
     }
   }
 

@@ -6,6 +6,7 @@ import type { ModelHooks } from './hooks';
 import type { KVCache } from './kv-cache';
 import type { RecomputeSession } from './block-recompute';
 import { linear } from './blocks';
+import { canFuseHead, fusedHeadNll, rowNll } from './head-loss';
 import { embeddingLookup, isTrainable, keepsTransposedWeights, selectRows, shareWasmIdentity, type LinearWeights } from './ops';
 import { quantizedRows, type QuantizedLinearWeights, type QuantizedMatrix } from './quantized-linear';
 
@@ -62,6 +63,12 @@ export interface ForwardOptions {
    * [1, N, V] in this order (training scores a fraction of the positions; the LM head runs on those only).
    */
   logitRows?: Int32Array;
+  /**
+   * With logitRows: each row's label (token id), and forward returns their negative log-likelihoods [1, N, 1]
+   * instead of the logits. A frozen head without a hook computes them without materialising [N, V]
+   * (head-loss.ts); other heads take the logits and the row loss.
+   */
+  targetLabels?: Int32Array;
   /**
    * Training only: each decoder block keeps just its input and runs again in the backward pass (activation
    * recomputation, see block-recompute.ts). The caller adds the session's variable gradients to the tape's.
@@ -194,9 +201,17 @@ export abstract class BaseCausalLM<C extends ModelConfig> implements CausalLM {
 
   /**
    * The LM head over the real positions of the final hidden states x [B·Tq, D]: all of them ([B, T, V]), the
-   * last ([B, 1, V]) or opts.logitRows ([1, N, V]).
+   * last ([B, 1, V]) or opts.logitRows ([1, N, V]; with opts.targetLabels their losses [1, N, 1]). `transform`
+   * maps logits to the model's final scores (Gemma's soft-capping); a head with one is never fused.
    */
-  protected lmHead(x: tf.Tensor2D, ctx: ForwardContext, opts: ForwardOptions, head: LinearWeights | QuantizedLinearWeights, name: string): tf.Tensor3D {
+  protected lmHead(
+    x: tf.Tensor2D,
+    ctx: ForwardContext,
+    opts: ForwardOptions,
+    head: LinearWeights | QuantizedLinearWeights,
+    name: string,
+    transform?: <T extends tf.Tensor>(logits: T) => T,
+  ): tf.Tensor3D {
     const { batchSize, queryLen, virtualTokens } = ctx;
     const dModel = x.shape[1];
     if (opts.logitRows) {
@@ -209,12 +224,23 @@ export abstract class BaseCausalLM<C extends ModelConfig> implements CausalLM {
             .reshape([batchSize * seqLen, dModel]) as tf.Tensor2D)
         : x;
       const rows = selectRows(real, opts.logitRows); // [N, D]
-      return linear(rows, name, head, ctx.hooks).expandDims(0) as tf.Tensor3D; // [1, N, V]
+      const labels = opts.targetLabels;
+      if (labels) {
+        if (labels.length !== opts.logitRows.length) throw new Error(`${labels.length} target labels for ${opts.logitRows.length} logit rows`);
+        const hooked = ctx.hooks?.wrapLinear && (ctx.hooks.wrapsLinear?.(name) ?? true);
+        if (!transform && !hooked && canFuseHead(head)) return fusedHeadNll(rows, head, labels).reshape([1, labels.length, 1]); // [1, N, 1]
+        const logits = linear(rows, name, head, ctx.hooks); // [N, V]
+        return rowNll(transform ? transform(logits) : logits, labels).reshape([1, labels.length, 1]); // [1, N, 1]
+      }
+      const logits = linear(rows, name, head, ctx.hooks); // [N, V]
+      return (transform ? transform(logits) : logits).expandDims(0) as tf.Tensor3D; // [1, N, V]
     }
+    if (opts.targetLabels) throw new Error('targetLabels needs logitRows');
     const start = (opts.logits ?? 'all') === 'last' ? queryLen - 1 : virtualTokens;
     const hidden = x.reshape([batchSize, queryLen, dModel]) as tf.Tensor3D; // [B, Tq, D]
     const real = start ? hidden.slice([0, start, 0], [batchSize, queryLen - start, dModel]) : hidden; // [B, T|1, D]
-    return linear(real, name, head, ctx.hooks); // [B, T|1, V]
+    const logits = linear(real, name, head, ctx.hooks); // [B, T|1, V]
+    return transform ? transform(logits) : logits;
   }
 
   makeTrainable(names?: string[]): tf.Variable[] {

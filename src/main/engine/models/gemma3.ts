@@ -159,8 +159,8 @@ export class Gemma3Model extends BaseCausalLM<Gemma3Config> {
       }
       x = this.norm(x, 'model.norm'); // [N, D]
       const head = this.linearWeights(c.tiedEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight', undefined, 'out_in'); // [V, D]
-      const logits = this.lmHead(x, globalCtx, opts, head, 'lm_head'); // [B, T|1, V] or [1, N, V]
-      return c.finalLogitSoftcap === null ? logits : softcap(logits, c.finalLogitSoftcap);
+      const cap = c.finalLogitSoftcap;
+      return this.lmHead(x, globalCtx, opts, head, 'lm_head', cap === null ? undefined : (logits) => softcap(logits, cap)); // [B, T|1, V], [1, N, V] or [1, N, 1]
     });
   }
 

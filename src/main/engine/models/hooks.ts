@@ -48,6 +48,13 @@ export interface ModelHooks {
   wrapLinear?(name: string, x: tf.Tensor2D, base: (x: tf.Tensor2D) => tf.Tensor2D): tf.Tensor2D;
 
   /**
+   * Whether wrapLinear changes the layer `name` (a hook that wraps only some layers says which). The LM head's
+   * fused loss (head-loss.ts) bypasses wrapLinear, so it runs only where this answers false; a hook with
+   * wrapLinear and without this method is taken to wrap every layer.
+   */
+  wrapsLinear?(name: string): boolean;
+
+  /**
    * Diagnostic: attention probabilities [B, H, T, S] (S = prefix + cached + current keys) of each layer.
    * Disposed when forward returns: read them here (dataSync) or tf.keep a clone.
    */

@@ -5,23 +5,8 @@ import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { initBackend, probeBackends } from '../backend';
 import { linearProduct } from './ops';
-import { quantizedLinearProduct, quantizedRows, type QuantizedMatrix } from './quantized-linear';
-
-/** A QuantizedMatrix over plain float32 values: what a GGUF tensor's blocks dequantize to. */
-function plainMatrix(values: Float32Array, shape: [number, number]): QuantizedMatrix {
-  const [, cols] = shape;
-  return {
-    shape,
-    byteLength: values.byteLength,
-    values: () => values.slice(),
-    rowRange: (start, end) => values.slice(start * cols, end * cols),
-    rows: (ids) => {
-      const out = new Float32Array(ids.length * cols);
-      for (let i = 0; i < ids.length; i++) out.set(values.subarray(ids[i] * cols, (ids[i] + 1) * cols), i * cols);
-      return out;
-    },
-  };
-}
+import { plainMatrix } from './plain-matrix';
+import { quantizedLinearProduct, quantizedRows } from './quantized-linear';
 
 const backends = ['cpu', ...(await probeBackends()).filter((b) => b.available && (b.name === 'wasm' || b.name === 'tensorflow')).map((b) => b.name)];
 

@@ -12,7 +12,6 @@ import { collate, planEpoch, scoredPositions, type TokenBatch } from './batches'
 import { listCheckpoints, pruneCheckpoints, writeCheckpoint, type Checkpoint, type TrainerState } from './checkpoint';
 import { resolvedEvalEvery, resolvedWarmup, type TrainerPlan } from './config';
 import type { EncodedExample } from './encode';
-import { targetNllSum } from './loss';
 import { Rng } from '../../platform/rng';
 import { lrAt, type ScheduleConfig } from './schedule';
 
@@ -319,10 +318,12 @@ export class Trainer {
         () => {
           const inputIds = tf.tensor2d(batch.inputIds, [batch.batchSize, batch.seqLen], 'int32'); // [B, T]
           const attentionMask = tf.tensor2d(batch.attentionMask, [batch.batchSize, batch.seqLen], 'int32'); // [B, T]
-          // Logits of the scored positions only: the LM head skips prompt and padding rows.
-          const logits = model.forward(inputIds, { attentionMask, hooks: adapter.hooks, logitRows: scoredPositions(batch).positions, recompute: session ?? undefined }); // [1, N, V]
+          // The scored positions' losses only: the LM head skips prompt and padding rows, and a frozen head never
+          // builds their [N, V] logits (models/head-loss.ts).
+          const { positions, labels } = scoredPositions(batch);
+          const nll = model.forward(inputIds, { attentionMask, hooks: adapter.hooks, logitRows: positions, targetLabels: labels, recompute: session ?? undefined }); // [1, N, 1]
           this.peakMemoryBytes = Math.max(this.peakMemoryBytes, tf.memory().numBytes);
-          return targetNllSum(logits, batch).div(targetTokens) as tf.Scalar;
+          return nll.sum().div(targetTokens) as tf.Scalar;
         },
         session ? [...this.variables, session.anchor] : this.variables,
       );

@@ -72,9 +72,10 @@ describe.skipIf(!present)('GGUF export on Gemma-3-270M (Q4_K_M base), checked by
     runId = (JSON.parse(trained.stdout) as { runId: string }).runId;
   }, 600_000);
 
-  // Not q8_0: llama.cpp's Q8_0 compute on Gemma 3 is beyond the low-bit thresholds (merged trained LoRA: top-1
-  // 92%, max |Δ log p| 4.18 > 4, refused; a random LoRA: llama.cpp and our loader on the same model.gguf differ
-  // by 11.1, top-1 16 of 24), an open question for the thresholds, not a layout error (f16 agrees within 0.1).
+  // Not q8_0: llama.cpp's Q8_0 compute on Gemma 3 strays too far (merged trained LoRA: top-1 92%, max |Δ log p|
+  // 4.18, inside the low-bit bound of 5 only since it was raised from 4; a random LoRA: llama.cpp and our loader on
+  // the same model.gguf differ by 11.1, top-1 16 of 24), an open question for the thresholds, not a layout error
+  // (f16 agrees within 0.1).
   for (const quant of ['f16'] as const) {
     it(`the trained LoRA merged as ${quant}: llama.cpp agrees, our loader reads it back, metadata and tokenizer survive`, async () => {
       const outDir = join(out, `merged-${quant}`);
