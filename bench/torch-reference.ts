@@ -52,8 +52,23 @@ export function torchReference(request: { task: 'generate' | 'train'; shape: Sha
     maxBuffer: 16 * 2 ** 20,
   });
   if (result.status !== 0) {
-    console.error(`  PyTorch reference failed: ${(result.stderr || String(result.error)).trim().split('\n').slice(-1)[0]}`);
+    console.error(`  PyTorch reference failed: ${referenceFailure(result)}`);
     return undefined;
   }
   return JSON.parse(result.stdout.trim().split('\n').slice(-1)[0]!) as ReferenceResult;
+}
+
+/**
+ * Why a reference process failed, in one line: how it ended (a signal such as the out-of-memory killer's SIGKILL,
+ * or its exit status) and the last line of its stderr that is not a progress bar's redraw (transformers' GGUF loader
+ * draws one with carriage returns, which used to be all a failure showed).
+ */
+export function referenceFailure(result: { status: number | null; signal: NodeJS.Signals | null; stderr?: string | null; error?: Error }): string {
+  const ended = result.error ? String(result.error) : result.signal ? `killed by ${result.signal}` : `exit status ${result.status}`;
+  const lines = (result.stderr ?? '')
+    .split('\n')
+    .map((line) => line.split('\r').pop()!.trim())
+    .filter((line) => line && !/^[^:]*:\s*\d+%\|/.test(line));
+  const last = lines.at(-1);
+  return last ? `${ended}: ${last}` : ended;
 }
