@@ -214,6 +214,11 @@ export abstract class BaseCausalLM<C extends ModelConfig> implements CausalLM {
   ): tf.Tensor3D {
     const { batchSize, queryLen, virtualTokens } = ctx;
     const dModel = x.shape[1];
+    /** The head's final scores for hidden states [.., D] → [.., V]. */
+    const scores = <T extends tf.Tensor2D | tf.Tensor3D>(hidden: T): T => {
+      const logits = linear(hidden, name, head, ctx.hooks);
+      return transform ? transform(logits) : logits;
+    };
     if (opts.logitRows) {
       const seqLen = queryLen - virtualTokens;
       // [B·T, D]: the virtual tokens' rows dropped
@@ -225,22 +230,17 @@ export abstract class BaseCausalLM<C extends ModelConfig> implements CausalLM {
         : x;
       const rows = selectRows(real, opts.logitRows); // [N, D]
       const labels = opts.targetLabels;
-      if (labels) {
-        if (labels.length !== opts.logitRows.length) throw new Error(`${labels.length} target labels for ${opts.logitRows.length} logit rows`);
-        const hooked = ctx.hooks?.wrapLinear && (ctx.hooks.wrapsLinear?.(name) ?? true);
-        if (!transform && !hooked && canFuseHead(head)) return fusedHeadNll(rows, head, labels).reshape([1, labels.length, 1]); // [1, N, 1]
-        const logits = linear(rows, name, head, ctx.hooks); // [N, V]
-        return rowNll(transform ? transform(logits) : logits, labels).reshape([1, labels.length, 1]); // [1, N, 1]
-      }
-      const logits = linear(rows, name, head, ctx.hooks); // [N, V]
-      return (transform ? transform(logits) : logits).expandDims(0) as tf.Tensor3D; // [1, N, V]
+      if (!labels) return scores(rows).expandDims(0) as tf.Tensor3D; // [1, N, V]
+      if (labels.length !== opts.logitRows.length) throw new Error(`${labels.length} target labels for ${opts.logitRows.length} logit rows`);
+      const hooked = ctx.hooks?.wrapLinear && (ctx.hooks.wrapsLinear?.(name) ?? true);
+      const nll = !transform && !hooked && canFuseHead(head) ? fusedHeadNll(rows, head, labels) : rowNll(scores(rows), labels); // [N]
+      return nll.reshape([1, labels.length, 1]); // [1, N, 1]
     }
     if (opts.targetLabels) throw new Error('targetLabels needs logitRows');
     const start = (opts.logits ?? 'all') === 'last' ? queryLen - 1 : virtualTokens;
     const hidden = x.reshape([batchSize, queryLen, dModel]) as tf.Tensor3D; // [B, Tq, D]
     const real = start ? hidden.slice([0, start, 0], [batchSize, queryLen - start, dModel]) : hidden; // [B, T|1, D]
-    const logits = linear(real, name, head, ctx.hooks); // [B, T|1, V]
-    return transform ? transform(logits) : logits;
+    return scores(real); // [B, T|1, V]
   }
 
   makeTrainable(names?: string[]): tf.Variable[] {

@@ -14,7 +14,7 @@
 // quantized head gives the float32 head's values bit for bit: both go through headRows' chunks in the same order.
 import * as tf from '@tensorflow/tfjs';
 import { isTrainable, prefersPlainProducts, ROW_CHUNK, type LinearWeights } from './ops';
-import type { QuantizedLinearWeights } from './quantized-linear';
+import { rowsTensor, type QuantizedLinearWeights } from './quantized-linear';
 
 /**
  * logits [N, V], labels [N] → nll [N] = logsumexp(z_i) − z_i[label_i], with its own gradient
@@ -80,7 +80,7 @@ function headRows(head: LinearWeights | QuantizedLinearWeights): HeadRows {
     const q = head.quantized;
     return {
       vocabSize: q.shape[0],
-      range: (start, end) => tf.tensor2d(q.rowRange(start, end), [end - start, q.shape[1]], 'float32'),
+      range: (start, end) => rowsTensor(q, start, end),
       pick: (labels) => tf.tensor2d(q.rows(labels), [labels.length, q.shape[1]], 'float32'),
       bias: head.bias,
     };

@@ -79,7 +79,7 @@ export function quantizedLinearProduct(x: tf.Tensor2D, qw: QuantizedLinearWeight
 }
 
 /** Rows [start, end) of q as a float32 tensor [end − start, in]. */
-function rowsTensor(q: QuantizedMatrix, start: number, end: number): tf.Tensor2D {
+export function rowsTensor(q: QuantizedMatrix, start: number, end: number): tf.Tensor2D {
   return tf.tensor2d(q.rowRange(start, end), [end - start, q.shape[1]], 'float32');
 }
 
