@@ -8,6 +8,7 @@ import { allMethods, getMethod, methodOptionsJsonSchema, parseMethodOptions } fr
 import { trainerOptions } from '@shared/trainer-options';
 import { parseOptions } from '../engine/train/config';
 import { estimateMemory } from '../engine/train/memory-estimate';
+import { keepsTransposedWeights } from '../engine/models/ops';
 
 /** Every registered method, in list order, and the trainer's options. */
 export function listMethods(): { methods: MethodInfo[]; trainer: { optionsSchema: Record<string, unknown>; defaults: Record<string, unknown> } } {
@@ -37,7 +38,8 @@ export async function estimateMethod(modelPath: string, method: string, rawOptio
     trainableParams,
     baseParams: config.parameters,
     trainableFraction: config.parameters > 0 ? trainableParams / config.parameters : 0,
-    memory: estimateMemory(config, trainableParams, method, options, batchSize, maxLength),
+    // Counted with the transposed weight copies the active backend keeps (memory-estimate.ts).
+    memory: estimateMemory(config, trainableParams, method, options, batchSize, maxLength, { weightCopies: keepsTransposedWeights() ? 2 : 1 }),
     options,
   };
 }

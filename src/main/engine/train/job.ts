@@ -267,11 +267,20 @@ async function prepare(spec: TrainJobSpec, store: RunRecorder, backend: BackendN
   const empty = encoded.find((e) => e.targetStart >= e.ids.length);
   if (empty) throw new ApiError('invalid_argument', `example ${trainExamples[empty.index].id} has an empty target; nothing to train on`, { field: 'target' });
   const longest = encoded.reduce((most, e) => Math.max(most, e.ids.length), 1);
+  const longestTarget = encoded.reduce((most, e) => Math.max(most, e.ids.length - e.targetStart), 1);
 
   // Refuse a run that cannot fit (or warn near the limit) before the weights are loaded.
   const memory = await guardRunMemory(
     modelPath,
-    { method: methodName, methodOptions, batchSize: options.batchSize, batchTokens: options.batchTokens, maxLength: longest, recompute: options.recompute },
+    {
+      method: methodName,
+      methodOptions,
+      batchSize: options.batchSize,
+      batchTokens: options.batchTokens,
+      maxLength: longest,
+      scoredPerRow: longestTarget,
+      recompute: options.recompute,
+    },
     io.log,
     backend,
   );

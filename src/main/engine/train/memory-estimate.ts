@@ -3,27 +3,70 @@
 import type { MemoryEstimate } from '@shared/contract/calls/methods';
 import type { MethodName } from '../methods/method';
 import { getMethod, virtualTokensOf } from '../methods/registry';
-import type { ModelConfig } from '../models/causal-lm';
+import type { Architecture, ModelConfig } from '../models/causal-lm';
+import { ROW_CHUNK } from '../models/ops';
 
 const FLOAT_BYTES = 4;
 
 /**
  * tfjs's tape keeps what each kernel's gradient declares (more than a fused backward would read) until the
- * backward pass ends, and the backward allocates its transients on top: peak tensor memory measured in the
- * training benchmark is 2.7× (GPT-2-small shape) to 3.7× (tiny-4x256, SmolLM-135M shapes) the set above.
+ * backward pass ends, and the backward allocates its transients on top. Peak tensor memory of one training
+ * step (tf.profile; LoRA, PT+, Prefix-Tuning and Prompt Tuning at T = 64 and 256, batch 8, native backend),
+ * less the weights, over the saved set counted in `savedPerTokenPerLayer`, fitted over the two lengths:
+ * 3.0–3.3 for Llama, Qwen3, Phi-3, GPT-NeoX and GPT-2 blocks; Gemma 3's four norms per block, its q/k norms
+ * and gated GELU keep more (4.7–4.8, on random shapes and on Gemma-3-270M itself).
  */
-const TAPE_OVERHEAD = 3.2;
+const TAPE_OVERHEAD: Partial<Record<Architecture, number>> = { gemma3_text: 4.8 };
+const DEFAULT_TAPE_OVERHEAD = 3.3;
+
+export const tapeOverheadOf = (architecture: Architecture): number => TAPE_OVERHEAD[architecture] ?? DEFAULT_TAPE_OVERHEAD;
+
+/** Floats a block saves per token for its backward: its input, norms, q/k/v, the attention output, MLP intermediates and scores/probabilities per head over the keys. */
+function savedPerTokenPerLayer(config: ModelConfig, keys: number): number {
+  const queryWidth = config.heads * config.headDim; // Gemma 3's is wider than D
+  return 4 * config.hidden + 2 * queryWidth + 2 * config.kvHeads * config.headDim + 3 * config.intermediate + 2 * config.heads * keys;
+}
 
 /**
- * Bytes a training step needs, roughly: frozen weights, the trained values with their gradient and two AdamW
- * moments, and the activations the backward pass keeps. Activations per token and layer: the block's inputs,
- * norms, q/k/v, attention output and MLP intermediates (≈ 6·D + 3·I + 2·H_kv·d), plus scores and
- * probabilities per head over the keys; then the logits and their gradient. Virtual tokens (prompt/prefix)
- * lengthen the sequence or the keys. That saved set is scaled by TAPE_OVERHEAD (above).
+ * Whether the step's loss runs fused with a frozen LM head (models/head-loss.ts: no [N, V] logits), as the
+ * forward decides it: not when the head is trained (full fine-tuning) or soft-capped (a Gemma 2-style config).
+ */
+export function fusesHeadLoss(config: ModelConfig, method: MethodName): boolean {
+  if (getMethod(method).trainsBaseWeights) return false;
+  const cap = (config as { finalLogitSoftcap?: number | null }).finalLogitSoftcap;
+  return cap === undefined || cap === null;
+}
+
+/**
+ * Floats the loss holds per scored position. Fused, the transients of one vocabulary chunk (its products, the
+ * shifted logits and their exponentials), which the backward does not keep; otherwise the logits, their
+ * softmax and gradient over the whole vocabulary, kept by the tape (so scaled by its overhead).
+ */
+function lossFloatsPerToken(config: ModelConfig, method: MethodName, tapeOverhead: number): number {
+  return fusesHeadLoss(config, method) ? 3 * Math.min(config.vocabSize, ROW_CHUNK) : tapeOverhead * 3 * config.vocabSize;
+}
+
+export interface EstimateOptions {
+  /** Activation recomputation (block-recompute.ts). */
+  recompute?: boolean;
+  /**
+   * Copies the backend keeps of each frozen weight matrix: 2 where it keeps a transposed one beside it
+   * (ops.keepsTransposedWeights: native TensorFlow on the CPU, and wasm), else 1.
+   */
+  weightCopies?: 1 | 2;
+  /** Positions per row the loss scores (the longest target; default: every position, an upper bound). */
+  scoredPerRow?: number;
+}
+
+/**
+ * Bytes a training step needs, roughly: frozen weights (with the backend's transposed copies), the trained
+ * values with their gradient and two AdamW moments, and the activations the backward pass keeps (the block's
+ * saved set per token and layer scaled by the tape's overhead, the embedding table the lookup's gradient
+ * keeps, and the loss at the scored positions). Virtual tokens (prompt/prefix) lengthen the sequence or the keys.
  *
  * With `recompute` (block-recompute.ts) the forward keeps only each block's input, and the backward pass holds
  * one block's activations at a time plus each block's input gradient until it ends: 2·D per token and layer,
- * plus one layer's saved set and the logits, scaled as above.
+ * plus one layer's saved set and the loss, scaled as above.
  */
 export function estimateMemory(
   config: ModelConfig,
@@ -32,17 +75,27 @@ export function estimateMemory(
   options: Record<string, unknown>,
   batchSize: number,
   maxLength: number,
-  recompute = false,
+  { recompute = false, weightCopies = 1, scoredPerRow = maxLength }: EstimateOptions = {},
 ): MemoryEstimate {
   const virtual = virtualTokensOf(method, options);
   const queries = maxLength + (virtual.placement === 'input' ? virtual.count : 0);
   const keys = queries + (virtual.placement === 'keys' ? virtual.count : 0);
-  const perTokenPerLayer = 6 * config.hidden + 3 * config.intermediate + 2 * config.kvHeads * config.headDim + 2 * config.heads * keys;
-  const activationsBytes = recompute
-    ? batchSize * queries * (2 * config.layers * config.hidden + TAPE_OVERHEAD * (perTokenPerLayer + 3 * config.vocabSize)) * FLOAT_BYTES
-    : TAPE_OVERHEAD * batchSize * queries * (config.layers * perTokenPerLayer + 3 * config.vocabSize) * FLOAT_BYTES;
-  // Full fine-tuning turns the base weights themselves into the trained values: count them once.
-  const weightsBytes = getMethod(method).trainsBaseWeights ? (config.parameters - trainableParams) * FLOAT_BYTES : config.parameters * FLOAT_BYTES;
+  const overhead = tapeOverheadOf(config.architecture);
+  const perLayer = savedPerTokenPerLayer(config, keys);
+  const loss = lossFloatsPerToken(config, method, overhead);
+  const tokens = batchSize * queries;
+  const blocksFloats = recompute ? 2 * config.layers * config.hidden + overhead * perLayer : overhead * config.layers * perLayer;
+  // The embedding lookup's gradient keeps the table it read (a tape clone), whatever is trained.
+  const embeddingFloats = config.vocabSize * config.hidden;
+  // The forward computes logits only at the scored positions (the trainer's logitRows).
+  const scored = batchSize * Math.min(scoredPerRow, maxLength);
+  const activationsBytes = (tokens * blocksFloats + scored * loss + embeddingFloats) * FLOAT_BYTES;
+  // Full fine-tuning turns the base weights themselves into the trained values: count them once. Only frozen
+  // matrices get a transposed copy, and an untied embedding table (read by lookup) none.
+  const frozenParams = getMethod(method).trainsBaseWeights ? config.parameters - trainableParams : config.parameters;
+  const untiedEmbedding = config.tiedEmbeddings ? 0 : config.vocabSize * config.hidden;
+  const copiedParams = weightCopies === 2 ? Math.max(0, frozenParams - untiedEmbedding) : 0;
+  const weightsBytes = (frozenParams + copiedParams) * FLOAT_BYTES;
   const trainableBytes = trainableParams * FLOAT_BYTES;
   const gradientBytes = trainableParams * FLOAT_BYTES;
   const optimizerBytes = 2 * trainableParams * FLOAT_BYTES;

@@ -64,10 +64,11 @@ describe('memory guard with activation recomputation', () => {
   });
 
   it('wasm: tiny-4x256 at T = 1024, batch 8 is refused without recomputation and runs with it (auto)', () => {
-    const budget = memoryBudget(config, 64 * 2 ** 30, 'wasm');
-    expect(checkRunMemory(config, { ...shape, recompute: 'off' }, budget).level).toBe('refuse');
-    expect(checkRunMemory(config, { ...shape, recompute: 'auto' }, budget)).toMatchObject({ recompute: true });
-    expect(checkRunMemory(config, { ...shape, recompute: 'auto' }, budget).level).not.toBe('refuse');
+    const budget = memoryBudget(64 * 2 ** 30, 'wasm');
+    const onWasm = { ...shape, weightCopies: 2 as const };
+    expect(checkRunMemory(config, { ...onWasm, recompute: 'off' }, budget).level).toBe('refuse');
+    expect(checkRunMemory(config, { ...onWasm, recompute: 'auto' }, budget)).toMatchObject({ recompute: true });
+    expect(checkRunMemory(config, { ...onWasm, recompute: 'auto' }, budget).level).not.toBe('refuse');
   });
 
   it('guardRunMemory logs the note and returns the choice', async () => {

@@ -12,13 +12,16 @@ import { WASM_HEAP_LIMIT_BYTES, type BackendName } from '../backend';
 import type { MethodName } from '../methods/method';
 import { getMethod } from '../methods/registry';
 import type { ModelConfig } from '../models/causal-lm';
+import { keepsTransposedWeights } from '../models/ops';
 
 /**
- * wasm heap bytes per byte of live tensors at a training step's peak (allocator fragmentation): 1.45 measured
- * on a SmolLM-135M batch-2 step, at most 1.43 on the GPT-2-small batch-8 step that just fit. 1.25 puts the
- * budget where aborts begin, so a run near the edge is warned about rather than refused.
+ * wasm heap bytes per byte of live tensors at a training step's peak (allocator slack). Since the fused head
+ * loss, the SmolLM-135M shape's LoRA step at batch 8 × 64 peaks at 3.57 GiB of tensors (both weight layouts
+ * counted) and runs inside the 4 GiB heap, so at most 1.15 there; at 8 × 128 it aborts the module (training
+ * benchmark, wasm, 2026-12-04). 1.1 puts the budget where aborts begin, so a run near the edge is warned
+ * about rather than refused.
  */
-const WASM_HEAP_PER_TENSOR_BYTE = 1.25;
+const WASM_HEAP_PER_TENSOR_BYTE = 1.1;
 
 /** Share of the free memory above which a run is allowed but warned about. */
 export const WARN_FRACTION = 0.7;
@@ -34,6 +37,10 @@ export interface RunShape {
   maxLength: number;
   /** The trainer's recompute option (absent: 'off'). */
   recompute?: 'auto' | 'on' | 'off';
+  /** Copies the backend keeps of each frozen weight matrix (memory-estimate.ts; absent: 1). */
+  weightCopies?: 1 | 2;
+  /** Longest target in tokens: the positions the loss scores per row (absent: all of them). */
+  scoredPerRow?: number;
 }
 
 export interface MemoryVerdict {
@@ -74,7 +81,11 @@ export function estimateRun(config: ModelConfig, shape: RunShape, recompute = sh
   const trainableParams = getMethod(shape.method).countParameters(config, shape.methodOptions as never);
   // The trainer never runs sequences longer than the model's context.
   const maxLength = Math.min(shape.maxLength, config.maxPositions);
-  const estimate = estimateMemory(config, trainableParams, shape.method, shape.methodOptions, rowsPerBatch({ ...shape, maxLength }), maxLength, recompute);
+  const estimate = estimateMemory(config, trainableParams, shape.method, shape.methodOptions, rowsPerBatch({ ...shape, maxLength }), maxLength, {
+    recompute,
+    weightCopies: shape.weightCopies,
+    scoredPerRow: shape.scoredPerRow,
+  });
   return { estimate, trainableParams };
 }
 
@@ -148,12 +159,17 @@ function advice(config: ModelConfig, shape: RunShape, budget: number): string {
 
 /**
  * Bytes of tensors a run may use on `backend` with `free` bytes free. The wasm backend's heap can never pass
- * 4 GiB whatever the machine has (past it a step aborts the module); the heap runs above the peak of live
- * tensors, and the backend keeps each linear weight transposed too (ops.keepsTransposedWeights).
+ * 4 GiB whatever the machine has (past it a step aborts the module), and the heap runs above the peak of live
+ * tensors. (The weights' transposed copies are in the estimate: weightCopiesOn.)
  */
-export function memoryBudget(config: ModelConfig, free: number, backend?: BackendName): number {
+export function memoryBudget(free: number, backend?: BackendName): number {
   if (backend !== 'wasm') return free;
-  return Math.min(free, WASM_HEAP_LIMIT_BYTES / WASM_HEAP_PER_TENSOR_BYTE - config.parameters * 4);
+  return Math.min(free, WASM_HEAP_LIMIT_BYTES / WASM_HEAP_PER_TENSOR_BYTE);
+}
+
+/** Copies of each frozen weight matrix a model keeps on `backend` (ops.keepsTransposedWeights). */
+export function weightCopiesOn(backend?: BackendName): 1 | 2 {
+  return backend === 'wasm' || (backend === 'tensorflow' && keepsTransposedWeights()) ? 2 : 1;
 }
 
 /**
@@ -167,7 +183,7 @@ export async function guardRunMemory(modelPath: string, shape: RunShape, warn?: 
   const budget = Number(process.env.PREFIXLAB_MEMORY_BUDGET_BYTES);
   const free = Number.isFinite(budget) && budget > 0 ? budget : availableMemoryBytes();
   const isWasm = backend === 'wasm';
-  const verdict = checkRunMemory(config, shape, memoryBudget(config, free, backend));
+  const verdict = checkRunMemory(config, { ...shape, weightCopies: shape.weightCopies ?? weightCopiesOn(backend) }, memoryBudget(free, backend));
   if (isWasm && verdict.message)
     verdict.message = `on the wasm backend (4 GiB heap, the weights kept in two layouts): ${verdict.message}, or install the native backend (@tensorflow/tfjs-node)`;
   if (verdict.level === 'refuse') {

@@ -1,0 +1,185 @@
+// The memory estimate against peak tensor memory measured by the training benchmark (tf.profile, batch 8, the
+// fused head loss) on the real models and the wasm shapes: the guard refuses and recomputes by this estimate,
+// so it must neither halve a run's need (the old 3·V logits term did, for Gemma's 262,144-token vocabulary)
+// nor fall far below it.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { repoRoot } from '../test-paths';
+import { getMethod } from '../methods/registry';
+import type { MethodName } from '../methods/method';
+import { parseGemma3Config } from '../models/gemma3';
+import { parseGpt2Config } from '../models/gpt2';
+import { parseLlamaConfig } from '../models/llama';
+import type { ModelConfig } from '../models/causal-lm';
+import { estimateRun } from './memory-guard';
+import { fusesHeadLoss } from './memory-estimate';
+
+// SmolLM2-135M-Instruct's config (also bench/shapes.ts's random smollm-135m shape) and Gemma-3-270M's.
+const smollm = parseLlamaConfig(
+  {
+    model_type: 'llama',
+    hidden_size: 576,
+    num_hidden_layers: 30,
+    num_attention_heads: 9,
+    num_key_value_heads: 3,
+    intermediate_size: 1536,
+    vocab_size: 49152,
+    tie_word_embeddings: true,
+    max_position_embeddings: 8192,
+  },
+  'config.json',
+);
+const gemma = parseGemma3Config(
+  {
+    model_type: 'gemma3_text',
+    hidden_size: 640,
+    num_hidden_layers: 18,
+    num_attention_heads: 4,
+    num_key_value_heads: 1,
+    head_dim: 256,
+    intermediate_size: 2048,
+    vocab_size: 262144,
+    query_pre_attn_scalar: 256,
+    sliding_window: 512,
+    max_position_embeddings: 32768,
+  },
+  'config.json',
+);
+const gpt2 = parseGpt2Config(
+  { model_type: 'gpt2', n_embd: 768, n_layer: 12, n_head: 12, vocab_size: 50257, n_positions: 1024, n_ctx: 1024, layer_norm_epsilon: 1e-5, activation_function: 'gelu_new' },
+  'config.json',
+);
+
+// bench/shapes.ts's tiny-4x256.
+const tiny = parseLlamaConfig(
+  {
+    model_type: 'llama',
+    hidden_size: 256,
+    num_hidden_layers: 4,
+    num_attention_heads: 4,
+    num_key_value_heads: 4,
+    intermediate_size: 768,
+    vocab_size: 2048,
+    max_position_embeddings: 2048,
+  },
+  'config.json',
+);
+
+interface Measured {
+  file: string;
+  shape: string;
+  config: ModelConfig;
+  backend: 'tensorflow' | 'wasm';
+  method: MethodName;
+  seqLen: number;
+  recompute?: boolean;
+}
+
+// Rows measured after the fused head loss (files committed with their machine and date), float32 bases.
+const MEASURED: Measured[] = [
+  ...(['lora', 'ptplus'] as const).map((method) => ({
+    file: 'real-gemma3-270m-t64-quantized.json',
+    shape: 'gemma3-270m',
+    config: gemma,
+    backend: 'tensorflow' as const,
+    method,
+    seqLen: 64,
+  })),
+  ...(['lora', 'ptplus'] as const).map((method) => ({
+    file: 'real-gemma3-270m-t256-1t.json',
+    shape: 'gemma3-270m',
+    config: gemma,
+    backend: 'tensorflow' as const,
+    method,
+    seqLen: 256,
+  })),
+  ...(['lora', 'ptplus'] as const).map((method) => ({
+    file: 'real-smollm2-135m-t256-quantized.json',
+    shape: 'smollm2-135m',
+    config: smollm,
+    backend: 'tensorflow' as const,
+    method,
+    seqLen: 256,
+  })),
+  ...(['prefix', 'prompt', 'full'] as const).map((method) => ({
+    file: 'real-smollm2-135m-t256-1t-more.json',
+    shape: 'smollm2-135m',
+    config: smollm,
+    backend: 'tensorflow' as const,
+    method,
+    seqLen: 256,
+  })),
+  { file: 'wasm-smollm-gpt2-t64-fused.json', shape: 'smollm-135m', config: smollm, backend: 'wasm', method: 'lora', seqLen: 64 },
+  { file: 'wasm-smollm-gpt2-t64-fused.json', shape: 'gpt2-small', config: gpt2, backend: 'wasm', method: 'lora', seqLen: 64 },
+  ...[512, 1024].flatMap((seqLen) =>
+    [false, true].map((recompute) => ({
+      file: 'tiny-4x256-long-recompute-native.json',
+      shape: 'tiny-4x256',
+      config: tiny,
+      backend: 'tensorflow' as const,
+      method: 'lora' as const,
+      seqLen,
+      recompute,
+    })),
+  ),
+];
+
+interface BenchRow {
+  backend: string;
+  shape: string;
+  method: string;
+  seqLen: number;
+  batch: number;
+  quantizedBase: boolean;
+  recompute: boolean;
+  peakTensorBytes: number;
+}
+
+function measuredPeak(m: Measured): number {
+  const { rows } = JSON.parse(readFileSync(join(repoRoot, 'docs/performance', m.file), 'utf8')) as { rows: BenchRow[] };
+  const row = rows.find(
+    (r) => r.backend === m.backend && r.shape === m.shape && r.method === m.method && r.seqLen === m.seqLen && !r.quantizedBase && r.recompute === (m.recompute ?? false),
+  );
+  if (!row) throw new Error(`${m.file} has no ${m.shape} ${m.method} T = ${m.seqLen} row`);
+  expect(row.batch).toBe(8);
+  return row.peakTensorBytes;
+}
+
+function estimated(m: Measured): number {
+  const methodOptions = getMethod(m.method).options.parse({}) as Record<string, unknown>;
+  // Both backends measured here keep transposed copies of the frozen matrices (native on the CPU, wasm).
+  // The benchmark scores the second half of each row.
+  const shape = { method: m.method, methodOptions, batchSize: 8, maxLength: m.seqLen, scoredPerRow: m.seqLen / 2, weightCopies: 2 as const };
+  return estimateRun(m.config, shape, m.recompute ?? false).estimate.totalBytes;
+}
+
+describe('memory estimate against measured peaks', () => {
+  it.each(MEASURED)('$shape $method T = $seqLen on $backend (recompute: $recompute): within 0.8–1.5× the measured peak tensors', (m) => {
+    const ratio = estimated(m) / measuredPeak(m);
+    expect(ratio).toBeGreaterThan(0.8);
+    expect(ratio).toBeLessThan(1.5);
+  });
+
+  it('counts no [N, V] logits for a frozen head, and all of them when the head is trained', () => {
+    expect(fusesHeadLoss(gemma, 'lora')).toBe(true);
+    expect(fusesHeadLoss(gemma, 'full')).toBe(false);
+    expect(fusesHeadLoss({ ...gemma, finalLogitSoftcap: 30 } as ModelConfig, 'lora')).toBe(false);
+    const lora = getMethod('lora').options.parse({}) as Record<string, unknown>;
+    const at = (config: ModelConfig, maxLength: number) => estimateRun(config, { method: 'lora', methodOptions: lora, batchSize: 8, maxLength }).estimate.activationsBytes;
+    const capped = { ...gemma, finalLogitSoftcap: 30 } as ModelConfig;
+    // The soft-capped head keeps 3·V floats per token under the tape's overhead: gigabytes more at 8 × 256.
+    expect(at(capped, 256) - at(gemma, 256)).toBeGreaterThan(8 * 256 * 3 * gemma.vocabSize * 4 * 3);
+  });
+
+  it('counts the transposed copies of frozen matrices only where the backend keeps them', () => {
+    const lora = getMethod('lora').options.parse({}) as Record<string, unknown>;
+    const shape = { method: 'lora' as const, methodOptions: lora, batchSize: 1, maxLength: 16 };
+    expect(estimateRun(smollm, { ...shape, weightCopies: 1 }).estimate.weightsBytes).toBe(smollm.parameters * 4);
+    expect(estimateRun(smollm, { ...shape, weightCopies: 2 }).estimate.weightsBytes).toBe(2 * smollm.parameters * 4);
+    // Full fine-tuning trains the matrices themselves: no frozen copy to keep.
+    const full = getMethod('full').options.parse({}) as Record<string, unknown>;
+    const fullRun = estimateRun(smollm, { ...shape, method: 'full', methodOptions: full, weightCopies: 2 });
+    expect(fullRun.estimate.weightsBytes).toBe((smollm.parameters - fullRun.trainableParams) * 4 * 2);
+  });
+});
