@@ -269,6 +269,8 @@ async function prepare(spec: TrainJobSpec, store: RunRecorder, backend: BackendN
   const longest = encoded.reduce((most, e) => Math.max(most, e.ids.length), 1);
   const longestTarget = encoded.reduce((most, e) => Math.max(most, e.ids.length - e.targetStart), 1);
 
+  // A GGUF base under a frozen-base method may keep its quantized layer matrices compact (same values and losses).
+  const quantizedBase = resolveQuantizedBase(options.quantizedBase, methodName, detectFormat(modelPath), modelPath);
   // Refuse a run that cannot fit (or warn near the limit) before the weights are loaded.
   const memory = await guardRunMemory(
     modelPath,
@@ -280,12 +282,11 @@ async function prepare(spec: TrainJobSpec, store: RunRecorder, backend: BackendN
       maxLength: longest,
       scoredPerRow: longestTarget,
       recompute: options.recompute,
+      quantizedBase,
     },
     io.log,
     backend,
   );
-  // A GGUF base under a frozen-base method may keep its quantized layer matrices compact (same values and losses).
-  const quantizedBase = resolveQuantizedBase(options.quantizedBase, methodName, detectFormat(modelPath), modelPath);
   const loaded = await loadModel(modelPath, { quantizedBase });
   let adapter: PeftAdapter | null = null;
   try {

@@ -2,10 +2,12 @@
 // fused head loss) on the real models and the wasm shapes: the guard refuses and recomputes by this estimate,
 // so it must neither halve a run's need (the old 3·V logits term did, for Gemma's 262,144-token vocabulary)
 // nor fall far below it.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { repoRoot } from '../test-paths';
+import { modelCache, realModels, repoRoot } from '../test-paths';
+import { compactWeightsOf } from '../io/gguf/compact-weights';
+import { inspectGguf } from '../io/gguf/gguf-model';
 import { getMethod } from '../methods/registry';
 import type { MethodName } from '../methods/method';
 import { parseGemma3Config } from '../models/gemma3';
@@ -136,10 +138,16 @@ interface BenchRow {
   peakTensorBytes: number;
 }
 
-function measuredPeak(m: Measured): number {
+function measuredPeak(m: Measured, quantizedBase = false): number {
   const { rows } = JSON.parse(readFileSync(join(repoRoot, 'docs/performance', m.file), 'utf8')) as { rows: BenchRow[] };
   const row = rows.find(
-    (r) => r.backend === m.backend && r.shape === m.shape && r.method === m.method && r.seqLen === m.seqLen && !r.quantizedBase && r.recompute === (m.recompute ?? false),
+    (r) =>
+      r.backend === m.backend &&
+      r.shape === m.shape &&
+      r.method === m.method &&
+      r.seqLen === m.seqLen &&
+      r.quantizedBase === quantizedBase &&
+      r.recompute === (m.recompute ?? false),
   );
   if (!row) throw new Error(`${m.file} has no ${m.shape} ${m.method} T = ${m.seqLen} row`);
   expect(row.batch).toBe(8);
@@ -181,5 +189,43 @@ describe('memory estimate against measured peaks', () => {
     const full = getMethod('full').options.parse({}) as Record<string, unknown>;
     const fullRun = estimateRun(smollm, { ...shape, method: 'full', methodOptions: full, weightCopies: 2 });
     expect(fullRun.estimate.weightsBytes).toBe((smollm.parameters - fullRun.trainableParams) * 4 * 2);
+  });
+});
+
+// The quantized base's rows (bench --quantized-base on): the compact blocks live outside tfjs's tensor count,
+// so the measured need is the peak of tensors plus the blocks' bytes.
+const files = { 'gemma3-270m': join(modelCache, realModels.gemma3.file), 'smollm2-135m': join(modelCache, realModels.smollm2.file) } as const;
+const present = Object.values(files).every((path) => existsSync(path));
+
+describe.skipIf(!present)('memory estimate of a quantized base against measured peaks', () => {
+  const rows: Measured[] = [
+    ...(['lora', 'ptplus'] as const).map((method) => ({
+      file: 'real-gemma3-270m-t64-quantized.json',
+      shape: 'gemma3-270m',
+      config: gemma,
+      backend: 'tensorflow' as const,
+      method,
+      seqLen: 64,
+    })),
+    ...(['lora', 'ptplus'] as const).map((method) => ({
+      file: 'real-smollm2-135m-t256-quantized.json',
+      shape: 'smollm2-135m',
+      config: smollm,
+      backend: 'tensorflow' as const,
+      method,
+      seqLen: 256,
+    })),
+  ];
+  it.each(rows)('$shape $method T = $seqLen: within 0.8–1.5× the measured tensors plus blocks, and below the float32 estimate', async (m) => {
+    const compact = compactWeightsOf(await inspectGguf(files[m.shape as keyof typeof files]));
+    expect(compact.embeddingTable).toBe(true);
+    const methodOptions = getMethod(m.method).options.parse({}) as Record<string, unknown>;
+    const shape = { method: m.method, methodOptions, batchSize: 8, maxLength: m.seqLen, scoredPerRow: m.seqLen / 2, weightCopies: 2 as const };
+    const quantized = estimateRun(m.config, { ...shape, compact }).estimate.totalBytes;
+    const ratio = quantized / (measuredPeak(m, true) + compact.bytes);
+    expect(ratio).toBeGreaterThan(0.8);
+    expect(ratio).toBeLessThan(1.5);
+    // Two float32 copies of every matrix and the embedding clone are gone: over 1 GiB less on either model.
+    expect(estimateRun(m.config, shape).estimate.totalBytes - quantized).toBeGreaterThan(2 ** 30);
   });
 });

@@ -1,6 +1,7 @@
 // The memory a training step needs, estimated from the model's config and the run's shape (no allocation):
 // what methods.estimate shows and what the memory guard (memory-guard.ts) judges a run by.
 import type { MemoryEstimate } from '@shared/contract/calls/methods';
+import type { CompactWeights } from '../io/gguf/compact-weights';
 import type { MethodName } from '../methods/method';
 import { getMethod, virtualTokensOf } from '../methods/registry';
 import type { Architecture, ModelConfig } from '../models/causal-lm';
@@ -56,10 +57,13 @@ export interface EstimateOptions {
   weightCopies?: 1 | 2;
   /** Positions per row the loss scores (the longest target; default: every position, an upper bound). */
   scoredPerRow?: number;
+  /** A quantized frozen base: the weights it keeps as file bytes (no float32 tensor, no transposed copy). */
+  compact?: CompactWeights;
 }
 
 /**
- * Bytes a training step needs, roughly: frozen weights (with the backend's transposed copies), the trained
+ * Bytes a training step needs, roughly: frozen weights (with the backend's transposed copies; a quantized
+ * base's compact matrices at their file bytes), the trained
  * values with their gradient and two AdamW moments, and the activations the backward pass keeps (the block's
  * saved set per token and layer scaled by the tape's overhead, the embedding table the lookup's gradient
  * keeps, and the loss at the scored positions). Virtual tokens (prompt/prefix) lengthen the sequence or the keys.
@@ -75,7 +79,7 @@ export function estimateMemory(
   options: Record<string, unknown>,
   batchSize: number,
   maxLength: number,
-  { recompute = false, weightCopies = 1, scoredPerRow = maxLength }: EstimateOptions = {},
+  { recompute = false, weightCopies = 1, scoredPerRow = maxLength, compact }: EstimateOptions = {},
 ): MemoryEstimate {
   const virtual = virtualTokensOf(method, options);
   const queries = maxLength + (virtual.placement === 'input' ? virtual.count : 0);
@@ -85,17 +89,19 @@ export function estimateMemory(
   const loss = lossFloatsPerToken(config, method, overhead);
   const tokens = batchSize * queries;
   const blocksFloats = recompute ? 2 * config.layers * config.hidden + overhead * perLayer : overhead * config.layers * perLayer;
-  // The embedding lookup's gradient keeps the table it read (a tape clone), whatever is trained.
-  const embeddingFloats = config.vocabSize * config.hidden;
+  // The embedding lookup's gradient keeps the table it read (a tape clone), whatever is trained; a compact
+  // table is read row by row instead.
+  const embeddingFloats = compact?.embeddingTable ? 0 : config.vocabSize * config.hidden;
   // The forward computes logits only at the scored positions (the trainer's logitRows).
   const scored = batchSize * Math.min(scoredPerRow, maxLength);
   const activationsBytes = (tokens * blocksFloats + scored * loss + embeddingFloats) * FLOAT_BYTES;
   // Full fine-tuning turns the base weights themselves into the trained values: count them once. Only frozen
-  // matrices get a transposed copy, and an untied embedding table (read by lookup) none.
+  // float32 matrices get a transposed copy, and an untied float32 embedding table (read by lookup) none.
   const frozenParams = getMethod(method).trainsBaseWeights ? config.parameters - trainableParams : config.parameters;
-  const untiedEmbedding = config.tiedEmbeddings ? 0 : config.vocabSize * config.hidden;
-  const copiedParams = weightCopies === 2 ? Math.max(0, frozenParams - untiedEmbedding) : 0;
-  const weightsBytes = (frozenParams + copiedParams) * FLOAT_BYTES;
+  const floatParams = Math.max(0, frozenParams - (compact?.params ?? 0));
+  const floatTable = config.tiedEmbeddings || compact?.embeddingTable ? 0 : config.vocabSize * config.hidden;
+  const copiedParams = weightCopies === 2 ? Math.max(0, floatParams - floatTable) : 0;
+  const weightsBytes = (floatParams + copiedParams) * FLOAT_BYTES + (compact?.bytes ?? 0);
   const trainableBytes = trainableParams * FLOAT_BYTES;
   const gradientBytes = trainableParams * FLOAT_BYTES;
   const optimizerBytes = 2 * trainableParams * FLOAT_BYTES;

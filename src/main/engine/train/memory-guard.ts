@@ -7,7 +7,9 @@ import { freemem } from 'node:os';
 import { ApiError } from '@shared/errors';
 import type { MemoryEstimate } from '@shared/contract/calls/methods';
 import { estimateMemory } from './memory-estimate';
-import { readModelHeader } from '../io/load-model';
+import { detectFormat, readModelHeader } from '../io/load-model';
+import { compactWeightsOf, type CompactWeights } from '../io/gguf/compact-weights';
+import { inspectGguf } from '../io/gguf/gguf-model';
 import { WASM_HEAP_LIMIT_BYTES, type BackendName } from '../backend';
 import type { MethodName } from '../methods/method';
 import { getMethod } from '../methods/registry';
@@ -41,6 +43,10 @@ export interface RunShape {
   weightCopies?: 1 | 2;
   /** Longest target in tokens: the positions the loss scores per row (absent: all of them). */
   scoredPerRow?: number;
+  /** Whether a GGUF base keeps its quantized matrices compact (trainer option quantizedBase, resolved). */
+  quantizedBase?: boolean;
+  /** What such a base keeps compact (guardRunMemory reads it from the file's header). */
+  compact?: CompactWeights;
 }
 
 export interface MemoryVerdict {
@@ -85,6 +91,7 @@ export function estimateRun(config: ModelConfig, shape: RunShape, recompute = sh
     recompute,
     weightCopies: shape.weightCopies,
     scoredPerRow: shape.scoredPerRow,
+    compact: shape.compact,
   });
   return { estimate, trainableParams };
 }
@@ -176,14 +183,15 @@ export function weightCopiesOn(backend?: BackendName): 1 | 2 {
  * Called by the training job before it loads anything: refuses (out_of_memory, naming the field to change)
  * or passes a warning to `warn`. PREFIXLAB_MEMORY_BUDGET_BYTES overrides the free memory (tests). Reads only
  * the model's header, of any format (a GGUF file's is read asynchronously); a GGUF base is counted as the
- * float32 weights it is dequantized to.
+ * float32 weights it is dequantized to, or with shape.quantizedBase at the bytes it keeps compact.
  */
 export async function guardRunMemory(modelPath: string, shape: RunShape, warn?: (message: string) => void, backend?: BackendName): Promise<MemoryVerdict> {
   const { config } = await readModelHeader(modelPath);
+  const compact = shape.quantizedBase && detectFormat(modelPath) === 'gguf' ? compactWeightsOf(await inspectGguf(modelPath)) : shape.compact;
   const budget = Number(process.env.PREFIXLAB_MEMORY_BUDGET_BYTES);
   const free = Number.isFinite(budget) && budget > 0 ? budget : availableMemoryBytes();
   const isWasm = backend === 'wasm';
-  const verdict = checkRunMemory(config, { ...shape, weightCopies: shape.weightCopies ?? weightCopiesOn(backend) }, memoryBudget(free, backend));
+  const verdict = checkRunMemory(config, { ...shape, compact, weightCopies: shape.weightCopies ?? weightCopiesOn(backend) }, memoryBudget(free, backend));
   if (isWasm && verdict.message)
     verdict.message = `on the wasm backend (4 GiB heap, the weights kept in two layouts): ${verdict.message}, or install the native backend (@tensorflow/tfjs-node)`;
   if (verdict.level === 'refuse') {

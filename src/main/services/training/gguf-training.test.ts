@@ -63,6 +63,10 @@ describe.skipIf(!present)('training on a GGUF base (SmolLM2-135M-Instruct Q4_1)'
 
     const verdict = await guardRunMemory(MODEL, { method: 'lora', methodOptions: lora, batchSize: 1, maxLength: 32 }, undefined, 'cpu');
     expect(verdict.estimate.weightsBytes).toBe(PARAMETERS * 4);
+    // With the quantized base the Q4_1 blocks are counted at their bytes (about 0.7 bytes per parameter here).
+    const compact = await guardRunMemory(MODEL, { method: 'lora', methodOptions: lora, batchSize: 1, maxLength: 32, quantizedBase: true }, undefined, 'cpu');
+    expect(compact.estimate.weightsBytes).toBeLessThan(PARAMETERS);
+    expect(compact.estimate.weightsBytes).toBeGreaterThan(PARAMETERS / 2);
     process.env.PREFIXLAB_MEMORY_BUDGET_BYTES = String(64 * 2 ** 20);
     try {
       await expect(guardRunMemory(MODEL, { method: 'full', methodOptions: full, batchSize: 1, maxLength: 32 })).rejects.toMatchObject({ code: 'out_of_memory' });
