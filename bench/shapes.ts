@@ -2,6 +2,7 @@
 // published shapes (weights of SmolLM-135M and GPT-2 small cannot be downloaded here; shapes can).
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { PUBLISHED_SHAPES } from '../src/main/engine/models/published-shapes';
 
 export interface ShapeSpec {
   name: string;
@@ -25,48 +26,14 @@ export const SHAPES: ShapeSpec[] = [
   { name: 'gemma3-270m', path: join(modelCache, 'gemma-3-270m-q4_k_m.gguf'), explicitOnly: true },
   {
     name: 'tiny-4x256',
-    config: {
-      model_type: 'llama',
-      hidden_size: 256,
-      num_hidden_layers: 4,
-      num_attention_heads: 4,
-      num_key_value_heads: 4,
-      intermediate_size: 768,
-      vocab_size: 2048,
-      tie_word_embeddings: false,
-      max_position_embeddings: 2048,
-      rms_norm_eps: 1e-5,
-      rope_theta: 10000,
-    },
+    config: PUBLISHED_SHAPES['tiny-4x256'],
   },
   {
     name: 'smollm-135m',
-    config: {
-      model_type: 'llama',
-      hidden_size: 576,
-      num_hidden_layers: 30,
-      num_attention_heads: 9,
-      num_key_value_heads: 3,
-      intermediate_size: 1536,
-      vocab_size: 49152,
-      tie_word_embeddings: true,
-      max_position_embeddings: 2048,
-      rms_norm_eps: 1e-5,
-      rope_theta: 10000,
-    },
+    config: PUBLISHED_SHAPES['smollm-135m'],
   },
   {
     name: 'gpt2-small',
-    config: {
-      model_type: 'gpt2',
-      n_embd: 768,
-      n_layer: 12,
-      n_head: 12,
-      vocab_size: 50257,
-      n_positions: 1024,
-      n_ctx: 1024,
-      layer_norm_epsilon: 1e-5,
-      activation_function: 'gelu_new',
-    },
+    config: PUBLISHED_SHAPES['gpt2-small'],
   },
 ];

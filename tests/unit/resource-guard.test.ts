@@ -9,6 +9,7 @@ import { ApiError } from '@shared/errors';
 import { checkRunMemory, guardRunMemory, memoryBudget, WARN_FRACTION } from '../../src/main/engine/train/memory-guard';
 import { parseGpt2Config } from '../../src/main/engine/models/gpt2';
 import { parseLlamaConfig } from '../../src/main/engine/models/llama';
+import { PUBLISHED_SHAPES } from '../../src/main/engine/models/published-shapes';
 import { readModelConfig } from '../../src/main/engine/io/load-model';
 import { getMethod } from '../../src/main/engine/methods/registry';
 import { runTrainJobFromFlags as runTrainJob } from '../../src/main/cli/testing/requests-from-flags';
@@ -170,20 +171,7 @@ describe('resource guard on the wasm backend', () => {
   it('budgets by the 4 GiB wasm heap, not the machine: the SmolLM-135M shape trains at batch 8 × 64 and is refused at 8 × 128 with a batch that fits', () => {
     // Measured (docs/performance/wasm-smollm-gpt2-t64-fused.json): since the fused head loss the 8 × 64 step
     // peaks at 3.57 GiB of tensors and runs; at 8 × 128 the step aborts the wasm module.
-    const smollm = parseLlamaConfig(
-      {
-        model_type: 'llama',
-        hidden_size: 576,
-        num_hidden_layers: 30,
-        num_attention_heads: 9,
-        num_key_value_heads: 3,
-        intermediate_size: 1536,
-        vocab_size: 49152,
-        tie_word_embeddings: true,
-        max_position_embeddings: 2048,
-      },
-      'config.json',
-    );
+    const smollm = parseLlamaConfig(PUBLISHED_SHAPES['smollm-135m'], 'config.json');
     const bigMachine = 64 * GiB;
     const shape = { method: 'lora' as const, methodOptions: lora, batchSize: 8, maxLength: 128, weightCopies: 2 as const };
     expect(memoryBudget(bigMachine, 'tensorflow')).toBe(bigMachine);
@@ -196,10 +184,7 @@ describe('resource guard on the wasm backend', () => {
   });
 
   it('does not refuse the GPT-2-small shape at batch 8 × 64, which trains on wasm (peak 2.5 GiB of tensors)', () => {
-    const gpt2 = parseGpt2Config(
-      { model_type: 'gpt2', n_embd: 768, n_layer: 12, n_head: 12, vocab_size: 50257, n_positions: 1024, n_ctx: 1024, layer_norm_epsilon: 1e-5, activation_function: 'gelu_new' },
-      'config.json',
-    );
+    const gpt2 = parseGpt2Config(PUBLISHED_SHAPES['gpt2-small'], 'config.json');
     const verdict = checkRunMemory(gpt2, { method: 'lora', methodOptions: lora, batchSize: 8, maxLength: 64, weightCopies: 2 }, memoryBudget(64 * GiB, 'wasm'));
     expect(verdict.level).not.toBe('refuse');
   });

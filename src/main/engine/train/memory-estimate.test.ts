@@ -10,63 +10,31 @@ import { compactWeightsOf } from '../io/gguf/compact-weights';
 import { inspectGguf } from '../io/gguf/gguf-model';
 import { getMethod } from '../methods/registry';
 import type { MethodName } from '../methods/method';
-import { parseGemma3Config } from '../models/gemma3';
-import { parseGpt2Config } from '../models/gpt2';
-import { parseLlamaConfig } from '../models/llama';
+import { architectureFor } from '../models/architectures';
 import type { ModelConfig } from '../models/causal-lm';
+import { PUBLISHED_SHAPES, type PublishedShape } from '../models/published-shapes';
 import { estimateRun } from './memory-guard';
 import { fusesHeadLoss } from './memory-estimate';
 
-// SmolLM2-135M-Instruct's config (also bench/shapes.ts's random smollm-135m shape) and Gemma-3-270M's.
-const smollm = parseLlamaConfig(
-  {
-    model_type: 'llama',
-    hidden_size: 576,
-    num_hidden_layers: 30,
-    num_attention_heads: 9,
-    num_key_value_heads: 3,
-    intermediate_size: 1536,
-    vocab_size: 49152,
-    tie_word_embeddings: true,
-    max_position_embeddings: 8192,
-  },
-  'config.json',
-);
-const gemma = parseGemma3Config(
-  {
-    model_type: 'gemma3_text',
-    hidden_size: 640,
-    num_hidden_layers: 18,
-    num_attention_heads: 4,
-    num_key_value_heads: 1,
-    head_dim: 256,
-    intermediate_size: 2048,
-    vocab_size: 262144,
-    query_pre_attn_scalar: 256,
-    sliding_window: 512,
-    max_position_embeddings: 32768,
-  },
-  'config.json',
-);
-const gpt2 = parseGpt2Config(
-  { model_type: 'gpt2', n_embd: 768, n_layer: 12, n_head: 12, vocab_size: 50257, n_positions: 1024, n_ctx: 1024, layer_norm_epsilon: 1e-5, activation_function: 'gelu_new' },
-  'config.json',
-);
-
-// bench/shapes.ts's tiny-4x256.
-const tiny = parseLlamaConfig(
-  {
-    model_type: 'llama',
-    hidden_size: 256,
-    num_hidden_layers: 4,
-    num_attention_heads: 4,
-    num_key_value_heads: 4,
-    intermediate_size: 768,
-    vocab_size: 2048,
-    max_position_embeddings: 2048,
-  },
-  'config.json',
-);
+const configOf = (raw: Record<string, unknown>): ModelConfig => architectureFor(String(raw.model_type))!.parseConfig(raw, 'config.json');
+const benchShape = (name: PublishedShape): ModelConfig => configOf(PUBLISHED_SHAPES[name]);
+// The benchmark's random shapes (smollm-135m is SmolLM2-135M-Instruct's config); Gemma-3-270M's written out.
+const smollm = benchShape('smollm-135m');
+const gpt2 = benchShape('gpt2-small');
+const tiny = benchShape('tiny-4x256');
+const gemma = configOf({
+  model_type: 'gemma3_text',
+  hidden_size: 640,
+  num_hidden_layers: 18,
+  num_attention_heads: 4,
+  num_key_value_heads: 1,
+  head_dim: 256,
+  intermediate_size: 2048,
+  vocab_size: 262144,
+  query_pre_attn_scalar: 256,
+  sliding_window: 512,
+  max_position_embeddings: 32768,
+});
 
 interface Measured {
   file: string;
@@ -78,52 +46,20 @@ interface Measured {
   recompute?: boolean;
 }
 
+/** One row per method of `file` (native unless said), as the benchmark names its shape. */
+const rowsOf = (file: string, shape: string, config: ModelConfig, methods: MethodName[], seqLen: number, backend: Measured['backend'] = 'tensorflow'): Measured[] =>
+  methods.map((method) => ({ file, shape, config, backend, method, seqLen }));
+
 // Rows measured after the fused head loss (files committed with their machine and date), float32 bases.
 const MEASURED: Measured[] = [
-  ...(['lora', 'ptplus'] as const).map((method) => ({
-    file: 'real-gemma3-270m-t64-quantized.json',
-    shape: 'gemma3-270m',
-    config: gemma,
-    backend: 'tensorflow' as const,
-    method,
-    seqLen: 64,
-  })),
-  ...(['lora', 'ptplus'] as const).map((method) => ({
-    file: 'real-gemma3-270m-t256-1t.json',
-    shape: 'gemma3-270m',
-    config: gemma,
-    backend: 'tensorflow' as const,
-    method,
-    seqLen: 256,
-  })),
-  ...(['lora', 'ptplus'] as const).map((method) => ({
-    file: 'real-smollm2-135m-t256-quantized.json',
-    shape: 'smollm2-135m',
-    config: smollm,
-    backend: 'tensorflow' as const,
-    method,
-    seqLen: 256,
-  })),
-  ...(['prefix', 'prompt', 'full'] as const).map((method) => ({
-    file: 'real-smollm2-135m-t256-1t-more.json',
-    shape: 'smollm2-135m',
-    config: smollm,
-    backend: 'tensorflow' as const,
-    method,
-    seqLen: 256,
-  })),
-  { file: 'wasm-smollm-gpt2-t64-fused.json', shape: 'smollm-135m', config: smollm, backend: 'wasm', method: 'lora', seqLen: 64 },
-  { file: 'wasm-smollm-gpt2-t64-fused.json', shape: 'gpt2-small', config: gpt2, backend: 'wasm', method: 'lora', seqLen: 64 },
+  ...rowsOf('real-gemma3-270m-t64-quantized.json', 'gemma3-270m', gemma, ['lora', 'ptplus'], 64),
+  ...rowsOf('real-gemma3-270m-t256-1t.json', 'gemma3-270m', gemma, ['lora', 'ptplus'], 256),
+  ...rowsOf('real-smollm2-135m-t256-quantized.json', 'smollm2-135m', smollm, ['lora', 'ptplus'], 256),
+  ...rowsOf('real-smollm2-135m-t256-1t-more.json', 'smollm2-135m', smollm, ['prefix', 'prompt', 'full'], 256),
+  ...rowsOf('wasm-smollm-gpt2-t64-fused.json', 'smollm-135m', smollm, ['lora'], 64, 'wasm'),
+  ...rowsOf('wasm-smollm-gpt2-t64-fused.json', 'gpt2-small', gpt2, ['lora'], 64, 'wasm'),
   ...[512, 1024].flatMap((seqLen) =>
-    [false, true].map((recompute) => ({
-      file: 'tiny-4x256-long-recompute-native.json',
-      shape: 'tiny-4x256',
-      config: tiny,
-      backend: 'tensorflow' as const,
-      method: 'lora' as const,
-      seqLen,
-      recompute,
-    })),
+    [false, true].map((recompute) => ({ ...rowsOf('tiny-4x256-long-recompute-native.json', 'tiny-4x256', tiny, ['lora'], seqLen)[0], recompute })),
   ),
 ];
 
@@ -199,22 +135,8 @@ const present = Object.values(files).every((path) => existsSync(path));
 
 describe.skipIf(!present)('memory estimate of a quantized base against measured peaks', () => {
   const rows: Measured[] = [
-    ...(['lora', 'ptplus'] as const).map((method) => ({
-      file: 'real-gemma3-270m-t64-quantized.json',
-      shape: 'gemma3-270m',
-      config: gemma,
-      backend: 'tensorflow' as const,
-      method,
-      seqLen: 64,
-    })),
-    ...(['lora', 'ptplus'] as const).map((method) => ({
-      file: 'real-smollm2-135m-t256-quantized.json',
-      shape: 'smollm2-135m',
-      config: smollm,
-      backend: 'tensorflow' as const,
-      method,
-      seqLen: 256,
-    })),
+    ...rowsOf('real-gemma3-270m-t64-quantized.json', 'gemma3-270m', gemma, ['lora', 'ptplus'], 64),
+    ...rowsOf('real-smollm2-135m-t256-quantized.json', 'smollm2-135m', smollm, ['lora', 'ptplus'], 256),
   ];
   it.each(rows)('$shape $method T = $seqLen: within 0.8–1.5× the measured tensors plus blocks, and below the float32 estimate', async (m) => {
     const compact = compactWeightsOf(await inspectGguf(files[m.shape as keyof typeof files]));

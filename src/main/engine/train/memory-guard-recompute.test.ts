@@ -6,24 +6,13 @@ import { describe, expect, it } from 'vitest';
 import { fixturesDir } from '../test-paths';
 import { getMethod } from '../methods/registry';
 import { parseLlamaConfig } from '../models/llama';
+import { PUBLISHED_SHAPES } from '../models/published-shapes';
 import { checkRunMemory, estimateRun, guardRunMemory, memoryBudget, WARN_FRACTION, type RunShape } from './memory-guard';
 
 const FIXTURE_MODEL = join(fixturesDir, 'llama-gqa');
 
 // bench/shapes.ts's tiny-4x256.
-const config = parseLlamaConfig(
-  {
-    model_type: 'llama',
-    hidden_size: 256,
-    num_hidden_layers: 4,
-    num_attention_heads: 4,
-    num_key_value_heads: 4,
-    intermediate_size: 768,
-    vocab_size: 2048,
-    max_position_embeddings: 2048,
-  },
-  'tiny-4x256',
-);
+const config = parseLlamaConfig(PUBLISHED_SHAPES['tiny-4x256'], 'tiny-4x256');
 const lora = getMethod('lora').options.parse({}) as Record<string, unknown>;
 const shape: RunShape = { method: 'lora', methodOptions: lora, batchSize: 8, maxLength: 1024 };
 
