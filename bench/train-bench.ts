@@ -215,6 +215,16 @@ export async function runTrainBench(opts: {
           const ours: Omit<TrainRow, 'backend' | 'shape' | 'reference' | 'quantizedBase'>[] = [];
           const refs: NonNullable<ReturnType<typeof torchReference>>[] = [];
           for (let r = 0; r < opts.repeat; r++) {
+            // PyTorch first: our process keeps much of its step's peak RSS afterwards, and Gemma-3-270M's PT+
+            // reference at T = 256 started beside it was killed by the kernel's OOM killer (13.2 GB anon RSS).
+            if (opts.reference) {
+              // Same task as ours: batch 8 of seqLen tokens, loss on the second half (targetStart), same options.
+              const ref = torchReference(
+                { task: 'train', shape, method, batch: BATCH, seqLen, steps: TIMED_STEPS, targetStart: Math.floor(seqLen / 2), ...referenceRequest(model, method) },
+                opts.threads,
+              );
+              if (ref) refs.push(ref);
+            }
             try {
               ours.push(await measureTrainStep(model, method, seqLen, {}, recompute));
             } catch (caught) {
@@ -226,13 +236,6 @@ export async function runTrainBench(opts: {
               console.error(`  ${label}: failed: ${failed[failed.length - 1]!.error}`);
               break;
             }
-            if (!opts.reference) continue;
-            // Same task as ours: batch 8 of seqLen tokens, loss on the second half (targetStart), same options.
-            const ref = torchReference(
-              { task: 'train', shape, method, batch: BATCH, seqLen, steps: TIMED_STEPS, targetStart: Math.floor(seqLen / 2), ...referenceRequest(model, method) },
-              opts.threads,
-            );
-            if (ref) refs.push(ref);
           }
           if (ours.length < opts.repeat) continue;
           const msPerStep = median(ours.map((o) => o.msPerStep));
