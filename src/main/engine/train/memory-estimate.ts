@@ -12,12 +12,13 @@ const FLOAT_BYTES = 4;
 /**
  * tfjs's tape keeps what each kernel's gradient declares (more than a fused backward would read) until the
  * backward pass ends, and the backward allocates its transients on top. Peak tensor memory of one training
- * step (tf.profile; LoRA, PT+, Prefix-Tuning and Prompt Tuning at T = 64 and 256, batch 8, native backend),
- * less the weights, over the saved set counted in `savedPerTokenPerLayer`, fitted over the two lengths:
- * 3.0–3.3 for Llama, Qwen3, Phi-3, GPT-NeoX and GPT-2 blocks; Gemma 3's four norms per block, its q/k norms
- * and gated GELU keep more (4.7–4.8, on random shapes and on Gemma-3-270M itself).
+ * step (tf.profile, batch 8, native backend) less the weights, over the saved set counted in
+ * `savedPerTokenPerLayer`, fitted over T = 64 and 256 on random 4-layer shapes of width 512 (LoRA; PT+ and
+ * Prefix-Tuning too on Gemma 3): 3.0–3.4 for Llama, Qwen3, GPT-NeoX and GPT-2 blocks; 3.9 for Phi-3, whose
+ * fused qkv and gate/up products are sliced; 4.7 for Gemma 3 (four norms per block, q/k norms), 4.8 on
+ * Gemma-3-270M itself.
  */
-const TAPE_OVERHEAD: Partial<Record<Architecture, number>> = { gemma3_text: 4.8 };
+const TAPE_OVERHEAD: Partial<Record<Architecture, number>> = { gemma3_text: 4.8, phi3: 3.9 };
 const DEFAULT_TAPE_OVERHEAD = 3.3;
 
 export const tapeOverheadOf = (architecture: Architecture): number => TAPE_OVERHEAD[architecture] ?? DEFAULT_TAPE_OVERHEAD;
