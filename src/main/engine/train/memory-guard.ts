@@ -186,8 +186,10 @@ export function weightCopiesOn(backend?: BackendName): 1 | 2 {
  * float32 weights it is dequantized to, or with shape.quantizedBase at the bytes it keeps compact.
  */
 export async function guardRunMemory(modelPath: string, shape: RunShape, warn?: (message: string) => void, backend?: BackendName): Promise<MemoryVerdict> {
-  const { config } = await readModelHeader(modelPath);
-  const compact = shape.quantizedBase && detectFormat(modelPath) === 'gguf' ? compactWeightsOf(await inspectGguf(modelPath)) : shape.compact;
+  // A quantized GGUF base: one read of the header gives the config and what stays compact.
+  const gguf = shape.quantizedBase && detectFormat(modelPath) === 'gguf' ? await inspectGguf(modelPath) : null;
+  const config = gguf ? gguf.config : (await readModelHeader(modelPath)).config;
+  const compact = gguf ? compactWeightsOf(gguf) : shape.compact;
   const budget = Number(process.env.PREFIXLAB_MEMORY_BUDGET_BYTES);
   const free = Number.isFinite(budget) && budget > 0 ? budget : availableMemoryBytes();
   const isWasm = backend === 'wasm';

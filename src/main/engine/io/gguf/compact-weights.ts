@@ -1,5 +1,6 @@
 // What a quantized frozen base (loadGguf's quantizedBase) keeps as file bytes instead of float32 tensors: the
 // memory estimate counts these bytes, not four per parameter twice over, for such a run.
+import { EMBEDDING_WEIGHTS } from '../../models/causal-lm';
 import type { GgufModelInfo } from './gguf-model';
 import { isCompactType } from './quantized-gguf-tensor';
 
@@ -13,7 +14,7 @@ export interface CompactWeights {
 }
 
 /** The weights loadGguf keeps compact under quantizedBase: 2-D weights stored in a type other than F32. */
-export function compactWeightsOf(info: Pick<GgufModelInfo, 'file' | 'sources' | 'shapes'>): CompactWeights {
+export function compactWeightsOf(info: Pick<GgufModelInfo, 'config' | 'file' | 'sources' | 'shapes'>): CompactWeights {
   const tensors = new Map(info.file.tensors.map((t) => [t.name, t]));
   const counted = new Set<string>();
   const compact: CompactWeights = { params: 0, bytes: 0, embeddingTable: false };
@@ -26,7 +27,8 @@ export function compactWeightsOf(info: Pick<GgufModelInfo, 'file' | 'sources' | 
       compact.params += shape[0] * shape[1];
       compact.bytes += stored.byteLength;
     }
-    if (/embed_tokens|embed_in|wte|tok_embeddings/.test(name)) compact.embeddingTable = true;
+    // The token table, not GPT-2's position table (also an embedding weight).
+    if (EMBEDDING_WEIGHTS.has(name) && shape[0] === info.config.vocabSize) compact.embeddingTable = true;
   }
   return compact;
 }
