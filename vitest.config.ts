@@ -14,6 +14,7 @@ export default defineConfig({
   test: {
     include: ['src/**/*.test.ts', 'tests/unit/**/*.test.ts'],
     environment: 'node',
+    globalSetup: ['tests/setup/scoped-tmpdir.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
     // tfjs backends are process-global; keep files isolated in forks and run two at a time (2 cores).
