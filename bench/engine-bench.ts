@@ -20,6 +20,7 @@ import { writeTorchHandoff } from '../src/main/engine/torch/handoff';
 import { RunsStore } from '../src/main/registry/runs-store';
 import { train } from '../src/main/services/training/train';
 import { engineEnv, enginePythonPath } from '../src/main/services/training/torch-engine/python-env';
+import { referenceEnv } from './reference-env';
 import { SHAPES } from './shapes';
 import { BATCH } from './train-bench';
 import { fmt, printTable, writeJson } from './report';
@@ -158,7 +159,7 @@ function run(command: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs:
 /** The torch engine's environment: its package on PYTHONPATH, BLAS pools of `threads` (they ignore set_num_threads). */
 export function torchEngineEnv(threads: number): NodeJS.ProcessEnv {
   const n = String(threads);
-  return engineEnv({ ...process.env, OPENBLAS_NUM_THREADS: n, MKL_NUM_THREADS: n, OMP_NUM_THREADS: n }, enginePythonPath(repoRoot));
+  return engineEnv(referenceEnv({ OPENBLAS_NUM_THREADS: n, MKL_NUM_THREADS: n, OMP_NUM_THREADS: n }), enginePythonPath(repoRoot));
 }
 
 export function defaultEnginePython(): string {

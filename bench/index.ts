@@ -14,6 +14,9 @@ import { parseArgs } from 'node:util';
 import { fmt, printTable, writeJson } from './report';
 import { machineInfo } from './machine';
 import type { BackendName } from '../src/main/engine/backend';
+import { spawnSync } from 'node:child_process';
+import { trainingAllocatorEnv } from '../src/main/platform/allocator-env';
+import { STARTED_WITH_TUNABLES } from './reference-env';
 
 const list = (v: unknown) =>
   typeof v === 'string'
@@ -23,7 +26,25 @@ const list = (v: unknown) =>
         .filter(Boolean)
     : [];
 
+/**
+ * The benchmark measures what a training process does, so it runs under the same allocator settings
+ * (platform/allocator-env.ts); glibc reads them at start, so this process starts itself again with them. The
+ * references get the settings the benchmark was started with (reference-env.ts). PREFIXLAB_ALLOCATOR=default
+ * leaves ours unchanged too.
+ */
+function restartWithTrainingAllocator(): boolean {
+  const extra = trainingAllocatorEnv();
+  if (!extra.GLIBC_TUNABLES) return false; // set already (this is the restarted process), or not Linux
+  const child = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
+    stdio: 'inherit',
+    env: { ...process.env, ...extra, [STARTED_WITH_TUNABLES]: process.env.GLIBC_TUNABLES ?? '' },
+  });
+  process.exitCode = child.status ?? 1;
+  return true;
+}
+
 async function main(): Promise<void> {
+  if (restartWithTrainingAllocator()) return;
   const { positionals, values } = parseArgs({
     allowPositionals: true,
     options: {

@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import { resolve } from 'node:path';
+import { referenceEnv } from './reference-env';
 import type { ShapeSpec } from './shapes';
 
 const repoRoot = resolve(import.meta.dirname, '..');
@@ -46,7 +47,7 @@ export function torchReference(request: { task: 'generate' | 'train'; shape: Sha
   threads ??= os.availableParallelism?.() ?? os.cpus().length;
   const result = spawnSync(python, [resolve(repoRoot, 'bench/torch_reference.py')], {
     input: JSON.stringify({ ...request, threads }),
-    env: { ...process.env, OPENBLAS_NUM_THREADS: String(threads), MKL_NUM_THREADS: String(threads), OMP_NUM_THREADS: '1' },
+    env: referenceEnv({ OPENBLAS_NUM_THREADS: String(threads), MKL_NUM_THREADS: String(threads), OMP_NUM_THREADS: '1' }),
     encoding: 'utf8',
     timeout: 1_800_000,
     maxBuffer: 16 * 2 ** 20,

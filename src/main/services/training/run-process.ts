@@ -4,6 +4,7 @@
 import type { TrainProgress, TrainResult } from '@shared/contract/training';
 import { ApiError } from '@shared/errors';
 import type { TrainJobSpec } from '../../engine/train/job';
+import { trainingAllocatorEnv } from '../../platform/allocator-env';
 import { nodeLauncher, type ProcessLauncher } from '../../platform/process-launcher';
 import { RunsStore } from '../../registry/runs-store';
 import { workerEntry, type ParentMessage, type WorkerMessage } from './worker-protocol';
@@ -32,7 +33,8 @@ export function runInChildProcess(spec: TrainJobSpec, hooks: RunHooks): Promise<
   const entry = workerEntry();
   const child = (hooks.launcher ?? nodeLauncher).launch(entry.file, {
     execArgv: entry.execArgv,
-    env: { ...process.env, ...entry.env },
+    // The allocator keeps a step's large buffers for the next step (platform/allocator-env.ts).
+    env: { ...process.env, ...trainingAllocatorEnv(), ...entry.env },
     serviceName: 'PrefixLab training',
   });
   // The child's stdout (tfjs prints banners) must never reach our stdout: `--json` output lives there.
