@@ -44,7 +44,6 @@ function restartWithTrainingAllocator(): boolean {
 }
 
 async function main(): Promise<void> {
-  if (restartWithTrainingAllocator()) return;
   const { positionals, values } = parseArgs({
     allowPositionals: true,
     options: {
@@ -66,6 +65,8 @@ async function main(): Promise<void> {
     },
   });
   const task = positionals[0];
+  // `markdown` only formats JSON: nothing to measure, no reason to start again.
+  if (task !== 'markdown' && restartWithTrainingAllocator()) return;
   const backends = list(values.backend) as BackendName[];
   const threads = Math.max(1, Number(values.threads));
   // libtensorflow reads these when its first context starts, i.e. after this point.
