@@ -1,9 +1,9 @@
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ApiError } from '@shared/errors';
-import { SafetensorsReader, writeSafetensors } from './safetensors';
+import { SafetensorsReader, writeSafetensors, writeSafetensorsFrom, type F32Source } from './safetensors';
 
 let dir: string;
 beforeEach(() => {
@@ -65,6 +65,41 @@ describe('safetensors', () => {
 
   it('rejects a shape that does not match the data', () => {
     expect(() => writeSafetensors(join(dir, 'b.safetensors'), { t: { dtype: 'F32', shape: [3], data: new Float32Array(2) } })).toThrow(/holds 3 values/);
+  });
+
+  it('streams sources: each is read once, in order, after the tensors before it are on disk; same bytes as writeSafetensors', () => {
+    const values = [Float32Array.from([1, 2, 3, 4, 5, 6]), Float32Array.from([7]), Float32Array.from([8, 9])];
+    const shapes = [[2, 3], [1], [2]];
+    const names = ['a', 'b', 'c'];
+    const reads: Array<{ name: string; bytesOnDisk: number }> = [];
+    const tempFile = () => readdirSync(dir).find((f) => f.startsWith('.s.safetensors.'));
+    const sources: Record<string, F32Source> = {};
+    names.forEach((name, i) => {
+      sources[name] = {
+        shape: shapes[i],
+        read: () => {
+          const temp = tempFile();
+          reads.push({ name, bytesOnDisk: temp ? statSync(join(dir, temp)).size : -1 });
+          return values[i];
+        },
+      };
+    });
+    writeSafetensorsFrom(join(dir, 's.safetensors'), sources, { step: '3' });
+    expect(reads.map((r) => r.name)).toEqual(names);
+    // Each read happens with exactly the earlier tensors written after the header: one tensor in memory at a time.
+    const headerEnd = reads[0].bytesOnDisk;
+    expect(headerEnd).toBeGreaterThan(8);
+    expect(reads.map((r) => r.bytesOnDisk - headerEnd)).toEqual([0, 24, 28]);
+
+    const eager = Object.fromEntries(names.map((name, i) => [name, { dtype: 'F32' as const, shape: shapes[i], data: values[i] }]));
+    writeSafetensors(join(dir, 'e.safetensors'), eager, { step: '3' });
+    expect(readFileSync(join(dir, 's.safetensors')).equals(readFileSync(join(dir, 'e.safetensors')))).toBe(true);
+  });
+
+  it('a source whose values do not fill its shape fails naming the tensor, leaving no file', () => {
+    const sources: Record<string, F32Source> = { ok: { shape: [1], read: () => new Float32Array(1) }, short: { shape: [4], read: () => new Float32Array(3) } };
+    expect(() => writeSafetensorsFrom(join(dir, 'x.safetensors'), sources)).toThrow(/tensor short: shape \[4\] holds 4 values but data has 3/);
+    expect(readdirSync(dir)).toEqual([]);
   });
 
   it('converts F16 and BF16 to float32 and narrows I64', () => {

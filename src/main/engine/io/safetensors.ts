@@ -204,20 +204,36 @@ export interface F32Tensor {
 }
 
 /**
+ * A float32 tensor whose values are read only when the writer reaches it, so a writer holds one tensor's values
+ * at a time (full fine-tuning's weights and moments would otherwise all sit in memory at once: 3.2 GB on
+ * Gemma-3-270M, on top of the tensors themselves).
+ */
+export interface F32Source {
+  shape: number[];
+  read(): Float32Array;
+}
+
+/**
  * Writes tensors as safetensors atomically: a temp file beside `path` is written, fsynced and renamed
  * over `path`, so readers never see a half-written file.
  */
 export function writeSafetensors(path: string, tensors: Record<string, F32Tensor>, metadata?: Record<string, string>): void {
+  // Checked before anything is written: a bad tensor leaves no file behind and names itself.
+  for (const [name, t] of Object.entries(tensors)) checkLength(name, t.shape, t.data.length);
+  const sources: Record<string, F32Source> = {};
+  for (const [name, t] of Object.entries(tensors)) sources[name] = { shape: t.shape, read: () => t.data };
+  writeSafetensorsFrom(path, sources, metadata);
+}
+
+/** writeSafetensors with each tensor's values read as it is written (same bytes, same atomicity). */
+export function writeSafetensorsFrom(path: string, tensors: Record<string, F32Source>, metadata?: Record<string, string>): void {
   const header: Record<string, unknown> = {};
   if (metadata) header.__metadata__ = metadata;
   let offset = 0;
   for (const [name, t] of Object.entries(tensors)) {
-    const count = t.shape.reduce((a, b) => a * b, 1);
-    if (count !== t.data.length) {
-      throw new ApiError('invalid_argument', `tensor ${name}: shape [${t.shape.join(', ')}] holds ${count} values but data has ${t.data.length}`, { field: name });
-    }
-    header[name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
-    offset += t.data.byteLength;
+    const bytes = elementCount(t.shape) * 4;
+    header[name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + bytes] };
+    offset += bytes;
   }
   let headerJson = JSON.stringify(header);
   // Pad with spaces so the data section starts 8-byte aligned, as the reference implementation does.
@@ -233,7 +249,11 @@ export function writeSafetensors(path: string, tensors: Record<string, F32Tensor
     writeAll(fd, headerBytes);
     const fault = injectedWriteFault(path);
     if (fault) throw fault;
-    for (const t of Object.values(tensors)) writeAll(fd, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+    for (const [name, t] of Object.entries(tensors)) {
+      const data = t.read();
+      checkLength(name, t.shape, data.length);
+      writeAll(fd, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    }
     fsyncSync(fd);
     closeSync(fd);
     renameSync(tempPath, path);
@@ -247,6 +267,17 @@ export function writeSafetensors(path: string, tensors: Record<string, F32Tensor
     throw err;
   }
   syncDirectory(dirname(path));
+}
+
+function elementCount(shape: number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+function checkLength(name: string, shape: number[], length: number): void {
+  const count = elementCount(shape);
+  if (count !== length) {
+    throw new ApiError('invalid_argument', `tensor ${name}: shape [${shape.join(', ')}] holds ${count} values but data has ${length}`, { field: name });
+  }
 }
 
 function writeAll(fd: number, bytes: Uint8Array): void {

@@ -3,6 +3,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ApiError } from '@shared/errors';
 import type { Architecture } from '../models/causal-lm';
+import type { F32Source } from '../io/safetensors';
 import type { StateDict } from './method';
 
 let nextAdapterId = 0;
@@ -85,6 +86,13 @@ export function toStateDict(entries: Iterable<[string, tf.Tensor]>): StateDict {
     state[name] = { shape: [...tensor.shape], data: Float32Array.from(tensor.dataSync() as Float32Array) };
   }
   return state;
+}
+
+/** toStateDict's tensors, each copied out only when read (for writers that go one tensor at a time). */
+export function toStateSources(entries: Iterable<[string, tf.Tensor]>): Record<string, F32Source> {
+  const sources: Record<string, F32Source> = {};
+  for (const [name, tensor] of entries) sources[name] = { shape: [...tensor.shape], read: () => tensor.dataSync() as Float32Array };
+  return sources;
 }
 
 /**

@@ -95,4 +95,23 @@ describe('full fine-tuning', () => {
       model.dispose();
     }
   });
+
+  it('stateSources names the stateDict tensors and reads each value only when asked (checkpoints stream them)', () => {
+    const model = tinyModel('llama', 2);
+    const adapter = fullMethod.attach(model, fullOptions.parse({ include: ['mlp'] }), { seed: 1 });
+    try {
+      const sources = adapter.stateSources!();
+      // Changed after the sources were made: a lazy source sees the new values, an eager copy would not.
+      perturb(adapter.trainableVariables(), 0.1, 2);
+      const state = adapter.stateDict();
+      expect(Object.keys(sources)).toEqual(Object.keys(state));
+      for (const [name, { shape, data }] of Object.entries(state)) {
+        expect(sources[name].shape).toEqual(shape);
+        expect(maxAbsDiff(sources[name].read(), data)).toBe(0);
+      }
+    } finally {
+      adapter.dispose();
+      model.dispose();
+    }
+  });
 });

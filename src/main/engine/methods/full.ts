@@ -5,10 +5,11 @@ import { freemem } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { ApiError } from '@shared/errors';
 import { fullOptions, type FullOptions } from '@shared/methods/full-options';
+import type { F32Source } from '../io/safetensors';
 import type { CausalLM, ModelConfig } from '../models/causal-lm';
 import type { ModelHooks } from '../models/hooks';
 import { architectureFor } from '../models/architectures';
-import { EMBEDDING_WEIGHTS, assignStateDict, countVariables, numel, toStateDict } from './common';
+import { EMBEDDING_WEIGHTS, assignStateDict, countVariables, numel, toStateDict, toStateSources } from './common';
 import type { AttachContext, MethodDefinition, PeftAdapter, StateDict } from './method';
 
 export { fullOptions, type FullOptions };
@@ -125,6 +126,10 @@ class FullAdapterImpl implements FullAdapter {
   /** Under the Hugging Face weight names. */
   stateDict(): StateDict {
     return toStateDict(this.named);
+  }
+
+  stateSources(): Record<string, F32Source> {
+    return toStateSources(this.named);
   }
 
   loadStateDict(state: StateDict): void {

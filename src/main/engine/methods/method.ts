@@ -15,6 +15,7 @@ import type * as tf from '@tensorflow/tfjs';
 import type { z } from 'zod';
 import type { RunDiagnostics } from '@shared/contract/calls/training';
 import type { PositionProfile } from '../eval/attention-mass';
+import type { F32Source } from '../io/safetensors';
 import type { TextTokenizer } from '../io/tokenizer';
 import type { CausalLM } from '../models/causal-lm';
 import type { ModelHooks } from '../models/hooks';
@@ -54,6 +55,12 @@ export interface PeftAdapter {
   noDecayVariableNames?(): Set<string>;
   /** Current tensors, copied out, for checkpoints and adapters. */
   stateDict(): StateDict;
+  /**
+   * stateDict()'s tensors, each read when a checkpoint writer reaches it. Methods whose trained tensors are the
+   * size of the model (full fine-tuning) provide it so a checkpoint never holds them all in memory at once;
+   * the others' stateDict() is small and is used as it is.
+   */
+  stateSources?(): Record<string, F32Source>;
   /** Restores tensors saved by stateDict(); throws naming the tensor on a missing key or wrong shape. */
   loadStateDict(state: StateDict): void;
   /**

@@ -112,6 +112,19 @@ describe('AdamW', () => {
     after.dispose();
   });
 
+  it('unfused moments (full fine-tuning) are read only when a checkpoint writer asks for them', async () => {
+    const w = variable([0.1, 0.2, 0.3], [3], 'lazy');
+    const optimizer = new AdamW([w], cfg, new Set(), false);
+    tf.tidy(() => optimizer.step([tf.tensor([1, 2, 3])], 0.01));
+    const sources = optimizer.stateSources();
+    // A step after the sources were made shows in what they read: nothing was copied out up front.
+    tf.tidy(() => optimizer.step([tf.tensor([-1, 0.5, 2])], 0.01));
+    const state = await optimizer.getState();
+    expect(Object.keys(sources.tensors)).toEqual(Object.keys(state.tensors));
+    for (const [key, { data }] of Object.entries(state.tensors)) expect(Array.from(sources.tensors[key].read())).toEqual(Array.from(data));
+    optimizer.dispose();
+  });
+
   it('allocates no tensors beyond its moments and frees them on dispose', () => {
     const w = variable([1, 2], [1, 2], 'leak');
     const baseline = tf.memory().numTensors;

@@ -6,6 +6,7 @@
 //   m ← β1·m + (1 − β1)·g,   v ← β2·v + (1 − β2)·g²
 //   θ ← θ − lr/(1 − β1ᵗ) · m / (√v / √(1 − β2ᵗ) + ε)
 import * as tf from '@tensorflow/tfjs';
+import type { F32Source } from '../io/safetensors';
 import type { StateDict } from '../methods/method';
 
 export interface AdamWConfig {
@@ -39,6 +40,12 @@ export interface OptimizerState {
   step: number;
   /** exp_avg.<i> and exp_avg_sq.<i> for the i-th variable. */
   tensors: StateDict;
+}
+
+/** OptimizerState with each tensor read when it is written. */
+export interface OptimizerSources {
+  step: number;
+  tensors: Record<string, F32Source>;
 }
 
 export class AdamW {
@@ -163,22 +170,44 @@ export class AdamW {
 
   /** Moments copied out (float32) with the step count; the same keys and shapes whether fused or not. */
   async getState(): Promise<OptimizerState> {
+    const sources = this.stateSources();
     const tensors: StateDict = {};
-    const put = (i: number, m: Float32Array, v: Float32Array) => {
-      tensors[`exp_avg.${i}`] = { shape: this.variables[i].shape, data: m };
-      tensors[`exp_avg_sq.${i}`] = { shape: this.variables[i].shape, data: v };
+    for (const [key, { shape, read }] of Object.entries(sources.tensors)) tensors[key] = { shape, data: read() };
+    return { step: sources.step, tensors };
+  }
+
+  /**
+   * getState()'s tensors, each read when a writer asks for it (checkpoints). Full fine-tuning's moments are
+   * twice the model: reading them all before writing would double the optimiser's memory for the checkpoint.
+   */
+  stateSources(): OptimizerSources {
+    const tensors: Record<string, F32Source> = {};
+    const put = (i: number, m: () => Float32Array, v: () => Float32Array) => {
+      tensors[`exp_avg.${i}`] = { shape: this.variables[i].shape, read: m };
+      tensors[`exp_avg_sq.${i}`] = { shape: this.variables[i].shape, read: v };
     };
     for (const group of this.groups) {
-      const [m, v] = [(await group.m.data()) as Float32Array, (await group.v.data()) as Float32Array];
+      // Flat groups are small by construction (FUSED_ADAMW_MAX_ELEMENTS): read whole, handed out in views.
+      const [m, v] = [group.m.dataSync() as Float32Array, group.v.dataSync() as Float32Array];
       let offset = 0;
       group.indices.forEach((i, k) => {
-        put(i, m.slice(offset, offset + group.sizes[k]), v.slice(offset, offset + group.sizes[k]));
-        offset += group.sizes[k];
+        const [begin, end] = [offset, offset + group.sizes[k]];
+        put(
+          i,
+          () => m.subarray(begin, end),
+          () => v.subarray(begin, end),
+        );
+        offset = end;
       });
     }
-    for (let i = 0; i < this.firstMoments.length; i++) {
-      put(i, (await this.firstMoments[i].data()) as Float32Array, (await this.secondMoments[i].data()) as Float32Array);
-    }
+    this.firstMoments.forEach((m, i) => {
+      const v = this.secondMoments[i];
+      put(
+        i,
+        () => m.dataSync() as Float32Array,
+        () => v.dataSync() as Float32Array,
+      );
+    });
     return { step: this.stepCount, tensors };
   }
 

@@ -7,10 +7,10 @@ import { z } from 'zod';
 import { ApiError, zodIssueError } from '@shared/errors';
 import { plainCause } from '../../platform/system-errors';
 import { fsyncDir, writeJsonAtomic } from '../../platform/atomic-write';
-import { SafetensorsReader, writeSafetensors, type F32Tensor } from '../io/safetensors';
+import { SafetensorsReader, writeSafetensorsFrom, type F32Source } from '../io/safetensors';
 import type { StateDict } from '../methods/method';
 import { readStateDictFile } from '../io/state-dict-file';
-import type { OptimizerState } from './adamw';
+import type { OptimizerSources, OptimizerState } from './adamw';
 import type { RngState } from '../../platform/rng';
 
 /** Where the data stream stands and everything else that is not a tensor. */
@@ -67,14 +67,18 @@ export function checkpointName(step: number): string {
   return `step-${String(step).padStart(6, '0')}`;
 }
 
-function toTensors(state: StateDict): Record<string, F32Tensor> {
-  const out: Record<string, F32Tensor> = {};
-  for (const [name, { shape, data }] of Object.entries(state)) out[name] = { dtype: 'F32', shape, data };
+/** A state dict as sources for the writer (its values are already in memory). */
+export function stateSources(state: StateDict): Record<string, F32Source> {
+  const out: Record<string, F32Source> = {};
+  for (const [name, { shape, data }] of Object.entries(state)) out[name] = { shape, read: () => data };
   return out;
 }
 
-/** Writes a checkpoint under `root` (the run's checkpoints folder); returns its folder. */
-export async function writeCheckpoint(root: string, adapter: StateDict, optimizer: OptimizerState, state: TrainerState): Promise<string> {
+/**
+ * Writes a checkpoint under `root` (the run's checkpoints folder); returns its folder. Tensors are read one at a
+ * time as they are written, so a checkpoint of full fine-tuning costs one tensor's copy, not the model's.
+ */
+export async function writeCheckpoint(root: string, adapter: Record<string, F32Source>, optimizer: OptimizerSources, state: TrainerState): Promise<string> {
   mkdirSync(root, { recursive: true });
   const name = checkpointName(state.step);
   const finalDir = join(root, name);
@@ -82,8 +86,8 @@ export async function writeCheckpoint(root: string, adapter: StateDict, optimize
   rmSync(tempDir, { recursive: true, force: true });
   mkdirSync(tempDir);
   try {
-    writeSafetensors(join(tempDir, 'adapter.safetensors'), toTensors(adapter), { format: 'pt', method: state.method, step: String(state.step) });
-    writeSafetensors(join(tempDir, 'optimizer.safetensors'), toTensors(optimizer.tensors), { step: String(optimizer.step) });
+    writeSafetensorsFrom(join(tempDir, 'adapter.safetensors'), adapter, { format: 'pt', method: state.method, step: String(state.step) });
+    writeSafetensorsFrom(join(tempDir, 'optimizer.safetensors'), optimizer.tensors, { step: String(optimizer.step) });
     await writeJsonAtomic(join(tempDir, 'state.json'), state);
     await fsyncDir(tempDir);
     if (existsSync(finalDir)) {

@@ -9,7 +9,7 @@ import type { CausalLM } from '../models/causal-lm';
 import { RecomputeSession } from '../models/block-recompute';
 import { AdamW } from './adamw';
 import { collate, planEpoch, scoredPositions, type TokenBatch } from './batches';
-import { listCheckpoints, pruneCheckpoints, writeCheckpoint, type Checkpoint, type TrainerState } from './checkpoint';
+import { listCheckpoints, pruneCheckpoints, stateSources, writeCheckpoint, type Checkpoint, type TrainerState } from './checkpoint';
 import { resolvedEvalEvery, resolvedWarmup, type TrainerPlan } from './config';
 import type { EncodedExample } from './encode';
 import { Rng } from '../../platform/rng';
@@ -216,7 +216,8 @@ export class Trainer {
     const root = this.init.checkpointRoot;
     if (!root) return null;
     const state: TrainerState = { ...this.state, rng: this.rng.state(), adapterRandomState: this.init.adapter.randomState?.() };
-    const dir = await writeCheckpoint(root, this.init.adapter.stateDict(), await this.optimizer.getState(), state);
+    const { adapter } = this.init;
+    const dir = await writeCheckpoint(root, adapter.stateSources?.() ?? stateSources(adapter.stateDict()), this.optimizer.stateSources(), state);
     this.lastCheckpointStep = state.step;
     this.lastCheckpointDir = dir;
     pruneCheckpoints(root, this.init.plan.keepCheckpoints);
