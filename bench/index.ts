@@ -1,5 +1,5 @@
 // `npm run bench -- <generate|train|profile|leak> [--backend a,b] [--shape a,b] [--method a,b] [--seq 64,256]
-//   [--threads N] [--repeat N] [--steps N] [--recompute off,on] [--quantized-base off,on] [--json FILE] [--no-reference]`
+//   [--threads N] [--repeat N] [--steps N] [--recompute off,on] [--quantized-base off,on] [--json FILE] [--no-reference] [--memory-only]`
 //   generate  prompt and decoding tokens/s (generate-bench.ts)
 //   train     ms per training step per method × backend × shape × T, with the PyTorch reference (train-bench.ts)
 //             --engine torch,tfjs [--python PATH]: our engine against the torch engine on the same RunSpec (engine-bench.ts)
@@ -60,6 +60,7 @@ async function main(): Promise<void> {
       'prompt-tokens': { type: 'string', default: '32' },
       'new-tokens': { type: 'string', default: '32' },
       'no-reference': { type: 'boolean', default: false },
+      'memory-only': { type: 'boolean', default: false },
       engine: { type: 'string' },
       python: { type: 'string' },
     },
@@ -123,6 +124,7 @@ async function main(): Promise<void> {
       reference: !values['no-reference'],
       threads,
       repeat: Math.max(1, Number(values.repeat)),
+      memoryOnly: values['memory-only'],
       recompute: list(values.recompute),
       quantizedBase: list(values['quantized-base']),
     });
@@ -151,7 +153,7 @@ async function main(): Promise<void> {
     return;
   }
   console.error(
-    'usage: npm run bench -- <generate|train|profile|leak|markdown FILE…> [--backend tensorflow,wasm,cpu] [--shape …] [--method …] [--seq …] [--threads N] [--repeat N] [--steps N] [--json FILE] [--no-reference]',
+    'usage: npm run bench -- <generate|train|profile|leak|markdown FILE…> [--backend tensorflow,wasm,cpu] [--shape …] [--method …] [--seq …] [--threads N] [--repeat N] [--steps N] [--json FILE] [--no-reference] [--memory-only]',
   );
   process.exitCode = 2;
 }

@@ -55,6 +55,8 @@ export interface TrainRow {
   };
   /** ms/step of each repeat (with --repeat). */
   runsMs?: number[];
+  /** --memory-only: one warm-up step and the profiled one, no timed steps; msPerStep is that one step's time. */
+  memoryOnly?: boolean;
 }
 
 /** A row that could not be measured (out of memory on wasm, say), listed with its reason. */
@@ -103,11 +105,12 @@ export async function measureTrainStep(
   seqLen: number,
   optionsOverride: Record<string, unknown> = {},
   recompute = false,
+  memoryOnly = false,
 ): Promise<Omit<TrainRow, 'backend' | 'shape' | 'reference' | 'quantizedBase'>> {
   const definition = getMethod(method);
   const options = parseMethodOptions(method, optionsOverride);
   const adapter = definition.attach(model, options as never, { seed: 1 });
-  const steps = WARMUP_STEPS + TIMED_STEPS;
+  const steps = memoryOnly ? 1 : WARMUP_STEPS + TIMED_STEPS;
   const trainerFor = (totalSteps: number): Trainer => {
     const plan = {
       ...trainerOptions.parse({ batchSize: BATCH, maxLength: seqLen, evalEvery: 0, checkpointEvery: 0, recompute: recompute ? 'on' : 'off' }),
@@ -139,7 +142,7 @@ export async function measureTrainStep(
   profiled.dispose();
   const trainableParams = adapter.trainableParamCount();
   adapter.dispose();
-  const msPerStep = median(stepMs.slice(WARMUP_STEPS));
+  const msPerStep = memoryOnly ? stepMs[0]! : median(stepMs.slice(WARMUP_STEPS));
   return {
     method,
     seqLen,
@@ -152,6 +155,7 @@ export async function measureTrainStep(
     trainableParams,
     recompute,
     options: Object.keys(optionsOverride).length ? optionsOverride : undefined,
+    ...(memoryOnly ? { memoryOnly } : {}),
   };
 }
 
@@ -185,6 +189,8 @@ export async function runTrainBench(opts: {
   recompute?: string[];
   /** 'off' and/or 'on': each GGUF shape is loaded with and/or without a quantized base (default off). */
   quantizedBase?: string[];
+  /** Memory only: no timed steps (a change that moves memory, measured on a busy machine). */
+  memoryOnly?: boolean;
 }): Promise<void> {
   const rows: TrainRow[] = [];
   const scaling: TrainRow[] = [];
@@ -226,7 +232,7 @@ export async function runTrainBench(opts: {
               if (ref) refs.push(ref);
             }
             try {
-              ours.push(await measureTrainStep(model, method, seqLen, {}, recompute));
+              ours.push(await measureTrainStep(model, method, seqLen, {}, recompute, opts.memoryOnly));
             } catch (caught) {
               // A row that cannot run is a result too; a wasm abort leaves the module unusable, so the
               // backend's remaining rows are skipped and the next backend goes on.
@@ -269,7 +275,7 @@ export async function runTrainBench(opts: {
       if (deadBackends.has(backend)) continue; // nothing more can run on it in this process, not even dispose
       // Prefix-Tuning's cost grows with p (longer keys in every layer); PT+'s memory does not depend on it.
       // Measured on the small shapes only: on a real model the sweep would take longer than the rows themselves.
-      if (shape.path?.endsWith('.gguf')) {
+      if (shape.path?.endsWith('.gguf') || opts.memoryOnly) {
         model.dispose();
         continue;
       }

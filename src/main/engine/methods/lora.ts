@@ -8,7 +8,8 @@ import { ApiError } from '@shared/errors';
 import { loraOptions, type LoraOptions } from '@shared/methods/lora-options';
 import type { Architecture, CausalLM, ModelConfig } from '../models/causal-lm';
 import type { ModelHooks } from '../models/hooks';
-import { matMul2d } from '../models/ops';
+import { dropoutKeepingMask, matMul2d, scaleBy } from '../models/ops';
+import { residualAdd } from '../models/blocks';
 import { architectureFor } from '../models/architectures';
 import { dropoutSeed, initSeed } from '../../platform/derive-seed';
 import { EMBEDDING_WEIGHTS, LM_HEAD_WEIGHTS, assignStateDict, configField, countVariables, isPositiveInt, kaimingUniform, toStateDict, variableScope } from './common';
@@ -126,10 +127,12 @@ class LoraAdapterImpl implements LoraAdapter {
     if (!a) return y;
     const b = this.b.get(name)!;
     const rate = this.options.dropout;
-    const input = this.isTraining && rate > 0 ? (tf.dropout(x, rate, undefined, dropoutSeed(this.seed, ++this.dropoutCalls)) as tf.Tensor2D) : x; // [N, in]
+    // tf.dropout, tf.mul and tf.add's values, in ops whose tape keeps only what the gradient needs: the generic ops
+    // keep x, the draw, the mask, y and the scaled product, each [N, in|out], until the backward pass ends.
+    const input = this.isTraining && rate > 0 ? dropoutKeepingMask(x, rate, dropoutSeed(this.seed, ++this.dropoutCalls)) : x; // [N, in]
     // matMul2d: the same products, but in forms wasm runs fast (forward and gradients).
     const low = matMul2d(input, a as tf.Tensor2D, false, true); // [N, r]
-    return y.add(matMul2d(low, b as tf.Tensor2D, false, true).mul(this.scale)); // [N, out]
+    return residualAdd(y, scaleBy(matMul2d(low, b as tf.Tensor2D, false, true), this.scale)); // [N, out]
   }
 
   mergedWeights(): Map<string, tf.Tensor2D> {

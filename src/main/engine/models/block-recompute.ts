@@ -131,7 +131,7 @@ function contextTensors(ctx: ForwardContext): tf.Tensor[] {
  */
 export function runBlock(ctx: ForwardContext, layer: number, x: tf.Tensor2D, body: (x: tf.Tensor2D) => tf.Tensor2D, reads: readonly tf.Tensor[] = []): tf.Tensor2D {
   const session = ctx.recompute;
-  if (!session || tf.engine().state.gradientDepth === 0) return body(x);
+  if (!session || tf.engine().state.gradientDepth === 0) return tidyBlock(ctx, () => body(x));
   const prefix = ctx.prefix[layer];
   const prefixTensors: tf.Tensor[] = prefix ? [prefix.keys, prefix.values] : [];
   session.keep([x, ...prefixTensors, ...reads, ...contextTensors(ctx)]);
@@ -151,4 +151,17 @@ export function runBlock(ctx: ForwardContext, layer: number, x: tf.Tensor2D, bod
     };
   });
   return op(x, session.anchor, ...prefixTensors) as tf.Tensor2D;
+}
+
+/**
+ * A block run in its own tidy: what the tape did not save (most of a block's temporaries: the tape keeps clones of
+ * what gradients need) is freed when the block ends instead of when the whole forward pass does, as PyTorch frees
+ * what autograd did not save. Values are unchanged. Masks the context builds on first use serve the later blocks,
+ * so they leave the tidy with the block's output and are freed with the forward's other tensors, as before. A
+ * block's gradient may capture only long-lived tensors (the rule recomputation already sets).
+ */
+function tidyBlock(ctx: ForwardContext, run: () => tf.Tensor2D): tf.Tensor2D {
+  const known = new Set(ctx.groupedMasks.values());
+  const [out] = tf.tidy(() => [run(), ...[...ctx.groupedMasks.values()].filter((mask) => !known.has(mask))]);
+  return out as tf.Tensor2D;
 }

@@ -100,6 +100,7 @@ export function residualAdd<T extends tf.Tensor>(a: T, b: T): T {
 
 /** act(gate) ⊙ up, the gated MLP's product (SwiGLU for silu). gate, up [.., F] → [.., F] */
 export function gatedActivation<T extends tf.Tensor>(gate: T, up: T, activation: Activation): T {
+  if (activation === 'gelu' || activation === 'gelu_new') return gatedGelu(gate, up, activation);
   if (activation !== 'silu') return activate(gate, activation).mul(up);
   const op = tf.customGrad((g, u, save) => {
     const sig = tf.sigmoid(g as tf.Tensor);
@@ -112,6 +113,26 @@ export function gatedActivation<T extends tf.Tensor>(gate: T, up: T, activation:
           const silu = sg.mul(ss);
           return [dy.mul(su).mul(ss.add(silu.mul(tf.scalar(1).sub(ss)))), dy.mul(silu)];
         }),
+    };
+  });
+  return op(gate, up) as T;
+}
+
+/**
+ * gelu(gate) ⊙ up (GeGLU: Gemma). Through activate() and mul the tape keeps gate, gelu(gate) and up until the
+ * backward pass ends; this keeps gate and up and recomputes gelu(gate) there (a few elementwise ops), one [N, F]
+ * less per layer. Values and gradients are the two-op chain's, op for op.
+ */
+function gatedGelu<T extends tf.Tensor>(gate: T, up: T, activation: 'gelu' | 'gelu_new'): T {
+  const op = tf.customGrad((g, u, save) => {
+    (save as tf.GradSaveFunc)([g as tf.Tensor, u as tf.Tensor]);
+    return {
+      value: activateGeneric(g as tf.Tensor, activation).mul(u as tf.Tensor),
+      // One tidy each, so the recomputation's temporaries are gone before the derivative's are made.
+      gradFunc: (dy: tf.Tensor, [sg, su]: tf.Tensor[]) => {
+        const dUp = tf.tidy(() => dy.mul(activateGeneric(sg, activation)));
+        return [tf.tidy(() => dy.mul(su).mul(geluDerivative(sg, activation))), dUp];
+      },
     };
   });
   return op(gate, up) as T;

@@ -7,7 +7,7 @@ import { initBackend, probeBackends } from '../backend';
 import { getMethod, parseMethodOptions } from '../methods/registry';
 import { scaledDotProductAttention } from './attention';
 import { createTinyModel, type TinyArchitecture } from './tiny-model';
-import { batchedProduct, batchMatMul, embeddingLookup, linearProduct, matMul2d, selectRows } from './ops';
+import { batchedProduct, batchMatMul, dropoutKeepingMask, embeddingLookup, linearProduct, matMul2d, scaleBy, selectRows } from './ops';
 import { applyRotary, rotaryTables } from './rope';
 import { activate, gatedActivation, layerNorm, residualAdd, rmsNorm } from './blocks';
 import { targetNll } from '../train/loss';
@@ -227,6 +227,61 @@ describe('fast ops agree with tf.matMul and the generic chain', () => {
     for (const backend of BACKENDS) {
       const fast = await on(backend, () => [...valueAndGrads((a) => activate(a, 'gelu'), input()), ...valueAndGrads((a) => activate(a, 'gelu_new'), input())]);
       expectClose(fast, generic, 1e-5);
+    }
+  });
+
+  it.each(['gelu', 'gelu_new'] as const)("gatedActivation %s (GeGLU) gives the two-op chain's values and gradients exactly, holding one [N, F] less", async (activation) => {
+    const inputs = (): tf.Tensor[] => [
+      tf.tensor2d(
+        randomArray([64, 32], 23).map((v) => 3 * v),
+        [64, 32],
+      ),
+      tf.tensor2d(randomArray([64, 32], 24), [64, 32]),
+    ];
+    for (const backend of BACKENDS) {
+      const chain = await on(backend, () => valueAndGrads((g, u) => activate(g, activation).mul(u), inputs()));
+      const fused = await on(backend, () => valueAndGrads((g, u) => gatedActivation(g, u, activation), inputs()));
+      expect(fused.map((a) => Array.from(a))).toEqual(chain.map((a) => Array.from(a)));
+      // Peak live bytes over forward and backward of eight stacked products, as in a model: the chain's tape also
+      // keeps each gelu(gate) [N, F] until the backward pass ends.
+      const peak = async (f: (g: tf.Tensor, u: tf.Tensor) => tf.Tensor) => {
+        const stack = (g: tf.Tensor, u: tf.Tensor) =>
+          Array.from({ length: 8 })
+            .reduce<tf.Tensor>((h) => f(h, u), g)
+            .sum();
+        return (await tf.profile(() => tf.tidy(() => void tf.grads(stack)(inputs())))).peakBytes;
+      };
+      const saved = (await peak((g, u) => activate(g, activation).mul(u))) - (await peak((g, u) => gatedActivation(g, u, activation)));
+      expect(saved, backend).toBeGreaterThanOrEqual(4 * 64 * 32 * 4);
+    }
+  });
+
+  it("dropoutKeepingMask and scaleBy give tf.dropout's and tf.mul's values and gradients exactly, holding less", async () => {
+    const inputs = (): tf.Tensor[] => [tf.tensor2d(randomArray([64, 32], 25), [64, 32])];
+    // LoRA's branch on a frozen product: y + s·drop(x)·W, stacked as layers are.
+    const w = randomArray([32, 32], 26);
+    const branch = (drop: (x: tf.Tensor, seed: number) => tf.Tensor, scale: (x: tf.Tensor) => tf.Tensor, add: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor) => (x: tf.Tensor) =>
+      Array.from({ length: 6 }).reduce<tf.Tensor>((h, _, i) => add(h, scale(tf.matMul(drop(h, 40 + i), tf.tensor2d(w, [32, 32])))), x);
+    const generic = branch(
+      (x, seed) => tf.dropout(x, 0.25, undefined, seed),
+      (x) => x.mul(0.5),
+      (a, b) => a.add(b),
+    );
+    const lean = branch(
+      (x, seed) => dropoutKeepingMask(x, 0.25, seed),
+      (x) => scaleBy(x, 0.5),
+      (a, b) => residualAdd(a, b),
+    );
+    for (const backend of BACKENDS) {
+      const expected = await on(backend, () => valueAndGrads(generic, inputs()));
+      const actual = await on(backend, () => valueAndGrads(lean, inputs()));
+      expect(actual.map((a) => Array.from(a))).toEqual(expected.map((a) => Array.from(a)));
+      const [dropped] = await on(backend, () => [dropoutKeepingMask(inputs()[0], 0.25, 40)]);
+      expect(dropped.filter((v) => v === 0).length).toBeGreaterThan(64 * 32 * 0.15); // about a quarter dropped
+      expect(dropped.filter((v) => v === 0).length).toBeLessThan(64 * 32 * 0.35);
+      const peak = async (f: (x: tf.Tensor) => tf.Tensor) => (await tf.profile(() => tf.tidy(() => void tf.grads((x: tf.Tensor) => f(x).sum())(inputs())))).peakBytes;
+      // Per layer the generic tape also keeps the draw, the mask and y at least: 3 [N, D] each.
+      expect((await peak(generic)) - (await peak(lean)), backend).toBeGreaterThanOrEqual(6 * 3 * 64 * 32 * 4);
     }
   });
 

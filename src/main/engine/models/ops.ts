@@ -264,3 +264,30 @@ export function selectRows(x: tf.Tensor2D, rows: Int32Array): tf.Tensor2D {
   });
   return op(x) as tf.Tensor2D;
 }
+
+/**
+ * tf.dropout(x, rate, seed), op for op, with a gradient that keeps only the multiplier: tf.dropout's tape keeps the
+ * uniform draw, the mask, the multiplier and x until the backward pass ends, each the size of x (LoRA drops every
+ * adapted module's input, two modules a layer by default).
+ */
+export function dropoutKeepingMask<T extends tf.Tensor>(x: T, rate: number, seed: number): T {
+  const op = tf.customGrad((input, save) => {
+    const keep = 1 - rate;
+    const multiplier = tf.tidy(() =>
+      tf
+        .randomUniform((input as tf.Tensor).shape, 0, 1, 'float32', seed)
+        .add(keep)
+        .floor()
+        .div(keep),
+    );
+    (save as tf.GradSaveFunc)([multiplier]);
+    return { value: (input as tf.Tensor).mul(multiplier), gradFunc: (dy: tf.Tensor, [saved]: tf.Tensor[]) => dy.mul(saved) };
+  });
+  return op(x) as T;
+}
+
+/** x·s for a constant s, keeping nothing for the backward pass (tf's mul keeps x). */
+export function scaleBy<T extends tf.Tensor>(x: T, s: number): T {
+  const op = tf.customGrad((input) => ({ value: (input as tf.Tensor).mul(s), gradFunc: (dy: tf.Tensor) => dy.mul(s) }));
+  return op(x) as T;
+}

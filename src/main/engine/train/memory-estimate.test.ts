@@ -50,17 +50,15 @@ interface Measured {
 const rowsOf = (file: string, shape: string, config: ModelConfig, methods: MethodName[], seqLen: number, backend: Measured['backend'] = 'tensorflow'): Measured[] =>
   methods.map((method) => ({ file, shape, config, backend, method, seqLen }));
 
-// Rows measured after the fused head loss (files committed with their machine and date), float32 bases.
+// Rows measured after blocks free their temporaries and the backward pass frees what it has used (2026-12-05,
+// bench --memory-only; files committed with their machine and date), float32 bases.
 const MEASURED: Measured[] = [
-  ...rowsOf('real-gemma3-270m-t64-quantized.json', 'gemma3-270m', gemma, ['lora', 'ptplus'], 64),
-  ...rowsOf('real-gemma3-270m-t256-1t.json', 'gemma3-270m', gemma, ['lora', 'ptplus'], 256),
-  ...rowsOf('real-smollm2-135m-t256-quantized.json', 'smollm2-135m', smollm, ['lora', 'ptplus'], 256),
-  ...rowsOf('real-smollm2-135m-t256-1t-more.json', 'smollm2-135m', smollm, ['prefix', 'prompt', 'full'], 256),
-  ...rowsOf('wasm-smollm-gpt2-t64-fused.json', 'smollm-135m', smollm, ['lora'], 64, 'wasm'),
-  ...rowsOf('wasm-smollm-gpt2-t64-fused.json', 'gpt2-small', gpt2, ['lora'], 64, 'wasm'),
-  ...[512, 1024].flatMap((seqLen) =>
-    [false, true].map((recompute) => ({ ...rowsOf('tiny-4x256-long-recompute-native.json', 'tiny-4x256', tiny, ['lora'], seqLen)[0], recompute })),
-  ),
+  ...rowsOf('memory-release-gemma3-270m-t64.json', 'gemma3-270m', gemma, ['lora', 'ptplus'], 64),
+  ...rowsOf('memory-release-gemma3-270m-t256.json', 'gemma3-270m', gemma, ['lora', 'ptplus'], 256),
+  ...rowsOf('memory-release-smollm2-135m-t256.json', 'smollm2-135m', smollm, ['lora', 'ptplus', 'prefix', 'prompt'], 256),
+  ...rowsOf('memory-release-wasm-t64.json', 'smollm-135m', smollm, ['lora'], 64, 'wasm'),
+  ...rowsOf('memory-release-wasm-t64.json', 'gpt2-small', gpt2, ['lora'], 64, 'wasm'),
+  ...[512, 1024].flatMap((seqLen) => [false, true].map((recompute) => ({ ...rowsOf('memory-release-tiny-4x256-long.json', 'tiny-4x256', tiny, ['lora'], seqLen)[0], recompute }))),
 ];
 
 interface BenchRow {
@@ -135,8 +133,8 @@ const present = Object.values(files).every((path) => existsSync(path));
 
 describe.skipIf(!present)('memory estimate of a quantized base against measured peaks', () => {
   const rows: Measured[] = [
-    ...rowsOf('real-gemma3-270m-t64-quantized.json', 'gemma3-270m', gemma, ['lora', 'ptplus'], 64),
-    ...rowsOf('real-smollm2-135m-t256-quantized.json', 'smollm2-135m', smollm, ['lora', 'ptplus'], 256),
+    ...rowsOf('memory-release-gemma3-270m-t64.json', 'gemma3-270m', gemma, ['lora', 'ptplus'], 64),
+    ...rowsOf('memory-release-smollm2-135m-t256.json', 'smollm2-135m', smollm, ['lora', 'ptplus'], 256),
   ];
   it.each(rows)('$shape $method T = $seqLen: within 0.8–1.5× the measured tensors plus blocks, and below the float32 estimate', async (m) => {
     const compact = compactWeightsOf(await inspectGguf(files[m.shape as keyof typeof files]));

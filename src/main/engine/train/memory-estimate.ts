@@ -10,18 +10,30 @@ import { ROW_CHUNK } from '../models/ops';
 const FLOAT_BYTES = 4;
 
 /**
- * tfjs's tape keeps what each kernel's gradient declares (more than a fused backward would read) until the
- * backward pass ends, and the backward allocates its transients on top. Peak tensor memory of one training
- * step (tf.profile, batch 8, native backend) less the weights, over the saved set counted in
- * `savedPerTokenPerLayer`, fitted over T = 64 and 256 on random 4-layer shapes of width 512 (LoRA; PT+ and
- * Prefix-Tuning too on Gemma 3): 3.0–3.4 for Llama, Qwen3, GPT-NeoX and GPT-2 blocks; 3.9 for Phi-3, whose
- * fused qkv and gate/up products are sliced; 4.7 for Gemma 3 (four norms per block, q/k norms), 4.8 on
- * Gemma-3-270M itself.
+ * One block's activations under a plain tfjs tape, over the saved set counted in `savedPerTokenPerLayer`: the tape
+ * keeps what each kernel's gradient declares (more than a fused backward would read) and the block's
+ * temporaries, and the backward allocates its transients on top. Fitted before the early release (below) over
+ * T = 64 and 256 on random 4-layer shapes of width 512 (LoRA; PT+ and Prefix-Tuning too on Gemma 3): 3.0–3.4 for
+ * Llama, Qwen3, GPT-NeoX and GPT-2 blocks; 3.9 for Phi-3, whose fused qkv and gate/up products are sliced; 4.7
+ * for Gemma 3 (four norms per block, q/k norms), 4.8 on Gemma-3-270M itself. A recomputed block runs this way.
  */
 const TAPE_OVERHEAD: Partial<Record<Architecture, number>> = { gemma3_text: 4.8, phi3: 3.9 };
 const DEFAULT_TAPE_OVERHEAD = 3.3;
 
 export const tapeOverheadOf = (architecture: Architecture): number => TAPE_OVERHEAD[architecture] ?? DEFAULT_TAPE_OVERHEAD;
+
+/**
+ * The same over every block of a step that does not recompute, now that each block's temporaries go when the
+ * block ends (block-recompute.ts tidyBlock) and the backward pass frees what it has used (early-release-tape.ts):
+ * the peak is about the saved sets plus one block's transients. Measured 2026-12-05 (bench --memory-only, native,
+ * batch 8): 1.03–1.30 on SmolLM2-135M at T = 256 (Prompt, Prefix, LoRA, PT+) and 1.24–1.34 on tiny-4x256 at
+ * T = 512 and 1,024; 1.81 (LoRA) and 2.11 (PT+) on Gemma-3-270M at T = 64. Rounded up, as the guard must not
+ * undercount; Phi-3 keeps its old ratio to the default (not measured again).
+ */
+const SAVED_OVERHEAD: Partial<Record<Architecture, number>> = { gemma3_text: 2.2, phi3: 1.7 };
+const DEFAULT_SAVED_OVERHEAD = 1.4;
+
+const savedOverheadOf = (architecture: Architecture): number => SAVED_OVERHEAD[architecture] ?? DEFAULT_SAVED_OVERHEAD;
 
 /** Floats a block saves per token for its backward: its input, norms, q/k/v, the attention output, MLP intermediates and scores/probabilities per head over the keys. */
 function savedPerTokenPerLayer(config: ModelConfig, keys: number): number {
@@ -66,12 +78,13 @@ export interface EstimateOptions {
  * Bytes a training step needs, roughly: frozen weights (with the backend's transposed copies; a quantized
  * base's compact matrices at their file bytes), the trained
  * values with their gradient and two AdamW moments, and the activations the backward pass keeps (the block's
- * saved set per token and layer scaled by the tape's overhead, the embedding table the lookup's gradient
+ * saved set per token and layer scaled by an overhead, the embedding table the lookup's gradient
  * keeps, and the loss at the scored positions). Virtual tokens (prompt/prefix) lengthen the sequence or the keys.
  *
- * With `recompute` (block-recompute.ts) the forward keeps only each block's input, and the backward pass holds
- * one block's activations at a time plus each block's input gradient until it ends: 2·D per token and layer,
- * plus one layer's saved set and the loss, scaled as above.
+ * Without recomputation the saved sets of all blocks, scaled by SAVED_OVERHEAD. With `recompute`
+ * (block-recompute.ts) the forward keeps only each block's input, and the backward pass holds one block's
+ * activations at a time (under a plain tape: TAPE_OVERHEAD) plus the blocks' input gradients: 2·D per token and
+ * layer, plus one layer's saved set and the loss.
  */
 export function estimateMemory(
   config: ModelConfig,
@@ -89,7 +102,7 @@ export function estimateMemory(
   const perLayer = savedPerTokenPerLayer(config, keys);
   const loss = lossFloatsPerToken(config, method, overhead);
   const tokens = batchSize * queries;
-  const blocksFloats = recompute ? 2 * config.layers * config.hidden + overhead * perLayer : overhead * config.layers * perLayer;
+  const blocksFloats = recompute ? 2 * config.layers * config.hidden + overhead * perLayer : savedOverheadOf(config.architecture) * config.layers * perLayer;
   // The embedding lookup's gradient keeps the table it read (a tape clone), whatever is trained; a compact
   // table is read row by row instead.
   const embeddingFloats = compact?.embeddingTable ? 0 : config.vocabSize * config.hidden;

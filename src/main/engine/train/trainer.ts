@@ -9,6 +9,7 @@ import type { CausalLM } from '../models/causal-lm';
 import { RecomputeSession } from '../models/block-recompute';
 import { AdamW } from './adamw';
 import { collate, planEpoch, scoredPositions, type TokenBatch } from './batches';
+import { releasingTapeEarly } from './early-release-tape';
 import { listCheckpoints, pruneCheckpoints, stateSources, writeCheckpoint, type Checkpoint, type TrainerState } from './checkpoint';
 import { resolvedEvalEvery, resolvedWarmup, type TrainerPlan } from './config';
 import type { EncodedExample } from './encode';
@@ -315,18 +316,21 @@ export class Trainer {
     const random = adapter.randomState && adapter.setRandomState ? { get: () => adapter.randomState!(), set: (s: number) => adapter.setRandomState!(s) } : undefined;
     const session = this.recompute ? new RecomputeSession(this.variables, random) : null;
     try {
-      const { value, grads } = tf.variableGrads(
-        () => {
-          const inputIds = tf.tensor2d(batch.inputIds, [batch.batchSize, batch.seqLen], 'int32'); // [B, T]
-          const attentionMask = tf.tensor2d(batch.attentionMask, [batch.batchSize, batch.seqLen], 'int32'); // [B, T]
-          // The scored positions' losses only: the LM head skips prompt and padding rows, and a frozen head never
-          // builds their [N, V] logits (models/head-loss.ts).
-          const { positions, labels } = scoredPositions(batch);
-          const nll = model.forward(inputIds, { attentionMask, hooks: adapter.hooks, logitRows: positions, targetLabels: labels, recompute: session ?? undefined }); // [1, N, 1]
-          this.peakMemoryBytes = Math.max(this.peakMemoryBytes, tf.memory().numBytes);
-          return nll.sum().div(targetTokens) as tf.Scalar;
-        },
-        session ? [...this.variables, session.anchor] : this.variables,
+      // Activations and intermediate gradients are freed as the backward pass leaves them (early-release-tape.ts).
+      const { value, grads } = releasingTapeEarly(() =>
+        tf.variableGrads(
+          () => {
+            const inputIds = tf.tensor2d(batch.inputIds, [batch.batchSize, batch.seqLen], 'int32'); // [B, T]
+            const attentionMask = tf.tensor2d(batch.attentionMask, [batch.batchSize, batch.seqLen], 'int32'); // [B, T]
+            // The scored positions' losses only: the LM head skips prompt and padding rows, and a frozen head never
+            // builds their [N, V] logits (models/head-loss.ts).
+            const { positions, labels } = scoredPositions(batch);
+            const nll = model.forward(inputIds, { attentionMask, hooks: adapter.hooks, logitRows: positions, targetLabels: labels, recompute: session ?? undefined }); // [1, N, 1]
+            this.peakMemoryBytes = Math.max(this.peakMemoryBytes, tf.memory().numBytes);
+            return nll.sum().div(targetTokens) as tf.Scalar;
+          },
+          session ? [...this.variables, session.anchor] : this.variables,
+        ),
       );
       if (session) grads[session.anchor.name]?.dispose();
       const ordered: (tf.Tensor | null)[] = this.variables.map((v) => {
