@@ -220,9 +220,14 @@ export interface F32Source {
 export function writeSafetensors(path: string, tensors: Record<string, F32Tensor>, metadata?: Record<string, string>): void {
   // Checked before anything is written: a bad tensor leaves no file behind and names itself.
   for (const [name, t] of Object.entries(tensors)) checkLength(name, t.shape, t.data.length);
+  writeSafetensorsFrom(path, sourcesOf(tensors), metadata);
+}
+
+/** Tensors already in memory as sources for writeSafetensorsFrom. */
+export function sourcesOf(tensors: Record<string, { shape: number[]; data: Float32Array }>): Record<string, F32Source> {
   const sources: Record<string, F32Source> = {};
-  for (const [name, t] of Object.entries(tensors)) sources[name] = { shape: t.shape, read: () => t.data };
-  writeSafetensorsFrom(path, sources, metadata);
+  for (const [name, { shape, data }] of Object.entries(tensors)) sources[name] = { shape, read: () => data };
+  return sources;
 }
 
 /** writeSafetensors with each tensor's values read as it is written (same bytes, same atomicity). */

@@ -67,13 +67,6 @@ export function checkpointName(step: number): string {
   return `step-${String(step).padStart(6, '0')}`;
 }
 
-/** A state dict as sources for the writer (its values are already in memory). */
-export function stateSources(state: StateDict): Record<string, F32Source> {
-  const out: Record<string, F32Source> = {};
-  for (const [name, { shape, data }] of Object.entries(state)) out[name] = { shape, read: () => data };
-  return out;
-}
-
 /**
  * Writes a checkpoint under `root` (the run's checkpoints folder); returns its folder. Tensors are read one at a
  * time as they are written, so a checkpoint of full fine-tuning costs one tensor's copy, not the model's.
