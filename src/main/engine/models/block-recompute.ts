@@ -123,7 +123,7 @@ function contextTensors(ctx: ForwardContext): tf.Tensor[] {
 }
 
 /**
- * One decoder block, x [N, D] → [N, D]: `body(x)` as it is, or, when ctx.recompute is set and a gradient is
+ * One decoder block, x [N, D] → [N, D]: `body(x)` in its own tidy (tidyBlock), or, when ctx.recompute is set and a gradient is
  * being taped, as one op that keeps only its inputs and recomputes the block in the backward pass. `ctx` is the
  * context the block's layers use (a windowed layer's own); `reads` lists other per-call tensors the body reads
  * by closure (rotary tables): they are kept for the recomputation. The body must read nothing else that the
