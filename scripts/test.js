@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ensureBuilt } from './build-state.js';
 import { ensureChromium, ensurePython, systemProbes } from './test-prereqs.js';
+import { junitFailures, playwrightFailures, vitestFailures } from './test-failures.js';
 import { addSavedTotals, saveTotals } from './test-totals.js';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -31,7 +32,7 @@ try {
   process.exit(2);
 }
 mkdirSync(results, { recursive: true });
-const totals = { passed: 0, failed: 0, skipped: 0 };
+const totals = { passed: 0, failed: 0, skipped: 0, failures: [] };
 const only = cli.positionals; // e.g. `npm test -- unit e2e python`
 const wants = (name) => only.length === 0 || only.includes(name);
 const suffix = cli.values.label ? ` (${cli.values.label})` : '';
@@ -45,17 +46,21 @@ function run(label, command, argv, env = {}, report = undefined) {
   return r.status ?? 1;
 }
 
-function add(label, counts, exitCode) {
+function add(label, counts, exitCode, failures = []) {
   // A runner that crashed before reporting counts as one failure, never as silence.
-  if (counts.passed + counts.failed + counts.skipped === 0 && exitCode !== 0) counts.failed = 1;
+  if (counts.passed + counts.failed + counts.skipped === 0 && exitCode !== 0) {
+    counts.failed = 1;
+    failures = [`${label}: the runner exited ${exitCode} before writing its report`];
+  }
   console.log(`--- ${label}${suffix}: ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped`);
-  for (const k of Object.keys(totals)) totals[k] += counts[k];
+  for (const k of ['passed', 'failed', 'skipped']) totals[k] += counts[k];
+  totals.failures.push(...failures.map((f) => `${label}${suffix}: ${f}`));
 }
 
 /** A runner whose prerequisite is missing and could not be installed: one failure, with the line saying what to run. */
 function failPrerequisite(label, line) {
   console.log(`\n=== ${line}`);
-  add(label, { passed: 0, failed: 1, skipped: 0 }, 1);
+  add(label, { passed: 0, failed: 1, skipped: 0 }, 1, [line]);
 }
 
 function readJson(path) {
@@ -84,7 +89,7 @@ if (wants('unit')) {
     counts.failed = (report.numFailedTests ?? 0) + (report.testResults ?? []).filter((f) => f.status === 'failed' && (f.assertionResults ?? []).length === 0).length;
     counts.skipped = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
   }
-  add('unit', counts, code);
+  add('unit', counts, code, vitestFailures(report, root));
 }
 
 const chromiumProblem = wants('e2e') ? ensureChromium(probes) : undefined;
@@ -101,7 +106,7 @@ if (chromiumProblem) {
     counts.skipped = report.stats.skipped ?? 0;
     if ((report.errors ?? []).length > 0 && counts.failed === 0) counts.failed = report.errors.length;
   }
-  add('e2e', counts, code);
+  add('e2e', counts, code, playwrightFailures(report));
 }
 
 if (wants('python') && existsSync(join(root, 'python/tests'))) {
@@ -117,7 +122,7 @@ if (wants('python') && existsSync(join(root, 'python/tests'))) {
     const tests = attr('tests');
     const failed = attr('failures') + attr('errors');
     const skipped = attr('skipped');
-    add('python', { passed: tests - failed - skipped, failed, skipped }, code === 5 ? 0 : code);
+    add('python', { passed: tests - failed - skipped, failed, skipped }, code === 5 ? 0 : code, junitFailures(xml));
   }
 }
 
@@ -125,5 +130,10 @@ if (wants('python') && existsSync(join(root, 'python/tests'))) {
 if (cli.values['save-totals']) saveTotals(cli.values['save-totals'], cli.values.label, totals);
 addSavedTotals(cli.values['add-totals'] ?? [], totals);
 
+// Which tests failed, one line each, just above the closing line: the end of a long log is what CI shows.
+if (totals.failures.length > 0) {
+  console.log('\nfailed:');
+  for (const f of totals.failures) console.log(`  ${f}`);
+}
 console.log(`\n${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
 process.exit(totals.failed > 0 ? 1 : 0);

@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 
-type Totals = { passed: number; failed: number; skipped: number };
+type Totals = { passed: number; failed: number; skipped: number; failures?: string[] };
 const root = resolve(import.meta.dirname, '../..');
 const { addSavedTotals, saveTotals } = (await import(pathToFileURL(join(root, 'scripts/test-totals.js')).href)) as {
   saveTotals(file: string, label: string | undefined, totals: Totals): void;
@@ -30,5 +30,12 @@ describe('test totals across passes', () => {
     const lines: string[] = [];
     expect(addSavedTotals([join(tmp, 'absent.json'), bad], { passed: 2, failed: 0, skipped: 0 }, (l) => lines.push(l))).toEqual({ passed: 2, failed: 2, skipped: 0 });
     expect(lines[0]).toMatch(/absent\.json is missing or not a saved totals file \(did that pass crash\?\); counted as 1 failure$/);
+  });
+
+  it("the earlier pass's failed tests are named again at the end of the later pass", () => {
+    const file = join(tmp, 'named.json');
+    saveTotals(file, 'wasm only', { passed: 10, failed: 1, skipped: 0, failures: ['unit (wasm only): a.test.ts › b: expected 1 to be 2'] });
+    const totals = addSavedTotals([file], { passed: 5, failed: 1, skipped: 0, failures: ['unit: c.test.ts › d'] }, () => {});
+    expect(totals).toEqual({ passed: 15, failed: 2, skipped: 0, failures: ['unit: c.test.ts › d', 'unit (wasm only): a.test.ts › b: expected 1 to be 2'] });
   });
 });
