@@ -8,11 +8,11 @@ import { runSpecFromFlags } from './run-spec-flags';
 const base = { model: '/m', data: '/d.jsonl', method: 'lora' };
 
 describe('--quantized-base', () => {
-  it('lands in trainer.quantizedBase (off by default; the flag wins over --set)', () => {
-    expect(runSpecFromFlags(base).trainer.quantizedBase).toBe('off');
+  it('lands in trainer.quantizedBase (auto by default; the flag wins over --set)', () => {
+    expect(runSpecFromFlags(base).trainer.quantizedBase).toBe('auto');
     expect(runSpecFromFlags({ ...base, quantizedBase: 'on' }).trainer.quantizedBase).toBe('on');
-    expect(runSpecFromFlags({ ...base, set: { quantizedBase: 'auto' } }).trainer.quantizedBase).toBe('auto');
-    expect(runSpecFromFlags({ ...base, set: { quantizedBase: 'auto' }, quantizedBase: 'on' }).trainer.quantizedBase).toBe('on');
+    expect(runSpecFromFlags({ ...base, set: { quantizedBase: 'off' } }).trainer.quantizedBase).toBe('off');
+    expect(runSpecFromFlags({ ...base, set: { quantizedBase: 'off' }, quantizedBase: 'on' }).trainer.quantizedBase).toBe('on');
   });
 
   it('refuses another value naming the flag and the choices', () => {

@@ -11,6 +11,6 @@ export const methodsHandlers: MethodsHandlers = {
 
   'methods.estimate': async (req, ctx) => {
     const entry = await ctx.models.get(req.modelId);
-    return estimateMethod(entry.path, req.method, req.options, req.batchSize, req.maxLength);
+    return estimateMethod(entry.path, req.method, req.options, req.batchSize, req.maxLength, req.quantizedBase);
   },
 };

@@ -3,9 +3,12 @@
 // allocating anything. Everything comes from the method definitions; nothing here names a method.
 import { z } from 'zod';
 import type { Estimate, MethodInfo } from '@shared/contract/calls/methods';
-import { readModelHeader } from '../engine/io/load-model';
+import { detectFormat, readModelHeader } from '../engine/io/load-model';
 import { allMethods, getMethod, methodOptionsJsonSchema, parseMethodOptions } from '../engine/methods/registry';
-import { trainerOptions } from '@shared/trainer-options';
+import { trainerOptions, type TrainerOptions } from '@shared/trainer-options';
+import { inspectGguf } from '../engine/io/gguf/gguf-model';
+import { compactWeightsOf } from '../engine/io/gguf/compact-weights';
+import { resolveQuantizedBase } from '../engine/io/gguf/quantized-base-option';
 import { parseOptions } from '../engine/train/config';
 import { estimateMemory } from '../engine/train/memory-estimate';
 import { keepsTransposedWeights } from '../engine/models/ops';
@@ -28,9 +31,22 @@ export function listMethods(): { methods: MethodInfo[]; trainer: { optionsSchema
   };
 }
 
-/** Trainable parameters and the memory estimate of `method` with `rawOptions` on the model at `modelPath` (any format: a GGUF base counts as float32). */
-export async function estimateMethod(modelPath: string, method: string, rawOptions: unknown, batchSize: number, maxLength: number): Promise<Estimate> {
-  const { config } = await readModelHeader(modelPath);
+/**
+ * Trainable parameters and the memory estimate of `method` with `rawOptions` on the model at `modelPath` (any
+ * format). A GGUF base is counted as the training job will hold it: with `quantizedBase` resolved on (auto, the
+ * trainer's default, for a frozen-base method) its quantized matrices at their bytes, else as float32.
+ */
+export async function estimateMethod(
+  modelPath: string,
+  method: string,
+  rawOptions: unknown,
+  batchSize: number,
+  maxLength: number,
+  quantizedBase: TrainerOptions['quantizedBase'] = trainerOptions.parse({}).quantizedBase,
+): Promise<Estimate> {
+  const format = detectFormat(modelPath);
+  const gguf = resolveQuantizedBase(quantizedBase, method, format, modelPath) ? await inspectGguf(modelPath) : null;
+  const config = gguf ? gguf.config : (await readModelHeader(modelPath)).config;
   const options = parseMethodOptions(method, rawOptions);
   const trainableParams = getMethod(method).countParameters(config, options as never);
   return {
@@ -39,7 +55,10 @@ export async function estimateMethod(modelPath: string, method: string, rawOptio
     baseParams: config.parameters,
     trainableFraction: config.parameters > 0 ? trainableParams / config.parameters : 0,
     // Counted with the transposed weight copies the active backend keeps (memory-estimate.ts).
-    memory: estimateMemory(config, trainableParams, method, options, batchSize, maxLength, { weightCopies: keepsTransposedWeights() ? 2 : 1 }),
+    memory: estimateMemory(config, trainableParams, method, options, batchSize, maxLength, {
+      weightCopies: keepsTransposedWeights() ? 2 : 1,
+      compact: gguf ? compactWeightsOf(gguf) : undefined,
+    }),
     options,
   };
 }

@@ -52,14 +52,20 @@ afterAll(() => {
 });
 
 describe.skipIf(!present)('training on a GGUF base (SmolLM2-135M-Instruct Q4_1)', () => {
-  it('methods.estimate and the memory guard read the GGUF header, counting the base as float32', async () => {
+  it('methods.estimate and the memory guard read the GGUF header, counting the base as the run holds it', async () => {
     const lora = getMethod('lora').options.parse({}) as Record<string, unknown>;
     const full = getMethod('full').options.parse({}) as Record<string, unknown>;
-    const estimate = await estimateMethod(MODEL, 'lora', {}, 1, 32);
+    const estimate = await estimateMethod(MODEL, 'lora', {}, 1, 32, 'off');
     expect(estimate.baseParams).toBe(PARAMETERS);
     expect(estimate.trainableParams).toBeGreaterThan(0);
     // Tied embeddings: every frozen matrix, the table included, gets a transposed copy where the backend keeps one.
     expect(estimate.memory.weightsBytes).toBe(PARAMETERS * 4 * (keepsTransposedWeights() ? 2 : 1));
+    // By default (quantizedBase auto) a frozen-base method keeps the Q4_1 blocks; full fine-tuning needs float32.
+    const byDefault = await estimateMethod(MODEL, 'lora', {}, 1, 32);
+    expect(byDefault.trainableParams).toBe(estimate.trainableParams);
+    expect(byDefault.memory.weightsBytes).toBeLessThan(PARAMETERS);
+    expect(await estimateMethod(MODEL, 'full', {}, 1, 32)).toEqual(await estimateMethod(MODEL, 'full', {}, 1, 32, 'off'));
+    await expect(estimateMethod(MODEL, 'full', {}, 1, 32, 'on')).rejects.toThrow("quantizedBase on: method full trains the base's weights, which need float32; use auto or off");
 
     const verdict = await guardRunMemory(MODEL, { method: 'lora', methodOptions: lora, batchSize: 1, maxLength: 32 }, undefined, 'cpu');
     expect(verdict.estimate.weightsBytes).toBe(PARAMETERS * 4);

@@ -70,6 +70,8 @@ export const methodsCalls = {
         batchSize: z.number().int().min(1).max(4096).default(8),
         /** Longest example in tokens. */
         maxLength: z.number().int().min(2).max(1_000_000).default(256),
+        /** The trainer option of the same name: with a GGUF base and a frozen-base method, 'auto' (its default) counts the quantized matrices at their bytes. */
+        quantizedBase: z.enum(['auto', 'on', 'off']).default('auto'),
       })
       .strict(),
     EstimateSchema,
