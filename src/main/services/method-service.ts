@@ -3,14 +3,13 @@
 // allocating anything. Everything comes from the method definitions; nothing here names a method.
 import { z } from 'zod';
 import type { Estimate, MethodInfo } from '@shared/contract/calls/methods';
-import { detectFormat, readModelHeader } from '../engine/io/load-model';
+import { detectFormat } from '../engine/io/load-model';
 import { allMethods, getMethod, methodOptionsJsonSchema, parseMethodOptions } from '../engine/methods/registry';
 import { trainerOptions, type TrainerOptions } from '@shared/trainer-options';
-import { inspectGguf } from '../engine/io/gguf/gguf-model';
-import { compactWeightsOf } from '../engine/io/gguf/compact-weights';
 import { resolveQuantizedBase } from '../engine/io/gguf/quantized-base-option';
 import { parseOptions } from '../engine/train/config';
 import { estimateMemory } from '../engine/train/memory-estimate';
+import { readBaseForEstimate } from '../engine/train/memory-guard';
 import { keepsTransposedWeights } from '../engine/models/ops';
 
 /** Every registered method, in list order, and the trainer's options. */
@@ -44,9 +43,7 @@ export async function estimateMethod(
   maxLength: number,
   quantizedBase: TrainerOptions['quantizedBase'] = trainerOptions.parse({}).quantizedBase,
 ): Promise<Estimate> {
-  const format = detectFormat(modelPath);
-  const gguf = resolveQuantizedBase(quantizedBase, method, format, modelPath) ? await inspectGguf(modelPath) : null;
-  const config = gguf ? gguf.config : (await readModelHeader(modelPath)).config;
+  const { config, compact } = await readBaseForEstimate(modelPath, resolveQuantizedBase(quantizedBase, method, detectFormat(modelPath), modelPath));
   const options = parseMethodOptions(method, rawOptions);
   const trainableParams = getMethod(method).countParameters(config, options as never);
   return {
@@ -57,7 +54,7 @@ export async function estimateMethod(
     // Counted with the transposed weight copies the active backend keeps (memory-estimate.ts).
     memory: estimateMemory(config, trainableParams, method, options, batchSize, maxLength, {
       weightCopies: keepsTransposedWeights() ? 2 : 1,
-      compact: gguf ? compactWeightsOf(gguf) : undefined,
+      compact,
     }),
     options,
   };

@@ -180,16 +180,24 @@ export function weightCopiesOn(backend?: BackendName): 1 | 2 {
 }
 
 /**
+ * A model's config for the memory estimate and, for a GGUF base kept quantized, what stays compact: one read of the
+ * header either way (the GGUF header gives both).
+ */
+export async function readBaseForEstimate(modelPath: string, quantizedBase: boolean): Promise<{ config: ModelConfig; compact?: CompactWeights }> {
+  const gguf = quantizedBase && detectFormat(modelPath) === 'gguf' ? await inspectGguf(modelPath) : null;
+  return gguf ? { config: gguf.config, compact: compactWeightsOf(gguf) } : { config: (await readModelHeader(modelPath)).config };
+}
+
+/**
  * Called by the training job before it loads anything: refuses (out_of_memory, naming the field to change)
  * or passes a warning to `warn`. PREFIXLAB_MEMORY_BUDGET_BYTES overrides the free memory (tests). Reads only
  * the model's header, of any format (a GGUF file's is read asynchronously); a GGUF base is counted as the
  * float32 weights it is dequantized to, or with shape.quantizedBase at the bytes it keeps compact.
  */
 export async function guardRunMemory(modelPath: string, shape: RunShape, warn?: (message: string) => void, backend?: BackendName): Promise<MemoryVerdict> {
-  // A quantized GGUF base: one read of the header gives the config and what stays compact.
-  const gguf = shape.quantizedBase && detectFormat(modelPath) === 'gguf' ? await inspectGguf(modelPath) : null;
-  const config = gguf ? gguf.config : (await readModelHeader(modelPath)).config;
-  const compact = gguf ? compactWeightsOf(gguf) : shape.compact;
+  const base = await readBaseForEstimate(modelPath, shape.quantizedBase === true);
+  const config = base.config;
+  const compact = base.compact ?? shape.compact;
   const budget = Number(process.env.PREFIXLAB_MEMORY_BUDGET_BYTES);
   const free = Number.isFinite(budget) && budget > 0 ? budget : availableMemoryBytes();
   const isWasm = backend === 'wasm';
