@@ -5,6 +5,7 @@
 // Native TensorFlow also gets kept transposed weights; otherwise it and cpu take tf.matMul as is. Also shares
 // buffers in wasm's Identity (see below).
 import * as tf from '@tensorflow/tfjs';
+import { dropoutMultiplier } from './dropout-mask';
 
 /** True on backends where only plain unbatched products are fast (wasm). */
 export function prefersPlainProducts(): boolean {
@@ -272,14 +273,7 @@ export function selectRows(x: tf.Tensor2D, rows: Int32Array): tf.Tensor2D {
  */
 export function dropoutKeepingMask<T extends tf.Tensor>(x: T, rate: number, seed: number): T {
   const op = tf.customGrad((input, save) => {
-    const keep = 1 - rate;
-    const multiplier = tf.tidy(() =>
-      tf
-        .randomUniform((input as tf.Tensor).shape, 0, 1, 'float32', seed)
-        .add(keep)
-        .floor()
-        .div(keep),
-    );
+    const multiplier = dropoutMultiplier((input as tf.Tensor).shape, rate, seed);
     (save as tf.GradSaveFunc)([multiplier]);
     return { value: (input as tf.Tensor).mul(multiplier), gradFunc: (dy: tf.Tensor, [saved]: tf.Tensor[]) => dy.mul(saved) };
   });
