@@ -18,7 +18,6 @@ export function dropoutMultiplier(shape: number[], rate: number, seed: number): 
   const size = shape.reduce((a, b) => a * b, 1);
   const values = new Float32Array(size);
   const keep = Math.fround(1 - rate); // tfjs uploads the scalar as float32
-  const kept = Math.fround(1 / keep);
   // tfjs seeds Alea with the seed's string form (rand_util.ts UniformRandom); its state after seeding is the
   // library's, its step (below) is Alea's recurrence, as seedrandom's alea.js `next` computes it.
   let { c, s0, s1, s2 } = seedrandom.alea(String(seed), { state: true }).state() as unknown as AleaState;
@@ -29,8 +28,7 @@ export function dropoutMultiplier(shape: number[], rate: number, seed: number): 
     c = t | 0;
     s2 = t - c;
     // The uniform is stored as float32, then add(keep) in float32, floor, div(keep).
-    const floor = Math.floor(Math.fround(Math.fround(s2) + keep));
-    values[i] = floor === 1 ? kept : Math.fround(floor / keep);
+    values[i] = Math.fround(Math.floor(Math.fround(Math.fround(s2) + keep)) / keep);
   }
   return tf.tensor(values, shape, 'float32');
 }

@@ -267,9 +267,9 @@ export function selectRows(x: tf.Tensor2D, rows: Int32Array): tf.Tensor2D {
 }
 
 /**
- * tf.dropout(x, rate, seed), op for op, with a gradient that keeps only the multiplier: tf.dropout's tape keeps the
- * uniform draw, the mask, the multiplier and x until the backward pass ends, each the size of x (LoRA drops every
- * adapted module's input, two modules a layer by default).
+ * tf.dropout(x, rate, seed)'s values (its multiplier from dropout-mask.ts), with a gradient that keeps only the
+ * multiplier: tf.dropout's tape keeps the uniform draw, the mask, the multiplier and x until the backward pass ends,
+ * each the size of x (LoRA drops every adapted module's input, two modules a layer by default).
  */
 export function dropoutKeepingMask<T extends tf.Tensor>(x: T, rate: number, seed: number): T {
   const op = tf.customGrad((input, save) => {
