@@ -1,8 +1,8 @@
 // docs/results.md's real-model tables are what scripts/results/real/report.mjs prints from the committed raw JSON
 // (the check fails when a raw value changes and the doc does not), and the experiment's scripts start: the task
-// builder reproduces the committed task files byte for byte, the driver and helpers parse.
+// builder reproduces the committed task files byte for byte, the driver and helpers parse; every plot is linked.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -223,5 +223,16 @@ describe('real-model results report', () => {
       const compiled = spawnSync('python3', ['-c', `import ast,sys; ast.parse(open(sys.argv[1]).read())`, join(root, 'scripts/results/real', py)]);
       expect(compiled.status, py).toBe(0);
     }
+  });
+
+  it('every committed plot is shown in the doc, and every image the doc shows is committed', () => {
+    const doc = readFileSync(join(root, 'docs/results.md'), 'utf8');
+    const shown = new Set([...doc.matchAll(/!\[[^\]]*\]\((results\/[^)]+\.png)\)/g)].map((m) => m[1]));
+    const committed = readdirSync(join(root, 'docs/results/real'))
+      .filter((f) => f.endsWith('.png'))
+      .map((f) => `results/real/${f}`);
+    expect(committed.length).toBeGreaterThan(0);
+    expect(committed.filter((f) => !shown.has(f))).toEqual([]);
+    expect([...shown].filter((f) => !existsSync(join(root, 'docs', f)))).toEqual([]);
   });
 });
