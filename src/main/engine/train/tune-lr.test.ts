@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { TuneLrRequestSchema } from '@shared/contract/training';
 import { splitExamples } from '../../datasets/splits/make-split';
-import { carveValidationSplit, checkTuningPool, DEFAULT_LR_GRIDS, pickLearningRate, resolveGrid, validationSeed, type LrGridPoint } from './tune-lr';
+import { carveValidationSplit, checkTuningPool, DEFAULT_LR_GRIDS, describeGridPoint, pickLearningRate, resolveGrid, validationSeed, type LrGridPoint } from './tune-lr';
 
 const point = (lr: number, valAccuracy: number | null, valLoss: number | null): LrGridPoint => ({ lr, valAccuracy, valLoss, failedRuns: 0, runIds: [] });
 
@@ -59,6 +59,12 @@ describe('pickLearningRate', () => {
     expect(pickLearningRate([point(1e-3, null, 0.9), point(3e-3, null, 0.7)])).toBe(3e-3);
     expect(pickLearningRate([point(1e-3, 0.5, 0.9), point(3e-3, null, null)])).toBe(1e-3);
     expect(pickLearningRate([point(1e-3, null, null)])).toBeNull();
+  });
+
+  it('the log names the metrics it compared: accuracy and loss, loss alone without labels, failed without either', () => {
+    expect(describeGridPoint(point(3e-4, 0.75, 0.21234))).toBe('0.0003: 75.0% loss 0.2123');
+    expect(describeGridPoint(point(0.01, null, 0.0676))).toBe('0.01: loss 0.0676');
+    expect(describeGridPoint(point(0.03, null, null))).toBe('0.03: failed');
   });
 });
 

@@ -93,6 +93,17 @@ export function pickLearningRate(points: readonly LrGridPoint[]): number | null 
   return best?.lr ?? null;
 }
 
+/**
+ * One grid point as the tuning log shows it: the metrics pickLearningRate compared (accuracy where the data has
+ * labels, then loss), so a choice made on loss alone reads as such; "failed" where no run at that rate finished.
+ */
+export function describeGridPoint(point: LrGridPoint): string {
+  const parts: string[] = [];
+  if (point.valAccuracy !== null) parts.push(`${(point.valAccuracy * 100).toFixed(1)}%`);
+  if (point.valLoss !== null) parts.push(`loss ${point.valLoss.toFixed(4)}`);
+  return `${point.lr}: ${parts.length > 0 ? parts.join(' ') : 'failed'}`;
+}
+
 function isBetter(a: LrGridPoint, b: LrGridPoint): boolean {
   const accA = a.valAccuracy ?? -Infinity;
   const accB = b.valAccuracy ?? -Infinity;

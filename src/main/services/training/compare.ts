@@ -12,7 +12,7 @@ import type { MethodName } from '../../engine/methods/method';
 import { getMethod } from '../../engine/methods/registry';
 import { parseRunSpec } from '../../engine/train/run-spec';
 import { readExamples } from '../../engine/train/sources';
-import { carveValidationSplit, checkTuningPool, pickLearningRate, resolveGrid, validationSeed } from '../../engine/train/tune-lr';
+import { carveValidationSplit, checkTuningPool, describeGridPoint, pickLearningRate, resolveGrid, validationSeed } from '../../engine/train/tune-lr';
 import { splitExamples } from '../../datasets/splits/make-split';
 import type { RunHooks } from './run-process';
 import { train } from './train';
@@ -315,7 +315,7 @@ async function tuneLearningRates(req: CompareRequest, tune: TuneLrRequest): Prom
       chosenLr = getMethod(method.name).defaultLearningRate;
       req.onLog?.(`${method.name}: every tuning run failed; using its default learning rate ${chosenLr}`);
     }
-    req.onLog?.(`${method.name}: chose lr ${chosenLr} (${points.map((p) => `${p.lr}: ${p.valAccuracy === null ? '—' : (p.valAccuracy * 100).toFixed(1) + '%'}`).join(', ')})`);
+    req.onLog?.(`${method.name}: chose lr ${chosenLr} (${points.map(describeGridPoint).join(', ')})`);
     perMethod[method.name] = { chosenLr, grid: points };
     chosenRuns[method.name] = finishedByLr.get(chosenLr) ?? [];
   }
