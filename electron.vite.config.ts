@@ -29,6 +29,8 @@ export default defineConfig({
           'train-worker': resolve(import.meta.dirname, 'src/main/services/training/worker.ts'),
           // Model, tokenizer and dataset work for serve and the app (off their event loop, with time limits).
           'model-worker': resolve(import.meta.dirname, 'src/main/services/model-worker/worker.ts'),
+          // A data-parallel replica: a share of every training step's rows in its own process (engine/train/replicas.ts).
+          'replica-worker': resolve(import.meta.dirname, 'src/main/engine/train/replica-worker.ts'),
         },
       },
     },

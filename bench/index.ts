@@ -1,5 +1,5 @@
 // `npm run bench -- <generate|train|profile|leak> [--backend a,b] [--shape a,b] [--method a,b] [--seq 64,256]
-//   [--threads N] [--repeat N] [--steps N] [--recompute off,on] [--quantized-base off,on] [--json FILE] [--no-reference] [--memory-only]`
+//   [--threads N] [--repeat N] [--steps N] [--recompute off,on] [--quantized-base off,on] [--data-parallel N] [--json FILE] [--no-reference] [--memory-only]`
 //   generate  prompt and decoding tokens/s (generate-bench.ts)
 //   train     ms per training step per method × backend × shape × T, with the PyTorch reference (train-bench.ts)
 //             --engine torch,tfjs [--python PATH]: our engine against the torch engine on the same RunSpec (engine-bench.ts)
@@ -8,7 +8,8 @@
 //   markdown  FILE…: the JSON written by the others as the Markdown tables of docs/performance.md (markdown.ts)
 // --threads N: PyTorch's thread count and native TensorFlow's intra-op threads (default 1: the wasm backend
 // runs on one thread, so ratios compare like with like). --repeat N: train measures ours and PyTorch
-// alternately N times and reports medians (a shared machine's load then hits both alike).
+// alternately N times and reports medians (a shared machine's load then hits both alike). --data-parallel N
+// (train): N processes share each step's rows, each on --threads threads; PyTorch gets N × --threads.
 import { formatApiError, toApiErrorData } from '../src/shared/errors';
 import { parseArgs } from 'node:util';
 import { fmt, printTable, writeJson } from './report';
@@ -61,6 +62,7 @@ async function main(): Promise<void> {
       'new-tokens': { type: 'string', default: '32' },
       'no-reference': { type: 'boolean', default: false },
       'memory-only': { type: 'boolean', default: false },
+      'data-parallel': { type: 'string', default: '1' },
       engine: { type: 'string' },
       python: { type: 'string' },
     },
@@ -127,6 +129,7 @@ async function main(): Promise<void> {
       memoryOnly: values['memory-only'],
       recompute: list(values.recompute),
       quantizedBase: list(values['quantized-base']),
+      dataParallel: Number(values['data-parallel']),
     });
     return;
   }

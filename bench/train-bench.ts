@@ -17,6 +17,7 @@ import type { CausalLM } from '../src/main/engine/models/causal-lm';
 import { prefixTokenDim } from '../src/main/engine/methods/prefix';
 import { getMethod, parseMethodOptions } from '../src/main/engine/methods/registry';
 import { Trainer } from '../src/main/engine/train/trainer';
+import { startReplicas, type GradientReplicas } from '../src/main/engine/train/replicas';
 import { trainerOptions } from '../src/shared/trainer-options';
 import type { EncodedExample } from '../src/main/engine/train/encode';
 import { SHAPES, type ShapeSpec } from './shapes';
@@ -57,6 +58,17 @@ export interface TrainRow {
   runsMs?: number[];
   /** --memory-only: one warm-up step and the profiled one, no timed steps; msPerStep is that one step's time. */
   memoryOnly?: boolean;
+  /** --data-parallel N (N > 1): processes sharing each step's rows, this one included. */
+  dataParallel?: number;
+}
+
+/** What replicas need to build the row's model (--data-parallel). */
+export interface ParallelSetup {
+  processes: number;
+  shape: ShapeSpec;
+  quantizedBase: boolean;
+  backend: BackendName;
+  threads: number;
 }
 
 /** A row that could not be measured (out of memory on wasm, say), listed with its reason. */
@@ -106,40 +118,72 @@ export async function measureTrainStep(
   optionsOverride: Record<string, unknown> = {},
   recompute = false,
   memoryOnly = false,
+  parallel?: ParallelSetup,
 ): Promise<Omit<TrainRow, 'backend' | 'shape' | 'reference' | 'quantizedBase'>> {
   const definition = getMethod(method);
   const options = parseMethodOptions(method, optionsOverride);
   const adapter = definition.attach(model, options as never, { seed: 1 });
-  const steps = memoryOnly ? 1 : WARMUP_STEPS + TIMED_STEPS;
-  const trainerFor = (totalSteps: number): Trainer => {
-    const plan = {
-      ...trainerOptions.parse({ batchSize: BATCH, maxLength: seqLen, evalEvery: 0, checkpointEvery: 0, recompute: recompute ? 'on' : 'off' }),
-      learningRate: 1e-4,
-      totalSteps,
-      seed: 1,
-    };
-    return new Trainer({ runId: 'bench', model, adapter, examples: syntheticExamples(BATCH * totalSteps, seqLen, model.config.vocabSize), plan, padId: 0, checkpointRoot: null });
-  };
-  // Timed steps run unprofiled (tf.profile adds per-kernel bookkeeping); one more step under tf.profile gives
-  // the peak of live tensor bytes within a step.
-  const timed = trainerFor(steps);
+  let replicas: GradientReplicas | undefined;
+  if (parallel && parallel.processes > 1) {
+    const { shape } = parallel;
+    replicas = await startReplicas(
+      parallel.processes - 1,
+      {
+        model: shape.path ? { path: shape.path, load: { quantizedBase: parallel.quantizedBase } } : { config: shape.config!, seed: 1 },
+        method,
+        methodOptions: optionsOverride,
+        seed: 1,
+        backend: parallel.backend,
+      },
+      adapter.stateDict(),
+      { threads: parallel.threads, shapes: adapter.trainableVariables().map((v) => v.shape), onLog: (line) => console.error(`  ${line}`) },
+    );
+  }
   const stepMs: number[] = [];
-  let last = performance.now();
   let peakRss = process.memoryUsage().rss;
-  await timed.run({
-    onProgress: () => {
-      const now = performance.now();
-      stepMs.push(now - last);
-      last = now;
-      peakRss = Math.max(peakRss, process.memoryUsage().rss);
-    },
-  });
-  timed.dispose();
-  const profiled = trainerFor(1);
-  const profile = await tf.profile(async () => {
-    await profiled.run();
-  });
-  profiled.dispose();
+  let peakTensorBytes = 0;
+  try {
+    const steps = memoryOnly ? 1 : WARMUP_STEPS + TIMED_STEPS;
+    const trainerFor = (totalSteps: number): Trainer => {
+      const plan = {
+        ...trainerOptions.parse({ batchSize: BATCH, maxLength: seqLen, evalEvery: 0, checkpointEvery: 0, recompute: recompute ? 'on' : 'off' }),
+        learningRate: 1e-4,
+        totalSteps,
+        seed: 1,
+      };
+      return new Trainer({
+        runId: 'bench',
+        model,
+        adapter,
+        examples: syntheticExamples(BATCH * totalSteps, seqLen, model.config.vocabSize),
+        plan,
+        padId: 0,
+        checkpointRoot: null,
+        replicas,
+      });
+    };
+    // Timed steps run unprofiled (tf.profile adds per-kernel bookkeeping); one more step under tf.profile gives
+    // the peak of live tensor bytes within a step.
+    const timed = trainerFor(steps);
+    let last = performance.now();
+    await timed.run({
+      onProgress: () => {
+        const now = performance.now();
+        stepMs.push(now - last);
+        last = now;
+        peakRss = Math.max(peakRss, process.memoryUsage().rss);
+      },
+    });
+    timed.dispose();
+    const profiled = trainerFor(1);
+    const profile = await tf.profile(async () => {
+      await profiled.run();
+    });
+    peakTensorBytes = profile.peakBytes;
+    profiled.dispose();
+  } finally {
+    replicas?.close();
+  }
   const trainableParams = adapter.trainableParamCount();
   adapter.dispose();
   const msPerStep = memoryOnly ? stepMs[0]! : median(stepMs.slice(WARMUP_STEPS));
@@ -149,13 +193,14 @@ export async function measureTrainStep(
     batch: BATCH,
     msPerStep,
     tokensPerSecond: (BATCH * seqLen) / (msPerStep / 1000),
-    peakTensorBytes: profile.peakBytes,
+    peakTensorBytes,
     peakRssBytes: peakRss,
     processMaxRssBytes: process.resourceUsage().maxRSS * 1024,
     trainableParams,
     recompute,
     options: Object.keys(optionsOverride).length ? optionsOverride : undefined,
     ...(memoryOnly ? { memoryOnly } : {}),
+    ...(replicas ? { dataParallel: parallel!.processes } : {}),
   };
 }
 
@@ -191,7 +236,12 @@ export async function runTrainBench(opts: {
   quantizedBase?: string[];
   /** Memory only: no timed steps (a change that moves memory, measured on a busy machine). */
   memoryOnly?: boolean;
+  /** Processes sharing each step's rows (default 1: this one alone). */
+  dataParallel?: number;
 }): Promise<void> {
+  const processes = Math.max(1, Math.floor(opts.dataParallel ?? 1));
+  // The reference gets the cores our processes use together.
+  const referenceThreads = opts.threads * processes;
   const rows: TrainRow[] = [];
   const scaling: TrainRow[] = [];
   const failed: FailedRow[] = [];
@@ -215,7 +265,7 @@ export async function runTrainBench(opts: {
       for (const seqLen of seqs.filter((s) => s <= model.config.maxPositions)) {
         for (const [method, recompute] of methods.flatMap((m) => modes.map((mode) => [m, mode === 'on'] as const))) {
           if (deadBackends.has(backend)) break;
-          const label = `${shape.name} ${backend} T=${seqLen} ${method}${recompute ? ' recompute' : ''}${quantizedBase ? ' quantized-base' : ''}`;
+          const label = `${shape.name} ${backend} T=${seqLen} ${method}${recompute ? ' recompute' : ''}${quantizedBase ? ' quantized-base' : ''}${processes > 1 ? ` data-parallel ${processes}` : ''}`;
           // Ours and PyTorch alternate `repeat` times; medians of each, so load from other processes on a
           // shared machine hits both sides alike.
           const ours: Omit<TrainRow, 'backend' | 'shape' | 'reference' | 'quantizedBase'>[] = [];
@@ -227,12 +277,13 @@ export async function runTrainBench(opts: {
               // Same task as ours: batch 8 of seqLen tokens, loss on the second half (targetStart), same options.
               const ref = torchReference(
                 { task: 'train', shape, method, batch: BATCH, seqLen, steps: TIMED_STEPS, targetStart: Math.floor(seqLen / 2), ...referenceRequest(model, method) },
-                opts.threads,
+                referenceThreads,
               );
               if (ref) refs.push(ref);
             }
             try {
-              ours.push(await measureTrainStep(model, method, seqLen, {}, recompute, opts.memoryOnly));
+              const parallel = processes > 1 ? { processes, shape, quantizedBase, backend, threads: opts.threads } : undefined;
+              ours.push(await measureTrainStep(model, method, seqLen, {}, recompute, opts.memoryOnly, parallel));
             } catch (caught) {
               // A row that cannot run is a result too; a wasm abort leaves the module unusable, so the
               // backend's remaining rows are skipped and the next backend goes on.
@@ -262,7 +313,7 @@ export async function runTrainBench(opts: {
               name: refs[0]!.name,
               tokensPerSecond: (BATCH * seqLen) / (refMs / 1000),
               msPerStep: refMs,
-              threads: opts.threads,
+              threads: referenceThreads,
               peakRssBytes: maxOf(refs.map((r) => r.peakRssBytes)),
               processMaxRssBytes: maxOf(refs.map((r) => r.processMaxRssBytes)),
             };
@@ -331,7 +382,7 @@ export async function runTrainBench(opts: {
   }
   for (const f of failed)
     console.log(`not measured: ${f.shape} ${f.backend} T=${f.seqLen} ${f.method}${f.recompute ? ' recompute' : ''}${f.quantizedBase ? ' quantized-base' : ''}: ${f.error}`);
-  writeJson(opts.json ?? 'bench-results/train.json', { machine: machineInfo(), threads: opts.threads, rows, failed });
+  writeJson(opts.json ?? 'bench-results/train.json', { machine: machineInfo(), threads: opts.threads, ...(processes > 1 ? { dataParallel: processes } : {}), rows, failed });
   writeJson((opts.json ?? 'bench-results/train.json').replace(/\.json$/, '') + '.scaling.json', { machine: machineInfo(), scaling });
 }
 

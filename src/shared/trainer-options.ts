@@ -45,6 +45,15 @@ export const trainerOptions = z.object({
     .describe(
       "Keep a GGUF base's quantized matrices (layers and embedding table) in their blocks and dequantize each inside the step (same values and losses as float32, less memory, more time per step); frozen-base methods only (not full); auto (default): on for a GGUF base with a frozen-base method (about 0.4x the memory at up to 1.3x the step time, docs/performance.md); off: dequantize the whole base to float32 at load",
     ),
+  dataParallel: z
+    .number()
+    .int()
+    .min(1)
+    .max(64)
+    .default(1)
+    .describe(
+      "Processes that share each step's rows: the training process and N - 1 replica processes, each with its own copy of the model and cores / N backend threads. The same losses up to float rounding (dropout masks are drawn per share); faster where one process cannot keep the cores busy (short sequences; the single-threaded wasm backend). Frozen-base methods only (not full); needs N copies of the model's memory; the desktop app runs with 1 for now",
+    ),
 });
 
 export type TrainerOptions = z.output<typeof trainerOptions>;

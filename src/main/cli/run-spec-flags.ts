@@ -126,6 +126,8 @@ export interface RunFlags {
   recompute?: string;
   /** `--quantized-base auto|on|off`: the trainer's quantizedBase option (wins over `--set quantizedBase=`). */
   quantizedBase?: string;
+  /** `--data-parallel N`: the trainer's dataParallel option (wins over `--set dataParallel=`). */
+  dataParallel?: number;
   /** `--engine tfjs|torch`: the training engine (default tfjs). */
   engine?: string;
 }
@@ -155,6 +157,7 @@ function runSpecInput(flags: RunFlags): RunSpecInput {
       throw new ApiError('invalid_argument', `--quantized-base ${flags.quantizedBase}: use ${modes.join(', ')}`, { field: '--quantized-base' });
     trainerRest.quantizedBase = flags.quantizedBase;
   }
+  if (flags.dataParallel !== undefined) trainerRest.dataParallel = flags.dataParallel;
   const budget = { steps: flags.steps, epochs: flags.epochs, budgetTokens: flags.budgetTokens, learningRate: flags.lr };
   const engine = engineFlag(flags.engine);
   return {

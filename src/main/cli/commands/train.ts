@@ -98,11 +98,19 @@ export const trainCommand: Command = {
   get usage() {
     return (
       `prefixlab train --model DIR --data FILE --method ${METHOD_NAMES.join('|')} [--set key=value …] [--steps N | --epochs N | --budget-tokens N] ` +
-      '[--lr X] [--seed S] [--k-per-class K] [--eval-split F] [--eval-data FILE] [--recompute auto|on|off] [--quantized-base auto|on|off] ' +
+      '[--lr X] [--seed S] [--k-per-class K] [--eval-split F] [--eval-data FILE] [--recompute auto|on|off] [--quantized-base auto|on|off] [--data-parallel N] ' +
       `${ENGINE_USAGE} [--backend NAME] [--home DIR] [--json]`
     );
   },
-  options: { ...COMMON_OPTIONS, method: { type: 'string' }, seed: { type: 'string' }, lr: { type: 'string' }, recompute: { type: 'string' }, 'quantized-base': { type: 'string' } },
+  options: {
+    ...COMMON_OPTIONS,
+    method: { type: 'string' },
+    seed: { type: 'string' },
+    lr: { type: 'string' },
+    recompute: { type: 'string' },
+    'quantized-base': { type: 'string' },
+    'data-parallel': { type: 'string' },
+  },
   details: methodOptionsHelp,
   async run(args, io) {
     const app = await bootstrap(args);
@@ -130,6 +138,7 @@ export const trainCommand: Command = {
       lr,
       recompute: args.values.recompute === undefined ? undefined : requireString(args.values.recompute, '--recompute'),
       quantizedBase: args.values['quantized-base'] === undefined ? undefined : requireString(args.values['quantized-base'], '--quantized-base'),
+      dataParallel: parseIntFlag(args.values['data-parallel'], '--data-parallel', { min: 1, max: 64 }),
     });
     const controller = cancelOnSigint(io.log);
     const printer = createProgressPrinter();

@@ -100,6 +100,35 @@ export function collate(examples: readonly Pick<EncodedExample, 'ids' | 'targetS
   return { batchSize, seqLen, inputIds, attentionMask, labels, lossMask, realTokens, targetTokens };
 }
 
+/**
+ * The batch's rows cut into at most `parts` contiguous, near-equal groups (never an empty one), each a batch of
+ * the same sequence length: data parallelism gives each process one.
+ */
+export function splitRows(batch: TokenBatch, parts: number): TokenBatch[] {
+  const count = Math.max(1, Math.min(parts, batch.batchSize));
+  const out: TokenBatch[] = [];
+  let row = 0;
+  for (let p = 0; p < count; p++) {
+    const rows = Math.floor(batch.batchSize / count) + (p < batch.batchSize % count ? 1 : 0);
+    const from = row * batch.seqLen;
+    const to = (row + rows) * batch.seqLen;
+    const attentionMask = batch.attentionMask.slice(from, to);
+    const lossMask = batch.lossMask.slice(from, to);
+    out.push({
+      batchSize: rows,
+      seqLen: batch.seqLen,
+      inputIds: batch.inputIds.slice(from, to),
+      attentionMask,
+      labels: batch.labels.slice(from, to),
+      lossMask,
+      realTokens: attentionMask.reduce((sum, m) => sum + m, 0),
+      targetTokens: lossMask.reduce((sum, m) => sum + m, 0),
+    });
+    row += rows;
+  }
+  return out;
+}
+
 /** The scored positions of a batch: flat index b·T + t, the label there, and the row b. */
 export function scoredPositions(batch: TokenBatch): { positions: Int32Array; labels: Int32Array; rows: Int32Array } {
   const positions = new Int32Array(batch.targetTokens);

@@ -3,7 +3,7 @@
 // newest checkpoint), evaluates and records the outcome through the RunRecorder it is handed. Runs inside the training process
 // (services/training/worker.ts) or, for tests and the CLI, inline.
 import { existsSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { resolve } from 'node:path';
 import type { FinalMetrics, RunManifest, TrainProgress, TrainResult } from '@shared/contract/training';
 import type { RunSpec, TrainerSpec } from '@shared/run-spec';
@@ -29,6 +29,8 @@ import type { RunRecorder } from './run-recorder';
 import { parseRunSpec } from './run-spec';
 import { datasetFingerprint, modelFingerprint, readEvalExamples, readExamples, sha256File, type Example } from './sources';
 import { Trainer, type StepEvaluation } from './trainer';
+import type { GradientReplicas } from './replicas';
+import { startRunReplicas, threadsPerProcess } from './run-replicas';
 
 /** A run to start or resume; cloneable, so it crosses into the training process as is. */
 export interface TrainJobSpec {
@@ -71,14 +73,36 @@ interface Prepared {
   /** The same two for the test file (RunSpec data.evalPath); null without one. */
   testEvaluator: ((step: number) => Promise<EvalReport | null>) | null;
   generateTest: (() => Promise<number>) | null;
+  /** Processes sharing each step's rows (trainer option dataParallel); absent: this one alone. */
+  replicas?: GradientReplicas;
+}
+
+/**
+ * With dataParallel N, this process and its replicas split the cores: TensorFlow reads its thread count when the
+ * backend starts, so it is set before then (unless the environment sets it; an inline run whose backend already
+ * started keeps its threads).
+ */
+function shareCoresWithReplicas(spec: TrainJobSpec, store: RunRecorder): void {
+  if (process.env.TF_NUM_INTRAOP_THREADS) return;
+  let trainer: Record<string, unknown> | undefined = spec.runSpec?.trainer as Record<string, unknown> | undefined;
+  if (spec.resume && spec.runId) {
+    try {
+      trainer = store.read(spec.runId).trainer;
+    } catch {
+      return; // prepare() reports the missing run
+    }
+  }
+  const processes = Number(trainer?.dataParallel ?? 1);
+  if (Number.isInteger(processes) && processes > 1) process.env.TF_NUM_INTRAOP_THREADS = String(threadsPerProcess(availableParallelism(), processes));
 }
 
 export async function runTrainJob(spec: TrainJobSpec, io: JobIO): Promise<TrainResult> {
   const started = performance.now();
+  shareCoresWithReplicas(spec, io.recorder);
   const backend = spec.backend ? await initBackend(spec.backend) : await activeBackend();
   const store = io.recorder;
   const prepared = await prepare(spec, store, backend, io);
-  const { runId, loaded, adapter, trainer, evaluator } = prepared;
+  const { runId, loaded, adapter, trainer, evaluator, replicas } = prepared;
   const runDir = store.runDir(runId);
   io.onStart?.({ runId, runDir, totalSteps: prepared.manifest.totalSteps });
 
@@ -103,6 +127,7 @@ export async function runTrainJob(spec: TrainJobSpec, io: JobIO): Promise<TrainR
         }));
       },
     });
+    replicas?.close(); // their cores and memory are free for the evaluation
     adapter.setTraining(false);
     // Stopped because the app went away (not by a person): the run is resumable, and nobody waits for scores.
     const abortReason: unknown = io.signal?.reason;
@@ -170,6 +195,7 @@ export async function runTrainJob(spec: TrainJobSpec, io: JobIO): Promise<TrainR
     throw err;
   } finally {
     // An aborted wasm module throws on every call, frees included: the process exits anyway.
+    replicas?.close();
     if (!isBackendDead) {
       trainer.dispose();
       adapter.dispose();
@@ -380,11 +406,36 @@ async function prepare(spec: TrainJobSpec, store: RunRecorder, backend: BackendN
       };
       await store.create(manifest);
     }
+    const replicas = await startRunReplicas({
+      processes: options.dataParallel,
+      method: methodName,
+      methodOptions,
+      seed,
+      modelPath,
+      quantizedBase,
+      backend,
+      adapter,
+      memory,
+      log: io.log,
+    });
+    trainer.useReplicas(replicas);
     const generateOn = (scored: Example[]) =>
       options.evalGenerate && scored.length
         ? async () => (await exactMatch(loaded.model, tokenizer, scored.slice(0, options.maxEvalExamples), { hooks: adapter!.hooks, batchSize: options.evalBatchSize })).exactMatch
         : null;
-    return { runId, loaded, tokenizer, adapter, manifest, trainer, evaluator, generateEval: generateOn(evalExamples), testEvaluator, generateTest: generateOn(testExamples) };
+    return {
+      runId,
+      loaded,
+      tokenizer,
+      adapter,
+      manifest,
+      trainer,
+      evaluator,
+      generateEval: generateOn(evalExamples),
+      testEvaluator,
+      generateTest: generateOn(testExamples),
+      replicas,
+    };
   } catch (err) {
     adapter?.dispose();
     loaded.dispose();

@@ -6,11 +6,11 @@ import type { TrainProgress } from '@shared/contract/training';
 import { deriveSeed, SEED_PURPOSES } from '../../platform/derive-seed';
 import type { PeftAdapter } from '../methods/method';
 import type { CausalLM } from '../models/causal-lm';
-import { RecomputeSession } from '../models/block-recompute';
 import { AdamW } from './adamw';
-import { collate, planEpoch, scoredPositions, type TokenBatch } from './batches';
+import { collate, planEpoch, splitRows, type TokenBatch } from './batches';
+import { batchGradients } from './batch-gradients';
+import type { GradientReplicas } from './replicas';
 import { sourcesOf } from '../io/safetensors';
-import { releasingTapeEarly } from './early-release-tape';
 import { listCheckpoints, pruneCheckpoints, writeCheckpoint, type Checkpoint, type TrainerState } from './checkpoint';
 import { resolvedEvalEvery, resolvedWarmup, type TrainerPlan } from './config';
 import type { EncodedExample } from './encode';
@@ -37,6 +37,8 @@ export interface TrainerInit {
   checkpointRoot: string | null;
   /** Called every plan.evalEvery steps and after the last step, with the adapter in eval mode. */
   evaluate?: (step: number) => Promise<StepEvaluation>;
+  /** Other processes that take a share of every micro-batch's rows (replicas.ts); absent: this process does all. */
+  replicas?: GradientReplicas;
 }
 
 export interface RunCallbacks {
@@ -71,6 +73,23 @@ const THROUGHPUT_WINDOW = 10;
 /** Steps between checks that the live tensor count is back where it was after this session's first step. */
 const LEAK_CHECK_EVERY = 10;
 
+/** How long the leader waits for replicas once its own share is done: this many times its time, and at least REPLICA_GRACE_MS. */
+const REPLICA_GRACE_FACTOR = 20;
+const REPLICA_GRACE_MS = 120_000;
+
+function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`data-parallel replicas did not answer within ${Math.round(ms / 1000)} s of this process finishing its share`)), ms);
+  });
+  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
+}
+
+/** Current values of the variables, in their order (what a replica needs to compute the same step). */
+async function readValues(variables: readonly tf.Variable[]): Promise<Float32Array[]> {
+  return Promise.all(variables.map(async (v) => (await v.data()) as Float32Array));
+}
+
 export class Trainer {
   readonly optimizer: AdamW;
   private readonly variables: tf.Variable[];
@@ -82,6 +101,7 @@ export class Trainer {
   private lastCheckpointStep = -1;
   private lastCheckpointDir: string | null = null;
   private readonly recent: { tokens: number; ms: number }[] = [];
+  private replicas: GradientReplicas | undefined;
   /** Blocks recompute their activations in the backward pass (plan.recompute 'on'; the job resolves 'auto' through the memory guard). */
   readonly recompute: boolean;
 
@@ -104,9 +124,15 @@ export class Trainer {
     };
     this.evalEvery = resolvedEvalEvery(plan, plan.totalSteps);
     this.recompute = plan.recompute === 'on';
+    this.replicas = init.replicas;
     this.rng = Rng.fromSeed(deriveSeed(plan.seed, SEED_PURPOSES.dataOrder));
     const order = planEpoch(examples, plan, this.rng);
     this.state = { version: 1, method: adapter.method, step: 0, epoch: 0, cursor: 0, order, rng: this.rng.state(), tokensSeen: 0, lastTrainLoss: null, trainMs: 0 };
+  }
+
+  /** Shares every micro-batch's rows with these replicas from the next step on (undefined: this process alone). */
+  useReplicas(replicas: GradientReplicas | undefined): void {
+    this.replicas = replicas;
   }
 
   get step(): number {
@@ -309,52 +335,55 @@ export class Trainer {
   }
 
   /**
-   * Loss (handed to `onLoss`) and gradients of one micro-batch, in this.variables' order. With recomputation the
-   * blocks' variables get their gradients from the session (see block-recompute.ts), added to the tape's.
+   * Loss (handed to `onLoss`) and gradients of one micro-batch, in this.variables' order. With replicas the
+   * batch's rows are split between this process and them (data parallelism inside the step, replicas.ts): each
+   * part's loss is its tokens' sum over the step's target tokens, so the parts add up to the whole batch's.
    */
   private async microBatchGradients(batch: TokenBatch, targetTokens: number, onLoss: (value: number) => void): Promise<tf.Tensor[]> {
     const { model, adapter } = this.init;
-    const random = adapter.randomState && adapter.setRandomState ? { get: () => adapter.randomState!(), set: (s: number) => adapter.setRandomState!(s) } : undefined;
-    const session = this.recompute ? new RecomputeSession(this.variables, random) : null;
-    try {
-      // Activations and intermediate gradients are freed as the backward pass leaves them (early-release-tape.ts).
-      const { value, grads } = releasingTapeEarly(() =>
-        tf.variableGrads(
-          () => {
-            const inputIds = tf.tensor2d(batch.inputIds, [batch.batchSize, batch.seqLen], 'int32'); // [B, T]
-            const attentionMask = tf.tensor2d(batch.attentionMask, [batch.batchSize, batch.seqLen], 'int32'); // [B, T]
-            // The scored positions' losses only: the LM head skips prompt and padding rows, and a frozen head never
-            // builds their [N, V] logits (models/head-loss.ts).
-            const { positions, labels } = scoredPositions(batch);
-            const nll = model.forward(inputIds, { attentionMask, hooks: adapter.hooks, logitRows: positions, targetLabels: labels, recompute: session ?? undefined }); // [1, N, 1]
-            this.peakMemoryBytes = Math.max(this.peakMemoryBytes, tf.memory().numBytes);
-            return nll.sum().div(targetTokens) as tf.Scalar;
-          },
-          session ? [...this.variables, session.anchor] : this.variables,
-        ),
-      );
-      if (session) grads[session.anchor.name]?.dispose();
-      const ordered: (tf.Tensor | null)[] = this.variables.map((v) => {
-        const fromTape = grads[v.name] ?? null;
-        const fromBlocks = session?.takeGradient(v) ?? null;
-        if (!fromTape || !fromBlocks) return fromTape ?? fromBlocks;
-        const sum = fromTape.add(fromBlocks);
-        tf.dispose([fromTape, fromBlocks]);
-        return sum;
+    const replicas = this.replicas;
+    const local = (part: TokenBatch) =>
+      batchGradients({
+        model,
+        adapter,
+        variables: this.variables,
+        batch: part,
+        targetTokens,
+        recompute: this.recompute,
+        onForwardBytes: (bytes) => (this.peakMemoryBytes = Math.max(this.peakMemoryBytes, bytes)),
       });
-      try {
-        onLoss((await value.data())[0]);
-        const missing = this.variables.findIndex((_, i) => !ordered[i]);
-        if (missing >= 0) throw new Error(`no gradient for ${this.variables[missing].name}`);
-      } catch (err) {
-        tf.dispose(ordered.filter((g): g is tf.Tensor => g !== null));
-        throw err;
-      } finally {
-        value.dispose();
-      }
-      return ordered as tf.Tensor[];
+    const parts = replicas ? splitRows(batch, replicas.size + 1) : [batch];
+    if (parts.length === 1) {
+      const { loss, grads } = await local(batch);
+      onLoss(loss);
+      return grads;
+    }
+    // The replicas get their parts (and the current weights) before this process starts its own, synchronous, part.
+    const { results: remote } = await replicas!.start({
+      parts: parts.slice(1),
+      targetTokens,
+      values: await readValues(this.variables),
+      randomState: adapter.randomState?.(),
+      recompute: this.recompute,
+    });
+    let own: { loss: number; grads: tf.Tensor[] };
+    const ownStarted = performance.now();
+    try {
+      own = await local(parts[0]);
+    } catch (err) {
+      await remote.catch(() => undefined);
+      throw err;
+    }
+    try {
+      // Equal shares take about equal time; a replica still busy long after is stuck, not slow.
+      const results = await withDeadline(remote, Math.max(REPLICA_GRACE_MS, REPLICA_GRACE_FACTOR * (performance.now() - ownStarted)));
+      let loss = own.loss;
+      const grads = own.grads.map((g, i) => tf.tidy(() => results.reduce((sum, r) => sum.add(tf.tensor(r.grads[i], g.shape, 'float32')), g)));
+      for (const r of results) loss += r.loss;
+      onLoss(loss);
+      return grads;
     } finally {
-      session?.release();
+      tf.dispose(own.grads);
     }
   }
 

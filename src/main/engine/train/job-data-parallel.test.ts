@@ -1,0 +1,99 @@
+// Trainer option dataParallel in a training job (stories260K): a run with a replica process gives the losses of
+// the run without (PT+ with data-mean centring, so the replica must get μ too), says so in its log, and a run
+// that cannot have replicas (full fine-tuning) trains in one process and says why.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../backend';
+import { runTrainJobFromFlags as runTrainJob, type JobFlags } from '../../cli/testing/requests-from-flags';
+import { hasStoriesHf, MemoryRecorder, storiesHf } from './test-fixtures';
+import { replicasRefusal, threadsPerProcess } from './run-replicas';
+
+const isAvailable = hasStoriesHf();
+let home: string;
+let data: string;
+let recorder: MemoryRecorder;
+const threadsBefore = process.env.TF_NUM_INTRAOP_THREADS;
+
+beforeAll(async () => {
+  await initBackend('cpu');
+  // The job sets this for a data-parallel run when unset; the cpu backend ignores it, and the test puts it back.
+  process.env.TF_NUM_INTRAOP_THREADS = '1';
+  home = mkdtempSync(join(tmpdir(), 'prefixlab-dp-job-'));
+  recorder = new MemoryRecorder(join(home, 'runs'));
+  data = join(home, 'weather.jsonl');
+  const names = ['Lily', 'Tom', 'Sam', 'Mia', 'Ben', 'Anna'];
+  writeFileSync(
+    data,
+    names.flatMap((n) => [JSON.stringify({ text: `${n} saw the sun.`, label: 'happy' }), JSON.stringify({ text: `${n} saw the rain.`, label: 'sad' })]).join('\n') + '\n',
+  );
+});
+
+afterAll(() => {
+  if (threadsBefore === undefined) delete process.env.TF_NUM_INTRAOP_THREADS;
+  else process.env.TF_NUM_INTRAOP_THREADS = threadsBefore;
+  if (home) rmSync(home, { recursive: true, force: true });
+});
+
+const spec = (method: string, dataParallel: number, set: Record<string, string> = {}): JobFlags => ({
+  home,
+  model: storiesHf,
+  data,
+  method,
+  seed: 5,
+  steps: 3,
+  evalSplit: 2,
+  lr: 0.05,
+  set: {
+    'train.batchSize': '4',
+    'train.maxLength': '32',
+    'train.warmupSteps': '0',
+    'train.evalEvery': '0',
+    'train.checkpointEvery': '0',
+    'train.dataParallel': String(dataParallel),
+    ...set,
+  },
+});
+
+async function run(flags: JobFlags): Promise<{ losses: number[]; logs: string[]; status: string }> {
+  const losses: number[] = [];
+  const logs: string[] = [];
+  const result = await runTrainJob(flags, { recorder, log: (m) => void logs.push(m), onProgress: (p) => void losses.push(p.trainLoss) });
+  return { losses, logs, status: result.status };
+}
+
+describe.skipIf(!isAvailable)('dataParallel in a training job (stories260K)', () => {
+  it('a replica process gives the single-process losses (PT+ with data-mean centring) and the log says it ran', async () => {
+    const centred = { phiCenter: 'data-mean', memoryInitStd: '0.01' };
+    const single = await run(spec('ptplus', 1, centred));
+    const parallel = await run(spec('ptplus', 2, centred));
+    expect(parallel.status).toBe('finished');
+    expect(parallel.logs.some((m) => /^dataParallel 2: each step's rows are shared with 1 replica process/.test(m))).toBe(true);
+    expect(single.logs.some((m) => m.startsWith('dataParallel'))).toBe(false);
+    expect(parallel.losses).toHaveLength(3);
+    parallel.losses.forEach((loss, i) => expect(Math.abs(loss - single.losses[i])).toBeLessThan(1e-5 * single.losses[i]));
+  }, 180_000);
+
+  it('full fine-tuning trains in one process and says why', async () => {
+    const full = await run(spec('full', 2));
+    expect(full.status).toBe('finished');
+    expect(full.logs).toContain('dataParallel 2: training in one process: full fine-tuning trains every weight, which would cross between the processes at every step');
+  }, 180_000);
+});
+
+describe('when a run can have replicas', () => {
+  const estimate = { weightsBytes: 4e9, trainableBytes: 1e6, gradientBytes: 1e6, optimizerBytes: 2e6, activationsBytes: 2e9, totalBytes: 6.004e9 };
+  it('refuses full fine-tuning, the desktop app, and more processes than memory holds', () => {
+    expect(replicasRefusal({ processes: 2, method: 'full', memory: { estimate, availableBytes: 1e12 } }, false)).toMatch(/full fine-tuning/);
+    expect(replicasRefusal({ processes: 2, method: 'lora', memory: { estimate, availableBytes: 1e12 } }, true)).toMatch(/desktop app/);
+    // One replica: the base again plus half the activations, about 11 GB in all.
+    expect(replicasRefusal({ processes: 2, method: 'lora', memory: { estimate, availableBytes: 12e9 } }, false)).toBeNull();
+    expect(replicasRefusal({ processes: 2, method: 'lora', memory: { estimate, availableBytes: 10e9 } }, false)).toMatch(/2 processes would need about 10\.3 GiB/);
+  });
+  it('splits the cores between the processes, one thread at least', () => {
+    expect(threadsPerProcess(8, 2)).toBe(4);
+    expect(threadsPerProcess(2, 2)).toBe(1);
+    expect(threadsPerProcess(2, 4)).toBe(1);
+  });
+});

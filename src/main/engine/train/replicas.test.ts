@@ -1,0 +1,134 @@
+// Data parallelism inside the step (replicas.ts): a step whose rows are split between this process and replica
+// processes gives the losses and weights of the single-process step (up to float rounding), for every PEFT
+// method, with uneven splits; a replica that dies or builds other variables is reported, not waited on.
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { trainerOptions } from '@shared/trainer-options';
+import { initBackend } from '../backend';
+import { getMethod, parseMethodOptions } from '../methods/registry';
+import { createRandomModel } from '../models/random-init';
+import type { TrainerPlan } from './config';
+import type { ReplicaRecipe } from './replica-protocol';
+import { startReplicas, type GradientReplicas } from './replicas';
+import { toyExamples } from './test-fixtures';
+import { Trainer } from './trainer';
+
+const CONFIG = {
+  model_type: 'llama',
+  hidden_size: 16,
+  intermediate_size: 32,
+  num_hidden_layers: 2,
+  num_attention_heads: 4,
+  num_key_value_heads: 2,
+  vocab_size: 64,
+  max_position_embeddings: 64,
+  tie_word_embeddings: true,
+  bos_token_id: 1,
+  eos_token_id: 2,
+};
+const examples = toyExamples(12);
+
+beforeAll(async () => {
+  await initBackend('cpu');
+});
+
+const open: GradientReplicas[] = [];
+afterEach(() => {
+  for (const pool of open.splice(0)) pool.close();
+});
+
+function plan(batchSize: number): TrainerPlan {
+  return { ...trainerOptions.parse({ batchSize, checkpointEvery: 0, evalEvery: 0, warmupSteps: 1 }), learningRate: 0.05, totalSteps: 3, seed: 3 };
+}
+
+/** Trains three steps on a fresh model and adapter, with `replicas` replica processes (0: none). */
+async function train(method: string, options: Record<string, unknown>, batchSize: number, replicas: number) {
+  const model = createRandomModel(CONFIG, 1);
+  const adapter = getMethod(method).attach(model, parseMethodOptions(method, options) as never, { seed: 5 });
+  const variables = adapter.trainableVariables();
+  let pool: GradientReplicas | undefined;
+  let handed = 0;
+  if (replicas > 0) {
+    const recipe: ReplicaRecipe = { model: { config: CONFIG, seed: 1 }, method, methodOptions: options, seed: 5, backend: 'cpu' };
+    const started = await startReplicas(replicas, recipe, adapter.stateDict(), { threads: 1, shapes: variables.map((v) => v.shape) });
+    open.push(started);
+    // Counts the shares the replicas got, so the test knows they did work.
+    pool = { size: started.size, close: () => started.close(), start: (work) => ((handed += work.parts.length), started.start(work)) };
+  }
+  const trainer = new Trainer({ runId: 'dp', model, adapter, examples, plan: plan(batchSize), padId: 0, checkpointRoot: null, replicas: pool });
+  try {
+    const outcome = await trainer.run();
+    const weights = variables.map((v) => v.dataSync().slice() as Float32Array);
+    return { outcome, weights, handed };
+  } finally {
+    pool?.close();
+    trainer.dispose();
+    adapter.dispose();
+    model.dispose();
+  }
+}
+
+function maxDifference(a: Float32Array[], b: Float32Array[]): number {
+  let max = 0;
+  a.forEach((values, i) => values.forEach((v, j) => (max = Math.max(max, Math.abs(v - b[i][j])))));
+  return max;
+}
+
+describe('data-parallel replicas', () => {
+  const cases: [string, Record<string, unknown>, number, number][] = [
+    ['ptplus', { memoryInitStd: 0.01 }, 4, 1],
+    ['lora', { dropout: 0 }, 4, 1],
+    ['prefix', {}, 3, 1],
+    ['prompt', {}, 4, 1],
+    // Five rows over three processes: shares of 2, 2 and 1.
+    ['ptplus', { memoryInitStd: 0.01 }, 5, 2],
+  ];
+  it.each(cases)(
+    '%s (%o), batch %i, %i replica(s): the single-process losses and weights',
+    async (method, options, batchSize, replicas) => {
+      const single = await train(method, options, batchSize, 0);
+      const parallel = await train(method, options, batchSize, replicas);
+      expect(parallel.outcome.status).toBe('finished');
+      expect(parallel.outcome.losses).toHaveLength(3);
+      // Every step gave the replicas work (a short last batch may leave one of two without a share).
+      expect(parallel.handed).toBeGreaterThanOrEqual(3);
+      expect(parallel.handed).toBeLessThanOrEqual(3 * replicas);
+      parallel.outcome.losses.forEach((loss, i) => expect(Math.abs(loss - single.outcome.losses[i])).toBeLessThan(1e-5 * Math.abs(single.outcome.losses[i])));
+      // The weights moved (three steps at lr 0.05) and moved alike.
+      expect(maxDifference(single.weights, parallel.weights)).toBeLessThan(1e-5);
+      expect(single.outcome.losses[2]).not.toBe(single.outcome.losses[0]);
+    },
+    120_000,
+  );
+
+  it('a replica that dies stops the run with a message naming it', async () => {
+    const model = createRandomModel(CONFIG, 1);
+    const adapter = getMethod('ptplus').attach(model, parseMethodOptions('ptplus', {}) as never, { seed: 5 });
+    const recipe: ReplicaRecipe = { model: { config: CONFIG, seed: 1 }, method: 'ptplus', methodOptions: {}, seed: 5, backend: 'cpu' };
+    const pool = await startReplicas(1, recipe, adapter.stateDict(), { threads: 1, shapes: adapter.trainableVariables().map((v) => v.shape) });
+    open.push(pool);
+    pool.close(); // the replica is killed before the first step
+    const trainer = new Trainer({ runId: 'dp', model, adapter, examples, plan: plan(4), padId: 0, checkpointRoot: null, replicas: pool });
+    try {
+      await expect(trainer.run()).rejects.toThrow(/data-parallel replica 1 (exited|is not connected)/);
+      expect(trainer.step).toBe(0);
+    } finally {
+      trainer.dispose();
+      adapter.dispose();
+      model.dispose();
+    }
+  }, 60_000);
+
+  it('a replica that builds other variables is refused at start', async () => {
+    const model = createRandomModel(CONFIG, 1);
+    const adapter = getMethod('lora').attach(model, parseMethodOptions('lora', { rank: 4 }) as never, { seed: 5 });
+    try {
+      const recipe: ReplicaRecipe = { model: { config: CONFIG, seed: 1 }, method: 'lora', methodOptions: { rank: 2 }, seed: 5, backend: 'cpu' };
+      await expect(startReplicas(1, recipe, adapter.stateDict(), { threads: 1, shapes: adapter.trainableVariables().map((v) => v.shape) })).rejects.toThrow(
+        /data-parallel replica 1/,
+      );
+    } finally {
+      adapter.dispose();
+      model.dispose();
+    }
+  }, 60_000);
+});

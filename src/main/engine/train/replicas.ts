@@ -1,0 +1,199 @@
+// Data parallelism inside a training step: N − 1 replica processes each take a share of every micro-batch's
+// rows, with one backend thread each, while the training process (the leader) takes the first share. Why
+// processes: TensorFlow's eager kernels split poorly across threads at the tensor sizes of short sequences
+// (~300 K values; docs/performance.md, "Every SmolLM2 method at T = 64 and 256"), while two whole steps on half
+// the rows each keep two cores busy. tfjs-node cannot run in worker threads (its native binding keeps one
+// backend per process), hence processes.
+//
+// The leader sends the current trainable weights with every step and sums the gradients it gets back, then
+// clips and updates as usual: the replicas keep no optimiser state and cannot drift. Losses are the same sum
+// over the step's target tokens, so a data-parallel step equals the single-process step up to float rounding
+// (replicas.test.ts), except for dropout, whose masks are drawn per share.
+//
+// Node's child_process.fork only: an Electron utility process cannot start others (the app runs without them).
+import { fork, type ChildProcess } from 'node:child_process';
+import { entryFile } from '../../platform/entry-file';
+import type { StateDict } from '../methods/method';
+import type { TokenBatch } from './batches';
+import type { FromReplica, ReplicaRecipe, ToReplica } from './replica-protocol';
+
+export interface ReplicaResult {
+  loss: number;
+  grads: Float32Array[];
+}
+
+/** What the trainer needs of its replicas. */
+export interface GradientReplicas {
+  /** Replica processes (the leader not counted). */
+  readonly size: number;
+  /**
+   * Hands part i to replica i (at most `size` parts) with the current weights, and resolves once every message
+   * has been written, so that the replicas work while the leader runs its own part. `results` then resolves
+   * with their losses and gradients, in part order, or rejects naming the replica that failed.
+   */
+  start(work: ReplicaWork): Promise<{ results: Promise<ReplicaResult[]> }>;
+  close(): void;
+}
+
+/** One micro-batch's shares for the replicas. */
+export interface ReplicaWork {
+  parts: readonly TokenBatch[];
+  /** Target tokens of the whole step (each share's loss is divided by it). */
+  targetTokens: number;
+  /** The trainable variables' current values, in trainableVariables() order. */
+  values: Float32Array[];
+  /** The leader's adapter random state before this micro-batch (dropout), if it has one. */
+  randomState?: number;
+  recompute: boolean;
+}
+
+export interface ReplicaOptions {
+  /** Backend threads per replica (TF_NUM_INTRAOP_THREADS). */
+  threads: number;
+  /** The adapter's variable shapes, in trainableVariables() order: a replica that built others is refused. */
+  shapes: readonly (readonly number[])[];
+  /** How long a replica may take to load the model and attach the method. */
+  startTimeoutMs?: number;
+  /** Replica processes' stderr lines, prefixed. */
+  onLog?: (message: string) => void;
+}
+
+/**
+ * Dropout draws of replica i start this far along the leader's stream (LoRA's counter of mask draws), so no
+ * two shares of a step draw the same masks.
+ */
+const RANDOM_STREAM_STRIDE = 2 ** 24;
+const STDERR_TAIL = 2000;
+
+class Replica {
+  private readonly pending = new Map<number, { resolve: (r: ReplicaResult) => void; reject: (e: Error) => void }>();
+  private stderr = '';
+  private exitReason: string | null = null;
+  readonly ready: Promise<{ variables: { name: string; shape: number[] }[] }>;
+
+  constructor(
+    readonly index: number,
+    private readonly child: ChildProcess,
+    init: ToReplica,
+    startTimeoutMs: number,
+    onLog?: (message: string) => void,
+  ) {
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (chunk: string) => {
+      this.stderr = (this.stderr + chunk).slice(-STDERR_TAIL);
+      for (const line of chunk.split('\n')) if (line.trim()) onLog?.(`replica ${index}: ${line.trim()}`);
+    });
+    this.ready = new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(this.failure(`did not start within ${Math.round(startTimeoutMs / 1000)} s`)), startTimeoutMs);
+      child.on('message', (message: FromReplica) => {
+        if (message.type === 'ready') {
+          clearTimeout(timer);
+          resolve(message);
+        } else if (message.type === 'grads') {
+          this.pending.get(message.id)?.resolve({ loss: message.loss, grads: message.grads });
+          this.pending.delete(message.id);
+        } else if (message.type === 'error') {
+          const error = this.failure(message.message);
+          if (message.id === undefined) {
+            clearTimeout(timer);
+            reject(error);
+          } else {
+            this.pending.get(message.id)?.reject(error);
+            this.pending.delete(message.id);
+          }
+        }
+      });
+      child.once('exit', (code, signal) => {
+        clearTimeout(timer);
+        this.exitReason = `exited (${signal ?? `code ${code}`})`;
+        const error = this.failure(this.exitReason);
+        reject(error);
+        for (const { reject: fail } of this.pending.values()) fail(error);
+        this.pending.clear();
+      });
+    });
+    this.ready.catch(() => undefined);
+    void this.post(init).catch(() => undefined);
+  }
+
+  /** Resolves once the message is written to the channel. */
+  post(message: ToReplica): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (this.exitReason || !this.child.connected) return reject(this.failure(this.exitReason ?? 'is not connected'));
+      this.child.send(message, (err) => (err ? reject(this.failure(`could not be sent a message: ${err.message}`)) : resolve()));
+    });
+  }
+
+  step(id: number, message: ToReplica): { sent: Promise<void>; result: Promise<ReplicaResult> } {
+    const result = new Promise<ReplicaResult>((resolve, reject) => this.pending.set(id, { resolve, reject }));
+    const sent = this.post(message).catch((err: Error) => {
+      this.pending.get(id)?.reject(err);
+      this.pending.delete(id);
+    });
+    return { sent, result };
+  }
+
+  kill(): void {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill();
+  }
+
+  private failure(what: string): Error {
+    const tail = this.stderr.trim().split('\n').slice(-3).join(' | ');
+    return new Error(`data-parallel replica ${this.index + 1} ${what}${tail ? `: ${tail}` : ''}`);
+  }
+}
+
+/** Starts `count` replica processes of the leader's model and adapter (`state`: its whole state dict) and waits until each is ready. */
+export async function startReplicas(count: number, recipe: ReplicaRecipe, state: StateDict, options: ReplicaOptions): Promise<GradientReplicas> {
+  const entry = entryFile(import.meta.url, 'replica-worker.js', 'replica-worker.ts', process.env.PREFIXLAB_REPLICA_WORKER);
+  const threads = String(Math.max(1, Math.floor(options.threads)));
+  const replicas: Replica[] = [];
+  for (let i = 0; i < count; i++) {
+    const child = fork(entry.file, [], {
+      execArgv: entry.execArgv,
+      env: { ...process.env, ...entry.env, TF_NUM_INTRAOP_THREADS: threads, TF_NUM_INTEROP_THREADS: '1' },
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+      serialization: 'advanced',
+    });
+    replicas.push(new Replica(i, child, { type: 'init', recipe, state }, options.startTimeoutMs ?? 10 * 60_000, options.onLog));
+  }
+  const close = (): void => replicas.forEach((r) => r.kill());
+  try {
+    for (const replica of replicas) {
+      const { variables } = await replica.ready;
+      const mismatch = variables.findIndex((v, i) => v.shape.join(',') !== options.shapes[i]?.join(','));
+      if (variables.length !== options.shapes.length || mismatch >= 0) {
+        throw new Error(
+          `data-parallel replica ${replica.index + 1} built other variables than the training process (${variables.length} against ${options.shapes.length}${mismatch >= 0 ? `; ${variables[mismatch].name} is [${variables[mismatch].shape.join(', ')}]` : ''})`,
+        );
+      }
+    }
+  } catch (err) {
+    close();
+    throw err;
+  }
+  let nextId = 0;
+  return {
+    size: count,
+    async start({ parts, targetTokens, values, randomState, recompute }) {
+      if (parts.length > count) throw new Error(`${parts.length} parts for ${count} replicas`);
+      const id = nextId++;
+      const steps = parts.map((batch, i) =>
+        replicas[i].step(id, {
+          type: 'step',
+          id,
+          values,
+          randomState: randomState === undefined ? undefined : randomState + (i + 1) * RANDOM_STREAM_STRIDE,
+          batch,
+          targetTokens,
+          recompute,
+        }),
+      );
+      const results = Promise.all(steps.map((s) => s.result));
+      results.catch(() => undefined); // rejections surface where `results` is awaited
+      await Promise.all(steps.map((s) => s.sent));
+      return { results };
+    },
+    close,
+  };
+}

@@ -1,0 +1,77 @@
+// A run's data-parallel replicas (trainer option dataParallel, replicas.ts): started when the run asks for more
+// than one process and can have them; otherwise the run trains in one process and the log says why.
+import type { BackendName } from '../backend';
+import type { PeftAdapter } from '../methods/method';
+import type { MemoryVerdict } from './memory-guard';
+import { startReplicas, type GradientReplicas } from './replicas';
+
+export interface RunReplicaRequest {
+  processes: number;
+  method: string;
+  methodOptions: Record<string, unknown>;
+  seed: number;
+  modelPath: string;
+  quantizedBase: boolean;
+  backend: BackendName;
+  /** Set up (PT+'s μ measured, or a checkpoint restored): its whole state goes to the replicas. */
+  adapter: PeftAdapter;
+  /** The memory guard's verdict on this process's run. */
+  memory: Pick<MemoryVerdict, 'estimate' | 'availableBytes'>;
+  log?: (message: string) => void;
+}
+
+/** Backend threads per process when `processes` share the machine's `cores`. */
+export function threadsPerProcess(cores: number, processes: number): number {
+  return Math.max(1, Math.floor(cores / Math.max(1, processes)));
+}
+
+/** Why a run cannot have its replicas, or null when it can. */
+export function replicasRefusal(request: Pick<RunReplicaRequest, 'processes' | 'method' | 'memory'>, inElectron: boolean): string | null {
+  const { processes, method, memory } = request;
+  if (method === 'full') return 'full fine-tuning trains every weight, which would cross between the processes at every step';
+  // An Electron utility process cannot start processes of its own (the RunAsNode fuse is off).
+  if (inElectron) return "the desktop app's training process cannot start replica processes yet";
+  // Each replica holds the base, its adapter and gradients, and its share of the activations.
+  const { weightsBytes, trainableBytes, gradientBytes, activationsBytes, totalBytes } = memory.estimate;
+  const perReplica = weightsBytes + trainableBytes + gradientBytes + activationsBytes / processes;
+  const need = totalBytes + (processes - 1) * perReplica;
+  if (need > memory.availableBytes) {
+    const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(1)} GiB`;
+    return `${processes} processes would need about ${gib(need)} (each holds a copy of the model), ${gib(memory.availableBytes)} is free`;
+  }
+  return null;
+}
+
+/** The run's replicas, or undefined (one process) with a log line saying why. */
+export async function startRunReplicas(request: RunReplicaRequest): Promise<GradientReplicas | undefined> {
+  const { processes, adapter, log } = request;
+  if (processes <= 1) return undefined;
+  const refusal = replicasRefusal(request, process.versions.electron !== undefined);
+  if (refusal) {
+    log?.(`dataParallel ${processes}: training in one process: ${refusal}`);
+    return undefined;
+  }
+  const threads = Number(process.env.TF_NUM_INTRAOP_THREADS) || 1;
+  let replicas: GradientReplicas;
+  try {
+    replicas = await startReplicas(
+      processes - 1,
+      {
+        model: { path: request.modelPath, load: { quantizedBase: request.quantizedBase } },
+        method: request.method,
+        methodOptions: request.methodOptions,
+        seed: request.seed,
+        backend: request.backend,
+      },
+      adapter.stateDict(),
+      { threads, shapes: adapter.trainableVariables().map((v) => v.shape) },
+    );
+  } catch (err) {
+    log?.(`dataParallel ${processes}: training in one process: ${err instanceof Error ? err.message : String(err)}`);
+    return undefined;
+  }
+  log?.(
+    `dataParallel ${processes}: each step's rows are shared with ${processes - 1} replica process${processes > 2 ? 'es' : ''} (${threads} backend thread${threads > 1 ? 's' : ''} each)`,
+  );
+  return replicas;
+}
