@@ -9,6 +9,7 @@ import { createRandomModel } from '../models/random-init';
 import type { TrainerPlan } from './config';
 import type { ReplicaRecipe } from './replica-protocol';
 import { startReplicas, type GradientReplicas } from './replicas';
+import { collate, splitRows } from './batches';
 import { toyExamples } from './test-fixtures';
 import { Trainer } from './trainer';
 
@@ -72,6 +73,20 @@ function maxDifference(a: Float32Array[], b: Float32Array[]): number {
   a.forEach((values, i) => values.forEach((v, j) => (max = Math.max(max, Math.abs(v - b[i][j])))));
   return max;
 }
+
+describe('splitRows', () => {
+  it('cuts a batch into contiguous near-equal row groups whose tokens add up to the batch', () => {
+    const batch = collate(examples.slice(0, 5), 0);
+    const parts = splitRows(batch, 3);
+    expect(parts.map((p) => p.batchSize)).toEqual([2, 2, 1]);
+    expect(parts.every((p) => p.seqLen === batch.seqLen)).toBe(true);
+    expect(parts.reduce((sum, p) => sum + p.targetTokens, 0)).toBe(batch.targetTokens);
+    expect(parts.reduce((sum, p) => sum + p.realTokens, 0)).toBe(batch.realTokens);
+    expect(Array.from(parts[1].inputIds)).toEqual(Array.from(batch.inputIds.slice(2 * batch.seqLen, 4 * batch.seqLen)));
+    // Never an empty share: two rows make two parts whatever was asked.
+    expect(splitRows(collate(examples.slice(0, 2), 0), 4)).toHaveLength(2);
+  });
+});
 
 describe('data-parallel replicas', () => {
   const cases: [string, Record<string, unknown>, number, number][] = [
