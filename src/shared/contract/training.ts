@@ -102,6 +102,8 @@ export const TrainResultSchema = z.object({
   /** Peak resident set size of the training process. */
   peakRssBytes: z.number(),
   wallSeconds: z.number(),
+  /** Processes that shared each step's rows (trainer option dataParallel, where the run could have them); absent: one. */
+  processes: z.number().int().min(2).optional(),
   /** Folder of the last complete checkpoint, or null. */
   checkpoint: z.string().nullable(),
   /** The held-out split's metrics; with a test file and nothing held out (evalSplit 0), the test file's. */
@@ -269,7 +271,17 @@ export const RunManifestSchema = z.object({
   final: FinalMetricsSchema.optional(),
   /** The test file's metrics (dataset.evalData). */
   finalTest: FinalMetricsSchema.optional(),
-  result: z.object({ tokensPerSecond: z.number(), peakMemoryBytes: z.number(), peakRssBytes: z.number(), wallSeconds: z.number(), tokensSeen: z.number().int() }).optional(),
+  result: z
+    .object({
+      tokensPerSecond: z.number(),
+      peakMemoryBytes: z.number(),
+      peakRssBytes: z.number(),
+      wallSeconds: z.number(),
+      tokensSeen: z.number().int(),
+      /** Processes that shared each step's rows (dataParallel); absent: one. */
+      processes: z.number().int().min(2).optional(),
+    })
+    .optional(),
   /** The run as it was asked for (src/shared/run-spec.ts); runs started before it existed have none. */
   runSpec: StoredRunSpecSchema.optional(),
 });

@@ -56,11 +56,11 @@ const spec = (method: string, dataParallel: number, set: Record<string, string> 
   },
 });
 
-async function run(flags: JobFlags): Promise<{ losses: number[]; logs: string[]; status: string }> {
+async function run(flags: JobFlags): Promise<{ losses: number[]; logs: string[]; status: string; processes?: number; recorded?: number }> {
   const losses: number[] = [];
   const logs: string[] = [];
   const result = await runTrainJob(flags, { recorder, log: (m) => void logs.push(m), onProgress: (p) => void losses.push(p.trainLoss) });
-  return { losses, logs, status: result.status };
+  return { losses, logs, status: result.status, processes: result.processes, recorded: recorder.read(result.runId).result?.processes };
 }
 
 describe.skipIf(!isAvailable)('dataParallel in a training job (stories260K)', () => {
@@ -71,6 +71,9 @@ describe.skipIf(!isAvailable)('dataParallel in a training job (stories260K)', ()
     expect(parallel.status).toBe('finished');
     expect(parallel.logs.some((m) => /^dataParallel 2: each step's rows are shared with 1 replica process/.test(m))).toBe(true);
     expect(single.logs.some((m) => m.startsWith('dataParallel'))).toBe(false);
+    // The result and the run's manifest say how many processes trained.
+    expect([parallel.processes, parallel.recorded]).toEqual([2, 2]);
+    expect([single.processes, single.recorded]).toEqual([undefined, undefined]);
     expect(parallel.losses).toHaveLength(3);
     parallel.losses.forEach((loss, i) => expect(Math.abs(loss - single.losses[i])).toBeLessThan(1e-5 * single.losses[i]));
   }, 180_000);
@@ -78,6 +81,7 @@ describe.skipIf(!isAvailable)('dataParallel in a training job (stories260K)', ()
   it('full fine-tuning trains in one process and says why', async () => {
     const full = await run(spec('full', 2));
     expect(full.status).toBe('finished');
+    expect(full.processes).toBeUndefined();
     expect(full.logs).toContain('dataParallel 2: training in one process: full fine-tuning trains every weight, which would cross between the processes at every step');
   }, 180_000);
 });

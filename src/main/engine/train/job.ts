@@ -146,12 +146,14 @@ export async function runTrainJob(spec: TrainJobSpec, io: JobIO): Promise<TrainR
     if (finalTest && final.evalExamples === 0) final = { ...finalTest };
     const wallSeconds = (performance.now() - started) / 1000;
     const peakRssBytes = process.resourceUsage().maxRSS * 1024;
+    const parallel = replicas ? { processes: replicas.size + 1 } : {};
     const result = {
       tokensPerSecond: outcome.tokensPerSecond,
       peakMemoryBytes: outcome.peakMemoryBytes,
       peakRssBytes,
       wallSeconds,
       tokensSeen: outcome.tokensSeen,
+      ...parallel,
     };
     const manifest = await store.update(runId, (m) => ({
       ...m,
@@ -183,6 +185,7 @@ export async function runTrainJob(spec: TrainJobSpec, io: JobIO): Promise<TrainR
       peakMemoryBytes: outcome.peakMemoryBytes,
       peakRssBytes,
       wallSeconds,
+      ...parallel,
       checkpoint: lastCheckpoint,
       final,
       ...(finalTest ? { finalTest } : {}),
