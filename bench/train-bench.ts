@@ -60,6 +60,8 @@ export interface TrainRow {
   memoryOnly?: boolean;
   /** --data-parallel N (N > 1): processes sharing each step's rows, this one included. */
   dataParallel?: number;
+  /** --data-parallel: the highest RSS a replica reported with a step's gradients live (peakRssBytes is this process's). */
+  replicaPeakRssBytes?: number;
 }
 
 /** What replicas need to build the row's model (--data-parallel). */
@@ -142,6 +144,7 @@ export async function measureTrainStep(
   const stepMs: number[] = [];
   let peakRss = process.memoryUsage().rss;
   let peakTensorBytes = 0;
+  let replicaPeakRssBytes = 0;
   try {
     const steps = memoryOnly ? 1 : WARMUP_STEPS + TIMED_STEPS;
     const trainerFor = (totalSteps: number): Trainer => {
@@ -181,6 +184,7 @@ export async function measureTrainStep(
     });
     peakTensorBytes = profile.peakBytes;
     profiled.dispose();
+    replicaPeakRssBytes = replicas?.peakRssBytes ?? 0;
   } finally {
     replicas?.close();
   }
@@ -200,7 +204,7 @@ export async function measureTrainStep(
     recompute,
     options: Object.keys(optionsOverride).length ? optionsOverride : undefined,
     ...(memoryOnly ? { memoryOnly } : {}),
-    ...(replicas ? { dataParallel: parallel!.processes } : {}),
+    ...(replicas ? { dataParallel: parallel!.processes, replicaPeakRssBytes } : {}),
   };
 }
 
@@ -362,6 +366,7 @@ export async function runTrainBench(opts: {
     { key: 'peakTensorBytes', label: 'peak tensors', format: fmt.mib },
     { key: 'peakRssBytes', label: 'peak RSS', format: fmt.mib },
     { key: 'processMaxRssBytes', label: 'process max RSS', format: fmt.mib },
+    { key: 'replicaPeakRssBytes', label: 'replica peak RSS', format: fmt.mib },
     { key: 'refRss', label: 'torch peak RSS', format: fmt.mib },
     { key: 'refMaxRss', label: 'torch process max RSS', format: fmt.mib },
     { key: 'trainableParams', label: 'trainable', format: fmt.int },

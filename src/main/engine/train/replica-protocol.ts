@@ -33,5 +33,5 @@ export type ToReplica =
 /** Replica → leader. */
 export type FromReplica =
   | { type: 'ready'; backend: BackendName; variables: { name: string; shape: number[] }[] }
-  | { type: 'grads'; id: number; loss: number; grads: Float32Array[] }
+  | { type: 'grads'; id: number; loss: number; grads: Float32Array[]; /** The replica's RSS with this step's gradients live. */ rssBytes: number }
   | { type: 'error'; id?: number; message: string };

@@ -56,7 +56,7 @@ async function handle(message: ToReplica): Promise<void> {
   const { loss, grads } = await batchGradients({ model, adapter, variables, batch, targetTokens, recompute: message.recompute });
   try {
     const arrays = await Promise.all(grads.map(async (g) => (await g.data()) as Float32Array));
-    send({ type: 'grads', id, loss, grads: arrays });
+    send({ type: 'grads', id, loss, grads: arrays, rssBytes: process.memoryUsage().rss });
   } finally {
     tf.dispose(grads);
   }

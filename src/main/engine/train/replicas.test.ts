@@ -53,11 +53,20 @@ async function train(method: string, options: Record<string, unknown>, batchSize
     const started = await startReplicas(replicas, recipe, adapter.stateDict(), { threads: 1, shapes: variables.map((v) => v.shape) });
     open.push(started);
     // Counts the shares the replicas got, so the test knows they did work.
-    pool = { size: started.size, close: () => started.close(), start: (work) => ((handed += work.parts.length), started.start(work)) };
+    pool = {
+      size: started.size,
+      get peakRssBytes() {
+        return started.peakRssBytes;
+      },
+      close: () => started.close(),
+      start: (work) => ((handed += work.parts.length), started.start(work)),
+    };
   }
   const trainer = new Trainer({ runId: 'dp', model, adapter, examples, plan: plan(batchSize), padId: 0, checkpointRoot: null, replicas: pool });
   try {
     const outcome = await trainer.run();
+    // A replica that worked reported its memory (a Node process with TensorFlow.js loaded: tens of MB at least).
+    if (pool) expect(pool.peakRssBytes).toBeGreaterThan(20 * 2 ** 20);
     const weights = variables.map((v) => v.dataSync().slice() as Float32Array);
     return { outcome, weights, handed };
   } finally {

@@ -26,6 +26,8 @@ export interface ReplicaResult {
 export interface GradientReplicas {
   /** Replica processes (the leader not counted). */
   readonly size: number;
+  /** The highest RSS any replica reported with a step's gradients live (0 before the first step). */
+  readonly peakRssBytes: number;
   /**
    * Hands part i to replica i (at most `size` parts) with the current weights, and resolves once every message
    * has been written, so that the replicas work while the leader runs its own part. `results` then resolves
@@ -69,6 +71,7 @@ class Replica {
   private readonly pending = new Map<number, { resolve: (r: ReplicaResult) => void; reject: (e: Error) => void }>();
   private stderr = '';
   private exitReason: string | null = null;
+  peakRssBytes = 0;
   readonly ready: Promise<{ variables: { name: string; shape: number[] }[] }>;
 
   constructor(
@@ -90,6 +93,7 @@ class Replica {
           clearTimeout(timer);
           resolve(message);
         } else if (message.type === 'grads') {
+          this.peakRssBytes = Math.max(this.peakRssBytes, message.rssBytes);
           this.pending.get(message.id)?.resolve({ loss: message.loss, grads: message.grads });
           this.pending.delete(message.id);
         } else if (message.type === 'error') {
@@ -175,6 +179,9 @@ export async function startReplicas(count: number, recipe: ReplicaRecipe, state:
   let nextId = 0;
   return {
     size: count,
+    get peakRssBytes() {
+      return Math.max(0, ...replicas.map((r) => r.peakRssBytes));
+    },
     async start({ parts, targetTokens, values, randomState, recompute }) {
       if (parts.length > count) throw new Error(`${parts.length} parts for ${count} replicas`);
       const id = nextId++;
