@@ -9,19 +9,11 @@ import { createTinyModel } from '../models/tiny-model';
 import { loadHfFolder } from './hf-folder';
 import { loadModel } from './load-model';
 import { writeSafetensors, type F32Tensor } from './safetensors';
+import { TINY_LLAMA_CONFIG } from '../train/test-fixtures';
 
-const CONFIG = {
-  model_type: 'llama',
-  hidden_size: 16,
-  intermediate_size: 32,
-  num_hidden_layers: 2,
-  num_attention_heads: 4,
-  num_key_value_heads: 2,
-  vocab_size: 40,
-  max_position_embeddings: 64,
-  bos_token_id: 1,
-  eos_token_id: 2,
-};
+// The tiny LLaMA with a 40-token vocabulary and its own LM head (no tie_word_embeddings).
+const { tie_word_embeddings: _tied, ...TINY_UNTIED } = TINY_LLAMA_CONFIG;
+const CONFIG = { ...TINY_UNTIED, vocab_size: 40 };
 
 /** A WordLevel tokenizer.json with `size` tokens w0..w{size-1}. */
 function tokenizerJson(size: number): object {

@@ -2,7 +2,7 @@
 // the encoder's ids with labels exactly at the loss positions collate() scores, the trainer's batch order, the
 // schedule's rates, the method's initial tensors at the run's seed, classify.ts's scoring sequences. The Python
 // side's parity with our engine on these files is python/tests/test_torch_engine.py.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,7 +12,7 @@ import { readStateDictFile } from '../io/state-dict-file';
 import { loadModel } from '../io/load-model';
 import { getMethod } from '../methods/registry';
 import { collate } from '../train/batches';
-import { hasStoriesHf, storiesHf } from '../train/test-fixtures';
+import { hasStoriesHf, storiesHf, writeWeatherData } from '../train/test-fixtures';
 import { readExamples } from '../train/sources';
 import { generationPlan, handoffLabels, planBatches, writeTorchHandoff } from './handoff';
 
@@ -24,11 +24,7 @@ beforeAll(async () => {
   await initBackend('cpu');
   home = mkdtempSync(join(tmpdir(), 'prefixlab-handoff-'));
   data = join(home, 'weather.jsonl');
-  const names = ['Lily', 'Tom', 'Sam', 'Mia', 'Ben', 'Anna'];
-  writeFileSync(
-    data,
-    names.flatMap((n) => [JSON.stringify({ text: `${n} saw the sun.`, label: 'happy' }), JSON.stringify({ text: `${n} saw the rain.`, label: 'sad' })]).join('\n') + '\n',
-  );
+  writeWeatherData(data);
 });
 
 afterAll(() => {

@@ -1,13 +1,13 @@
 // Trainer option dataParallel in a training job (stories260K): a run with a replica process gives the losses of
 // the run without (PT+ with data-mean centring, so the replica must get μ too), says so in its log, and a run
 // that cannot have replicas (full fine-tuning) trains in one process and says why.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../backend';
 import { runTrainJobFromFlags as runTrainJob, type JobFlags } from '../../cli/testing/requests-from-flags';
-import { hasStoriesHf, MemoryRecorder, storiesHf } from './test-fixtures';
+import { hasStoriesHf, MemoryRecorder, storiesHf, writeWeatherData } from './test-fixtures';
 import { replicasRefusal, threadsPerProcess } from './run-replicas';
 
 const isAvailable = hasStoriesHf();
@@ -23,11 +23,7 @@ beforeAll(async () => {
   home = mkdtempSync(join(tmpdir(), 'prefixlab-dp-job-'));
   recorder = new MemoryRecorder(join(home, 'runs'));
   data = join(home, 'weather.jsonl');
-  const names = ['Lily', 'Tom', 'Sam', 'Mia', 'Ben', 'Anna'];
-  writeFileSync(
-    data,
-    names.flatMap((n) => [JSON.stringify({ text: `${n} saw the sun.`, label: 'happy' }), JSON.stringify({ text: `${n} saw the rain.`, label: 'sad' })]).join('\n') + '\n',
-  );
+  writeWeatherData(data);
 });
 
 afterAll(() => {

@@ -1,14 +1,14 @@
 // A training job with PT+ data-mean centring on stories260K: μ is measured once before step 0 (and says so),
 // saved in every checkpoint, and a run interrupted and resumed restores it instead of measuring it again —
 // the resumed run continues on the same loss curve and ends with the same μ as an uninterrupted run.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../backend';
 import { listCheckpoints, readCheckpoint } from './checkpoint';
 import { runTrainJobFromFlags as runTrainJob, type JobFlags as TrainJobSpec } from '../../cli/testing/requests-from-flags';
-import { hasStoriesHf, MemoryRecorder, storiesHf } from './test-fixtures';
+import { hasStoriesHf, MemoryRecorder, storiesHf, writeWeatherData } from './test-fixtures';
 
 const isAvailable = hasStoriesHf();
 let home: string;
@@ -20,11 +20,7 @@ beforeAll(async () => {
   home = mkdtempSync(join(tmpdir(), 'prefixlab-job-'));
   recorder = new MemoryRecorder(join(home, 'runs'));
   data = join(home, 'weather.jsonl');
-  const names = ['Lily', 'Tom', 'Sam', 'Mia', 'Ben', 'Anna'];
-  writeFileSync(
-    data,
-    names.flatMap((n) => [JSON.stringify({ text: `${n} saw the sun.`, label: 'happy' }), JSON.stringify({ text: `${n} saw the rain.`, label: 'sad' })]).join('\n') + '\n',
-  );
+  writeWeatherData(data);
 });
 
 afterAll(() => {

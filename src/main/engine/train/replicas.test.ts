@@ -10,22 +10,10 @@ import type { TrainerPlan } from './config';
 import type { ReplicaRecipe } from './replica-protocol';
 import { startReplicas, type GradientReplicas } from './replicas';
 import { collate, splitRows } from './batches';
-import { toyExamples } from './test-fixtures';
+import { TINY_LLAMA_CONFIG, toyExamples } from './test-fixtures';
 import { Trainer } from './trainer';
 
-const CONFIG = {
-  model_type: 'llama',
-  hidden_size: 16,
-  intermediate_size: 32,
-  num_hidden_layers: 2,
-  num_attention_heads: 4,
-  num_key_value_heads: 2,
-  vocab_size: 64,
-  max_position_embeddings: 64,
-  tie_word_embeddings: true,
-  bos_token_id: 1,
-  eos_token_id: 2,
-};
+const CONFIG = TINY_LLAMA_CONFIG;
 const examples = toyExamples(12);
 
 beforeAll(async () => {

@@ -3,7 +3,7 @@
 // recorder for jobs run by engine tests (the app hands jobs the registry's runs store instead).
 import * as tf from '@tensorflow/tfjs';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ApiError } from '@shared/errors';
@@ -24,29 +24,38 @@ export function hasStoriesHf(): boolean {
   return ok;
 }
 
+/** The tiny LLaMA's config.json fields (tinyModel; replicas build a random model from them). */
+export const TINY_LLAMA_CONFIG = {
+  model_type: 'llama',
+  hidden_size: 16,
+  intermediate_size: 32,
+  num_hidden_layers: 2,
+  num_attention_heads: 4,
+  num_key_value_heads: 2,
+  vocab_size: 64,
+  max_position_embeddings: 64,
+  tie_word_embeddings: true,
+  bos_token_id: 1,
+  eos_token_id: 2,
+};
+
 export function tinyModel(seed = 1): LlamaModel {
-  const config = parseLlamaConfig(
-    {
-      model_type: 'llama',
-      hidden_size: 16,
-      intermediate_size: 32,
-      num_hidden_layers: 2,
-      num_attention_heads: 4,
-      num_key_value_heads: 2,
-      vocab_size: 64,
-      max_position_embeddings: 64,
-      tie_word_embeddings: true,
-      bos_token_id: 1,
-      eos_token_id: 2,
-    },
-    'tiny-llama',
-  );
+  const config = parseLlamaConfig(TINY_LLAMA_CONFIG, 'tiny-llama');
   const weights = new Map<string, tf.Tensor>();
   let offset = 0;
   for (const [name, shape] of llamaWeightShapes(config)) {
     weights.set(name, name.endsWith('norm.weight') ? tf.ones(shape) : tf.randomNormal(shape, 0, 0.3, 'float32', seed * 1000 + offset++));
   }
   return new LlamaModel(config, weights);
+}
+
+/** Twelve labelled rows (two per name: sun → happy, rain → sad) written as JSONL to `path`: the jobs' small dataset. */
+export function writeWeatherData(path: string): void {
+  const names = ['Lily', 'Tom', 'Sam', 'Mia', 'Ben', 'Anna'];
+  writeFileSync(
+    path,
+    names.flatMap((n) => [JSON.stringify({ text: `${n} saw the sun.`, label: 'happy' }), JSON.stringify({ text: `${n} saw the rain.`, label: 'sad' })]).join('\n') + '\n',
+  );
 }
 
 /**
