@@ -74,6 +74,20 @@ describe.skipIf(!isAvailable)('dataParallel in a training job (stories260K)', ()
     parallel.losses.forEach((loss, i) => expect(Math.abs(loss - single.losses[i])).toBeLessThan(1e-5 * single.losses[i]));
   }, 180_000);
 
+  it('on the wasm backend (one heap per process) a replica runs too, with the same losses', async () => {
+    const single = await run(spec('lora', 1, { dropout: '0' }));
+    await initBackend('wasm');
+    try {
+      const parallel = await run(spec('lora', 2, { dropout: '0' }));
+      expect(parallel.logs.some((m) => /^dataParallel 2: each step's rows are shared with 1 replica process/.test(m))).toBe(true);
+      expect(parallel.processes).toBe(2);
+      // cpu against wasm kernels: equal to float rounding, not bit for bit.
+      parallel.losses.forEach((loss, i) => expect(Math.abs(loss - single.losses[i])).toBeLessThan(1e-4 * single.losses[i]));
+    } finally {
+      await initBackend('cpu');
+    }
+  }, 180_000);
+
   it('full fine-tuning trains in one process and says why', async () => {
     const full = await run(spec('full', 2));
     expect(full.status).toBe('finished');
@@ -85,11 +99,11 @@ describe.skipIf(!isAvailable)('dataParallel in a training job (stories260K)', ()
 describe('when a run can have replicas', () => {
   const estimate = { weightsBytes: 4e9, trainableBytes: 1e6, gradientBytes: 1e6, optimizerBytes: 2e6, activationsBytes: 2e9, totalBytes: 6.004e9 };
   it('refuses full fine-tuning, the desktop app, and more processes than memory holds', () => {
-    expect(replicasRefusal({ processes: 2, method: 'full', memory: { estimate, availableBytes: 1e12 } }, false)).toMatch(/full fine-tuning/);
-    expect(replicasRefusal({ processes: 2, method: 'lora', memory: { estimate, availableBytes: 1e12 } }, true)).toMatch(/desktop app/);
+    expect(replicasRefusal({ processes: 2, method: 'full', memory: { estimate } }, 1e12, false)).toMatch(/full fine-tuning/);
+    expect(replicasRefusal({ processes: 2, method: 'lora', memory: { estimate } }, 1e12, true)).toMatch(/desktop app/);
     // One replica: the base again plus half the activations, about 11 GB in all.
-    expect(replicasRefusal({ processes: 2, method: 'lora', memory: { estimate, availableBytes: 12e9 } }, false)).toBeNull();
-    expect(replicasRefusal({ processes: 2, method: 'lora', memory: { estimate, availableBytes: 10e9 } }, false)).toMatch(/2 processes would need about 10\.3 GiB/);
+    expect(replicasRefusal({ processes: 2, method: 'lora', memory: { estimate } }, 12e9, false)).toBeNull();
+    expect(replicasRefusal({ processes: 2, method: 'lora', memory: { estimate } }, 10e9, false)).toMatch(/2 processes would need about 10\.3 GiB/);
   });
   it('splits the cores between the processes, one thread at least', () => {
     expect(threadsPerProcess(8, 2)).toBe(4);

@@ -164,6 +164,12 @@ function advice(config: ModelConfig, shape: RunShape, budget: number): string {
   return tips.join(', or ');
 }
 
+/** The machine's free memory for runs: PREFIXLAB_MEMORY_BUDGET_BYTES when set (tests), else availableMemoryBytes(). */
+export function freeMemoryBytes(): number {
+  const budget = Number(process.env.PREFIXLAB_MEMORY_BUDGET_BYTES);
+  return Number.isFinite(budget) && budget > 0 ? budget : availableMemoryBytes();
+}
+
 /**
  * Bytes of tensors a run may use on `backend` with `free` bytes free. The wasm backend's heap can never pass
  * 4 GiB whatever the machine has (past it a step aborts the module), and the heap runs above the peak of live
@@ -198,8 +204,7 @@ export async function guardRunMemory(modelPath: string, shape: RunShape, warn?: 
   const base = await readBaseForEstimate(modelPath, shape.quantizedBase === true);
   const config = base.config;
   const compact = base.compact ?? shape.compact;
-  const budget = Number(process.env.PREFIXLAB_MEMORY_BUDGET_BYTES);
-  const free = Number.isFinite(budget) && budget > 0 ? budget : availableMemoryBytes();
+  const free = freeMemoryBytes();
   const isWasm = backend === 'wasm';
   const verdict = checkRunMemory(config, { ...shape, compact, weightCopies: shape.weightCopies ?? weightCopiesOn(backend) }, memoryBudget(free, backend));
   if (isWasm && verdict.message)

@@ -2,7 +2,7 @@
 // than one process and can have them; otherwise the run trains in one process and the log says why.
 import type { BackendName } from '../backend';
 import type { PeftAdapter } from '../methods/method';
-import type { MemoryVerdict } from './memory-guard';
+import { freeMemoryBytes, type MemoryVerdict } from './memory-guard';
 import { startReplicas, type GradientReplicas } from './replicas';
 
 export interface RunReplicaRequest {
@@ -15,8 +15,8 @@ export interface RunReplicaRequest {
   backend: BackendName;
   /** Set up (PT+'s μ measured, or a checkpoint restored): its whole state goes to the replicas. */
   adapter: PeftAdapter;
-  /** The memory guard's verdict on this process's run. */
-  memory: Pick<MemoryVerdict, 'estimate' | 'availableBytes'>;
+  /** The memory guard's estimate of this process's run (which it let through). */
+  memory: Pick<MemoryVerdict, 'estimate'>;
   log?: (message: string) => void;
 }
 
@@ -25,8 +25,12 @@ export function threadsPerProcess(cores: number, processes: number): number {
   return Math.max(1, Math.floor(cores / Math.max(1, processes)));
 }
 
-/** Why a run cannot have its replicas, or null when it can. */
-export function replicasRefusal(request: Pick<RunReplicaRequest, 'processes' | 'method' | 'memory'>, inElectron: boolean): string | null {
+/**
+ * Why a run cannot have its replicas, or null when it can. `freeBytes`: the machine's free memory, which all the
+ * processes share (on wasm each process has its own 4 GiB heap, and a replica needs no more of it than the training
+ * process, whose run the guard already let through).
+ */
+export function replicasRefusal(request: Pick<RunReplicaRequest, 'processes' | 'method' | 'memory'>, freeBytes: number, inElectron: boolean): string | null {
   const { processes, method, memory } = request;
   if (method === 'full') return 'full fine-tuning trains every weight, which would cross between the processes at every step';
   // An Electron utility process cannot start processes of its own (the RunAsNode fuse is off).
@@ -35,9 +39,9 @@ export function replicasRefusal(request: Pick<RunReplicaRequest, 'processes' | '
   const { weightsBytes, trainableBytes, gradientBytes, activationsBytes, totalBytes } = memory.estimate;
   const perReplica = weightsBytes + trainableBytes + gradientBytes + activationsBytes / processes;
   const need = totalBytes + (processes - 1) * perReplica;
-  if (need > memory.availableBytes) {
+  if (need > freeBytes) {
     const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(1)} GiB`;
-    return `${processes} processes would need about ${gib(need)} (each holds a copy of the model), ${gib(memory.availableBytes)} is free`;
+    return `${processes} processes would need about ${gib(need)} (each holds a copy of the model), ${gib(freeBytes)} is free`;
   }
   return null;
 }
@@ -46,7 +50,7 @@ export function replicasRefusal(request: Pick<RunReplicaRequest, 'processes' | '
 export async function startRunReplicas(request: RunReplicaRequest): Promise<GradientReplicas | undefined> {
   const { processes, adapter, log } = request;
   if (processes <= 1) return undefined;
-  const refusal = replicasRefusal(request, process.versions.electron !== undefined);
+  const refusal = replicasRefusal(request, freeMemoryBytes(), process.versions.electron !== undefined);
   if (refusal) {
     log?.(`dataParallel ${processes}: training in one process: ${refusal}`);
     return undefined;
