@@ -69,7 +69,8 @@ export function availableMemoryBytes(): number {
   return typeof fromProcess === 'number' && fromProcess > 0 ? Math.min(fromProcess, Number.MAX_SAFE_INTEGER) : freemem();
 }
 
-const gib = (bytes: number): string => (bytes < 2 ** 30 ? `${(bytes / 2 ** 20).toFixed(1)} MiB` : `${(bytes / 2 ** 30).toFixed(1)} GiB`);
+/** Bytes as MiB below 1 GiB, else GiB, one decimal (the guard's and dataParallel's messages). */
+export const gib = (bytes: number): string => (bytes < 2 ** 30 ? `${(bytes / 2 ** 20).toFixed(1)} MiB` : `${(bytes / 2 ** 30).toFixed(1)} GiB`);
 
 /** Rows one batch holds at most: batchSize, or what batchTokens allows at the longest length. */
 function rowsPerBatch(shape: RunShape): number {

@@ -2,7 +2,7 @@
 // than one process and can have them; otherwise the run trains in one process and the log says why.
 import type { BackendName } from '../backend';
 import type { PeftAdapter } from '../methods/method';
-import { freeMemoryBytes, type MemoryVerdict } from './memory-guard';
+import { freeMemoryBytes, gib, type MemoryVerdict } from './memory-guard';
 import { startReplicas, type GradientReplicas } from './replicas';
 
 export interface RunReplicaRequest {
@@ -40,7 +40,6 @@ export function replicasRefusal(request: Pick<RunReplicaRequest, 'processes' | '
   const perReplica = weightsBytes + trainableBytes + gradientBytes + activationsBytes / processes;
   const need = totalBytes + (processes - 1) * perReplica;
   if (need > freeBytes) {
-    const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(1)} GiB`;
     return `${processes} processes would need about ${gib(need)} (each holds a copy of the model), ${gib(freeBytes)} is free`;
   }
   return null;
