@@ -25,12 +25,12 @@ afterEach(() => {
   for (const pool of open.splice(0)) pool.close();
 });
 
-function plan(batchSize: number): TrainerPlan {
-  return { ...trainerOptions.parse({ batchSize, checkpointEvery: 0, evalEvery: 0, warmupSteps: 1 }), learningRate: 0.05, totalSteps: 3, seed: 3 };
+function plan(batchSize: number, gradAccumulation = 1): TrainerPlan {
+  return { ...trainerOptions.parse({ batchSize, gradAccumulation, checkpointEvery: 0, evalEvery: 0, warmupSteps: 1 }), learningRate: 0.05, totalSteps: 3, seed: 3 };
 }
 
 /** Trains three steps on a fresh model and adapter, with `replicas` replica processes (0: none). */
-async function train(method: string, options: Record<string, unknown>, batchSize: number, replicas: number) {
+async function train(method: string, options: Record<string, unknown>, batchSize: number, replicas: number, gradAccumulation = 1) {
   const model = createRandomModel(CONFIG, 1);
   const adapter = getMethod(method).attach(model, parseMethodOptions(method, options) as never, { seed: 5 });
   const variables = adapter.trainableVariables();
@@ -50,7 +50,7 @@ async function train(method: string, options: Record<string, unknown>, batchSize
       start: (work) => ((handed += work.parts.length), started.start(work)),
     };
   }
-  const trainer = new Trainer({ runId: 'dp', model, adapter, examples, plan: plan(batchSize), padId: 0, checkpointRoot: null, replicas: pool });
+  const trainer = new Trainer({ runId: 'dp', model, adapter, examples, plan: plan(batchSize, gradAccumulation), padId: 0, checkpointRoot: null, replicas: pool });
   try {
     const outcome = await trainer.run();
     // A replica that worked reported its memory (a Node process with TensorFlow.js loaded: tens of MB at least).
@@ -111,6 +111,14 @@ describe('data-parallel replicas', () => {
     },
     120_000,
   );
+
+  it('with gradient accumulation (two micro-batches a step), the single-process losses and weights', async () => {
+    const single = await train('lora', { dropout: 0 }, 2, 0, 2);
+    const parallel = await train('lora', { dropout: 0 }, 2, 1, 2);
+    expect(parallel.handed).toBe(6); // one share of each of the 2 × 3 micro-batches
+    parallel.outcome.losses.forEach((loss, i) => expect(Math.abs(loss - single.outcome.losses[i])).toBeLessThan(1e-5 * Math.abs(single.outcome.losses[i])));
+    expect(maxDifference(single.weights, parallel.weights)).toBeLessThan(1e-5);
+  }, 120_000);
 
   it('a replica that dies stops the run with a message naming it', async () => {
     const model = createRandomModel(CONFIG, 1);

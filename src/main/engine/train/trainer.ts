@@ -102,6 +102,8 @@ export class Trainer {
   private lastCheckpointDir: string | null = null;
   private readonly recent: { tokens: number; ms: number }[] = [];
   private replicas: GradientReplicas | undefined;
+  /** The trainable weights as sent to replicas, read once per step (they change only at its update). */
+  private stepValues: Promise<Float32Array[]> | null = null;
   /** Blocks recompute their activations in the backward pass (plan.recompute 'on'; the job resolves 'auto' through the memory guard). */
   readonly recompute: boolean;
 
@@ -283,6 +285,7 @@ export class Trainer {
       this.state.order = before.order;
       this.rng = Rng.fromState(before.rng);
     };
+    this.stepValues = null;
     const batches: TokenBatch[] = [];
     for (let i = 0; i < plan.gradAccumulation; i++) batches.push(this.nextBatch());
     // Mean over every target token of the step, as if the micro-batches were one batch.
@@ -362,7 +365,7 @@ export class Trainer {
     const { results: remote } = await replicas!.start({
       parts: parts.slice(1),
       targetTokens,
-      values: await readValues(this.variables),
+      values: await (this.stepValues ??= readValues(this.variables)),
       randomState: adapter.randomState?.(),
       recompute: this.recompute,
     });
