@@ -9,6 +9,7 @@ import { initBackend } from '../backend';
 import { runTrainJobFromFlags as runTrainJob, type JobFlags } from '../../cli/testing/requests-from-flags';
 import { hasStoriesHf, MemoryRecorder, storiesHf, writeWeatherData } from './test-fixtures';
 import { replicasRefusal, threadsPerProcess } from './run-replicas';
+import { shareCoresWithReplicas } from './job';
 
 const isAvailable = hasStoriesHf();
 let home: string;
@@ -109,5 +110,17 @@ describe('when a run can have replicas', () => {
     expect(threadsPerProcess(8, 2)).toBe(4);
     expect(threadsPerProcess(2, 2)).toBe(1);
     expect(threadsPerProcess(2, 4)).toBe(1);
+  });
+  it("sets the training process's own thread count from dataParallel, unless the environment chose one", () => {
+    const env: NodeJS.ProcessEnv = {};
+    shareCoresWithReplicas({ dataParallel: 1 }, env, 16);
+    expect(env.TF_NUM_INTRAOP_THREADS).toBeUndefined();
+    shareCoresWithReplicas(undefined, env, 16);
+    expect(env.TF_NUM_INTRAOP_THREADS).toBeUndefined();
+    shareCoresWithReplicas({ dataParallel: 3 }, env, 16);
+    expect(env.TF_NUM_INTRAOP_THREADS).toBe('5');
+    const chosen: NodeJS.ProcessEnv = { TF_NUM_INTRAOP_THREADS: '2' };
+    shareCoresWithReplicas({ dataParallel: 4 }, chosen, 16);
+    expect(chosen.TF_NUM_INTRAOP_THREADS).toBe('2');
   });
 });

@@ -80,28 +80,22 @@ interface Prepared {
 /**
  * With dataParallel N, this process and its replicas split the cores: TensorFlow reads its thread count when the
  * backend starts, so it is set before then (unless the environment sets it; an inline run whose backend already
- * started keeps its threads).
+ * started keeps its threads). `trainer`: the new run's trainer options, or the resumed run's.
  */
-function shareCoresWithReplicas(spec: TrainJobSpec, store: RunRecorder): void {
-  if (process.env.TF_NUM_INTRAOP_THREADS) return;
-  let trainer: Record<string, unknown> | undefined = spec.runSpec?.trainer as Record<string, unknown> | undefined;
-  if (spec.resume && spec.runId) {
-    try {
-      trainer = store.read(spec.runId).trainer;
-    } catch {
-      return; // prepare() reports the missing run
-    }
-  }
+export function shareCoresWithReplicas(trainer: Record<string, unknown> | undefined, env: NodeJS.ProcessEnv = process.env, cores = availableParallelism()): void {
+  if (env.TF_NUM_INTRAOP_THREADS) return;
   const processes = Number(trainer?.dataParallel ?? 1);
-  if (Number.isInteger(processes) && processes > 1) process.env.TF_NUM_INTRAOP_THREADS = String(threadsPerProcess(availableParallelism(), processes));
+  if (Number.isInteger(processes) && processes > 1) env.TF_NUM_INTRAOP_THREADS = String(threadsPerProcess(cores, processes));
 }
 
 export async function runTrainJob(spec: TrainJobSpec, io: JobIO): Promise<TrainResult> {
   const started = performance.now();
-  shareCoresWithReplicas(spec, io.recorder);
-  const backend = spec.backend ? await initBackend(spec.backend) : await activeBackend();
   const store = io.recorder;
-  const prepared = await prepare(spec, store, backend, io);
+  // A resume reads its run's manifest once, before the backend starts (its thread count depends on it).
+  const previous = spec.resume ? store.read(requireRunId(spec)) : null;
+  shareCoresWithReplicas(previous ? previous.trainer : (spec.runSpec?.trainer as Record<string, unknown> | undefined));
+  const backend = spec.backend ? await initBackend(spec.backend) : await activeBackend();
+  const prepared = await prepare(spec, previous, store, backend, io);
   const { runId, loaded, adapter, trainer, evaluator, replicas } = prepared;
   const runDir = store.runDir(runId);
   io.onStart?.({ runId, runDir, totalSteps: prepared.manifest.totalSteps });
@@ -223,8 +217,8 @@ function finalMetrics(trainLoss: number | null, report: EvalReport | null): Fina
 
 // ---- set-up ----
 
-async function prepare(spec: TrainJobSpec, store: RunRecorder, backend: BackendName, io: JobIO): Promise<Prepared> {
-  const previous = spec.resume ? store.read(requireRunId(spec)) : null;
+/** `previous`: the resumed run's manifest (null for a new run). */
+async function prepare(spec: TrainJobSpec, previous: RunManifest | null, store: RunRecorder, backend: BackendName, io: JobIO): Promise<Prepared> {
   if (!previous && !spec.runSpec) throw new ApiError('invalid_argument', 'a new run needs its run spec', { field: 'runSpec' });
   const runSpec = previous ? null : parseRunSpec(spec.runSpec as RunSpec);
   const methodName = previous?.method ?? (runSpec as RunSpec).method.name;

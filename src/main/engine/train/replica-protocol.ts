@@ -22,8 +22,11 @@ export type ToReplica =
   | {
       type: 'step';
       id: number;
-      /** The trainable variables' current values, in trainableVariables() order. */
-      values: Float32Array[];
+      /**
+       * The trainable variables' current values, in trainableVariables() order; absent: unchanged since the last
+       * step message (the step's later micro-batches, which share its weights).
+       */
+      values?: Float32Array[];
       randomState?: number;
       batch: TokenBatch;
       targetTokens: number;

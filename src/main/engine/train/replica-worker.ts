@@ -1,7 +1,7 @@
 // Entry of a data-parallel replica process (started by replicas.ts): builds the leader's model and adapter
 // from a recipe, then, for each step, takes the current weights and a share of the batch's rows and sends back
 // that share's loss and gradients. It keeps no optimiser state: the leader updates the weights and sends them
-// with every step, so the replica can never drift from it.
+// once every step, so the replica can never drift from it.
 //
 // From source it runs as `node --import tsx replica-worker.ts`; the electron-vite bundle emits it as
 // `out/main/replica-worker.js` (see replicas.ts).
@@ -23,6 +23,8 @@ if (!process.send) {
 let model: CausalLM | null = null;
 let adapter: PeftAdapter | null = null;
 let variables: tf.Variable[] = [];
+/** Whether a step has brought weights yet (later micro-batches of a step come without them). */
+let hasWeights = false;
 /** Steps run one at a time, in arrival order. */
 let queue: Promise<void> = Promise.resolve();
 
@@ -50,8 +52,13 @@ async function handle(message: ToReplica): Promise<void> {
   }
   if (!model || !adapter) throw new Error('a step arrived before the replica was initialised');
   const { id, values, batch, targetTokens } = message;
-  if (values.length !== variables.length) throw new Error(`step ${id}: ${values.length} weight arrays for ${variables.length} variables`);
-  variables.forEach((v, i) => tf.tidy(() => v.assign(tf.tensor(values[i], v.shape, 'float32'))));
+  if (values) {
+    if (values.length !== variables.length) throw new Error(`step ${id}: ${values.length} weight arrays for ${variables.length} variables`);
+    variables.forEach((v, i) => tf.tidy(() => v.assign(tf.tensor(values[i], v.shape, 'float32'))));
+    hasWeights = true;
+  } else if (!hasWeights) {
+    throw new Error(`step ${id} arrived without weights, and none were sent before`);
+  }
   if (message.randomState !== undefined) adapter.setRandomState?.(message.randomState);
   const { loss, grads } = await batchGradients({ model, adapter, variables, batch, targetTokens, recompute: message.recompute });
   try {

@@ -1,14 +1,17 @@
 // Data parallelism inside the step (replicas.ts): a step whose rows are split between this process and replica
 // processes gives the losses and weights of the single-process step (up to float rounding), for every PEFT
-// method, with uneven splits; a replica that dies or builds other variables is reported, not waited on.
+// method, with uneven splits and gradient accumulation; a replica that dies, hangs or builds other variables is
+// reported, not waited on; a step's weights are sent once, not with every micro-batch.
+import { EventEmitter } from 'node:events';
+import type { ChildProcess } from 'node:child_process';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { trainerOptions } from '@shared/trainer-options';
 import { initBackend } from '../backend';
 import { getMethod, parseMethodOptions } from '../methods/registry';
 import { createRandomModel } from '../models/random-init';
 import type { TrainerPlan } from './config';
-import type { ReplicaRecipe } from './replica-protocol';
-import { startReplicas, type GradientReplicas } from './replicas';
+import type { ReplicaRecipe, ToReplica } from './replica-protocol';
+import { Replica, startReplicas, type GradientReplicas } from './replicas';
 import { collate, splitRows } from './batches';
 import { TINY_LLAMA_CONFIG, toyExamples } from './test-fixtures';
 import { Trainer } from './trainer';
@@ -151,4 +154,63 @@ describe('data-parallel replicas', () => {
       model.dispose();
     }
   }, 60_000);
+
+  it('a replica that answers nothing fails the step once the grace has passed, naming the wait', async () => {
+    const model = createRandomModel(CONFIG, 1);
+    const adapter = getMethod('lora').attach(model, parseMethodOptions('lora', { dropout: 0 }) as never, { seed: 5 });
+    let closed = false;
+    // Takes every share and never answers: a hung replica, as the leader sees it.
+    const hung: GradientReplicas = { size: 1, peakRssBytes: 0, close: () => (closed = true), start: async () => ({ results: new Promise(() => {}) }) };
+    const trainer = new Trainer({ runId: 'dp', model, adapter, examples, plan: plan(4), padId: 0, checkpointRoot: null, replicas: hung, replicaGraceMs: 300 });
+    try {
+      const started = performance.now();
+      await expect(trainer.run()).rejects.toThrow(/data-parallel replicas did not answer within \d+ s of this process finishing its share/);
+      expect(performance.now() - started).toBeGreaterThanOrEqual(290);
+      expect(trainer.step).toBe(0);
+      expect(closed).toBe(false); // closing is the job's (it owns the pool)
+    } finally {
+      trainer.dispose();
+      adapter.dispose();
+      model.dispose();
+    }
+  }, 60_000);
+});
+
+describe('a replica is sent the weights once a step', () => {
+  /** Stands in for a replica's child process: records what it is sent. */
+  function standIn() {
+    const sent: ToReplica[] = [];
+    const child = Object.assign(new EventEmitter(), {
+      stderr: null,
+      connected: true,
+      exitCode: null,
+      signalCode: null,
+      kill: () => true,
+      send: (message: ToReplica, done: (err: Error | null) => void) => {
+        sent.push(message);
+        queueMicrotask(() => done(sent.length === failAt ? new Error('channel closed') : null));
+        return true;
+      },
+    });
+    let failAt = -1;
+    return { child: child as unknown as ChildProcess, sent, failOn: (n: number) => (failAt = n) };
+  }
+  const step = (id: number, values: Float32Array[]) => ({ type: 'step' as const, id, values, batch: collate([examples[0]], 0), targetTokens: 4, recompute: false });
+
+  it('omits weights it already sent (later micro-batches of a step), sends new ones, and resends after a failed send', async () => {
+    const { child, sent, failOn } = standIn();
+    const replica = new Replica(0, child, { type: 'init', recipe: {} as ReplicaRecipe, state: {} }, 1000);
+    const first = [new Float32Array([1, 2])];
+    const second = [new Float32Array([3, 4])];
+    await replica.step(0, step(0, first)).sent;
+    await replica.step(1, step(1, first)).sent;
+    await replica.step(2, step(2, second)).sent;
+    failOn(5); // the fifth message (the second step's second micro-batch) is lost
+    const lost = replica.step(3, step(3, second));
+    await lost.sent;
+    await expect(lost.result).rejects.toThrow(/replica 1 could not be sent a message: channel closed/);
+    await replica.step(4, step(4, second)).sent;
+    const values = sent.slice(1).map((m) => (m.type === 'step' ? m.values : 'init'));
+    expect(values).toEqual([first, undefined, second, undefined, second]);
+  });
 });

@@ -5,7 +5,8 @@
 // the rows each keep two cores busy. tfjs-node cannot run in worker threads (its native binding keeps one
 // backend per process), hence processes.
 //
-// The leader sends the current trainable weights with every step and sums the gradients it gets back, then
+// The leader sends the current trainable weights once every step (not again for the step's later micro-batches,
+// whose weights are the same) and sums the gradients it gets back, then
 // clips and updates as usual: the replicas keep no optimiser state and cannot drift. Losses are the same sum
 // over the step's target tokens, so a data-parallel step equals the single-process step up to float rounding
 // (replicas.test.ts), except for dropout, whose masks are drawn per share.
@@ -42,7 +43,10 @@ export interface ReplicaWork {
   parts: readonly TokenBatch[];
   /** Target tokens of the whole step (each share's loss is divided by it). */
   targetTokens: number;
-  /** The trainable variables' current values, in trainableVariables() order. */
+  /**
+   * The trainable variables' current values, in trainableVariables() order. A replica that was sent these same
+   * arrays (by identity) for an earlier micro-batch is not sent them again: the trainer reads them once a step.
+   */
   values: Float32Array[];
   /** The leader's adapter random state before this micro-batch (dropout), if it has one. */
   randomState?: number;
@@ -67,10 +71,13 @@ export interface ReplicaOptions {
 const RANDOM_STREAM_STRIDE = 2 ** 24;
 const STDERR_TAIL = 2000;
 
-class Replica {
+/** One replica process as the leader sees it (exported for tests, which hand it a stand-in child). */
+export class Replica {
   private readonly pending = new Map<number, { resolve: (r: ReplicaResult) => void; reject: (e: Error) => void }>();
   private stderr = '';
   private exitReason: string | null = null;
+  /** The weights this replica was last sent (it keeps them assigned until others arrive). */
+  private sentValues: Float32Array[] | null = null;
   peakRssBytes = 0;
   readonly ready: Promise<{ variables: { name: string; shape: number[] }[] }>;
 
@@ -128,9 +135,12 @@ class Replica {
     });
   }
 
-  step(id: number, message: ToReplica): { sent: Promise<void>; result: Promise<ReplicaResult> } {
+  step(id: number, message: Extract<ToReplica, { type: 'step' }> & { values: Float32Array[] }): { sent: Promise<void>; result: Promise<ReplicaResult> } {
     const result = new Promise<ReplicaResult>((resolve, reject) => this.pending.set(id, { resolve, reject }));
-    const sent = this.post(message).catch((err: Error) => {
+    const unchanged = message.values === this.sentValues;
+    this.sentValues = message.values;
+    const sent = this.post(unchanged ? { ...message, values: undefined } : message).catch((err: Error) => {
+      this.sentValues = null;
       this.pending.get(id)?.reject(err);
       this.pending.delete(id);
     });

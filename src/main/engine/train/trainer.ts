@@ -39,6 +39,8 @@ export interface TrainerInit {
   evaluate?: (step: number) => Promise<StepEvaluation>;
   /** Other processes that take a share of every micro-batch's rows (replicas.ts); absent: this process does all. */
   replicas?: GradientReplicas;
+  /** The least time to wait for the replicas once this process's share is done (default 2 min; tests shorten it). */
+  replicaGraceMs?: number;
 }
 
 export interface RunCallbacks {
@@ -73,7 +75,7 @@ const THROUGHPUT_WINDOW = 10;
 /** Steps between checks that the live tensor count is back where it was after this session's first step. */
 const LEAK_CHECK_EVERY = 10;
 
-/** How long the leader waits for replicas once its own share is done: this many times its time, and at least REPLICA_GRACE_MS. */
+/** How long the leader waits for replicas once its own share is done: this many times its time, and at least the grace (REPLICA_GRACE_MS by default). */
 const REPLICA_GRACE_FACTOR = 20;
 const REPLICA_GRACE_MS = 120_000;
 
@@ -379,7 +381,8 @@ export class Trainer {
     }
     try {
       // Equal shares take about equal time; a replica still busy long after is stuck, not slow.
-      const results = await withDeadline(remote, Math.max(REPLICA_GRACE_MS, REPLICA_GRACE_FACTOR * (performance.now() - ownStarted)));
+      const graceMs = this.init.replicaGraceMs ?? REPLICA_GRACE_MS;
+      const results = await withDeadline(remote, Math.max(graceMs, REPLICA_GRACE_FACTOR * (performance.now() - ownStarted)));
       let loss = own.loss;
       const grads = own.grads.map((g, i) => tf.tidy(() => results.reduce((sum, r) => sum.add(tf.tensor(r.grads[i], g.shape, 'float32')), g)));
       for (const r of results) loss += r.loss;
