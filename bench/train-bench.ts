@@ -16,7 +16,7 @@ import { createRandomModel } from '../src/main/engine/models/random-init';
 import type { CausalLM } from '../src/main/engine/models/causal-lm';
 import { prefixTokenDim } from '../src/main/engine/methods/prefix';
 import { getMethod, parseMethodOptions } from '../src/main/engine/methods/registry';
-import { Trainer } from '../src/main/engine/train/trainer';
+import { Trainer, type ReplicaTimes } from '../src/main/engine/train/trainer';
 import { startReplicas, type GradientReplicas } from '../src/main/engine/train/replicas';
 import { trainerOptions } from '../src/shared/trainer-options';
 import type { EncodedExample } from '../src/main/engine/train/encode';
@@ -62,6 +62,12 @@ export interface TrainRow {
   dataParallel?: number;
   /** --data-parallel: the highest RSS a replica reported with a step's gradients live (peakRssBytes is this process's). */
   replicaPeakRssBytes?: number;
+  /**
+   * --data-parallel: medians over the timed steps of where a step's time went (trainer ReplicaTimes): this
+   * process's own share, its wait for the replicas after it, the slowest replica's own time, the gradient sum;
+   * the rest of msPerStep is the update, batching and sending.
+   */
+  replicaTimes?: { ownMs: number; waitMs: number; replicaMs: number; sumMs: number };
 }
 
 /** What replicas need to build the row's model (--data-parallel). */
@@ -145,6 +151,7 @@ export async function measureTrainStep(
   let peakRss = process.memoryUsage().rss;
   let peakTensorBytes = 0;
   let replicaPeakRssBytes = 0;
+  const replicaTimes: ReplicaTimes[] = [];
   try {
     const steps = memoryOnly ? 1 : WARMUP_STEPS + TIMED_STEPS;
     const trainerFor = (totalSteps: number): Trainer => {
@@ -163,6 +170,7 @@ export async function measureTrainStep(
         padId: 0,
         checkpointRoot: null,
         replicas,
+        onReplicaTimes: (times) => void replicaTimes.push(times),
       });
     };
     // Timed steps run unprofiled (tf.profile adds per-kernel bookkeeping); one more step under tf.profile gives
@@ -204,8 +212,15 @@ export async function measureTrainStep(
     recompute,
     options: Object.keys(optionsOverride).length ? optionsOverride : undefined,
     ...(memoryOnly ? { memoryOnly } : {}),
-    ...(replicas ? { dataParallel: parallel!.processes, replicaPeakRssBytes } : {}),
+    ...(replicas ? { dataParallel: parallel!.processes, replicaPeakRssBytes, replicaTimes: medianTimes(replicaTimes.slice(WARMUP_STEPS, WARMUP_STEPS + TIMED_STEPS)) } : {}),
   };
+}
+
+/** Each field's median over the steps (undefined fields when none ran: a memory-only row). */
+function medianTimes(steps: ReplicaTimes[]): TrainRow['replicaTimes'] {
+  if (steps.length === 0) return undefined;
+  const of = (key: keyof ReplicaTimes) => median(steps.map((t) => t[key]));
+  return { ownMs: of('ownMs'), waitMs: of('waitMs'), replicaMs: of('replicaMs'), sumMs: of('sumMs') };
 }
 
 /** What the PyTorch reference needs to train the same method the same way (PEFT's names for our options). */
@@ -351,6 +366,8 @@ export async function runTrainBench(opts: {
     ratio: r.reference ? r.tokensPerSecond / r.reference.tokensPerSecond : undefined,
     refRss: r.reference?.peakRssBytes,
     refMaxRss: r.reference?.processMaxRssBytes,
+    // own share · wait after it · slowest replica's own time · gradient sum (ms, medians)
+    split: r.replicaTimes ? [r.replicaTimes.ownMs, r.replicaTimes.waitMs, r.replicaTimes.replicaMs, r.replicaTimes.sumMs].map((ms) => ms.toFixed(0)).join(' · ') : undefined,
   }));
   printTable(table, [
     { key: 'shape', label: 'shape' },
@@ -367,6 +384,7 @@ export async function runTrainBench(opts: {
     { key: 'peakRssBytes', label: 'peak RSS', format: fmt.mib },
     { key: 'processMaxRssBytes', label: 'process max RSS', format: fmt.mib },
     { key: 'replicaPeakRssBytes', label: 'replica peak RSS', format: fmt.mib },
+    { key: 'split', label: 'own · wait · replica · sum ms' },
     { key: 'refRss', label: 'torch peak RSS', format: fmt.mib },
     { key: 'refMaxRss', label: 'torch process max RSS', format: fmt.mib },
     { key: 'trainableParams', label: 'trainable', format: fmt.int },

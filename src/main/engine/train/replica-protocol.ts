@@ -36,5 +36,14 @@ export type ToReplica =
 /** Replica → leader. */
 export type FromReplica =
   | { type: 'ready'; backend: BackendName; variables: { name: string; shape: number[] }[] }
-  | { type: 'grads'; id: number; loss: number; grads: Float32Array[]; /** The replica's RSS with this step's gradients live. */ rssBytes: number }
+  | {
+      type: 'grads';
+      id: number;
+      loss: number;
+      grads: Float32Array[];
+      /** The replica's RSS with this step's gradients live. */
+      rssBytes: number;
+      /** From the step message's arrival to its gradients read back (what the replica itself spent). */
+      computeMs: number;
+    }
   | { type: 'error'; id?: number; message: string };

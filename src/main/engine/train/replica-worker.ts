@@ -51,6 +51,7 @@ async function handle(message: ToReplica): Promise<void> {
     return;
   }
   if (!model || !adapter) throw new Error('a step arrived before the replica was initialised');
+  const started = performance.now();
   const { id, values, batch, targetTokens } = message;
   if (values) {
     if (values.length !== variables.length) throw new Error(`step ${id}: ${values.length} weight arrays for ${variables.length} variables`);
@@ -63,7 +64,7 @@ async function handle(message: ToReplica): Promise<void> {
   const { loss, grads } = await batchGradients({ model, adapter, variables, batch, targetTokens, recompute: message.recompute });
   try {
     const arrays = await Promise.all(grads.map(async (g) => (await g.data()) as Float32Array));
-    send({ type: 'grads', id, loss, grads: arrays, rssBytes: process.memoryUsage().rss });
+    send({ type: 'grads', id, loss, grads: arrays, rssBytes: process.memoryUsage().rss, computeMs: performance.now() - started });
   } finally {
     tf.dispose(grads);
   }

@@ -21,6 +21,8 @@ import type { FromReplica, ReplicaRecipe, ToReplica } from './replica-protocol';
 export interface ReplicaResult {
   loss: number;
   grads: Float32Array[];
+  /** The replica's own time on this share (weights assigned, forward, backward, gradients read back). */
+  computeMs: number;
 }
 
 /** What the trainer needs of its replicas. */
@@ -101,7 +103,7 @@ export class Replica {
           resolve(message);
         } else if (message.type === 'grads') {
           this.peakRssBytes = Math.max(this.peakRssBytes, message.rssBytes);
-          this.pending.get(message.id)?.resolve({ loss: message.loss, grads: message.grads });
+          this.pending.get(message.id)?.resolve({ loss: message.loss, grads: message.grads, computeMs: message.computeMs });
           this.pending.delete(message.id);
         } else if (message.type === 'error') {
           const error = this.failure(message.message);

@@ -41,6 +41,19 @@ export interface TrainerInit {
   replicas?: GradientReplicas;
   /** The least time to wait for the replicas once this process's share is done (default 2 min; tests shorten it). */
   replicaGraceMs?: number;
+  /** Per micro-batch with replicas: where the time went (benchmarks: what keeps N processes from N×). */
+  onReplicaTimes?: (times: ReplicaTimes) => void;
+}
+
+export interface ReplicaTimes {
+  /** This process's own share: forward and backward. */
+  ownMs: number;
+  /** Waiting for the replicas after that. */
+  waitMs: number;
+  /** The slowest replica's own time on its share (ReplicaResult.computeMs). */
+  replicaMs: number;
+  /** Adding their gradients to this process's. */
+  sumMs: number;
 }
 
 export interface RunCallbacks {
@@ -382,10 +395,18 @@ export class Trainer {
     try {
       // Equal shares take about equal time; a replica still busy long after is stuck, not slow.
       const graceMs = this.init.replicaGraceMs ?? REPLICA_GRACE_MS;
-      const results = await withDeadline(remote, Math.max(graceMs, REPLICA_GRACE_FACTOR * (performance.now() - ownStarted)));
+      const ownEnded = performance.now();
+      const results = await withDeadline(remote, Math.max(graceMs, REPLICA_GRACE_FACTOR * (ownEnded - ownStarted)));
+      const received = performance.now();
       let loss = own.loss;
       const grads = own.grads.map((g, i) => tf.tidy(() => results.reduce((sum, r) => sum.add(tf.tensor(r.grads[i], g.shape, 'float32')), g)));
       for (const r of results) loss += r.loss;
+      this.init.onReplicaTimes?.({
+        ownMs: ownEnded - ownStarted,
+        waitMs: received - ownEnded,
+        replicaMs: Math.max(...results.map((r) => r.computeMs)),
+        sumMs: performance.now() - received,
+      });
       onLoss(loss);
       return grads;
     } finally {
