@@ -1,5 +1,5 @@
 // `npm run bench -- <generate|train|profile|leak> [--backend a,b] [--shape a,b] [--method a,b] [--seq 64,256]
-//   [--threads N] [--repeat N] [--steps N] [--recompute off,on] [--quantized-base off,on] [--data-parallel N] [--json FILE] [--no-reference] [--memory-only]`
+//   [--threads N] [--repeat N] [--steps N] [--batch 4,8 (profile)] [--recompute off,on] [--quantized-base off,on] [--data-parallel N] [--json FILE] [--no-reference] [--memory-only]`
 //   generate  prompt and decoding tokens/s (generate-bench.ts)
 //   train     ms per training step per method × backend × shape × T, with the PyTorch reference (train-bench.ts)
 //             --engine torch,tfjs [--python PATH]: our engine against the torch engine on the same RunSpec (engine-bench.ts)
@@ -55,6 +55,7 @@ async function main(): Promise<void> {
       json: { type: 'string' },
       threads: { type: 'string', default: '1' },
       steps: { type: 'string' },
+      batch: { type: 'string' },
       repeat: { type: 'string', default: '1' },
       recompute: { type: 'string', default: 'off' },
       'quantized-base': { type: 'string', default: 'off' },
@@ -135,7 +136,14 @@ async function main(): Promise<void> {
   }
   if (task === 'profile') {
     const { runProfile } = await import('./profile-bench');
-    await runProfile({ backends, shapes: list(values.shape), methods: list(values.method), seqs: list(values.seq).map(Number), steps: Number(values.steps ?? 3) });
+    await runProfile({
+      backends,
+      shapes: list(values.shape),
+      methods: list(values.method),
+      seqs: list(values.seq).map(Number),
+      batches: list(values.batch).map(Number),
+      steps: Number(values.steps ?? 3),
+    });
     return;
   }
   if (task === 'markdown') {
@@ -156,7 +164,7 @@ async function main(): Promise<void> {
     return;
   }
   console.error(
-    'usage: npm run bench -- <generate|train|profile|leak|markdown FILE…> [--backend tensorflow,wasm,cpu] [--shape …] [--method …] [--seq …] [--threads N] [--repeat N] [--steps N] [--json FILE] [--no-reference] [--memory-only]',
+    'usage: npm run bench -- <generate|train|profile|leak|markdown FILE…> [--backend tensorflow,wasm,cpu] [--shape …] [--method …] [--seq …] [--threads N] [--repeat N] [--steps N] [--batch N,… (profile)] [--json FILE] [--no-reference] [--memory-only]',
   );
   process.exitCode = 2;
 }
