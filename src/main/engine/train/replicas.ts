@@ -6,10 +6,10 @@
 // backend per process), hence processes.
 //
 // The leader sends the current trainable weights once every step (not again for the step's later micro-batches,
-// whose weights are the same) and sums the gradients it gets back, then
-// clips and updates as usual: the replicas keep no optimiser state and cannot drift. Losses are the same sum
-// over the step's target tokens, so a data-parallel step equals the single-process step up to float rounding
-// (replicas.test.ts), except for dropout, whose masks are drawn per share.
+// whose weights are the same) and sums the gradients it gets back, then clips and updates as usual: the replicas
+// keep no optimiser state and cannot drift. Losses are the same sum over the step's target tokens, so a
+// data-parallel step equals the single-process step up to float rounding (replicas.test.ts), except for dropout,
+// whose masks are drawn per share.
 //
 // Node's child_process.fork only: an Electron utility process cannot start others (the app runs without them).
 import { fork, type ChildProcess } from 'node:child_process';
