@@ -8,7 +8,7 @@
 //    Skipped, with a message, where the model cache is absent.
 import * as tf from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,6 +17,7 @@ import { generateText, unloadModels } from '../../../services/model-service';
 import { initBackend } from '../../backend';
 import { Gemma3Model, type Gemma3Config } from '../../models/gemma3';
 import { fixturesDir, modelCache, realModels } from '../../test-paths';
+import { maxLogitDifference, readTransformersReference } from './testing/transformers-reference';
 import { loadModel } from '../load-model';
 import { loadGguf } from './gguf-model';
 import { writeTinyGguf, type TinyTensor, type TinyValue } from './tiny-gguf-writer';
@@ -150,18 +151,7 @@ describe('a gemma3 GGUF written from the tiny HF fixture', () => {
 
 // ---- the real model ----
 
-interface Reference {
-  model: string;
-  vocab: number;
-  logitsFile: string;
-  logitsSha256: string;
-  tolerance: number;
-  sequences: { text: string; ids: number[]; offset: number; greedy?: number[] }[];
-}
-
-const FIXTURES = join(import.meta.dirname, '../../../../../tests/fixtures/gguf');
-const reference = JSON.parse(readFileSync(join(FIXTURES, 'gemma3_references.json'), 'utf8')) as Reference;
-const logitsBytes = readFileSync(join(FIXTURES, reference.logitsFile));
+const { reference, logitsBytes } = readTransformersReference('gemma3_references.json');
 const CACHE = modelCache;
 const modelPath = join(CACHE, reference.model);
 const SIZE = realModels.gemma3.size; // the pinned file (scripts/models/fetch-models.py checks its sha256)
@@ -204,11 +194,8 @@ describe.skipIf(!present)(`GGUF ${reference.model} against transformers' GGUF lo
         expect(stderr).toBe('');
         expect(code).toBe(0);
         const ours = (JSON.parse(stdout) as { logits: number[] }).logits;
-        const want = new Float32Array(logitsBytes.buffer, logitsBytes.byteOffset + sequence.offset * 4, reference.vocab);
         expect(ours.length).toBe(reference.vocab);
-        let maxDiff = 0;
-        for (let i = 0; i < want.length; i++) maxDiff = Math.max(maxDiff, Math.abs(ours[i] - want[i]));
-        expect(maxDiff).toBeLessThanOrEqual(reference.tolerance);
+        expect(maxLogitDifference(ours, reference, logitsBytes, sequence)).toBeLessThanOrEqual(reference.tolerance);
       },
       REAL_MODEL_TIMEOUT_MS,
     );

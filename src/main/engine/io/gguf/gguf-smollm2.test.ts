@@ -3,25 +3,15 @@
 // vocabulary, the same 16 greedy ids, and the CLI's `model inspect FILE.gguf` card and `logits --model FILE.gguf`.
 // Skipped, with a message, where the model cache is absent (python3 scripts/models/fetch-models.py fetches it).
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cli } from '../../../cli/cli-harness';
 import { generateText, unloadModels } from '../../../services/model-service';
 import { modelCache, realModels } from '../../test-paths';
+import { maxLogitDifference, readTransformersReference } from './testing/transformers-reference';
 
-interface Reference {
-  model: string;
-  vocab: number;
-  logitsFile: string;
-  logitsSha256: string;
-  tolerance: number;
-  sequences: { text: string; ids: number[]; offset: number; greedy?: number[] }[];
-}
-
-const FIXTURES = join(import.meta.dirname, '../../../../../tests/fixtures/gguf');
-const reference = JSON.parse(readFileSync(join(FIXTURES, 'smollm2_references.json'), 'utf8')) as Reference;
-const logitsBytes = readFileSync(join(FIXTURES, reference.logitsFile));
+const { reference, logitsBytes } = readTransformersReference('smollm2_references.json');
 const CACHE = modelCache;
 const path = join(CACHE, reference.model);
 const SIZE = realModels.smollm2.size; // the pinned file (scripts/models/fetch-models.py checks its sha256)
@@ -66,11 +56,8 @@ describe.skipIf(!present)(`GGUF ${reference.model} against transformers' GGUF lo
       expect(stderr).toBe('');
       expect(code).toBe(0);
       const ours = (JSON.parse(stdout) as { logits: number[] }).logits;
-      const want = new Float32Array(logitsBytes.buffer, logitsBytes.byteOffset + sequence.offset * 4, reference.vocab);
       expect(ours.length).toBe(reference.vocab);
-      let maxDiff = 0;
-      for (let i = 0; i < want.length; i++) maxDiff = Math.max(maxDiff, Math.abs(ours[i] - want[i]));
-      expect(maxDiff).toBeLessThanOrEqual(reference.tolerance);
+      expect(maxLogitDifference(ours, reference, logitsBytes, sequence)).toBeLessThanOrEqual(reference.tolerance);
     });
   }
 
