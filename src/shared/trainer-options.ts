@@ -52,7 +52,7 @@ export const trainerOptions = z.object({
     .max(64)
     .default(1)
     .describe(
-      "Processes that share each step's rows: the training process and N - 1 replica processes, each with its own copy of the model and cores / N backend threads. The same losses up to float rounding (dropout masks are drawn per share); faster where one process cannot keep the cores busy (short sequences; the single-threaded wasm backend). Frozen-base methods only (not full); needs N copies of the model's memory; the desktop app runs with 1 for now",
+      "Processes that share each step's rows: the training process and N - 1 replica processes, each with its own copy of the model and cores / N backend threads. The same losses up to float rounding (dropout masks are drawn per share); faster where one process cannot keep the cores busy (short sequences; the single-threaded wasm backend). Frozen-base methods only (not full); needs N copies of the model's memory (in the desktop app, the app's main process starts the replicas)",
     ),
 });
 

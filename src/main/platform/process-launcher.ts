@@ -13,6 +13,11 @@ export interface LaunchOptions {
   env?: NodeJS.ProcessEnv;
   /** A name for the process (Electron shows it in its process metrics). */
   serviceName?: string;
+  /**
+   * Node: how messages are encoded; 'advanced' (structured clone) keeps typed arrays as bytes, where 'json'
+   * (Node's default) turns them into objects. Electron always uses structured clone.
+   */
+  serialization?: 'json' | 'advanced';
 }
 
 export interface ExitInfo {
@@ -57,6 +62,7 @@ export const nodeLauncher: ProcessLauncher = {
       execArgv: options.execArgv ?? [],
       env: options.env ?? process.env,
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      serialization: options.serialization ?? 'json',
     });
     let hasExited = false;
     const exitListeners: ((info: ExitInfo) => void)[] = [];

@@ -99,12 +99,12 @@ describe.skipIf(!isAvailable)('dataParallel in a training job (stories260K)', ()
 
 describe('when a run can have replicas', () => {
   const estimate = { weightsBytes: 4e9, trainableBytes: 1e6, gradientBytes: 1e6, optimizerBytes: 2e6, activationsBytes: 2e9, totalBytes: 6.004e9 };
-  it('refuses full fine-tuning, the desktop app, and more processes than memory holds', () => {
-    expect(replicasRefusal({ processes: 2, method: 'full', memory: { estimate } }, 1e12, false)).toMatch(/full fine-tuning/);
-    expect(replicasRefusal({ processes: 2, method: 'lora', memory: { estimate } }, 1e12, true)).toMatch(/desktop app/);
+  it('refuses full fine-tuning, a process that cannot start others, and more processes than memory holds', () => {
+    expect(replicasRefusal({ processes: 2, method: 'full', memory: { estimate } }, 1e12, true)).toMatch(/full fine-tuning/);
+    expect(replicasRefusal({ processes: 2, method: 'lora', memory: { estimate } }, 1e12, false)).toMatch(/cannot start replica processes/);
     // One replica: the base again plus half the activations, about 11 GB in all.
-    expect(replicasRefusal({ processes: 2, method: 'lora', memory: { estimate } }, 12e9, false)).toBeNull();
-    expect(replicasRefusal({ processes: 2, method: 'lora', memory: { estimate } }, 10e9, false)).toMatch(/2 processes would need about 10\.3 GiB/);
+    expect(replicasRefusal({ processes: 2, method: 'lora', memory: { estimate } }, 12e9, true)).toBeNull();
+    expect(replicasRefusal({ processes: 2, method: 'lora', memory: { estimate } }, 10e9, true)).toMatch(/2 processes would need about 10\.3 GiB/);
   });
   it('splits the cores between the processes, one thread at least', () => {
     expect(threadsPerProcess(8, 2)).toBe(4);

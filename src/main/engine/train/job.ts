@@ -29,6 +29,7 @@ import type { RunRecorder } from './run-recorder';
 import { parseRunSpec } from './run-spec';
 import { datasetFingerprint, modelFingerprint, readEvalExamples, readExamples, sha256File, type Example } from './sources';
 import { Trainer, type StepEvaluation } from './trainer';
+import type { ReplicaLauncher } from './replica-link';
 import type { GradientReplicas } from './replicas';
 import { startRunReplicas, threadsPerProcess } from './run-replicas';
 
@@ -57,6 +58,11 @@ export interface JobIO {
   onStart?: (info: { runId: string; runDir: string; totalSteps: number }) => void;
   /** Non-fatal messages (truncated examples, memory warnings). */
   log?: (message: string) => void;
+  /**
+   * How data-parallel replicas start, when not forked by this process: the desktop app's training process asks
+   * the app's main process (an Electron utility process cannot start processes).
+   */
+  replicaLauncher?: ReplicaLauncher;
 }
 
 interface Prepared {
@@ -414,6 +420,7 @@ async function prepare(spec: TrainJobSpec, previous: RunManifest | null, store: 
       adapter,
       memory,
       log: io.log,
+      launch: io.replicaLauncher,
     });
     trainer.useReplicas(replicas);
     const generateOn = (scored: Example[]) =>

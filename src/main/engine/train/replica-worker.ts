@@ -4,8 +4,9 @@
 // once every step, so the replica can never drift from it.
 //
 // From source it runs as `node --import tsx replica-worker.ts`; the electron-vite bundle emits it as
-// `out/main/replica-worker.js` (see replicas.ts).
+// `out/main/replica-worker.js` (see replica-link.ts).
 import * as tf from '@tensorflow/tfjs';
+import { parentChannel } from '../../platform/parent-channel';
 import { initBackend } from '../backend';
 import { loadModel } from '../io/load-model';
 import type { PeftAdapter } from '../methods/method';
@@ -15,7 +16,9 @@ import { createRandomModel } from '../models/random-init';
 import { batchGradients } from './batch-gradients';
 import type { FromReplica, ToReplica } from './replica-protocol';
 
-if (!process.send) {
+// Node IPC when the training process forked it, Electron's parentPort when the app's main process started it.
+const channel = parentChannel<FromReplica, ToReplica>();
+if (!channel) {
   process.stderr.write('prefixlab: a replica process must be started by a training process (it has no channel to one)\n');
   process.exit(2);
 }
@@ -28,14 +31,15 @@ let hasWeights = false;
 /** Steps run one at a time, in arrival order. */
 let queue: Promise<void> = Promise.resolve();
 
-const send = (message: FromReplica): void => void process.send!(message);
+const send = (message: FromReplica): void => void channel!.send(message);
 const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
-process.on('message', (message: ToReplica) => {
+channel.onMessage((message) => {
+  if (message?.type !== 'init' && message?.type !== 'step') return; // the utility-process channel's 'done'
   queue = queue.then(() => handle(message)).catch((err: unknown) => send({ type: 'error', id: message.type === 'step' ? message.id : undefined, message: messageOf(err) }));
 });
-// The leader went away: nothing is left to do.
-process.on('disconnect', () => process.exit(0));
+// The leader went away (Node IPC): nothing is left to do. A utility process is ended by the app's main process.
+channel.onDisconnect(() => process.exit(0));
 process.on('SIGINT', () => {});
 
 async function handle(message: ToReplica): Promise<void> {

@@ -2,8 +2,6 @@
 // processes gives the losses and weights of the single-process step (up to float rounding), for every PEFT
 // method, with uneven splits and gradient accumulation; a replica that dies, hangs or builds other variables is
 // reported, not waited on; a step's weights are sent once, not with every micro-batch.
-import { EventEmitter } from 'node:events';
-import type { ChildProcess } from 'node:child_process';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { trainerOptions } from '@shared/trainer-options';
 import { initBackend } from '../backend';
@@ -11,6 +9,7 @@ import { getMethod, parseMethodOptions } from '../methods/registry';
 import { createRandomModel } from '../models/random-init';
 import type { TrainerPlan } from './config';
 import type { ReplicaRecipe, ToReplica } from './replica-protocol';
+import type { ReplicaLink } from './replica-link';
 import { Replica, startReplicas, type GradientReplicas } from './replicas';
 import { collate, splitRows } from './batches';
 import { TINY_LLAMA_CONFIG, toyExamples } from './test-fixtures';
@@ -177,29 +176,28 @@ describe('data-parallel replicas', () => {
 });
 
 describe('a replica is sent the weights once a step', () => {
-  /** Stands in for a replica's child process: records what it is sent. */
+  /** Stands in for a replica process's link: records what it is sent. */
   function standIn() {
     const sent: ToReplica[] = [];
-    const child = Object.assign(new EventEmitter(), {
-      stderr: null,
-      connected: true,
-      exitCode: null,
-      signalCode: null,
-      kill: () => true,
-      send: (message: ToReplica, done: (err: Error | null) => void) => {
-        sent.push(message);
-        queueMicrotask(() => done(sent.length === failAt ? new Error('channel closed') : null));
-        return true;
-      },
-    });
     let failAt = -1;
-    return { child: child as unknown as ChildProcess, sent, failOn: (n: number) => (failAt = n) };
+    const link: ReplicaLink = {
+      send: async (message) => {
+        sent.push(message);
+        await Promise.resolve();
+        if (sent.length === failAt) throw new Error('could not be sent a message: channel closed');
+      },
+      onMessage: () => {},
+      onStderr: () => {},
+      onExit: () => {},
+      kill: () => {},
+    };
+    return { link, sent, failOn: (n: number) => (failAt = n) };
   }
   const step = (id: number, values: Float32Array[]) => ({ type: 'step' as const, id, values, batch: collate([examples[0]], 0), targetTokens: 4, recompute: false });
 
   it('omits weights it already sent (later micro-batches of a step), sends new ones, and resends after a failed send', async () => {
-    const { child, sent, failOn } = standIn();
-    const replica = new Replica(0, child, { type: 'init', recipe: {} as ReplicaRecipe, state: {} }, 1000);
+    const { link, sent, failOn } = standIn();
+    const replica = new Replica(0, link, { type: 'init', recipe: {} as ReplicaRecipe, state: {} }, 1000);
     const first = [new Float32Array([1, 2])];
     const second = [new Float32Array([3, 4])];
     await replica.step(0, step(0, first)).sent;

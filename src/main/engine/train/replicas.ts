@@ -11,12 +11,12 @@
 // data-parallel step equals the single-process step up to float rounding (replicas.test.ts), except for dropout,
 // whose masks are drawn per share.
 //
-// Node's child_process.fork only: an Electron utility process cannot start others (the app runs without them).
-import { fork, type ChildProcess } from 'node:child_process';
-import { entryFile } from '../../platform/entry-file';
+// The replica processes are forked by this process (the CLI, `prefixlab serve`) or started by its parent and
+// reached through it (the desktop app, whose utility processes cannot start others): replica-link.ts.
 import type { StateDict } from '../methods/method';
 import type { TokenBatch } from './batches';
-import type { FromReplica, ReplicaRecipe, ToReplica } from './replica-protocol';
+import { forkReplica, type ReplicaLauncher, type ReplicaLink } from './replica-link';
+import type { ReplicaRecipe, ToReplica } from './replica-protocol';
 
 export interface ReplicaResult {
   loss: number;
@@ -64,6 +64,8 @@ export interface ReplicaOptions {
   startTimeoutMs?: number;
   /** Replica processes' stderr lines, prefixed. */
   onLog?: (message: string) => void;
+  /** How each replica process starts (default: forked from this process). */
+  launch?: ReplicaLauncher;
 }
 
 /**
@@ -73,7 +75,7 @@ export interface ReplicaOptions {
 const RANDOM_STREAM_STRIDE = 2 ** 24;
 const STDERR_TAIL = 2000;
 
-/** One replica process as the leader sees it (exported for tests, which hand it a stand-in child). */
+/** One replica process as the leader sees it (exported for tests, which hand it a stand-in link). */
 export class Replica {
   private readonly pending = new Map<number, { resolve: (r: ReplicaResult) => void; reject: (e: Error) => void }>();
   private stderr = '';
@@ -85,19 +87,18 @@ export class Replica {
 
   constructor(
     readonly index: number,
-    private readonly child: ChildProcess,
+    private readonly link: ReplicaLink,
     init: ToReplica,
     startTimeoutMs: number,
     onLog?: (message: string) => void,
   ) {
-    child.stderr?.setEncoding('utf8');
-    child.stderr?.on('data', (chunk: string) => {
+    link.onStderr((chunk) => {
       this.stderr = (this.stderr + chunk).slice(-STDERR_TAIL);
       for (const line of chunk.split('\n')) if (line.trim()) onLog?.(`replica ${index}: ${line.trim()}`);
     });
     this.ready = new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(this.failure(`did not start within ${Math.round(startTimeoutMs / 1000)} s`)), startTimeoutMs);
-      child.on('message', (message: FromReplica) => {
+      link.onMessage((message) => {
         if (message.type === 'ready') {
           clearTimeout(timer);
           resolve(message);
@@ -116,9 +117,9 @@ export class Replica {
           }
         }
       });
-      child.once('exit', (code, signal) => {
+      link.onExit((how) => {
         clearTimeout(timer);
-        this.exitReason = `exited (${signal ?? `code ${code}`})`;
+        this.exitReason = `exited (${how})`;
         const error = this.failure(this.exitReason);
         reject(error);
         for (const { reject: fail } of this.pending.values()) fail(error);
@@ -131,10 +132,8 @@ export class Replica {
 
   /** Resolves once the message is written to the channel. */
   post(message: ToReplica): Promise<void> {
-    return new Promise((resolve, reject) => {
-      if (this.exitReason || !this.child.connected) return reject(this.failure(this.exitReason ?? 'is not connected'));
-      this.child.send(message, (err) => (err ? reject(this.failure(`could not be sent a message: ${err.message}`)) : resolve()));
-    });
+    if (this.exitReason) return Promise.reject(this.failure(this.exitReason));
+    return this.link.send(message).catch((err: Error) => Promise.reject(this.failure(err.message)));
   }
 
   step(id: number, message: Extract<ToReplica, { type: 'step' }> & { values: Float32Array[] }): { sent: Promise<void>; result: Promise<ReplicaResult> } {
@@ -150,7 +149,7 @@ export class Replica {
   }
 
   kill(): void {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill();
+    this.link.kill();
   }
 
   private failure(what: string): Error {
@@ -161,17 +160,12 @@ export class Replica {
 
 /** Starts `count` replica processes of the leader's model and adapter (`state`: its whole state dict) and waits until each is ready. */
 export async function startReplicas(count: number, recipe: ReplicaRecipe, state: StateDict, options: ReplicaOptions): Promise<GradientReplicas> {
-  const entry = entryFile(import.meta.url, 'replica-worker.js', 'replica-worker.ts', process.env.PREFIXLAB_REPLICA_WORKER);
   const threads = String(Math.max(1, Math.floor(options.threads)));
+  const launch = options.launch ?? forkReplica;
   const replicas: Replica[] = [];
   for (let i = 0; i < count; i++) {
-    const child = fork(entry.file, [], {
-      execArgv: entry.execArgv,
-      env: { ...process.env, ...entry.env, TF_NUM_INTRAOP_THREADS: threads, TF_NUM_INTEROP_THREADS: '1' },
-      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-      serialization: 'advanced',
-    });
-    replicas.push(new Replica(i, child, { type: 'init', recipe, state }, options.startTimeoutMs ?? 10 * 60_000, options.onLog));
+    const link = launch(i, { TF_NUM_INTRAOP_THREADS: threads, TF_NUM_INTEROP_THREADS: '1' });
+    replicas.push(new Replica(i, link, { type: 'init', recipe, state }, options.startTimeoutMs ?? 10 * 60_000, options.onLog));
   }
   const close = (): void => replicas.forEach((r) => r.kill());
   try {

@@ -3,6 +3,7 @@
 import type { BackendName } from '../backend';
 import type { PeftAdapter } from '../methods/method';
 import { freeMemoryBytes, gib, type MemoryVerdict } from './memory-guard';
+import type { ReplicaLauncher } from './replica-link';
 import { startReplicas, type GradientReplicas } from './replicas';
 
 export interface RunReplicaRequest {
@@ -18,6 +19,8 @@ export interface RunReplicaRequest {
   /** The memory guard's estimate of this process's run (which it let through). */
   memory: Pick<MemoryVerdict, 'estimate'>;
   log?: (message: string) => void;
+  /** How the replicas start (default: forked by this process). */
+  launch?: ReplicaLauncher;
 }
 
 /** Backend threads per process when `processes` share the machine's `cores`. */
@@ -28,13 +31,13 @@ export function threadsPerProcess(cores: number, processes: number): number {
 /**
  * Why a run cannot have its replicas, or null when it can. `freeBytes`: the machine's free memory, which all the
  * processes share (on wasm each process has its own 4 GiB heap, and a replica needs no more of it than the training
- * process, whose run the guard already let through).
+ * process, whose run the guard already let through). `canStartProcesses`: false in an Electron utility process
+ * that was given no launcher (it cannot fork; the app's main process starts its replicas).
  */
-export function replicasRefusal(request: Pick<RunReplicaRequest, 'processes' | 'method' | 'memory'>, freeBytes: number, inElectron: boolean): string | null {
+export function replicasRefusal(request: Pick<RunReplicaRequest, 'processes' | 'method' | 'memory'>, freeBytes: number, canStartProcesses: boolean): string | null {
   const { processes, method, memory } = request;
   if (method === 'full') return 'full fine-tuning trains every weight, which would cross between the processes at every step';
-  // An Electron utility process cannot start processes of its own (the RunAsNode fuse is off).
-  if (inElectron) return "the desktop app's training process cannot start replica processes yet";
+  if (!canStartProcesses) return 'this training process cannot start replica processes (an Electron utility process without a launcher)';
   // Each replica holds the base, its adapter and gradients, and its share of the activations.
   const { weightsBytes, trainableBytes, gradientBytes, activationsBytes, totalBytes } = memory.estimate;
   const perReplica = weightsBytes + trainableBytes + gradientBytes + activationsBytes / processes;
@@ -49,7 +52,7 @@ export function replicasRefusal(request: Pick<RunReplicaRequest, 'processes' | '
 export async function startRunReplicas(request: RunReplicaRequest): Promise<GradientReplicas | undefined> {
   const { processes, adapter, log } = request;
   if (processes <= 1) return undefined;
-  const refusal = replicasRefusal(request, freeMemoryBytes(), process.versions.electron !== undefined);
+  const refusal = replicasRefusal(request, freeMemoryBytes(), request.launch !== undefined || process.versions.electron === undefined);
   if (refusal) {
     log?.(`dataParallel ${processes}: training in one process: ${refusal}`);
     return undefined;
@@ -67,7 +70,7 @@ export async function startRunReplicas(request: RunReplicaRequest): Promise<Grad
         backend: request.backend,
       },
       adapter.stateDict(),
-      { threads, shapes: adapter.trainableVariables().map((v) => v.shape) },
+      { threads, shapes: adapter.trainableVariables().map((v) => v.shape), launch: request.launch },
     );
   } catch (err) {
     log?.(`dataParallel ${processes}: training in one process: ${err instanceof Error ? err.message : String(err)}`);

@@ -8,7 +8,7 @@ import type { DatasetTokenizer } from '../../datasets/stats/tokenize-example';
 import { importDataset, inspectDataset, previewDataset, previewTokens } from '../dataset-service';
 import { generateText, inspectModel } from '../model-service';
 import { discoverModels } from '../model-discovery';
-import { parentChannel } from '../training/worker-protocol';
+import { parentChannel } from '../../platform/parent-channel';
 import type { FromWorker, ToWorker, WorkerCalls, WorkerMethod } from './protocol';
 
 type Handler<M extends WorkerMethod> = (args: WorkerCalls[M]['args'], emit: (event: WorkerCalls[M]['event']) => void, signal: AbortSignal) => Promise<WorkerCalls[M]['result']>;

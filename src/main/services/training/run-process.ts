@@ -7,6 +7,7 @@ import type { TrainJobSpec } from '../../engine/train/job';
 import { trainingAllocatorEnv } from '../../platform/allocator-env';
 import { nodeLauncher, type ProcessLauncher } from '../../platform/process-launcher';
 import { RunsStore } from '../../registry/runs-store';
+import { relayReplicas } from './replica-relay';
 import { workerEntry, type ParentMessage, type WorkerMessage } from './worker-protocol';
 
 /** Where a run executes: a separate training process (default), or this process (tests, one-shot CLI). */
@@ -36,7 +37,10 @@ export function runInChildProcess(spec: TrainJobSpec, hooks: RunHooks): Promise<
     // The allocator keeps a step's large buffers for the next step (platform/allocator-env.ts).
     env: { ...process.env, ...trainingAllocatorEnv(), ...entry.env },
     serviceName: 'PrefixLab training',
+    // Relayed replica messages carry typed arrays (replica-relay.ts); Electron's channel is structured clone anyway.
+    serialization: 'advanced',
   });
+  const replicas = relayReplicas(child, hooks.launcher ?? nodeLauncher);
   // The child's stdout (tfjs prints banners) must never reach our stdout: `--json` output lives there.
   child.stdout?.on('data', (chunk: Buffer) => process.stderr.write(chunk));
   child.stderr?.on('data', (chunk: Buffer) => process.stderr.write(chunk));
@@ -51,6 +55,7 @@ export function runInChildProcess(spec: TrainJobSpec, hooks: RunHooks): Promise<
     };
     hooks.signal?.addEventListener('abort', onAbort, { once: true });
     const finish = (fn: () => void): void => {
+      replicas.close();
       if (settled) return;
       settled = true;
       hooks.signal?.removeEventListener('abort', onAbort);
@@ -58,6 +63,7 @@ export function runInChildProcess(spec: TrainJobSpec, hooks: RunHooks): Promise<
     };
     child.onMessage((raw) => {
       const message = raw as WorkerMessage;
+      if (message && replicas.handle(message)) return;
       switch (message?.type) {
         case 'ready':
           send({ type: 'start', spec });

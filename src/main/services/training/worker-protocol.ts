@@ -1,21 +1,40 @@
 // Messages between the app and the training process (worker.ts), the channel the training process talks to
-// its parent through (Node IPC or Electron's parentPort), and where that process's entry file is.
+// its parent through (platform/parent-channel.ts, typed for these messages), and where that process's entry file is.
 import type { TrainProgress, TrainResult } from '@shared/contract/training';
 import type { ApiErrorData } from '@shared/errors';
 import type { TrainJobSpec } from '../../engine/train/job';
+import type { FromReplica, ToReplica } from '../../engine/train/replica-protocol';
 import { entryFile, type EntryFile } from '../../platform/entry-file';
+import { parentChannel as genericParentChannel, type ParentChannel, type WorkerProcessLike } from '../../platform/parent-channel';
 
-/** Parent → training process. 'done': the parent has the last message, the process may exit. */
-export type ParentMessage = { type: 'start'; spec: TrainJobSpec } | { type: 'cancel' } | { type: 'done' };
+export { DONE_TIMEOUT_MS, type ElectronParentPort, type ParentChannel, type WorkerProcessLike } from '../../platform/parent-channel';
 
-/** Training process → parent. */
+/**
+ * Parent → training process. 'done': the parent has the last message, the process may exit. 'replica-*': what a
+ * replica the parent started for it said, wrote to stderr, or how it ended (replica-relay.ts).
+ */
+export type ParentMessage =
+  | { type: 'start'; spec: TrainJobSpec }
+  | { type: 'cancel' }
+  | { type: 'done' }
+  | { type: 'replica-message'; id: number; message: FromReplica }
+  | { type: 'replica-stderr'; id: number; text: string }
+  | { type: 'replica-exit'; id: number; how: string };
+
+/**
+ * Training process → parent. 'replica-*': start a data-parallel replica process (with these environment
+ * variables), hand it a message, or end it; the desktop app's training process cannot start processes itself.
+ */
 export type WorkerMessage =
   | { type: 'ready' }
   | { type: 'started'; runId: string; runDir: string; totalSteps: number }
   | { type: 'progress'; progress: TrainProgress }
   | { type: 'log'; message: string }
   | { type: 'result'; result: TrainResult }
-  | { type: 'error'; error: ApiErrorData };
+  | { type: 'error'; error: ApiErrorData }
+  | { type: 'replica-start'; id: number; env: Record<string, string> }
+  | { type: 'replica-message'; id: number; message: ToReplica }
+  | { type: 'replica-kill'; id: number };
 
 /**
  * How to start the training process: the bundled `train-worker.js` beside this module's bundle (the
@@ -29,84 +48,7 @@ export function workerEntry(): EntryFile {
 
 // ---- the training process's side of the channel ----
 
-/** Electron's `process.parentPort` in a utility process (only what we use). */
-export interface ElectronParentPort {
-  on(event: 'message', listener: (event: { data: unknown }) => void): unknown;
-  postMessage(message: unknown): void;
-}
-
-/** The process object the channel is built on (`process`, or a fake in tests). */
-export interface WorkerProcessLike {
-  send?: (message: unknown, sendHandle: undefined, options: object, callback: (error: Error | null) => void) => boolean;
-  connected?: boolean;
-  parentPort?: ElectronParentPort;
-  on(event: 'message', listener: (message: unknown) => void): unknown;
-  on(event: 'disconnect', listener: () => void): unknown;
-}
-
-export interface ParentChannel<Out = WorkerMessage, In = ParentMessage> {
-  readonly kind: 'node-ipc' | 'electron-port';
-  /** Resolves once the message is handed to the channel (at once when there is no parent any more). */
-  send(message: Out): Promise<void>;
-  onMessage(listener: (message: In) => void): void;
-  /** The parent went away (Node IPC: the channel closed). A utility process has no such event: Electron ends it with the app. */
-  onDisconnect(listener: () => void): void;
-  /** Resolves when the process may exit without losing the last message it sent. */
-  drained(): Promise<void>;
-}
-
-/** How long a utility process waits for the parent's 'done' before exiting anyway. */
-export const DONE_TIMEOUT_MS = 5_000;
-
-/**
- * The channel to the parent: Electron's parentPort when run by utilityProcess.fork, else Node's IPC channel
- * (child_process.fork). Null when the process has neither (started by hand).
- */
-export function parentChannel<Out = WorkerMessage, In = ParentMessage>(proc: WorkerProcessLike = process as unknown as WorkerProcessLike): ParentChannel<Out, In> | null {
-  const port = proc.parentPort;
-  if (port) {
-    // postMessage has no delivery callback, so before exiting the process waits for the parent's 'done'.
-    let isDone = false;
-    const doneWaiters: (() => void)[] = [];
-    const listeners: ((message: In) => void)[] = [];
-    port.on('message', (event) => {
-      const message = event?.data as In | undefined;
-      if (!message || typeof message !== 'object') return;
-      if ((message as { type?: unknown }).type === 'done') {
-        isDone = true;
-        for (const wake of doneWaiters.splice(0)) wake();
-      }
-      for (const listener of listeners) listener(message);
-    });
-    return {
-      kind: 'electron-port',
-      send: async (message) => port.postMessage(message),
-      onMessage: (listener) => void listeners.push(listener),
-      onDisconnect: () => {},
-      drained: () =>
-        isDone
-          ? Promise.resolve()
-          : new Promise<void>((resolve) => {
-              const timer = setTimeout(resolve, DONE_TIMEOUT_MS);
-              doneWaiters.push(() => {
-                clearTimeout(timer);
-                resolve();
-              });
-            }),
-    };
-  }
-  if (!proc.send) return null;
-  const send = proc.send.bind(proc);
-  return {
-    kind: 'node-ipc',
-    send: (message) =>
-      new Promise((resolve) => {
-        if (!proc.connected) return resolve();
-        // The callback runs once the message is written to the channel (or failed: the parent is gone).
-        send(message, undefined, {}, () => resolve());
-      }),
-    onMessage: (listener) => void proc.on('message', (raw) => listener(raw as In)),
-    onDisconnect: (listener) => void proc.on('disconnect', listener),
-    drained: () => Promise.resolve(),
-  };
+/** The training process's channel to the app, or null when it was started by hand. */
+export function parentChannel<Out = WorkerMessage, In = ParentMessage>(proc?: WorkerProcessLike): ParentChannel<Out, In> | null {
+  return genericParentChannel<Out, In>(proc);
 }

@@ -18,6 +18,7 @@ import { toErrorData } from '../../platform/system-errors';
 import { RunInterrupted } from '../../engine/train/interruption';
 import type { TrainJobSpec } from '../../engine/train/job';
 import { RunsStore } from '../../registry/runs-store';
+import { replicasThroughParent, startsReplicasThroughParent } from './replica-relay';
 import { parentChannel } from './worker-protocol';
 
 const channel = parentChannel();
@@ -57,6 +58,8 @@ async function run(spec: TrainJobSpec): Promise<void> {
       onStart: (info) => void send({ type: 'started', ...info }),
       onProgress: (progress) => send({ type: 'progress', progress }),
       log: (message) => void send({ type: 'log', message }),
+      // The desktop app's training process cannot start processes: the app's main process starts its replicas.
+      ...(startsReplicasThroughParent(channel!) ? { replicaLauncher: replicasThroughParent(channel!) } : {}),
     });
     await send({ type: 'result', result });
   } catch (err) {
