@@ -180,6 +180,19 @@ describe('the relay, its two halves back to back', () => {
     expect(replicas.map((r) => r.isKilled)).toEqual([true, true, true]);
   });
 
+  it('a launcher that throws is reported as that replica exiting, not thrown into the app', () => {
+    const toTraining: ParentMessage[] = [];
+    const failing: ProcessLauncher = {
+      kind: 'electron',
+      launch: () => {
+        throw new Error('spawn EACCES');
+      },
+    };
+    const relay = relayReplicas({ send: (m) => (toTraining.push(m as ParentMessage), true) }, failing);
+    expect(relay.handle({ type: 'replica-start', id: 0, env: {} })).toBe(true);
+    expect(toTraining).toEqual([{ type: 'replica-exit', id: 0, how: 'could not start: spawn EACCES' }]);
+  });
+
   it('the relay handles only replica messages; the app way is taken in a utility process or when asked', () => {
     const { relay } = wire();
     expect(relay.handle({ type: 'log', message: 'x' })).toBe(false);

@@ -74,14 +74,21 @@ export function relayReplicas(training: Pick<LaunchedProcess, 'send'>, launcher:
   return {
     handle(message) {
       if (message.type === 'replica-start') {
-        const entry = replicaWorkerEntry();
-        const replica = launcher.launch(entry.file, {
-          execArgv: entry.execArgv,
-          env: { ...process.env, ...trainingAllocatorEnv(), ...entry.env, ...message.env },
-          serviceName: 'PrefixLab replica',
-          serialization: 'advanced',
-        });
         const { id } = message;
+        const entry = replicaWorkerEntry();
+        let replica: LaunchedProcess;
+        try {
+          replica = launcher.launch(entry.file, {
+            execArgv: entry.execArgv,
+            env: { ...process.env, ...trainingAllocatorEnv(), ...entry.env, ...message.env },
+            serviceName: 'PrefixLab replica',
+            serialization: 'advanced',
+          });
+        } catch (err) {
+          // This runs in the app's message handler: a launcher that throws must not take the app down.
+          tell({ type: 'replica-exit', id, how: `could not start: ${err instanceof Error ? err.message : String(err)}` });
+          return true;
+        }
         replicas.set(id, replica);
         replica.stdout?.on('data', () => {}); // tfjs banners; a full pipe must not stall the replica
         replica.stderr?.on('data', (chunk: Buffer | string) => tell({ type: 'replica-stderr', id, text: String(chunk) }));
