@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../backend';
 import { runTrainJobFromFlags as runTrainJob, type JobFlags } from '../../cli/testing/requests-from-flags';
-import { hasStoriesHf, MemoryRecorder, storiesHf, writeWeatherData } from './test-fixtures';
+import { dataParallelJobFlags, hasStoriesHf, MemoryRecorder, writeWeatherData } from './test-fixtures';
 import { replicasRefusal, threadsPerProcess } from './run-replicas';
 import { shareCoresWithReplicas } from './job';
 
@@ -33,25 +33,7 @@ afterAll(() => {
   if (home) rmSync(home, { recursive: true, force: true });
 });
 
-const spec = (method: string, dataParallel: number, set: Record<string, string> = {}): JobFlags => ({
-  home,
-  model: storiesHf,
-  data,
-  method,
-  seed: 5,
-  steps: 3,
-  evalSplit: 2,
-  lr: 0.05,
-  set: {
-    'train.batchSize': '4',
-    'train.maxLength': '32',
-    'train.warmupSteps': '0',
-    'train.evalEvery': '0',
-    'train.checkpointEvery': '0',
-    'train.dataParallel': String(dataParallel),
-    ...set,
-  },
-});
+const spec = (method: string, dataParallel: number, set: Record<string, string> = {}): JobFlags => dataParallelJobFlags({ home, data }, method, dataParallel, 5, set);
 
 async function run(flags: JobFlags): Promise<{ losses: number[]; logs: string[]; status: string; processes?: number; recorded?: number }> {
   const losses: number[] = [];

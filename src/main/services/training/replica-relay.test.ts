@@ -6,10 +6,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { jobSpecFromFlags, type JobFlags } from '../../cli/testing/requests-from-flags';
 import type { ToReplica } from '../../engine/train/replica-protocol';
-import { hasStoriesHf, storiesHf, writeWeatherData } from '../../engine/train/test-fixtures';
+import { dataParallelJobFlags, hasStoriesHf, writeWeatherData } from '../../engine/train/test-fixtures';
 import type { ExitInfo, LaunchedProcess, LaunchOptions, ProcessLauncher } from '../../platform/process-launcher';
 import { nodeLauncher } from '../../platform/process-launcher';
 import { relayReplicas, replicasThroughParent, startsReplicasThroughParent } from './replica-relay';
@@ -18,7 +18,6 @@ import type { ParentChannel, ParentMessage, WorkerMessage } from './worker-proto
 
 let home: string;
 let data: string;
-const relayBefore = process.env.PREFIXLAB_REPLICAS_THROUGH_PARENT;
 
 beforeAll(() => {
   home = mkdtempSync(join(tmpdir(), 'prefixlab-relay-'));
@@ -27,33 +26,14 @@ beforeAll(() => {
 });
 
 afterAll(() => {
-  if (relayBefore === undefined) delete process.env.PREFIXLAB_REPLICAS_THROUGH_PARENT;
-  else process.env.PREFIXLAB_REPLICAS_THROUGH_PARENT = relayBefore;
+  vi.unstubAllEnvs();
   if (home) rmSync(home, { recursive: true, force: true });
 });
 
 describe.skipIf(!hasStoriesHf())('replicas started by the parent (stories260K, real processes)', () => {
-  const flags = (runId: string, dataParallel: number): JobFlags => ({
-    home,
-    runId,
-    backend: 'cpu',
-    model: storiesHf,
-    data,
-    method: 'ptplus',
-    seed: 3,
-    steps: 3,
-    evalSplit: 2,
-    lr: 0.05,
-    set: {
-      phiCenter: 'data-mean', // μ is a buffer: the replica must get the whole state
-      'train.batchSize': '4',
-      'train.maxLength': '32',
-      'train.warmupSteps': '0',
-      'train.evalEvery': '0',
-      'train.checkpointEvery': '0',
-      'train.dataParallel': String(dataParallel),
-    },
-  });
+  // PT+ with data-mean centring: μ is a buffer, so the replica must get the adapter's whole state.
+  const flags = (runId: string, dataParallel: number): JobFlags =>
+    dataParallelJobFlags({ home, data, runId, backend: 'cpu' }, 'ptplus', dataParallel, 3, { phiCenter: 'data-mean' });
 
   async function run(runId: string, dataParallel: number, launcher: ProcessLauncher): Promise<{ losses: number[]; logs: string[]; processes?: number }> {
     const losses: number[] = [];
@@ -76,9 +56,9 @@ describe.skipIf(!hasStoriesHf())('replicas started by the parent (stories260K, r
         return nodeLauncher.launch(file, options);
       },
     };
-    delete process.env.PREFIXLAB_REPLICAS_THROUGH_PARENT;
+    vi.stubEnv('PREFIXLAB_REPLICAS_THROUGH_PARENT', undefined);
     const single = await run('relay-single', 1, recording);
-    process.env.PREFIXLAB_REPLICAS_THROUGH_PARENT = '1'; // the training process inherits it
+    vi.stubEnv('PREFIXLAB_REPLICAS_THROUGH_PARENT', '1'); // the training process inherits it
     const relayed = await run('relay-parallel', 2, recording);
     // This process started both training processes and the replica (the training process forked nothing).
     expect(launched.map((f) => f.replace(/\.(ts|js)$/, ''))).toEqual(['worker', 'worker', 'replica-worker']);
