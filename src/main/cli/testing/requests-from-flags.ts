@@ -4,6 +4,7 @@
 import { runTrainJob, type TrainJobSpec } from '../../engine/train/job';
 import { compare, type CompareRequest } from '../../services/training/compare';
 import { train, type TrainRequest } from '../../services/training/train';
+import { storiesHf } from '../../engine/train/test-fixtures';
 import { comparePlanFromFlags, runSpecFromFlags, type CompareFlags, type RunFlags } from '../run-spec-flags';
 
 const RUN_FLAGS = ['model', 'data', 'method', 'set', 'steps', 'epochs', 'budgetTokens', 'seed', 'kPerClass', 'evalSplit', 'split', 'lr', 'evalData'] as const;
@@ -66,4 +67,35 @@ export async function trainFromFlags(flags: Parameters<typeof trainRequestFromFl
 /** The comparison orchestrator's compare(), described in flags. */
 export async function compareFromFlags(flags: Parameters<typeof compareRequestFromFlags>[0]): ReturnType<typeof compare> {
   return compare(compareRequestFromFlags(flags));
+}
+
+/**
+ * A three-step stories260K job on the weather data (writeWeatherData) with `dataParallel` processes: batch 4,
+ * 32 tokens, no warm-up, no evaluation or checkpoint before the end (the data-parallel tests). `set` adds flags.
+ */
+export function dataParallelJobFlags(
+  where: Pick<JobFlags, 'home' | 'data'> & Partial<Pick<JobFlags, 'runId' | 'backend'>>,
+  method: string,
+  dataParallel: number,
+  seed: number,
+  set: Record<string, string> = {},
+): JobFlags {
+  return {
+    ...where,
+    model: storiesHf,
+    method,
+    seed,
+    steps: 3,
+    evalSplit: 2,
+    lr: 0.05,
+    set: {
+      'train.batchSize': '4',
+      'train.maxLength': '32',
+      'train.warmupSteps': '0',
+      'train.evalEvery': '0',
+      'train.checkpointEvery': '0',
+      'train.dataParallel': String(dataParallel),
+      ...set,
+    },
+  };
 }

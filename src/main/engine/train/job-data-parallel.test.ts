@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../backend';
-import { runTrainJobFromFlags as runTrainJob, type JobFlags } from '../../cli/testing/requests-from-flags';
-import { dataParallelJobFlags, hasStoriesHf, MemoryRecorder, writeWeatherData } from './test-fixtures';
+import { dataParallelJobFlags, runTrainJobFromFlags as runTrainJob, type JobFlags } from '../../cli/testing/requests-from-flags';
+import { hasStoriesHf, MemoryRecorder, writeWeatherData } from './test-fixtures';
 import { replicasRefusal, threadsPerProcess } from './run-replicas';
 import { shareCoresWithReplicas } from './job';
 

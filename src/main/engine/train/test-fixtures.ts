@@ -10,7 +10,6 @@ import { ApiError } from '@shared/errors';
 import { RunManifestSchema, type RunManifest, type TrainProgress } from '@shared/contract/training';
 import { Rng } from '../../platform/rng';
 import { LlamaModel, llamaWeightShapes, parseLlamaConfig } from '../models/llama';
-import type { JobFlags } from '../../cli/testing/requests-from-flags';
 import type { EncodedExample } from './encode';
 import type { RunRecorder } from './run-recorder';
 
@@ -57,37 +56,6 @@ export function writeWeatherData(path: string): void {
     path,
     names.flatMap((n) => [JSON.stringify({ text: `${n} saw the sun.`, label: 'happy' }), JSON.stringify({ text: `${n} saw the rain.`, label: 'sad' })]).join('\n') + '\n',
   );
-}
-
-/**
- * A three-step stories260K job on the weather data (writeWeatherData) with `dataParallel` processes: batch 4,
- * 32 tokens, no warm-up, no evaluation or checkpoint before the end (the data-parallel tests). `set` adds flags.
- */
-export function dataParallelJobFlags(
-  where: Pick<JobFlags, 'home' | 'data'> & Partial<Pick<JobFlags, 'runId' | 'backend'>>,
-  method: string,
-  dataParallel: number,
-  seed: number,
-  set: Record<string, string> = {},
-): JobFlags {
-  return {
-    ...where,
-    model: storiesHf,
-    method,
-    seed,
-    steps: 3,
-    evalSplit: 2,
-    lr: 0.05,
-    set: {
-      'train.batchSize': '4',
-      'train.maxLength': '32',
-      'train.warmupSteps': '0',
-      'train.evalEvery': '0',
-      'train.checkpointEvery': '0',
-      'train.dataParallel': String(dataParallel),
-      ...set,
-    },
-  };
 }
 
 /**
