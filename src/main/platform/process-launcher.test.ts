@@ -63,6 +63,21 @@ describe('nodeLauncher (child_process.fork)', () => {
     expect(await stderr()).toBe('hello on stderr\n');
     // The child is gone: sending is refused, not thrown.
     expect(child.send({ type: 'late' })).toBe(false);
+    await expect(child.deliver({ type: 'late' })).rejects.toThrow('has exited');
+  });
+
+  it('deliver resolves once the message is on its way; typed arrays cross as bytes with advanced serialization', async () => {
+    const file = join(dir, 'echo-deliver.cjs');
+    writeFileSync(file, ECHO);
+    const child = nodeLauncher.launch(file, { serialization: 'advanced' });
+    await new Promise<void>((resolve) => child.onMessage(() => resolve()));
+    const echoed = new Promise<unknown>((resolve) => child.onMessage(resolve));
+    await child.deliver({ type: 'grads', values: new Float32Array([1.5, -2]) });
+    expect(((await echoed) as { echo: { values: unknown } }).echo.values).toEqual(new Float32Array([1.5, -2]));
+    const exited = new Promise<ExitInfo>((resolve) => child.onExit(resolve));
+    child.kill();
+    await exited;
+    await expect(child.deliver({ type: 'late' })).rejects.toThrow('has exited');
   });
 
   it('kill ends the child and reports the signal', async () => {
@@ -161,5 +176,19 @@ describe('electronLauncher (utilityProcess.fork), against a fake utilityProcess'
 
     child.kill();
     expect(fake.killed).toBe(true);
+  });
+
+  it('deliver posts and resolves; after exit, or when postMessage throws, it rejects with the cause', async () => {
+    const electron = fakeElectron();
+    const child = electronLauncher(electron.module).launch('/w.js');
+    const fake = electron.forks[0].child;
+    await child.deliver({ type: 'step', id: 1 });
+    expect(fake.posted).toEqual([{ type: 'step', id: 1 }]);
+    fake.postMessage = () => {
+      throw new Error('could not be cloned');
+    };
+    await expect(child.deliver({ type: 'step', id: 2 })).rejects.toThrow('could not be sent a message: could not be cloned');
+    fake.emit('exit', 0);
+    await expect(child.deliver({ type: 'step', id: 3 })).rejects.toThrow('has exited');
   });
 });

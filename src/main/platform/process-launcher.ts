@@ -36,6 +36,12 @@ export interface LaunchedProcess {
   readonly stderr: Readable | NodeJS.ReadableStream | null;
   /** Sends a message; false when the child is gone (never throws). */
   send(message: unknown): boolean;
+  /**
+   * Sends a message and says when it has left: resolves once it is handed to the channel (Node: written to the
+   * pipe; Electron: posted), rejects with the cause when it cannot be (the child is gone, the channel failed).
+   * For a sender that must know its message is on the way before it goes on (a data-parallel step's share).
+   */
+  deliver(message: unknown): Promise<void>;
   onSpawn(listener: (pid: number) => void): void;
   onMessage(listener: (message: unknown) => void): void;
   /** Once, after the process ended (also after a failed start, with code null). */
@@ -91,6 +97,15 @@ export const nodeLauncher: ProcessLauncher = {
           return false;
         }
       },
+      deliver: (message) =>
+        new Promise((resolve, reject) => {
+          if (hasExited || !child.connected) return reject(new Error(hasExited ? 'has exited' : 'is not connected'));
+          try {
+            child.send(message as never, (err) => (err ? reject(new Error(`could not be sent a message: ${err.message}`)) : resolve()));
+          } catch (err) {
+            reject(new Error(`could not be sent a message: ${err instanceof Error ? err.message : String(err)}`));
+          }
+        }),
       onSpawn: (listener) => void child.once('spawn', () => child.pid !== undefined && listener(child.pid)),
       onMessage: (listener) => void child.on('message', (message) => listener(message)),
       onExit: (listener) => void exitListeners.push(listener),
@@ -169,6 +184,15 @@ export function electronLauncher(utilityProcess: UtilityProcessModule): ProcessL
             return true;
           } catch {
             return false;
+          }
+        },
+        // postMessage copies the message (structured clone) before it returns: posted is on its way.
+        deliver: async (message) => {
+          if (hasExited) throw new Error('has exited');
+          try {
+            child.postMessage(message);
+          } catch (err) {
+            throw new Error(`could not be sent a message: ${err instanceof Error ? err.message : String(err)}`);
           }
         },
         onSpawn: (listener) => void child.on('spawn', () => child.pid !== undefined && listener(child.pid)),

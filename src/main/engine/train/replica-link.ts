@@ -2,8 +2,8 @@
 // replica itself (the CLI and `prefixlab serve`: Node's child_process.fork), or it asks its parent to start the
 // replica and relay the messages (the desktop app: an Electron utility process cannot start processes, but the
 // main process can; services/training/replica-relay.ts).
-import { fork } from 'node:child_process';
 import { entryFile, type EntryFile } from '../../platform/entry-file';
+import { nodeLauncher, type LaunchedProcess } from '../../platform/process-launcher';
 import type { FromReplica, ToReplica } from './replica-protocol';
 
 /** One replica process as the training process sees it. */
@@ -29,31 +29,39 @@ export function replicaWorkerEntry(): EntryFile {
   return entryFile(import.meta.url, 'replica-worker.js', 'replica-worker.ts', process.env.PREFIXLAB_REPLICA_WORKER);
 }
 
-/** Forks the replica from this process, with 'advanced' serialization so typed arrays cross as bytes. */
-export const forkReplica: ReplicaLauncher = (_index, env) => {
-  const entry = replicaWorkerEntry();
-  const child = fork(entry.file, [], {
-    execArgv: entry.execArgv,
-    env: { ...process.env, ...entry.env, ...env },
-    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-    serialization: 'advanced',
-  });
+/**
+ * A replica process seen through its link: messages, stderr, and how it ended ("code 1", "SIGKILL", with
+ * Electron's fatal-error detail where there is one). Its stdout (tfjs banners) is drained so a full pipe never
+ * stalls it. Used for a replica this process forks and, in the app's main process, for one started for the
+ * training process (services/training/replica-relay.ts).
+ */
+export function replicaLinkOver(child: LaunchedProcess): ReplicaLink {
+  child.stdout?.on('data', () => {});
   let exited: string | null = null;
-  child.once('exit', (code, signal) => (exited = signal ?? `code ${code}`));
+  const exitListeners: ((how: string) => void)[] = [];
+  child.onExit(({ code, signal, detail }) => {
+    exited = `${signal ?? `code ${code}`}${detail ? `, ${detail}` : ''}`;
+    for (const listener of exitListeners) listener(exited);
+  });
   return {
-    send: (message) =>
-      new Promise((resolve, reject) => {
-        if (exited || !child.connected) return reject(new Error(exited ? `exited (${exited})` : 'is not connected'));
-        child.send(message, (err) => (err ? reject(new Error(`could not be sent a message: ${err.message}`)) : resolve()));
-      }),
-    onMessage: (listener) => void child.on('message', (message) => listener(message as FromReplica)),
+    send: (message) => (exited ? Promise.reject(new Error(`exited (${exited})`)) : child.deliver(message)),
+    onMessage: (listener) => child.onMessage((message) => listener(message as FromReplica)),
     onStderr: (listener) => {
       child.stderr?.setEncoding('utf8');
       child.stderr?.on('data', (chunk: string) => listener(chunk));
     },
-    onExit: (listener) => void child.once('exit', (code, signal) => listener(signal ?? `code ${code}`)),
+    onExit: (listener) => {
+      if (exited) listener(exited);
+      else exitListeners.push(listener);
+    },
     kill: () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill();
+      if (!exited) child.kill();
     },
   };
+}
+
+/** Forks the replica from this process, with 'advanced' serialization so typed arrays cross as bytes. */
+export const forkReplica: ReplicaLauncher = (_index, env) => {
+  const entry = replicaWorkerEntry();
+  return replicaLinkOver(nodeLauncher.launch(entry.file, { execArgv: entry.execArgv, env: { ...process.env, ...entry.env, ...env }, serialization: 'advanced' }));
 };

@@ -79,12 +79,18 @@ describe('the relay, its two halves back to back', () => {
     private messageListener: (message: unknown) => void = () => {};
     private exitListener: (info: ExitInfo) => void = () => {};
     isKilled = false;
+    /** Set to make every delivery fail (a channel that broke). */
+    failsDelivery = false;
     constructor(readonly options: LaunchOptions | undefined) {}
     send(message: unknown): boolean {
       this.received.push(message);
       const m = message as ToReplica;
       if (m.type === 'step') queueMicrotask(() => this.messageListener({ type: 'grads', id: m.id, loss: 1.5, grads: [new Float32Array([m.id])], rssBytes: 1, computeMs: 2 }));
       return true;
+    }
+    async deliver(message: unknown): Promise<void> {
+      if (this.failsDelivery) throw new Error('channel closed');
+      this.send(message);
     }
     onSpawn(): void {}
     onMessage(listener: (message: unknown) => void): void {
@@ -147,6 +153,18 @@ describe('the relay, its two halves back to back', () => {
     expect(exits).toEqual(['code 1, FatalError at x']);
     await expect(link.send(step)).rejects.toThrow('has exited');
     expect(unhandled).toEqual([]);
+  });
+
+  it('a message the parent cannot deliver ends that replica, so the training process hears an exit, not silence', async () => {
+    const { launch, replicas } = wire();
+    const link = launch(0, {});
+    const exits: string[] = [];
+    link.onExit((how) => exits.push(how));
+    replicas[0].failsDelivery = true;
+    await link.send({ type: 'step', id: 1, batch: { inputIds: [], targets: [], rows: 0, length: 0 } as never, targetTokens: 4, recompute: false });
+    await new Promise((r) => setTimeout(r, 0));
+    expect(replicas[0].isKilled).toBe(true);
+    expect(exits).toEqual(['SIGTERM']);
   });
 
   it('kill ends one replica; close ends every one still running', () => {

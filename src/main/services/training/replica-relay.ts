@@ -8,7 +8,7 @@
 // Under Node (the CLI, `prefixlab serve`) the training process forks its replicas itself; setting
 // PREFIXLAB_REPLICAS_THROUGH_PARENT=1 takes the app's way instead (tests run it for real that way).
 import type { ReplicaLauncher, ReplicaLink } from '../../engine/train/replica-link';
-import { replicaWorkerEntry } from '../../engine/train/replica-link';
+import { replicaLinkOver, replicaWorkerEntry } from '../../engine/train/replica-link';
 import type { FromReplica } from '../../engine/train/replica-protocol';
 import { trainingAllocatorEnv } from '../../platform/allocator-env';
 import type { LaunchedProcess, ProcessLauncher } from '../../platform/process-launcher';
@@ -69,39 +69,42 @@ export interface ReplicaRelay {
 
 /** Starts and relays the replicas `training` asks for, with `launcher` (the one that started `training`). */
 export function relayReplicas(training: Pick<LaunchedProcess, 'send'>, launcher: ProcessLauncher): ReplicaRelay {
-  const replicas = new Map<number, LaunchedProcess>();
+  const replicas = new Map<number, ReplicaLink>();
   const tell = (message: ParentMessage): void => void training.send(message);
   return {
     handle(message) {
       if (message.type === 'replica-start') {
         const { id } = message;
         const entry = replicaWorkerEntry();
-        let replica: LaunchedProcess;
+        let replica: ReplicaLink;
         try {
-          replica = launcher.launch(entry.file, {
-            execArgv: entry.execArgv,
-            env: { ...process.env, ...trainingAllocatorEnv(), ...entry.env, ...message.env },
-            serviceName: 'PrefixLab replica',
-            serialization: 'advanced',
-          });
+          replica = replicaLinkOver(
+            launcher.launch(entry.file, {
+              execArgv: entry.execArgv,
+              env: { ...process.env, ...trainingAllocatorEnv(), ...entry.env, ...message.env },
+              serviceName: 'PrefixLab replica',
+              serialization: 'advanced',
+            }),
+          );
         } catch (err) {
           // This runs in the app's message handler: a launcher that throws must not take the app down.
           tell({ type: 'replica-exit', id, how: `could not start: ${err instanceof Error ? err.message : String(err)}` });
           return true;
         }
         replicas.set(id, replica);
-        replica.stdout?.on('data', () => {}); // tfjs banners; a full pipe must not stall the replica
-        replica.stderr?.on('data', (chunk: Buffer | string) => tell({ type: 'replica-stderr', id, text: String(chunk) }));
-        replica.onMessage((m) => tell({ type: 'replica-message', id, message: m as FromReplica }));
-        replica.onExit(({ code, signal, detail }) => {
+        replica.onStderr((text) => tell({ type: 'replica-stderr', id, text }));
+        replica.onMessage((m) => tell({ type: 'replica-message', id, message: m }));
+        replica.onExit((how) => {
           replicas.delete(id);
-          tell({ type: 'replica-exit', id, how: `${signal ?? `code ${code}`}${detail ? `, ${detail}` : ''}` });
+          tell({ type: 'replica-exit', id, how });
         });
         return true;
       }
       if (message.type === 'replica-message') {
-        // A replica that is gone reports its exit; the training process then fails the step that waited for it.
-        replicas.get(message.id)?.send(message.message);
+        // A message that cannot reach its replica would leave the training process waiting for an answer: end the
+        // replica instead, whose exit the training process hears and fails the step with.
+        const replica = replicas.get(message.id);
+        replica?.send(message.message).catch(() => replica.kill());
         return true;
       }
       if (message.type === 'replica-kill') {
