@@ -8,6 +8,7 @@ import { Trainer } from '../src/main/engine/train/trainer';
 import { trainerOptions } from '../src/shared/trainer-options';
 import { SHAPES } from './shapes';
 import { buildModel, BATCH, syntheticExamples } from './train-bench';
+import { productThroughput } from './product-flops';
 import { fmt, printTable } from './report';
 
 export async function runProfile(opts: { backends: BackendName[]; shapes: string[]; methods: string[]; seqs: number[]; batches?: number[]; steps: number }): Promise<void> {
@@ -65,6 +66,10 @@ export async function runProfile(opts: { backends: BackendName[]; shapes: string
               { key: 'calls', label: 'calls/step', format: fmt.num(0) },
               { key: 'share', label: 'share', format: (v) => `${((v as number) * 100).toFixed(1)}%` },
             ]);
+            // How close the products run to the machine's peak (the bound a backend cannot pass by fewer kernels).
+            for (const p of productThroughput(kernels, opts.steps)) {
+              console.log(`  products (${p.kernel}): ${p.gflopPerStep.toFixed(1)} GFLOP/step in ${p.msPerStep.toFixed(0)} ms → ${p.gflops.toFixed(1)} GFLOPS`);
+            }
             if (process.env.PROFILE_SHAPES) {
               const byShape = new Map<string, number>();
               for (const k of kernels) {
