@@ -1,5 +1,6 @@
 // Floating-point operations of the matrix products a profile recorded, from their input shapes alone (tf.profile
 // keeps no attributes): what lets a profile say how close a backend's products run to the machine's peak.
+import * as tf from '@tensorflow/tfjs';
 
 /**
  * 2·M·K·N per group of a BatchMatMul with inputs a [.., r1, c1] and b [.., r2, c2]. The contracted size K is the
@@ -8,7 +9,7 @@
 export function batchMatMulFlops(a: readonly number[], b: readonly number[]): number {
   const [r1, c1] = a.slice(-2);
   const [r2, c2] = b.slice(-2);
-  const groups = Math.max(size(a.slice(0, -2)), size(b.slice(0, -2)));
+  const groups = Math.max(tf.util.sizeFromShape(a.slice(0, -2)), tf.util.sizeFromShape(b.slice(0, -2)));
   const inner = c1 === r2 || c1 === c2 ? c1 : r1;
   const outer = inner === r2 ? c2 : r2;
   return 2 * groups * (r1 * c1) * outer;
@@ -44,8 +45,4 @@ export function productThroughput(
     totals.set(k.name, entry);
   }
   return [...totals].map(([kernel, { flops, ms }]) => ({ kernel, gflopPerStep: flops / 1e9 / steps, msPerStep: ms / steps, gflops: ms > 0 ? flops / 1e9 / (ms / 1e3) : 0 }));
-}
-
-function size(dims: readonly number[]): number {
-  return dims.reduce((x, y) => x * y, 1);
 }

@@ -101,9 +101,9 @@ export const nodeLauncher: ProcessLauncher = {
         new Promise((resolve, reject) => {
           if (hasExited || !child.connected) return reject(new Error(hasExited ? 'has exited' : 'is not connected'));
           try {
-            child.send(message as never, (err) => (err ? reject(new Error(`could not be sent a message: ${err.message}`)) : resolve()));
+            child.send(message as never, (err) => (err ? reject(notSent(err)) : resolve()));
           } catch (err) {
-            reject(new Error(`could not be sent a message: ${err instanceof Error ? err.message : String(err)}`));
+            reject(notSent(err));
           }
         }),
       onSpawn: (listener) => void child.once('spawn', () => child.pid !== undefined && listener(child.pid)),
@@ -192,7 +192,7 @@ export function electronLauncher(utilityProcess: UtilityProcessModule): ProcessL
           try {
             child.postMessage(message);
           } catch (err) {
-            throw new Error(`could not be sent a message: ${err instanceof Error ? err.message : String(err)}`);
+            throw notSent(err);
           }
         },
         onSpawn: (listener) => void child.on('spawn', () => child.pid !== undefined && listener(child.pid)),
@@ -204,4 +204,9 @@ export function electronLauncher(utilityProcess: UtilityProcessModule): ProcessL
       };
     },
   };
+}
+
+/** The error deliver() rejects with when the channel refuses a message. */
+function notSent(cause: unknown): Error {
+  return new Error(`could not be sent a message: ${cause instanceof Error ? cause.message : String(cause)}`);
 }

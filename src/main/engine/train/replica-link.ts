@@ -3,7 +3,7 @@
 // replica and relay the messages (the desktop app: an Electron utility process cannot start processes, but the
 // main process can; services/training/replica-relay.ts).
 import { entryFile, type EntryFile } from '../../platform/entry-file';
-import { nodeLauncher, type LaunchedProcess } from '../../platform/process-launcher';
+import { nodeLauncher, type LaunchedProcess, type ProcessLauncher } from '../../platform/process-launcher';
 import type { FromReplica, ToReplica } from './replica-protocol';
 
 /** One replica process as the training process sees it. */
@@ -25,17 +25,16 @@ export type ReplicaLauncher = (index: number, env: Record<string, string>) => Re
  * Where a replica process's entry is: `out/main/replica-worker.js` beside the bundle (electron-vite), else
  * replica-worker.ts through tsx. PREFIXLAB_REPLICA_WORKER overrides the file.
  */
-export function replicaWorkerEntry(): EntryFile {
+function replicaWorkerEntry(): EntryFile {
   return entryFile(import.meta.url, 'replica-worker.js', 'replica-worker.ts', process.env.PREFIXLAB_REPLICA_WORKER);
 }
 
 /**
  * A replica process seen through its link: messages, stderr, and how it ended ("code 1", "SIGKILL", with
  * Electron's fatal-error detail where there is one). Its stdout (tfjs banners) is drained so a full pipe never
- * stalls it. Used for a replica this process forks and, in the app's main process, for one started for the
- * training process (services/training/replica-relay.ts).
+ * stalls it.
  */
-export function replicaLinkOver(child: LaunchedProcess): ReplicaLink {
+function replicaLinkOver(child: LaunchedProcess): ReplicaLink {
   child.stdout?.on('data', () => {});
   let exited: string | null = null;
   const exitListeners: ((how: string) => void)[] = [];
@@ -60,8 +59,21 @@ export function replicaLinkOver(child: LaunchedProcess): ReplicaLink {
   };
 }
 
-/** Forks the replica from this process, with 'advanced' serialization so typed arrays cross as bytes. */
-export const forkReplica: ReplicaLauncher = (_index, env) => {
+/**
+ * Starts a replica process with `launcher` ('advanced' serialization, so typed arrays cross as bytes; Electron's
+ * channel is structured clone anyway): this process forking its own, or the app's main process starting one for
+ * the training process (services/training/replica-relay.ts). `env` adds to this process's environment.
+ */
+export function launchReplica(launcher: ProcessLauncher, env: Record<string, string>): ReplicaLink {
   const entry = replicaWorkerEntry();
-  return replicaLinkOver(nodeLauncher.launch(entry.file, { execArgv: entry.execArgv, env: { ...process.env, ...entry.env, ...env }, serialization: 'advanced' }));
-};
+  const child = launcher.launch(entry.file, {
+    execArgv: entry.execArgv,
+    env: { ...process.env, ...entry.env, ...env },
+    serviceName: 'PrefixLab replica',
+    serialization: 'advanced',
+  });
+  return replicaLinkOver(child);
+}
+
+/** Forks the replica from this process. */
+export const forkReplica: ReplicaLauncher = (_index, env) => launchReplica(nodeLauncher, env);

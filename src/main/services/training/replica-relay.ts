@@ -8,7 +8,7 @@
 // Under Node (the CLI, `prefixlab serve`) the training process forks its replicas itself; setting
 // PREFIXLAB_REPLICAS_THROUGH_PARENT=1 takes the app's way instead (tests run it for real that way).
 import type { ReplicaLauncher, ReplicaLink } from '../../engine/train/replica-link';
-import { replicaLinkOver, replicaWorkerEntry } from '../../engine/train/replica-link';
+import { launchReplica } from '../../engine/train/replica-link';
 import type { FromReplica } from '../../engine/train/replica-protocol';
 import { trainingAllocatorEnv } from '../../platform/allocator-env';
 import type { LaunchedProcess, ProcessLauncher } from '../../platform/process-launcher';
@@ -75,17 +75,9 @@ export function relayReplicas(training: Pick<LaunchedProcess, 'send'>, launcher:
     handle(message) {
       if (message.type === 'replica-start') {
         const { id } = message;
-        const entry = replicaWorkerEntry();
         let replica: ReplicaLink;
         try {
-          replica = replicaLinkOver(
-            launcher.launch(entry.file, {
-              execArgv: entry.execArgv,
-              env: { ...process.env, ...trainingAllocatorEnv(), ...entry.env, ...message.env },
-              serviceName: 'PrefixLab replica',
-              serialization: 'advanced',
-            }),
-          );
+          replica = launchReplica(launcher, { ...trainingAllocatorEnv(), ...message.env });
         } catch (err) {
           // This runs in the app's message handler: a launcher that throws must not take the app down.
           tell({ type: 'replica-exit', id, how: `could not start: ${err instanceof Error ? err.message : String(err)}` });
