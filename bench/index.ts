@@ -1,5 +1,5 @@
 // `npm run bench -- <generate|train|profile|leak> [--backend a,b] [--shape a,b] [--method a,b] [--seq 64,256]
-//   [--threads N] [--repeat N] [--steps N] [--batch 4,8 (profile)] [--recompute off,on] [--quantized-base off,on] [--data-parallel N] [--json FILE] [--no-reference] [--memory-only]`
+//   [--threads N] [--repeat N] [--steps N] [--batch 4,8 (profile)] [--recompute off,on] [--quantized-base off,on] [--data-parallel N|1,N] [--json FILE] [--no-reference] [--memory-only]`
 //   generate  prompt and decoding tokens/s (generate-bench.ts)
 //   train     ms per training step per method × backend × shape × T, with the PyTorch reference (train-bench.ts)
 //             --engine torch,tfjs [--python PATH]: our engine against the torch engine on the same RunSpec (engine-bench.ts)
@@ -10,6 +10,7 @@
 // runs on one thread, so ratios compare like with like). --repeat N: train measures ours and PyTorch
 // alternately N times and reports medians (a shared machine's load then hits both alike). --data-parallel N
 // (train): N processes share each step's rows, each on --threads threads; PyTorch gets N × --threads.
+// --data-parallel 1,N measures both counts alternately within each repeat and reports N's × over one process.
 import { formatApiError, toApiErrorData } from '../src/shared/errors';
 import { parseArgs } from 'node:util';
 import { fmt, printTable, writeJson } from './report';
@@ -130,7 +131,7 @@ async function main(): Promise<void> {
       memoryOnly: values['memory-only'],
       recompute: list(values.recompute),
       quantizedBase: list(values['quantized-base']),
-      dataParallel: Number(values['data-parallel']),
+      dataParallel: list(values['data-parallel']).map(Number),
     });
     return;
   }
@@ -164,7 +165,7 @@ async function main(): Promise<void> {
     return;
   }
   console.error(
-    'usage: npm run bench -- <generate|train|profile|leak|markdown FILE…> [--backend tensorflow,wasm,cpu] [--shape …] [--method …] [--seq …] [--threads N] [--repeat N] [--steps N] [--batch N,… (profile)] [--json FILE] [--no-reference] [--memory-only]',
+    'usage: npm run bench -- <generate|train|profile|leak|markdown FILE…> [--backend tensorflow,wasm,cpu] [--shape …] [--method …] [--seq …] [--threads N] [--repeat N] [--steps N] [--batch N,… (profile)] [--recompute off,on] [--quantized-base off,on] [--data-parallel N|1,N] [--json FILE] [--no-reference] [--memory-only]',
   );
   process.exitCode = 2;
 }

@@ -75,10 +75,38 @@ function realTrainTable(rows: Row[]): string {
   );
 }
 
+/**
+ * `--data-parallel` rows: the process count, each repeat's step, the gain over one process measured in the same
+ * run (`--data-parallel 1,N`) and where a step's time went (own share · wait · replica · gradient sum).
+ */
+function parallelTable(rows: Row[]): string {
+  return table(
+    ['shape', 'backend', 'T', 'method', 'processes', 'ms/step', 'runs (ms/step)', '× one process', 'own · wait · replica · sum (ms)', 'PyTorch ms/step', '× PyTorch'],
+    rows.map((r) => {
+      const ref = r.reference as { tokensPerSecond: number; msPerStep?: number } | undefined;
+      const split = r.replicaTimes as Record<'ownMs' | 'waitMs' | 'replicaMs' | 'sumMs', number> | undefined;
+      return [
+        String(r.shape),
+        String(r.backend),
+        String(r.seqLen),
+        String(r.method),
+        String(r.dataParallel ?? 1),
+        n(r.msPerStep),
+        Array.isArray(r.runsMs) ? (r.runsMs as number[]).map((ms) => n(ms)).join(' · ') : '—',
+        typeof r.overOneProcess === 'number' ? `**${n(r.overOneProcess, 2)}**` : '—',
+        split ? [split.ownMs, split.waitMs, split.replicaMs, split.sumMs].map((ms) => n(ms)).join(' · ') : '—',
+        n(ref?.msPerStep),
+        ref ? `**${n((r.tokensPerSecond as number) / ref.tokensPerSecond, 2)}**` : '—',
+      ];
+    }),
+  );
+}
+
 const REAL_SHAPES = new Set(['smollm2-135m', 'gemma3-270m']);
 
-/** Training rows: the small shapes in the classic table, the real models in theirs. */
+/** Training rows: the small shapes in the classic table, the real models in theirs; a data-parallel run in its own. */
 function trainTables(rows: Row[]): string {
+  if (rows.some((r) => typeof r.dataParallel === 'number')) return parallelTable(rows);
   const real = rows.filter((r) => REAL_SHAPES.has(String(r.shape)));
   const rest = rows.filter((r) => !REAL_SHAPES.has(String(r.shape)));
   return [rest.length ? trainTable(rest) : '', real.length ? realTrainTable(real) : ''].filter(Boolean).join('\n\n');

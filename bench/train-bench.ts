@@ -60,6 +60,11 @@ export interface TrainRow {
   memoryOnly?: boolean;
   /** --data-parallel N (N > 1): processes sharing each step's rows, this one included. */
   dataParallel?: number;
+  /**
+   * --data-parallel 1,N: this row's median step against the one-process row's, both measured in the same
+   * invocation and alternated within each repeat (one-process ms ÷ this row's ms).
+   */
+  overOneProcess?: number;
   /** --data-parallel: the highest RSS a replica reported with a step's gradients live (peakRssBytes is this process's). */
   replicaPeakRssBytes?: number;
   /**
@@ -255,11 +260,16 @@ export async function runTrainBench(opts: {
   quantizedBase?: string[];
   /** Memory only: no timed steps (a change that moves memory, measured on a busy machine). */
   memoryOnly?: boolean;
-  /** Processes sharing each step's rows (default 1: this one alone). */
-  dataParallel?: number;
+  /**
+   * Process counts sharing each step's rows (default [1]: this one alone). Several (1,2) are measured
+   * alternately within each repeat, like ours and PyTorch, so their ratio comes from one stretch of time.
+   */
+  dataParallel?: number[];
 }): Promise<void> {
-  const processes = Math.max(1, Math.floor(opts.dataParallel ?? 1));
-  // The reference gets the cores our processes use together.
+  const processCounts = [...new Set(opts.dataParallel?.length ? opts.dataParallel : [1])].sort((a, b) => a - b);
+  for (const n of processCounts) if (!Number.isInteger(n) || n < 1) throw new Error(`--data-parallel ${n}: use whole numbers ≥ 1, e.g. 2 or 1,2`);
+  const processes = processCounts[processCounts.length - 1]!;
+  // The reference gets the cores our processes use together (the most of any count measured).
   const referenceThreads = opts.threads * processes;
   const rows: TrainRow[] = [];
   const scaling: TrainRow[] = [];
@@ -284,12 +294,14 @@ export async function runTrainBench(opts: {
       for (const seqLen of seqs.filter((s) => s <= model.config.maxPositions)) {
         for (const [method, recompute] of methods.flatMap((m) => modes.map((mode) => [m, mode === 'on'] as const))) {
           if (deadBackends.has(backend)) break;
-          const label = `${shape.name} ${backend} T=${seqLen} ${method}${recompute ? ' recompute' : ''}${quantizedBase ? ' quantized-base' : ''}${processes > 1 ? ` data-parallel ${processes}` : ''}`;
-          // Ours and PyTorch alternate `repeat` times; medians of each, so load from other processes on a
-          // shared machine hits both sides alike.
-          const ours: Omit<TrainRow, 'backend' | 'shape' | 'reference' | 'quantizedBase'>[] = [];
+          const labelOf = (count: number) =>
+            `${shape.name} ${backend} T=${seqLen} ${method}${recompute ? ' recompute' : ''}${quantizedBase ? ' quantized-base' : ''}${count > 1 ? ` data-parallel ${count}` : ''}`;
+          // Ours (at each process count) and PyTorch alternate `repeat` times; medians of each, so load from
+          // other processes on a shared machine hits every side alike.
+          const ours = new Map<number, Omit<TrainRow, 'backend' | 'shape' | 'reference' | 'quantizedBase'>[]>(processCounts.map((n) => [n, []]));
           const refs: NonNullable<ReturnType<typeof torchReference>>[] = [];
-          for (let r = 0; r < opts.repeat; r++) {
+          let rowFailed = false;
+          for (let r = 0; r < opts.repeat && !rowFailed; r++) {
             // PyTorch first: our process keeps much of its step's peak RSS afterwards, and Gemma-3-270M's PT+
             // reference at T = 256 started beside it was killed by the kernel's OOM killer (13.2 GB anon RSS).
             if (opts.reference) {
@@ -300,46 +312,56 @@ export async function runTrainBench(opts: {
               );
               if (ref) refs.push(ref);
             }
-            try {
-              const parallel = processes > 1 ? { processes, shape, quantizedBase, backend, threads: opts.threads } : undefined;
-              ours.push(await measureTrainStep(model, method, seqLen, {}, recompute, opts.memoryOnly, parallel));
-            } catch (caught) {
-              // A row that cannot run is a result too; a wasm abort leaves the module unusable, so the
-              // backend's remaining rows are skipped and the next backend goes on.
-              const err = explainBackendFailure(caught, backend);
-              if (isWasmAbort(caught, backend)) deadBackends.add(backend);
-              failed.push({ backend, shape: shape.name, method, seqLen, batch: BATCH, recompute, quantizedBase, error: err instanceof Error ? err.message : String(err) });
-              console.error(`  ${label}: failed: ${failed[failed.length - 1]!.error}`);
-              break;
+            for (const count of processCounts) {
+              try {
+                const parallel = count > 1 ? { processes: count, shape, quantizedBase, backend, threads: opts.threads } : undefined;
+                ours.get(count)!.push(await measureTrainStep(model, method, seqLen, {}, recompute, opts.memoryOnly, parallel));
+              } catch (caught) {
+                // A row that cannot run is a result too; a wasm abort leaves the module unusable, so the
+                // backend's remaining rows are skipped and the next backend goes on.
+                const err = explainBackendFailure(caught, backend);
+                if (isWasmAbort(caught, backend)) deadBackends.add(backend);
+                failed.push({ backend, shape: shape.name, method, seqLen, batch: BATCH, recompute, quantizedBase, error: err instanceof Error ? err.message : String(err) });
+                console.error(`  ${labelOf(count)}: failed: ${failed[failed.length - 1]!.error}`);
+                rowFailed = true;
+                break;
+              }
             }
           }
-          if (ours.length < opts.repeat) continue;
-          const msPerStep = median(ours.map((o) => o.msPerStep));
-          const row: TrainRow = {
-            backend,
-            shape: shape.name,
-            quantizedBase,
-            ...ours[0]!,
-            msPerStep,
-            tokensPerSecond: (BATCH * seqLen) / (msPerStep / 1000),
-            peakRssBytes: Math.max(...ours.map((o) => o.peakRssBytes)),
-          };
-          if (opts.repeat > 1) row.runsMs = ours.map((o) => o.msPerStep);
-          if (refs.length) {
-            const refMs = median(refs.map((r) => r.msPerStep ?? (BATCH * seqLen * 1000) / r.tokensPerSecond));
-            const maxOf = (xs: (number | undefined)[]) => (xs.every((x) => typeof x === 'number') ? Math.max(...(xs as number[])) : undefined);
-            row.reference = {
-              name: refs[0]!.name,
-              tokensPerSecond: (BATCH * seqLen) / (refMs / 1000),
-              msPerStep: refMs,
-              threads: referenceThreads,
-              peakRssBytes: maxOf(refs.map((r) => r.peakRssBytes)),
-              processMaxRssBytes: maxOf(refs.map((r) => r.processMaxRssBytes)),
+          if (rowFailed) continue;
+          const refMs = refs.length ? median(refs.map((r) => r.msPerStep ?? (BATCH * seqLen * 1000) / r.tokensPerSecond)) : undefined;
+          const oneProcessMs = ours.has(1) && processCounts.length > 1 ? median(ours.get(1)!.map((o) => o.msPerStep)) : undefined;
+          for (const count of processCounts) {
+            const runs = ours.get(count)!;
+            const msPerStep = median(runs.map((o) => o.msPerStep));
+            // The median run's own fields (its step split, with --data-parallel), so they describe the step reported.
+            const medianRun = runs.find((o) => o.msPerStep === msPerStep)!;
+            const row: TrainRow = {
+              backend,
+              shape: shape.name,
+              quantizedBase,
+              ...medianRun,
+              msPerStep,
+              tokensPerSecond: (BATCH * seqLen) / (msPerStep / 1000),
+              peakRssBytes: Math.max(...runs.map((o) => o.peakRssBytes)),
+              ...(count > 1 && oneProcessMs !== undefined ? { overOneProcess: oneProcessMs / msPerStep } : {}),
             };
-            if (opts.repeat > 1) row.reference.runsMs = refs.map((r) => r.msPerStep ?? 0);
+            if (opts.repeat > 1) row.runsMs = runs.map((o) => o.msPerStep);
+            if (refMs !== undefined) {
+              const maxOf = (xs: (number | undefined)[]) => (xs.every((x) => typeof x === 'number') ? Math.max(...(xs as number[])) : undefined);
+              row.reference = {
+                name: refs[0]!.name,
+                tokensPerSecond: (BATCH * seqLen) / (refMs / 1000),
+                msPerStep: refMs,
+                threads: referenceThreads,
+                peakRssBytes: maxOf(refs.map((r) => r.peakRssBytes)),
+                processMaxRssBytes: maxOf(refs.map((r) => r.processMaxRssBytes)),
+              };
+              if (opts.repeat > 1) row.reference.runsMs = refs.map((r) => r.msPerStep ?? 0);
+            }
+            rows.push(row);
+            console.error(`  ${labelOf(count)}: ${row.msPerStep.toFixed(1)} ms/step${row.reference ? ` (torch ${row.reference.msPerStep!.toFixed(1)})` : ''}`);
           }
-          rows.push(row);
-          console.error(`  ${label}: ${row.msPerStep.toFixed(1)} ms/step${row.reference ? ` (torch ${row.reference.msPerStep!.toFixed(1)})` : ''}`);
         }
       }
       if (deadBackends.has(backend)) continue; // nothing more can run on it in this process, not even dispose
@@ -364,6 +386,7 @@ export async function runTrainBench(opts: {
     quantized: r.quantizedBase ? 'on' : 'off',
     ref: r.reference?.tokensPerSecond,
     ratio: r.reference ? r.tokensPerSecond / r.reference.tokensPerSecond : undefined,
+    processes: r.dataParallel ?? 1,
     refRss: r.reference?.peakRssBytes,
     refMaxRss: r.reference?.processMaxRssBytes,
     // own share · wait after it · slowest replica's own time · gradient sum (ms, medians)
@@ -376,7 +399,9 @@ export async function runTrainBench(opts: {
     { key: 'method', label: 'method' },
     { key: 'recomputed', label: 'recompute' },
     { key: 'quantized', label: 'quantized base' },
+    { key: 'processes', label: 'processes' },
     { key: 'msPerStep', label: 'ms/step', format: fmt.num(1) },
+    { key: 'overOneProcess', label: '× 1 process', format: fmt.num(2) },
     { key: 'tokensPerSecond', label: 'tok/s', format: fmt.num(0) },
     { key: 'ref', label: 'torch tok/s', format: fmt.num(0) },
     { key: 'ratio', label: '× torch', format: fmt.num(3) },
@@ -405,7 +430,13 @@ export async function runTrainBench(opts: {
   }
   for (const f of failed)
     console.log(`not measured: ${f.shape} ${f.backend} T=${f.seqLen} ${f.method}${f.recompute ? ' recompute' : ''}${f.quantizedBase ? ' quantized-base' : ''}: ${f.error}`);
-  writeJson(opts.json ?? 'bench-results/train.json', { machine: machineInfo(), threads: opts.threads, ...(processes > 1 ? { dataParallel: processes } : {}), rows, failed });
+  writeJson(opts.json ?? 'bench-results/train.json', {
+    machine: machineInfo(),
+    threads: opts.threads,
+    ...(processCounts.length > 1 ? { dataParallel: processCounts } : processes > 1 ? { dataParallel: processes } : {}),
+    rows,
+    failed,
+  });
   writeJson((opts.json ?? 'bench-results/train.json').replace(/\.json$/, '') + '.scaling.json', { machine: machineInfo(), scaling });
 }
 

@@ -69,6 +69,29 @@ describe('bench markdown', () => {
     expect(md).not.toMatch(/\| gemma3-270m \| tensorflow \| 64 \| lora \| 2,000/);
   });
 
+  it('renders a --data-parallel 1,2 run with each repeat, the gain over one process and the step split', () => {
+    const base = { shape: 'smollm2-135m', backend: 'tensorflow', seqLen: 64, method: 'lora', quantizedBase: false, tokensPerSecond: 0 };
+    const parallel = file('train-dp.json', {
+      machine,
+      threads: 1,
+      dataParallel: [1, 2],
+      rows: [
+        { ...base, msPerStep: 4866.4, runsMs: [4479.2, 4866.4, 4991.9] },
+        {
+          ...base,
+          msPerStep: 3027.1,
+          runsMs: [3057.3, 2913.2, 3027.1],
+          dataParallel: 2,
+          overOneProcess: 4866.4 / 3027.1,
+          replicaTimes: { ownMs: 2866.2, waitMs: 25.9, replicaMs: 2983.4, sumMs: 7.6 },
+        },
+      ],
+    });
+    const md = renderMarkdown([parallel]);
+    expect(md).toContain('| smollm2-135m | tensorflow | 64 | lora | 1 | 4,866 | 4,479 · 4,866 · 4,992 | — | — | — | — |');
+    expect(md).toContain('| smollm2-135m | tensorflow | 64 | lora | 2 | 3,027 | 3,057 · 2,913 · 3,027 | **1.61** | 2,866 · 26 · 2,983 · 8 | — | — |');
+  });
+
   it('tells scaling, generation and leak files apart by their fields', () => {
     const scaling = file('scaling.json', {
       machine,
