@@ -347,7 +347,8 @@ export async function runTrainBench(opts: {
               ...(count > 1 && oneProcessMs !== undefined ? { overOneProcess: oneProcessMs / msPerStep } : {}),
             };
             if (opts.repeat > 1) row.runsMs = runs.map((o) => o.msPerStep);
-            if (refMs !== undefined) {
+            // PyTorch ran on the cores of the largest count; a smaller count's row gets no ratio to it.
+            if (refMs !== undefined && count === processes) {
               const maxOf = (xs: (number | undefined)[]) => (xs.every((x) => typeof x === 'number') ? Math.max(...(xs as number[])) : undefined);
               row.reference = {
                 name: refs[0]!.name,
