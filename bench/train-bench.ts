@@ -24,6 +24,7 @@ import { SHAPES, type ShapeSpec } from './shapes';
 import { torchReference } from './torch-reference';
 import { fmt, printTable, writeJson } from './report';
 import { machineInfo } from './machine';
+import { combineRepeats, median } from './repeat-rows';
 
 export interface TrainRow {
   method: string;
@@ -117,11 +118,6 @@ export function syntheticExamples(count: number, seqLen: number, vocab: number):
     targetStart: Math.floor(seqLen / 2),
     isTruncated: false,
   }));
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
 }
 
 export async function measureTrainStep(
@@ -329,39 +325,10 @@ export async function runTrainBench(opts: {
             }
           }
           if (rowFailed) continue;
-          const refMs = refs.length ? median(refs.map((r) => r.msPerStep ?? (BATCH * seqLen * 1000) / r.tokensPerSecond)) : undefined;
-          const oneProcessMs = ours.has(1) && processCounts.length > 1 ? median(ours.get(1)!.map((o) => o.msPerStep)) : undefined;
-          for (const count of processCounts) {
-            const runs = ours.get(count)!;
-            const msPerStep = median(runs.map((o) => o.msPerStep));
-            // The median run's own fields (its step split, with --data-parallel), so they describe the step reported.
-            const medianRun = runs.find((o) => o.msPerStep === msPerStep)!;
-            const row: TrainRow = {
-              backend,
-              shape: shape.name,
-              quantizedBase,
-              ...medianRun,
-              msPerStep,
-              tokensPerSecond: (BATCH * seqLen) / (msPerStep / 1000),
-              peakRssBytes: Math.max(...runs.map((o) => o.peakRssBytes)),
-              ...(count > 1 && oneProcessMs !== undefined ? { overOneProcess: oneProcessMs / msPerStep } : {}),
-            };
-            if (opts.repeat > 1) row.runsMs = runs.map((o) => o.msPerStep);
-            // PyTorch ran on the cores of the largest count; a smaller count's row gets no ratio to it.
-            if (refMs !== undefined && count === processes) {
-              const maxOf = (xs: (number | undefined)[]) => (xs.every((x) => typeof x === 'number') ? Math.max(...(xs as number[])) : undefined);
-              row.reference = {
-                name: refs[0]!.name,
-                tokensPerSecond: (BATCH * seqLen) / (refMs / 1000),
-                msPerStep: refMs,
-                threads: referenceThreads,
-                peakRssBytes: maxOf(refs.map((r) => r.peakRssBytes)),
-                processMaxRssBytes: maxOf(refs.map((r) => r.processMaxRssBytes)),
-              };
-              if (opts.repeat > 1) row.reference.runsMs = refs.map((r) => r.msPerStep ?? 0);
-            }
+          for (const measured of combineRepeats({ runs: ours, refs, tokensPerStep: BATCH * seqLen, referenceThreads })) {
+            const row: TrainRow = { backend, shape: shape.name, quantizedBase, ...measured };
             rows.push(row);
-            console.error(`  ${labelOf(count)}: ${row.msPerStep.toFixed(1)} ms/step${row.reference ? ` (torch ${row.reference.msPerStep!.toFixed(1)})` : ''}`);
+            console.error(`  ${labelOf(row.dataParallel ?? 1)}: ${row.msPerStep.toFixed(1)} ms/step${row.reference ? ` (torch ${row.reference.msPerStep!.toFixed(1)})` : ''}`);
           }
         }
       }
