@@ -23,7 +23,7 @@ import { engineEnv, enginePythonPath } from '../src/main/services/training/torch
 import { referenceEnv } from './reference-env';
 import { SHAPES } from './shapes';
 import { BATCH } from './train-bench';
-import { fmt, printTable, writeJson } from './report';
+import { fmt, median, printTable, writeJson } from './report';
 import { machineInfo } from './machine';
 
 export const WARMUP_STEPS = 2;
@@ -86,11 +86,6 @@ export function stepTimesFromMetrics(points: Pick<MetricPoint, 'step' | 'tokensS
     previousWindowMs = windowMs;
   });
   return { ms, tokens };
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
 }
 
 /** A row's figures from an engine's metrics: median step time after the warm-up steps, tokens/s at that time. */

@@ -19,6 +19,7 @@ import type { BackendName } from '../src/main/engine/backend';
 import { spawnSync } from 'node:child_process';
 import { trainingAllocatorEnv } from '../src/main/platform/allocator-env';
 import { STARTED_WITH_TUNABLES } from './reference-env';
+import { parseProcessCounts } from './repeat-rows';
 
 const list = (v: unknown) =>
   typeof v === 'string'
@@ -131,7 +132,7 @@ async function main(): Promise<void> {
       memoryOnly: values['memory-only'],
       recompute: list(values.recompute),
       quantizedBase: list(values['quantized-base']),
-      dataParallel: list(values['data-parallel']).map(Number),
+      dataParallel: parseProcessCounts(list(values['data-parallel'])),
     });
     return;
   }

@@ -1,5 +1,14 @@
 // One benchmark row per process count from runs alternated `repeat` times (ours at each count, PyTorch once per
 // repeat): medians, each repeat's step, the gain over one process, and the reference where its cores match.
+import { median } from './report';
+
+/** --data-parallel's values as typed ("2", or "1", "2"): whole numbers ≥ 1, a bad one named as typed. */
+export function parseProcessCounts(values: string[]): number[] {
+  return values.map((text) => {
+    if (!/^[1-9][0-9]*$/.test(text)) throw new Error(`--data-parallel ${text}: use whole numbers ≥ 1, e.g. 2 or 1,2`);
+    return Number(text);
+  });
+}
 
 /** What one timed run of ours reports (train-bench's measureTrainStep). */
 export interface MeasuredRun {
@@ -34,12 +43,6 @@ export interface CombinedRow {
     peakRssBytes?: number;
     processMaxRssBytes?: number;
   };
-}
-
-/** The upper median (the middle run of an odd count, the later of the two middle ones of an even count). */
-export function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
 }
 
 /**

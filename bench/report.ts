@@ -1,4 +1,4 @@
-// Prints a benchmark table and writes its rows as JSON.
+// Prints a benchmark table and writes its rows as JSON; the median the benches report.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
@@ -15,6 +15,12 @@ export function writeJson(path: string, data: unknown): void {
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, JSON.stringify(data, null, 2) + '\n');
   console.log(`\nwrote ${path}`);
+}
+
+/** The upper median (the middle value of an odd count, the later of the two middle ones of an even count). */
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
 }
 
 export const fmt = {

@@ -22,9 +22,9 @@ import { trainerOptions } from '../src/shared/trainer-options';
 import type { EncodedExample } from '../src/main/engine/train/encode';
 import { SHAPES, type ShapeSpec } from './shapes';
 import { torchReference } from './torch-reference';
-import { fmt, printTable, writeJson } from './report';
+import { fmt, median, printTable, writeJson } from './report';
 import { machineInfo } from './machine';
-import { combineRepeats, median } from './repeat-rows';
+import { combineRepeats } from './repeat-rows';
 
 export interface TrainRow {
   method: string;
@@ -257,13 +257,13 @@ export async function runTrainBench(opts: {
   /** Memory only: no timed steps (a change that moves memory, measured on a busy machine). */
   memoryOnly?: boolean;
   /**
-   * Process counts sharing each step's rows (default [1]: this one alone). Several (1,2) are measured
-   * alternately within each repeat, like ours and PyTorch, so their ratio comes from one stretch of time.
+   * Process counts sharing each step's rows (default [1]: this one alone; parseProcessCounts checks the flag).
+   * Several (1,2) are measured alternately within each repeat, like ours and PyTorch, so their ratio comes from
+   * one stretch of time.
    */
   dataParallel?: number[];
 }): Promise<void> {
   const processCounts = [...new Set(opts.dataParallel?.length ? opts.dataParallel : [1])].sort((a, b) => a - b);
-  for (const n of processCounts) if (!Number.isInteger(n) || n < 1) throw new Error(`--data-parallel ${n}: use whole numbers ≥ 1, e.g. 2 or 1,2`);
   const processes = processCounts[processCounts.length - 1]!;
   // The reference gets the cores our processes use together (the most of any count measured).
   const referenceThreads = opts.threads * processes;

@@ -1,7 +1,8 @@
 // `npm run bench -- train --data-parallel 1,2 --repeat N`: the rows' medians, the gain over one process and which
 // row is compared with PyTorch come from combineRepeats; a wrong pairing would put a false ratio in performance.md.
 import { describe, expect, it } from 'vitest';
-import { combineRepeats, median } from '../../bench/repeat-rows';
+import { median } from '../../bench/report';
+import { combineRepeats, parseProcessCounts } from '../../bench/repeat-rows';
 
 interface Run {
   msPerStep: number;
@@ -12,6 +13,12 @@ interface Run {
 const run = (msPerStep: number, peakRssBytes = 100, split?: string): Run => ({ msPerStep, peakRssBytes, ...(split ? { split } : {}) });
 
 describe('bench repeat rows', () => {
+  it('reads --data-parallel as whole numbers ≥ 1 and names a bad value as typed', () => {
+    expect(parseProcessCounts(['1', '2'])).toEqual([1, 2]);
+    expect(parseProcessCounts([])).toEqual([]);
+    for (const bad of ['x', '0', '1.5', '2.0', '-1']) expect(() => parseProcessCounts(['1', bad])).toThrow(`--data-parallel ${bad}: use whole numbers ≥ 1`);
+  });
+
   it('takes the upper median', () => {
     expect(median([3, 1, 2])).toBe(2);
     expect(median([4, 1, 3, 2])).toBe(3);
